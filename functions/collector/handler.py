@@ -1,0 +1,133 @@
+"""Collector: the Segment HTTP Tracking API in front of the events table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.collector import collect
+from cdp.errors import AuthenticationError, NotFoundError
+from cdp.intake import MAX_REQUEST_BYTES
+from cdp.keys import authenticate
+from cdp.settings import CollectorSettings
+from cdp.storage import clients
+from cdp.storage.intake import IntakeStore
+from cdp.storage.keys import KeyStore
+from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
+
+logger = Logger(service="collector")
+tracer = Tracer(service="collector")
+metrics = Metrics(namespace="CDP", service="collector")
+
+# Route path -> what it carries. The route list itself lives in `cdp.wiring`.
+MESSAGE_KINDS: dict[str, str] = {
+    "/v1/batch": "batch",
+    "/v1/import": "batch",
+    "/v1/b": "batch",
+    **{f"/v1/{kind}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")},
+    **{f"/v1/{kind[0]}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")},
+}
+
+
+def create_app(
+    settings: CollectorSettings,
+    *,
+    keys: KeyStore,
+    store: IntakeStore,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> APIGatewayHttpResolver:
+    origins = settings.allowed_origins
+    cors = (
+        CORSConfig(
+            allow_origin=origins[0],
+            extra_origins=origins[1:],
+            allow_headers=["Content-Encoding", "X-Retry-Count"],
+            max_age=600,
+        )
+        if origins
+        else None
+    )
+    app = APIGatewayHttpResolver(cors=cors)
+    register_error_handlers(app, logger)
+
+    def message_route(kind: str) -> Callable[[], Response[Any]]:
+        def receive() -> Response[Any]:
+            event = app.current_event
+            collected = collect(
+                request_body(event, MAX_REQUEST_BYTES),
+                kind,
+                header_key=basic_auth_user(event.headers.get("authorization")),
+                find_key=keys.find,
+                store=store,
+                received_at=clock(),
+                request_id=event.request_context.request_id,
+            )
+            metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
+            metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
+            return json_response(200, collected.answer())
+
+        return receive
+
+    for path, kind in MESSAGE_KINDS.items():
+        app.post(path)(message_route(kind))
+
+    @app.post("/v1/m")
+    def library_metrics() -> Response[Any]:
+        """analytics.js reports its own delivery metrics here; we have no use for them."""
+        return json_response(200, {"success": True})
+
+    @app.get("/v1/projects/<write_key>/settings")
+    def project_settings(write_key: str) -> Response[Any]:
+        """What analytics.js fetches from its CDN before it sends anything: pointing its
+        `cdnURL` at this API makes it send events here, with no other change to the page."""
+        try:
+            authenticate(write_key, "write", keys.find, clock().timestamp())
+        except AuthenticationError:
+            raise NotFoundError("no project has this write key") from None
+        host = app.current_event.request_context.domain_name
+        protocol = app.current_event.headers.get("x-forwarded-proto", "https")
+        return json_response(
+            200,
+            {
+                "integrations": {
+                    "Segment.io": {"apiKey": write_key, "apiHost": f"{host}/v1", "protocol": protocol}
+                },
+                "plan": {"track": {"__default": {"enabled": True}}},
+                "metrics": {"sampleRate": 0},
+            },
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    return app
+
+
+@lru_cache(maxsize=1)
+def _app() -> APIGatewayHttpResolver:
+    settings = CollectorSettings.from_env()
+    client = clients.dynamodb()
+    return create_app(
+        settings,
+        keys=KeyStore(settings.keys_table, client=client),
+        store=IntakeStore(
+            settings.events_table,
+            settings.quarantine_table,
+            client=client,
+            event_retention=timedelta(days=settings.event_retention_days),
+            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
+        ),
+    )
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _app().resolve(event, context)

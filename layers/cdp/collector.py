@@ -1,0 +1,109 @@
+"""Collecting a Tracking API request: authenticate, read, store, and say what happened.
+
+Nothing a client sent in good faith is silently lost: once the sender is known (a valid write
+key), every message is either stored as an event or kept in the quarantine with the reason it
+was refused — including a whole body that is not JSON at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NoReturn, Protocol
+
+from cdp.errors import InvalidRequestError
+from cdp.intake import Intake, Rejection, read_request
+from cdp.keys import ApiKey, authenticate
+
+
+class IntakeSaver(Protocol):
+    def save(
+        self, intake: Intake, *, source: str, received_at: datetime, request_id: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Collected:
+    accepted: int
+    rejections: list[Rejection]
+
+    def answer(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"success": True}
+        if self.rejections:
+            answer["accepted"] = self.accepted
+            answer["rejected"] = [rejection.as_answer() for rejection in self.rejections]
+        return answer
+
+
+def collect(
+    body: bytes,
+    kind: str,
+    *,
+    header_key: str | None,
+    find_key: Callable[[str], ApiKey | None],
+    store: IntakeSaver,
+    received_at: datetime,
+    request_id: str,
+) -> Collected:
+    """Store what `body` holds; raise a `CdpError` when nothing of it can be accepted."""
+    now_epoch = received_at.timestamp()
+    key = authenticate(header_key, "write", find_key, now_epoch) if header_key else None
+
+    def refuse_whole(reason: str, payload: Any) -> NoReturn:
+        if key is not None:
+            rejection = Rejection(index=None, message_id=None, reason=reason, payload=payload)
+            store.save(
+                Intake(rejections=[rejection]),
+                source=key.source,
+                received_at=received_at,
+                request_id=request_id,
+            )
+        raise InvalidRequestError(reason)
+
+    try:
+        parsed = parse_json(body)
+    except InvalidRequestError as error:
+        refuse_whole(error.message, body.decode("utf-8", errors="replace"))
+
+    if key is None:
+        body_key = parsed.get("writeKey") if isinstance(parsed, dict) else None
+        presented = body_key if isinstance(body_key, str) else None
+        key = authenticate(presented, "write", find_key, now_epoch)
+
+    try:
+        intake = read_request(parsed, kind, source=key.source, received_at=received_at)
+    except InvalidRequestError as error:
+        refuse_whole(error.message, parsed)
+
+    store.save(intake, source=key.source, received_at=received_at, request_id=request_id)
+    collected = Collected(accepted=len(intake.events), rejections=intake.rejections)
+    if not intake.events:
+        reasons = collected.answer()["rejected"]
+        first = intake.rejections[0].reason
+        message = first if len(reasons) == 1 else f"no message was accepted; the first: {first}"
+        raise InvalidRequestError(message, details=reasons)
+    return collected
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN or Infinity, bounded nesting."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the body is not valid UTF-8 text") from None
+    if not text.strip():
+        raise InvalidRequestError("the body is empty; send a JSON object")
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as error:
+        raise InvalidRequestError(
+            f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise InvalidRequestError("the body is nested too deeply") from None
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidRequestError(f"the body is not valid JSON: {name} is not a JSON number")

@@ -1,0 +1,236 @@
+"""Reading Segment Tracking API requests into events to store and rejections to quarantine.
+
+Pure functions: no AWS, no HTTP. The collector handler decodes the HTTP body, authenticates,
+and hands the parsed JSON object here together with the time it arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from cdp.errors import InvalidRequestError, RequestTooLargeError
+from cdp.identity import identity_key
+from cdp.spec import MESSAGE_TYPES, MODELS, describe_errors
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_REQUEST_BYTES = 500 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One accepted message, normalised, ready to store.
+
+    `sort_time` is the client's own timestamp (or the arrival time when it sent none): unlike
+    the skew-corrected `timestamp` it is the same on every retry of the message, which is what
+    makes the storage key of a retried message identical.
+    """
+
+    identity: str
+    sort_time: str
+    message_id: str
+    type: str
+    name: str | None
+    timestamp: str
+    received_at: str
+    source: str
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A message we refused, with the reason and what the client sent."""
+
+    index: int | None
+    message_id: str | None
+    reason: str
+    payload: Any
+
+    def as_answer(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"reason": self.reason}
+        if self.index is not None:
+            answer["index"] = self.index
+        if self.message_id is not None:
+            answer["messageId"] = self.message_id
+        return answer
+
+
+@dataclass
+class Intake:
+    events: list[Event] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class MessageRejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_request(
+    body: Any, kind: str, *, source: str, received_at: datetime
+) -> Intake:
+    """Split a request into accepted events and rejected messages.
+
+    `kind` is the route: `batch`, or one of the message types for the single-message routes
+    (the route decides the type, as in Segment's API). A single message that is invalid is a
+    rejection like a batch member, so the caller can quarantine it and answer 400.
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the request body must be a JSON object")
+    if kind == "batch":
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            raise InvalidRequestError("a batch request needs a 'batch' list of messages")
+        if not batch:
+            raise InvalidRequestError("the batch has no messages")
+        shared = _BatchDefaults.of(body)
+        messages: list[tuple[int | None, Any, str | None]] = [
+            (index, raw, None) for index, raw in enumerate(batch)
+        ]
+    elif kind in MESSAGE_TYPES:
+        size = _size(body)
+        if size > MAX_MESSAGE_BYTES:
+            raise RequestTooLargeError(_too_large(size))
+        shared = _BatchDefaults()
+        messages = [(None, body, kind)]
+    else:  # pragma: no cover - routes only pass known kinds
+        raise InvalidRequestError(f"unknown message type {kind!r}")
+
+    intake = Intake()
+    for index, raw, forced_type in messages:
+        try:
+            intake.events.append(
+                read_message(raw, forced_type, shared, source=source, received_at=received_at)
+            )
+        except MessageRejected as rejected:
+            message_id = raw.get("messageId") if isinstance(raw, dict) else None
+            intake.rejections.append(
+                Rejection(
+                    index=index,
+                    message_id=message_id if isinstance(message_id, str) else None,
+                    reason=rejected.reason,
+                    payload=raw,
+                )
+            )
+    return intake
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchDefaults:
+    """Batch-level fields that apply to every message of the batch unless it has its own."""
+
+    context: dict[str, Any] | None = None
+    integrations: dict[str, Any] | None = None
+    sent_at: Any = None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> _BatchDefaults:
+        context, integrations = body.get("context"), body.get("integrations")
+        return cls(
+            context=context if isinstance(context, dict) and context else None,
+            integrations=integrations if isinstance(integrations, dict) and integrations else None,
+            sent_at=body.get("sentAt"),
+        )
+
+
+def read_message(
+    raw: Any,
+    forced_type: str | None,
+    shared: _BatchDefaults,
+    *,
+    source: str,
+    received_at: datetime,
+) -> Event:
+    """Validate and normalise one message; raise `MessageRejected` with a readable reason."""
+    if not isinstance(raw, dict):
+        raise MessageRejected("a message must be a JSON object")
+    if forced_type is None:
+        size = _size(raw)
+        if size > MAX_MESSAGE_BYTES:
+            raise MessageRejected(_too_large(size))
+    message = dict(raw)
+    message.pop("writeKey", None)  # a credential, never stored
+    message.pop("receivedAt", None)  # set by us, never by the client
+    if forced_type is not None:
+        message["type"] = forced_type
+    kind = message.get("type")
+    if kind not in MODELS:
+        raise MessageRejected(f"type: must be one of {', '.join(MESSAGE_TYPES)}")
+    if "sentAt" not in message and shared.sent_at is not None:
+        message["sentAt"] = shared.sent_at
+    try:
+        model = MODELS[kind].model_validate(message)
+    except ValidationError as error:
+        raise MessageRejected(describe_errors(error)) from None
+
+    if shared.context:
+        message["context"] = {**shared.context, **model.context}
+    if shared.integrations:
+        message["integrations"] = {**shared.integrations, **model.integrations}
+
+    message_id = model.messageId or f"cdp-{uuid.uuid4()}"
+    corrected = _corrected_timestamp(model.timestamp, model.sentAt, received_at)
+    message["messageId"] = message_id
+    for name in ("userId", "anonymousId", "groupId", "previousId"):
+        value = getattr(model, name, None)
+        if value is not None:
+            message[name] = value  # numbers normalised to text
+    if model.timestamp is not None:
+        message["originalTimestamp"] = iso(model.timestamp)
+    if model.sentAt is not None:
+        message["sentAt"] = iso(model.sentAt)
+    message["timestamp"] = iso(corrected)
+    message["receivedAt"] = iso(received_at)
+
+    if model.userId is not None:
+        identity = identity_key("user_id", model.userId)
+    else:
+        assert model.anonymousId is not None  # guaranteed by the model
+        identity = identity_key("anonymous_id", model.anonymousId)
+    name = message.get("event") if kind == "track" else message.get("name")
+    return Event(
+        identity=identity,
+        sort_time=message.get("originalTimestamp") or message["receivedAt"],
+        message_id=message_id,
+        type=kind,
+        name=name if isinstance(name, str) else None,
+        timestamp=message["timestamp"],
+        received_at=message["receivedAt"],
+        source=source,
+        message=message,
+    )
+
+
+def _corrected_timestamp(
+    timestamp: datetime | None, sent_at: datetime | None, received_at: datetime
+) -> datetime:
+    """Correct the client's clock the way Segment does: `receivedAt - (sentAt - timestamp)`.
+
+    The client's clock may be off, but the time between the event and its sending is measured
+    on that same clock, so it survives the shift. Without `sentAt` the timestamp is trusted;
+    without a timestamp the event happened when it arrived. An event cannot have happened
+    after it arrived, so a future result is clamped to the arrival time.
+    """
+    if timestamp is None:
+        return received_at
+    corrected = received_at - (sent_at - timestamp) if sent_at is not None else timestamp
+    return min(corrected, received_at)
+
+
+def iso(moment: datetime) -> str:
+    """UTC, millisecond precision, `Z` suffix: sorts as text in time order."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _too_large(size: int) -> str:
+    return f"the message is {size / 1024:.1f} KB; the limit is {MAX_MESSAGE_BYTES // 1024} KB"

@@ -1,0 +1,94 @@
+"""A local stand-in for the AWS account: moto's server on loopback, with the same tables the
+CDK stack defines (built from `cdp.tables`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from cdp import tables
+
+REGION = "us-east-1"
+# moto accepts any credentials; these make sure nothing ever reaches a real account.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "cdp-dev", "AWS_SECRET_ACCESS_KEY": "cdp-dev"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def table_name(spec: tables.TableSpec, prefix: str = "cdp-dev") -> str:
+    return f"{prefix}-{spec.logical_name.lower()}"
+
+
+@dataclass
+class LocalAws:
+    """moto's server, running in this process on a loopback port."""
+
+    endpoint: str
+    server: Any
+
+    @classmethod
+    def start(cls, host: str = "127.0.0.1", port: int = 0) -> LocalAws:
+        from moto.server import ThreadedMotoServer  # only the local runtime needs moto
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        port = port or free_port(host)
+        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        server.start()
+        return cls(endpoint=f"http://{host}:{port}", server=server)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def environment(self) -> dict[str, str]:
+        """What makes boto3 in this process (and in the handlers) talk to moto."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            **CREDENTIALS,
+        }
+
+    def client(self, service: str) -> Any:
+        return client_for(self.endpoint, service)
+
+
+def client_for(endpoint: str, service: str) -> Any:
+    config = Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2})
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=config,
+    )
+
+
+def create_tables(dynamodb: Any, prefix: str = "cdp-dev") -> dict[str, str]:
+    """Create every table; answer the environment variables that name them."""
+    environment = {}
+    for spec in tables.ALL_TABLES:
+        name = table_name(spec, prefix)
+        dynamodb.create_table(**spec.create_table_args(name))
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+        environment[spec.env_var] = name
+    return environment
+
+
+def apply_environment(values: dict[str, str]) -> None:
+    os.environ.update(values)

@@ -1,0 +1,50 @@
+"""Settings of each function, read from its environment at first invocation.
+
+The CDK stack sets exactly these variables (the infra tests compare the two), and `cdp dev`
+sets them for the local runtime. Resource names have no defaults: a missing table name is a
+deployment error, reported at once, never papered over.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Origins = Annotated[list[str], BeforeValidator(_comma_separated)]
+
+
+class FunctionSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def env_names(cls) -> set[str]:
+        return {name.upper() for name in cls.model_fields}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        environ = os.environ if environ is None else environ
+        values = {
+            name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ
+        }
+        return cls.model_validate(values)
+
+
+class CollectorSettings(FunctionSettings):
+    events_table: str = Field(min_length=1)
+    quarantine_table: str = Field(min_length=1)
+    keys_table: str = Field(min_length=1)
+    # 13 months: a year-over-year comparison is possible, and little is kept beyond it.
+    event_retention_days: int = Field(default=395, ge=1, le=3650)
+    quarantine_retention_days: int = Field(default=30, ge=1, le=365)
+    # Origins allowed to call the collector from a browser; `*` allows every site.
+    allowed_origins: Origins = Field(default_factory=lambda: ["*"])

@@ -1,0 +1,32 @@
+"""Cached boto3 client factories, created on first use (never at import time)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retries cover throttling errors raised for a whole call; partially processed batch
+# writes (UnprocessedItems) are retried by the stores themselves.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> Any:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def dynamodb_streams() -> Any:
+    # Without this setting, current botocore asks an account-based endpoint that moto
+    # (and so `cdp dev`) does not answer.
+    return boto3.client(
+        "dynamodbstreams", config=_CONFIG.merge(Config(account_id_endpoint_mode="disabled"))
+    )

@@ -1,0 +1,112 @@
+"""The one definition of every DynamoDB table: keys, indexes, TTL and stream.
+
+The CDK stack (`infra/`), the local runtime (`cdp dev`) and the test fixtures all build their
+tables from these specs, so a key or an index can never differ between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+KeyType = Literal["S", "N", "B"]
+StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: KeyType = "S"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    projection: Literal["ALL", "KEYS_ONLY"] = "KEYS_ONLY"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table as the application sees it.
+
+    `logical_name` names the construct in CDK and, prefixed, the table in `cdp dev`;
+    `env_var` is the environment variable through which a function learns the real name.
+    """
+
+    logical_name: str
+    env_var: str
+    partition_key: Key
+    sort_key: Key | None = None
+    ttl_attribute: str | None = None
+    stream: StreamView | None = None
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+
+    def create_table_args(self, table_name: str) -> dict[str, Any]:
+        """Arguments for boto3's `create_table`, used by `cdp dev` and the tests."""
+        keys = [self.partition_key, *([self.sort_key] if self.sort_key else [])]
+        for index in self.indexes:
+            keys += [index.partition_key, *([index.sort_key] if index.sort_key else [])]
+        attributes = {key.name: key.type for key in keys}
+        args: dict[str, Any] = {
+            "TableName": table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": _key_schema(self.partition_key, self.sort_key),
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
+            ],
+        }
+        if self.indexes:
+            args["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": _key_schema(index.partition_key, index.sort_key),
+                    "Projection": {"ProjectionType": index.projection},
+                }
+                for index in self.indexes
+            ]
+        if self.stream:
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream}
+        return args
+
+
+def _key_schema(partition_key: Key, sort_key: Key | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition_key.name, "KeyType": "HASH"}]
+    if sort_key:
+        schema.append({"AttributeName": sort_key.name, "KeyType": "RANGE"})
+    return schema
+
+
+# Every accepted message, one item per message. The partition is the strongest identity the
+# message carries (`user_id:42`, else `anonymous_id:abc`), so a person's timeline and erasure
+# are queries, never scans; the sort key is the client's own timestamp plus the messageId, both
+# stable across client retries, so a retried message overwrites itself instead of doubling.
+EVENTS = TableSpec(
+    logical_name="Events",
+    env_var="EVENTS_TABLE",
+    partition_key=Key("pk"),
+    sort_key=Key("sk"),
+    ttl_attribute="expires_at",
+    stream="NEW_IMAGE",
+)
+
+# Messages refused for a reason, with the reason and the original payload, so that nothing a
+# client sent in good faith is silently lost. Partitioned by the day it arrived.
+QUARANTINE = TableSpec(
+    logical_name="Quarantine",
+    env_var="QUARANTINE_TABLE",
+    partition_key=Key("pk"),
+    sort_key=Key("sk"),
+    ttl_attribute="expires_at",
+)
+
+# API keys, stored only as SHA-256 hashes of the key.
+KEYS = TableSpec(
+    logical_name="Keys",
+    env_var="KEYS_TABLE",
+    partition_key=Key("key_hash"),
+    ttl_attribute="expires_at",
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (EVENTS, QUARANTINE, KEYS)

@@ -1,0 +1,143 @@
+"""The HTTP edge shared by every API function: body decoding, credentials, and the one place
+where domain errors become HTTP answers.
+
+Error answers look like `{"success": false, "code": "invalid_request", "message": "..."}`:
+`success` for Segment clients, `code` and `message` for analytics-python's error reporting and
+for people. No answer ever carries a stack trace or an internal detail.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+
+from cdp.errors import (
+    AuthenticationError,
+    CdpError,
+    InvalidRequestError,
+    NotFoundError,
+    RequestTooLargeError,
+    StorageBusyError,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+_ANSWERS: dict[type[CdpError], tuple[HTTPStatus, str]] = {
+    InvalidRequestError: (HTTPStatus.BAD_REQUEST, "invalid_request"),
+    RequestTooLargeError: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large"),
+    AuthenticationError: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    NotFoundError: (HTTPStatus.NOT_FOUND, "not_found"),
+    StorageBusyError: (HTTPStatus.SERVICE_UNAVAILABLE, "busy"),
+}
+
+
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def error_response(
+    status: HTTPStatus, code: str, message: str, **extra: Any
+) -> Response[Any]:
+    headers = {"WWW-Authenticate": 'Basic realm="cdp"'} if status == HTTPStatus.UNAUTHORIZED else {}
+    return json_response(
+        status.value, {"success": False, "code": code, "message": message, **extra}, headers
+    )
+
+
+def register_error_handlers(app: ApiGatewayResolver, logger: Logger) -> None:
+    @app.exception_handler(CdpError)
+    def _domain_error(error: CdpError) -> Response[Any]:
+        status, code = next(
+            answer for kind, answer in _ANSWERS.items() if isinstance(error, kind)
+        )
+        extra: dict[str, Any] = {}
+        if isinstance(error, InvalidRequestError) and error.details:
+            extra["rejected"] = error.details
+        response = error_response(status, code, error.message, **extra)
+        if isinstance(error, StorageBusyError):
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
+
+    @app.exception_handler(RouteNotFoundError)
+    def _no_route(_: RouteNotFoundError) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "there is no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(_: Exception) -> Response[Any]:
+        logger.exception("unexpected error")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; the request can be retried",
+        )
+
+
+def request_body(event: APIGatewayProxyEventV2, limit: int) -> bytes:
+    """The body as bytes: base64 undone, gzip inflated, never more than `limit` bytes.
+
+    Inflating stops at `limit + 1` bytes, so a gzip bomb costs no more memory than an honest
+    request of the maximum size.
+    """
+    raw = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestError("the body could not be decoded") from None
+    else:
+        data = raw.encode("utf-8", errors="surrogatepass")
+    encoding = (event.headers.get("content-encoding") or "").strip().lower()
+    if encoding in {"gzip", "x-gzip"}:
+        data = _gunzip(data, limit)
+    elif encoding not in {"", "identity"}:
+        raise InvalidRequestError(
+            f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding"
+        )
+    if len(data) > limit:
+        raise RequestTooLargeError(_over_limit(limit))
+    return data
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise InvalidRequestError("the body is not valid gzip") from None
+    if len(inflated) > limit:
+        raise RequestTooLargeError(_over_limit(limit))
+    if not inflater.eof:
+        raise InvalidRequestError("the gzip body is incomplete")
+    return inflated
+
+
+def _over_limit(limit: int) -> str:
+    return f"the request is larger than {limit // 1024} KB; send fewer messages per request"
+
+
+def basic_auth_user(header: str | None) -> str | None:
+    """The user name of a Basic `Authorization` header (Segment puts the write key there)."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise AuthenticationError("the Authorization header is not valid Basic auth") from None
+    user, _, _ = decoded.partition(":")
+    return user or None

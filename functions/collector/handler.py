@@ -33,7 +33,9 @@ MESSAGE_KINDS: dict[str, str] = {
     "/v1/import": "batch",
     "/v1/b": "batch",
     **{f"/v1/{kind}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")},
-    **{f"/v1/{kind[0]}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")},
+    **{
+        f"/v1/{kind[0]}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")
+    },
 }
 
 
@@ -56,7 +58,7 @@ def create_app(
         else None
     )
     app = APIGatewayHttpResolver(cors=cors)
-    register_error_handlers(app, logger)
+    register_error_handlers(app, logger, metrics)
 
     def message_route(kind: str) -> Callable[[], Response[Any]]:
         def receive() -> Response[Any]:
@@ -98,7 +100,11 @@ def create_app(
             200,
             {
                 "integrations": {
-                    "Segment.io": {"apiKey": write_key, "apiHost": f"{host}/v1", "protocol": protocol}
+                    "Segment.io": {
+                        "apiKey": write_key,
+                        "apiHost": f"{host}/v1",
+                        "protocol": protocol,
+                    }
                 },
                 "plan": {"track": {"__default": {"enabled": True}}},
                 "metrics": {"sampleRate": 0},
@@ -130,4 +136,5 @@ def _app() -> APIGatewayHttpResolver:
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric("Requests", MetricUnit.Count, 1)
     return _app().resolve(event, context)

@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the whole platform on this machine: moto serves DynamoDB, a local "
         "gateway serves the API with the same handler functions Lambda runs.",
     )
-    dev.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    dev.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
     dev.add_argument("--port", type=int, default=8080, help="API port (default %(default)s)")
     dev.add_argument(
         "--aws-port", type=int, default=0, help="port of the local AWS endpoint (default: any free)"

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from cdp.errors import InvalidRequestError, RequestTooLargeError
 from cdp.identity import identity_key
-from cdp.spec import MESSAGE_TYPES, MODELS, describe_errors
+from cdp.spec import MESSAGE_TYPES, MODELS, Message, describe_errors
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 500 * 1024
@@ -72,9 +72,7 @@ class MessageRejected(Exception):
         self.reason = reason
 
 
-def read_request(
-    body: Any, kind: str, *, source: str, received_at: datetime
-) -> Intake:
+def read_request(body: Any, kind: str, *, source: str, received_at: datetime) -> Intake:
     """Split a request into accepted events and rejected messages.
 
     `kind` is the route: `batch`, or one of the message types for the single-message routes
@@ -148,6 +146,47 @@ def read_message(
     received_at: datetime,
 ) -> Event:
     """Validate and normalise one message; raise `MessageRejected` with a readable reason."""
+    message, model = _validated(raw, forced_type, shared)
+    if shared.context:
+        message["context"] = {**shared.context, **model.context}
+    if shared.integrations:
+        message["integrations"] = {**shared.integrations, **model.integrations}
+    for field_name in ("userId", "anonymousId", "groupId", "previousId"):
+        value = getattr(model, field_name, None)
+        if value is not None:
+            message[field_name] = value  # numbers normalised to text
+    message_id = model.messageId or f"cdp-{uuid.uuid4()}"
+    message["messageId"] = message_id
+    if model.timestamp is not None:
+        message["originalTimestamp"] = iso(model.timestamp)
+    if model.sentAt is not None:
+        message["sentAt"] = iso(model.sentAt)
+    message["timestamp"] = iso(_corrected_timestamp(model.timestamp, model.sentAt, received_at))
+    message["receivedAt"] = iso(received_at)
+
+    if model.userId is not None:
+        identity = identity_key("user_id", model.userId)
+    else:
+        assert model.anonymousId is not None  # guaranteed by the model
+        identity = identity_key("anonymous_id", model.anonymousId)
+    name = message.get("event") if model.type == "track" else message.get("name")
+    return Event(
+        identity=identity,
+        sort_time=message.get("originalTimestamp") or message["receivedAt"],
+        message_id=message_id,
+        type=model.type,
+        name=name if isinstance(name, str) else None,
+        timestamp=message["timestamp"],
+        received_at=message["receivedAt"],
+        source=source,
+        message=message,
+    )
+
+
+def _validated(
+    raw: Any, forced_type: str | None, shared: _BatchDefaults
+) -> tuple[dict[str, Any], Message]:
+    """A copy of the message without the fields only we may set, and its validated model."""
     if not isinstance(raw, dict):
         raise MessageRejected("a message must be a JSON object")
     if forced_type is None:
@@ -155,8 +194,9 @@ def read_message(
         if size > MAX_MESSAGE_BYTES:
             raise MessageRejected(_too_large(size))
     message = dict(raw)
-    message.pop("writeKey", None)  # a credential, never stored
-    message.pop("receivedAt", None)  # set by us, never by the client
+    for field_name in ("writeKey", "receivedAt", "originalTimestamp"):
+        # A credential is never stored; the times are ours to set, never the client's.
+        message.pop(field_name, None)
     if forced_type is not None:
         message["type"] = forced_type
     kind = message.get("type")
@@ -165,46 +205,9 @@ def read_message(
     if "sentAt" not in message and shared.sent_at is not None:
         message["sentAt"] = shared.sent_at
     try:
-        model = MODELS[kind].model_validate(message)
+        return message, MODELS[kind].model_validate(message)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
-
-    if shared.context:
-        message["context"] = {**shared.context, **model.context}
-    if shared.integrations:
-        message["integrations"] = {**shared.integrations, **model.integrations}
-
-    message_id = model.messageId or f"cdp-{uuid.uuid4()}"
-    corrected = _corrected_timestamp(model.timestamp, model.sentAt, received_at)
-    message["messageId"] = message_id
-    for name in ("userId", "anonymousId", "groupId", "previousId"):
-        value = getattr(model, name, None)
-        if value is not None:
-            message[name] = value  # numbers normalised to text
-    if model.timestamp is not None:
-        message["originalTimestamp"] = iso(model.timestamp)
-    if model.sentAt is not None:
-        message["sentAt"] = iso(model.sentAt)
-    message["timestamp"] = iso(corrected)
-    message["receivedAt"] = iso(received_at)
-
-    if model.userId is not None:
-        identity = identity_key("user_id", model.userId)
-    else:
-        assert model.anonymousId is not None  # guaranteed by the model
-        identity = identity_key("anonymous_id", model.anonymousId)
-    name = message.get("event") if kind == "track" else message.get("name")
-    return Event(
-        identity=identity,
-        sort_time=message.get("originalTimestamp") or message["receivedAt"],
-        message_id=message_id,
-        type=kind,
-        name=name if isinstance(name, str) else None,
-        timestamp=message["timestamp"],
-        received_at=message["receivedAt"],
-        source=source,
-        message=message,
-    )
 
 
 def _corrected_timestamp(

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     model_validator,
 )
@@ -54,11 +55,13 @@ def _utc(value: datetime) -> datetime:
 
 Identifier = Annotated[
     str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
     BeforeValidator(_number_to_text),
-    Field(min_length=1, max_length=MAX_ID_LENGTH),
     AfterValidator(_printable),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_printable)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_printable)
+]
 Time = Annotated[datetime, AfterValidator(_utc)]
 Object = dict[str, Any]
 
@@ -72,11 +75,11 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     type: MessageType
-    messageId: Identifier | None = None  # noqa: N815 (the spec's names)
-    userId: Identifier | None = None  # noqa: N815
-    anonymousId: Identifier | None = None  # noqa: N815
+    messageId: Identifier | None = None
+    userId: Identifier | None = None
+    anonymousId: Identifier | None = None
     timestamp: Time | None = None
-    sentAt: Time | None = None  # noqa: N815
+    sentAt: Time | None = None
     context: Object = Field(default_factory=dict)
     integrations: Object = Field(default_factory=dict)
 
@@ -114,14 +117,14 @@ class Screen(Message):
 
 class Group(Message):
     type: Literal["group"]
-    groupId: Identifier  # noqa: N815
+    groupId: Identifier
     traits: Object = Field(default_factory=dict)
 
 
 class Alias(Message):
     type: Literal["alias"]
-    userId: Identifier  # noqa: N815
-    previousId: Identifier  # noqa: N815
+    userId: Identifier
+    previousId: Identifier
 
 
 MODELS: dict[str, type[Message]] = {

@@ -27,7 +27,7 @@ from cdp.errors import (
 )
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
@@ -48,21 +48,20 @@ def json_response(
     )
 
 
-def error_response(
-    status: HTTPStatus, code: str, message: str, **extra: Any
-) -> Response[Any]:
+def error_response(status: HTTPStatus, code: str, message: str, **extra: Any) -> Response[Any]:
     headers = {"WWW-Authenticate": 'Basic realm="cdp"'} if status == HTTPStatus.UNAUTHORIZED else {}
     return json_response(
         status.value, {"success": False, "code": code, "message": message, **extra}, headers
     )
 
 
-def register_error_handlers(app: ApiGatewayResolver, logger: Logger) -> None:
+def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Metrics) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
     @app.exception_handler(CdpError)
     def _domain_error(error: CdpError) -> Response[Any]:
-        status, code = next(
-            answer for kind, answer in _ANSWERS.items() if isinstance(error, kind)
-        )
+        status, code = next(answer for kind, answer in _ANSWERS.items() if isinstance(error, kind))
+        metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
         extra: dict[str, Any] = {}
         if isinstance(error, InvalidRequestError) and error.details:
             extra["rejected"] = error.details
@@ -78,6 +77,7 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger) -> None:
     @app.exception_handler(Exception)
     def _unexpected(_: Exception) -> Response[Any]:
         logger.exception("unexpected error")
+        metrics.add_metric("UnexpectedErrors", MetricUnit.Count, 1)
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "internal",

@@ -19,7 +19,7 @@ from cdp.storage.keys import KeyStore
 from cdp.tables import KEYS
 
 DEV_WRITE_KEY = "wk_dev_local"
-DEV_SECRET_KEY = "sk_dev_local"
+DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (a printed local default, not a secret)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,10 @@ def run(options: DevOptions) -> int:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
 
     def health() -> tuple[int, dict[str, str], bytes]:
-        body: dict[str, Any] = {"status": "ok", "functions": [spec.name for spec in wiring.FUNCTIONS]}
+        body: dict[str, Any] = {
+            "status": "ok",
+            "functions": [spec.name for spec in wiring.FUNCTIONS],
+        }
         return 200, {"content-type": "application/json"}, json.dumps(body).encode()
 
     try:
@@ -71,8 +74,11 @@ def run(options: DevOptions) -> int:
         )
     except OSError as error:
         aws.stop()
-        print(f"cdp dev: cannot listen on {options.host}:{options.port}: {error.strerror}; "
-              "choose another --port", file=sys.stderr)
+        print(
+            f"cdp dev: cannot listen on {options.host}:{options.port}: {error.strerror}; "
+            "choose another --port",
+            file=sys.stderr,
+        )
         return 2
 
     url = f"http://{options.host}:{server.server_address[1]}"

@@ -199,7 +199,7 @@ def make_server(
 
         do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # one line per request is written by _handle
 
         def _handle(self) -> None:
@@ -247,7 +247,9 @@ def make_server(
                 )
             content = answer.get("body") or ""
             data = base64.b64decode(content) if answer.get("isBase64Encoded") else content.encode()
-            headers = {name.lower(): str(value) for name, value in (answer.get("headers") or {}).items()}
+            headers = {
+                name.lower(): str(value) for name, value in (answer.get("headers") or {}).items()
+            }
             for cookie in answer.get("cookies") or []:
                 headers.setdefault("set-cookie", cookie)
             return self._send(int(answer.get("statusCode", 200)), headers, data)

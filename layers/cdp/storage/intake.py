@@ -68,9 +68,7 @@ class IntakeStore:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
 
-    def save(
-        self, intake: Intake, *, source: str, received_at: datetime, request_id: str
-    ) -> None:
+    def save(self, intake: Intake, *, source: str, received_at: datetime, request_id: str) -> None:
         """Write every event and every rejection; raise `StorageBusyError` if DynamoDB keeps
         throttling. Both tables go into the same BatchWriteItem calls."""
         event_expiry = _epoch(received_at + self.event_retention)

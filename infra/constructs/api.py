@@ -1,0 +1,98 @@
+"""The HTTP API: routes from `cdp.wiring`, stage throttling and access logs.
+
+CORS is answered by the functions themselves (Powertools), from the same allow-list the local
+runtime uses; the API has no CORS configuration of its own, which would override them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw_v1
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdp import wiring
+from infra.config import DeploymentConfig
+
+_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        # No source IP and no query string: both can identify a person.
+        "requestId": "$context.requestId",
+        "time": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "integrationLatencyMs": "$context.integrationLatency",
+        "responseLength": "$context.responseLength",
+        "error": "$context.error.message",
+        "integrationError": "$context.integrationErrorMessage",
+    }
+)
+
+
+@jsii.implements(apigw.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigw.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigw.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw_v1.AccessLogFormat:
+        return apigw_v1.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
+
+
+class HttpApiFront(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        functions: dict[str, lambda_.Function],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api = apigw.HttpApi(self, "HttpApi", create_default_stage=False)
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.stage = apigw.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(
+                rate_limit=config.throttle_rate, burst_limit=config.throttle_burst
+            ),
+            access_log_settings=_AccessLogSettings(access_logs),
+        )
+        for spec in wiring.FUNCTIONS:
+            integration = integrations.HttpLambdaIntegration(
+                f"{spec.name}-integration", functions[spec.name]
+            )
+            paths: dict[str, set[str]] = {}
+            for route in spec.routes:
+                paths.setdefault(route.path, set()).add(route.method)
+            for path, methods in paths.items():
+                allowed = methods | {"OPTIONS"} if spec.browser_facing else methods
+                self.api.add_routes(
+                    path=path,
+                    methods=[apigw.HttpMethod[method] for method in sorted(allowed)],
+                    integration=integration,
+                )
+
+    @property
+    def url(self) -> str:
+        return self.stage.url

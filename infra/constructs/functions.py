@@ -1,0 +1,115 @@
+"""Lambda functions built from `cdp.wiring` specs, with the defaults of every function in one
+place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the two layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
+from constructs import Construct
+
+from cdp.wiring import FunctionSpec
+from infra.config import DeploymentConfig
+from infra.constructs.bundling import ROOT, copied_asset
+from infra.constructs.storage import Storage
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# The public Powertools layer of exactly the version the tests run with (it carries pydantic
+# and the X-Ray SDK too), found through the public SSM parameter at deploy time.
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+)
+_RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+class FunctionFactory(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        storage: Storage,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.storage = storage
+        # One code asset for every function (they differ by handler string) ...
+        self.code = lambda_.Code.from_asset(**copied_asset(ROOT / "functions", "functions"))
+        # ... and the domain package as a layer, without the local runtime and the CLI.
+        self.domain_layer = lambda_.LayerVersion(
+            self,
+            "DomainLayer",
+            code=lambda_.Code.from_asset(
+                **copied_asset(ROOT / "layers" / "cdp", "python/cdp", exclude=("local", "cli.py"))
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="cdp domain package",
+        )
+        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "PowertoolsLayer",
+            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+        )
+
+    def environment(self, spec: FunctionSpec) -> dict[str, str]:
+        settings: dict[str, Any] = self.config.function_settings()
+        environment = {
+            table.env_var: self.storage.table(table).table_name for table, _ in spec.tables
+        }
+        for name in spec.settings.model_fields:
+            if name.upper() not in environment and name in settings:
+                environment[name.upper()] = str(settings[name])
+        return {
+            **environment,
+            **spec.extra_env,
+            "POWERTOOLS_SERVICE_NAME": spec.name,
+            "POWERTOOLS_METRICS_NAMESPACE": "CDP",
+        }
+
+    def build(self, spec: FunctionSpec) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.name}-logs",
+            retention=_RETENTION[self.config.log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        function = lambda_.Function(
+            self,
+            spec.name,
+            description=spec.description,
+            code=self.code,
+            handler=spec.handler,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            layers=[self.powertools_layer, self.domain_layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            environment=self.environment(spec),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=log_group,
+        )
+        for table_spec, access in spec.tables:
+            table = self.storage.table(table_spec)
+            if access == "read":
+                table.grant_read_data(function)
+            elif access == "write":
+                table.grant_write_data(function)
+            else:
+                table.grant_read_write_data(function)
+        return function

@@ -1,0 +1,22 @@
+"""The stack: one construct per concern, resources passed between them explicitly."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from cdp import wiring
+from infra.config import DeploymentConfig
+from infra.constructs.api import HttpApiFront
+from infra.constructs.functions import FunctionFactory
+from infra.constructs.storage import Storage
+
+
+class CdpStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+        super().__init__(scope, construct_id, description="Serverless customer data platform")
+        storage = Storage(self, "Storage", config=config)
+        factory = FunctionFactory(self, "Functions", config=config, storage=storage)
+        functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
+        api = HttpApiFront(self, "Api", config=config, functions=functions)
+        cdk.CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API")

@@ -1,0 +1,102 @@
+"""End-to-end fixtures: `cdp dev` in a subprocess, talked to over HTTP like a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from cdp import tables
+from cdp.local.aws import client_for, free_port, table_name
+from cdp.storage.intake import decompress
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITE_KEY = "wk_e2e_tests"
+SECRET_KEY = "sk_e2e_tests"
+
+
+@dataclass
+class DevStack:
+    url: str
+    aws_endpoint: str
+    process: subprocess.Popen[str]
+
+    def dynamodb(self) -> Any:
+        return client_for(self.aws_endpoint, "dynamodb")
+
+    def stored_messages(self) -> list[dict[str, Any]]:
+        """Every stored message (tests may scan; the application never does)."""
+        client = self.dynamodb()
+        pages = client.get_paginator("scan").paginate(TableName=table_name(tables.EVENTS))
+        return [decompress(item["body"]["B"]) for page in pages for item in page["Items"]]
+
+
+def start_dev(*extra: str) -> DevStack:
+    port, aws_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cdp.cli",
+            "dev",
+            "--port",
+            str(port),
+            "--aws-port",
+            str(aws_port),
+            "--write-key",
+            WRITE_KEY,
+            "--secret-key",
+            SECRET_KEY,
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"cdp dev exited early:\n{process.stdout.read() if process.stdout else ''}"
+            )
+        try:
+            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                return DevStack(
+                    url=url, aws_endpoint=f"http://127.0.0.1:{aws_port}", process=process
+                )
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("cdp dev did not become healthy within 60 s")
+
+
+def stop_dev(stack: DevStack) -> tuple[int, str]:
+    """Stop it the way a person does, with Ctrl-C (SIGINT); answer exit code and output."""
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        output, _ = stack.process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        output, _ = stack.process.communicate()
+        return -1, output
+    return stack.process.returncode, output
+
+
+@pytest.fixture(scope="module")
+def dev_stack() -> Iterator[DevStack]:
+    stack = start_dev()
+    yield stack
+    code, output = stop_dev(stack)
+    assert code == 0, output

@@ -1,0 +1,93 @@
+"""Event factories for handler tests, built from plain dicts like the events Lambda receives."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+
+def http_event(
+    method: str = "POST",
+    path: str = "/v1/track",
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    gzipped: bool = False,
+    route: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event. `body` may be a dict (sent as JSON), text
+    or bytes; bytes and gzipped bodies arrive base64-encoded, as API Gateway sends them."""
+    all_headers = {"host": "api.example.com", "x-forwarded-proto": "https", **(headers or {})}
+    data: bytes | None
+    if body is None:
+        data = None
+    elif isinstance(body, bytes):
+        data = body
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = json.dumps(body).encode()
+        all_headers.setdefault("content-type", "application/json")
+    binary = isinstance(body, bytes)
+    if gzipped and data is not None:
+        data = gzip.compress(data)
+        all_headers["content-encoding"] = "gzip"
+        binary = True
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route or f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": {name.lower(): value for name, value in all_headers.items()},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": all_headers["host"],
+            "domainPrefix": "api",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "tests",
+            },
+            "requestId": uuid.uuid4().hex[:16],
+            "routeKey": route or f"{method} {path}",
+            "stage": "$default",
+            "time": "23/Nov/2026:09:00:00 +0000",
+            "timeEpoch": 1795424400000,
+        },
+        "isBase64Encoded": binary,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if data is not None:
+        event["body"] = base64.b64encode(data).decode() if binary else data.decode()
+    return event
+
+
+def basic_auth(user: str) -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:".encode()).decode()}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def answer_json(answer: dict[str, Any]) -> Any:
+    return json.loads(answer["body"])

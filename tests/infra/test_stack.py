@@ -1,0 +1,230 @@
+"""Assertions on the synthesized CloudFormation template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from cdp import tables, wiring
+from infra.app import build
+
+
+def synth(context: dict[str, Any] | None = None) -> Template:
+    app = cdk.App(context={"cdp": context or {}})
+    return Template.from_stack(build(app))
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return synth()
+
+
+@pytest.fixture(scope="module")
+def production() -> Template:
+    return synth({"stage": "prod", "allowed_origins": ["https://shop.example"]})
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = template.find_resources(kind)
+    return found
+
+
+def table_named(template: Template, spec: tables.TableSpec) -> dict[str, Any]:
+    [table] = [
+        resource
+        for logical_id, resource in resources(template, "AWS::DynamoDB::GlobalTable").items()
+        if logical_id.startswith(f"Storage{spec.logical_name}")
+    ]
+    return table["Properties"]
+
+
+@pytest.mark.parametrize("spec", tables.ALL_TABLES, ids=lambda spec: spec.logical_name)
+def test_tables_follow_their_specs(template: Template, spec: tables.TableSpec) -> None:
+    table = table_named(template, spec)
+    keys = {key["AttributeName"]: key["KeyType"] for key in table["KeySchema"]}
+    assert keys[spec.partition_key.name] == "HASH"
+    if spec.sort_key:
+        assert keys[spec.sort_key.name] == "RANGE"
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    replica = table["Replicas"][0]
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    if spec.ttl_attribute:
+        assert table["TimeToLiveSpecification"] == {
+            "AttributeName": spec.ttl_attribute,
+            "Enabled": True,
+        }
+    if spec.stream:
+        assert table["StreamSpecification"] == {"StreamViewType": spec.stream}
+    else:
+        assert "StreamSpecification" not in table
+
+
+def test_dev_tables_can_be_torn_down(template: Template) -> None:
+    for resource in resources(template, "AWS::DynamoDB::GlobalTable").values():
+        assert resource["DeletionPolicy"] == "Delete"
+        assert resource["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is False
+
+
+def test_production_tables_are_protected(production: Template) -> None:
+    for resource in resources(production, "AWS::DynamoDB::GlobalTable").values():
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is True
+
+
+def function_named(template: Template, name: str) -> dict[str, Any]:
+    [function] = [
+        resource["Properties"]
+        for logical_id, resource in resources(template, "AWS::Lambda::Function").items()
+        if logical_id.startswith(f"Functions{name}")
+    ]
+    return function
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_functions_share_the_defaults(template: Template, spec: wiring.FunctionSpec) -> None:
+    function = function_named(template, spec.name)
+    assert function["Architectures"] == ["arm64"]
+    assert function["Runtime"] == "python3.14"
+    assert function["Handler"] == spec.handler
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert len(function["Layers"]) == 2
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_environment_is_exactly_the_settings_model(
+    template: Template, spec: wiring.FunctionSpec
+) -> None:
+    environment = function_named(template, spec.name)["Environment"]["Variables"]
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert set(environment) == spec.settings.env_names() | powertools
+    spec.settings.from_env(dict.fromkeys(environment, "1"))  # every value validates
+
+
+def test_configuration_reaches_the_functions(production: Template) -> None:
+    environment = function_named(production, "collector")["Environment"]["Variables"]
+    assert environment["ALLOWED_ORIGINS"] == "https://shop.example"
+    assert environment["EVENT_RETENTION_DAYS"] == "395"
+
+
+def test_powertools_layer_is_the_tested_version(template: Template) -> None:
+    from aws_lambda_powertools.shared.version import VERSION
+
+    parameters = template.to_json()["Parameters"]
+    assert any(
+        parameter.get("Default") == f"/aws/service/powertools/python/arm64/python3.14/{VERSION}"
+        for parameter in parameters.values()
+    )
+
+
+def statements_of(template: Template, function: str) -> list[dict[str, Any]]:
+    [policy] = [
+        resource["Properties"]["PolicyDocument"]["Statement"]
+        for logical_id, resource in resources(template, "AWS::IAM::Policy").items()
+        if logical_id.startswith(f"Functions{function}")
+    ]
+    return policy
+
+
+def actions_on(template: Template, function: str, spec: tables.TableSpec) -> set[str]:
+    table_id = next(
+        logical_id
+        for logical_id in resources(template, "AWS::DynamoDB::GlobalTable")
+        if logical_id.startswith(f"Storage{spec.logical_name}")
+    )
+    granted: set[str] = set()
+    for statement in statements_of(template, function):
+        targets = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        if any(table_id in str(target) for target in targets):
+            actions = statement["Action"]
+            granted |= set(actions if isinstance(actions, list) else [actions])
+    return granted
+
+
+def test_collector_can_write_events_but_never_read_them(template: Template) -> None:
+    events = actions_on(template, "collector", tables.EVENTS)
+    assert "dynamodb:BatchWriteItem" in events
+    assert not events & {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:GetRecords",
+    }
+    quarantine = actions_on(template, "collector", tables.QUARANTINE)
+    assert "dynamodb:BatchWriteItem" in quarantine
+    assert not quarantine & {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}
+
+
+def test_collector_can_only_read_keys(template: Template) -> None:
+    granted = actions_on(template, "collector", tables.KEYS)
+    assert "dynamodb:GetItem" in granted
+    assert not granted & {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    }
+
+
+def test_no_function_has_wildcard_data_access(template: Template) -> None:
+    for spec in wiring.FUNCTIONS:
+        for statement in statements_of(template, spec.name):
+            if statement["Resource"] == "*":
+                assert set(statement["Action"]) <= {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                }
+
+
+def test_every_wired_route_exists(template: Template) -> None:
+    route_keys = {
+        resource["Properties"]["RouteKey"]
+        for resource in resources(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    for spec in wiring.FUNCTIONS:
+        for route in spec.routes:
+            assert f"{route.method} {route.path}" in route_keys
+            if spec.browser_facing:
+                assert f"OPTIONS {route.path}" in route_keys
+
+
+def test_api_has_no_cors_of_its_own(template: Template) -> None:
+    # CORS is answered by the functions; an API-level configuration would override them.
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Api", {"CorsConfiguration": Match.absent()}
+    )
+
+
+def test_stage_is_throttled_and_logged(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {"ThrottlingBurstLimit": 2000, "ThrottlingRateLimit": 1000},
+            "AccessLogSettings": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp("routeKey"),
+            },
+        },
+    )
+
+
+def test_access_logs_leave_out_ip_addresses(template: Template) -> None:
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    log_format = stage["Properties"]["AccessLogSettings"]["Format"]
+    assert "sourceIp" not in log_format
+    assert "identity" not in log_format
+
+
+def test_bad_configuration_is_refused() -> None:
+    with pytest.raises(ValueError, match="stage"):
+        synth({"stage": "Not Valid!"})

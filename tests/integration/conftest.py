@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cdp.keys import ApiKey, hash_key
+from cdp.storage import clients
+from cdp.storage.intake import decompress
+from cdp.storage.keys import KeyStore
+from tests.factories import LambdaContext
+
+WRITE_KEY = "wk_integration"
+SECRET_KEY = "sk_integration"
+
+
+@pytest.fixture
+def keys(dynamodb: Any, table_names: dict[str, str]) -> None:
+    store = KeyStore(table_names["KEYS_TABLE"], client=dynamodb)
+    now = datetime.now(UTC).isoformat()
+    store.put(ApiKey(hash_key(WRITE_KEY), "write", "website"), created_at=now)
+    store.put(ApiKey(hash_key(SECRET_KEY), "secret", "operator"), created_at=now)
+    store.put(ApiKey(hash_key("wk_disabled"), "write", "old-site", enabled=False), created_at=now)
+
+
+@pytest.fixture
+def collector(
+    keys: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The collector's Lambda handler, as deployed, on moto tables."""
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://shop.example,https://www.shop.example")
+    from functions.collector import handler
+
+    handler._app.cache_clear()
+    clients.dynamodb.cache_clear()
+    yield lambda event: handler.handler(event, LambdaContext())
+    handler._app.cache_clear()
+    clients.dynamodb.cache_clear()
+
+
+def stored_events(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every stored message (a test may scan; the application never does)."""
+    items = dynamodb.scan(TableName=table)["Items"]
+    return [decompress(item["body"]["B"]) for item in items]
+
+
+def quarantined(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    return dynamodb.scan(TableName=table)["Items"]

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cdp.errors import InvalidRequestError, RequestTooLargeError
+from cdp.intake import MAX_MESSAGE_BYTES, _corrected_timestamp, iso, read_request
+
+RECEIVED = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
+
+
+def read(body: Any, kind: str = "batch", received_at: datetime = RECEIVED):
+    return read_request(body, kind, source="web", received_at=received_at)
+
+
+def test_track_message_is_normalised_and_kept_in_full() -> None:
+    # given a track message with fields the spec does not know
+    body = {
+        "userId": 42,
+        "event": "Order Completed",
+        "properties": {"revenue": 19.99, "nested": {"a": [1, 2]}},
+        "context": {"ip": "192.0.2.1", "library": {"name": "analytics-python"}},
+        "integrations": {"All": True},
+        "messageId": "m-1",
+        "timestamp": "2026-11-23T08:59:00.000Z",
+        "writeKey": "wk_secret",
+        "receivedAt": "1999-01-01T00:00:00Z",
+        "custom": "kept",
+    }
+
+    # when
+    intake = read(body, "track")
+
+    # then
+    assert intake.rejections == []
+    [event] = intake.events
+    assert event.identity == "user_id:42"
+    assert event.type == "track"
+    assert event.name == "Order Completed"
+    assert event.message_id == "m-1"
+    assert event.source == "web"
+    message = event.message
+    assert message["userId"] == "42"
+    assert message["properties"] == {"revenue": 19.99, "nested": {"a": [1, 2]}}
+    assert message["context"] == body["context"]
+    assert message["integrations"] == {"All": True}
+    assert message["custom"] == "kept"
+    assert "writeKey" not in message
+    assert message["receivedAt"] == "2026-11-23T09:00:00.000Z"
+    assert message["originalTimestamp"] == "2026-11-23T08:59:00.000Z"
+    assert message["timestamp"] == "2026-11-23T08:59:00.000Z"
+
+
+def test_route_decides_the_type() -> None:
+    intake = read({"type": "track", "anonymousId": "a", "name": "Home"}, "page")
+    assert intake.events[0].type == "page"
+    assert intake.events[0].name == "Home"
+    assert intake.events[0].identity == "anonymous_id:a"
+
+
+def test_missing_message_id_is_generated() -> None:
+    intake = read({"anonymousId": "a"}, "identify")
+    assert intake.events[0].message_id.startswith("cdp-")
+    assert intake.events[0].message["messageId"] == intake.events[0].message_id
+
+
+def test_missing_timestamp_means_the_arrival_time() -> None:
+    event = read({"anonymousId": "a", "event": "x"}, "track").events[0]
+    assert event.timestamp == iso(RECEIVED)
+    assert event.sort_time == iso(RECEIVED)
+    assert "originalTimestamp" not in event.message
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "reason"),
+    [
+        ({"event": "x"}, "track", "a message needs a userId or an anonymousId"),
+        ({"userId": "u"}, "track", "event: is required"),
+        ({"userId": "u", "event": ""}, "track", "event: must have at least 1 character"),
+        ({"anonymousId": "a"}, "group", "groupId: is required"),
+        ({"userId": "u"}, "alias", "previousId: is required"),
+        ({"previousId": "p", "anonymousId": "a"}, "alias", "userId: is required"),
+        ({"userId": {"id": 1}}, "identify", "userId: must be text"),
+        ({"userId": True}, "identify", "userId: must be text"),
+        ({"userId": "a\u0000b"}, "identify", "userId: must not contain control characters"),
+        ({"userId": "   "}, "identify", "userId: must not be blank"),
+        ({"userId": "x" * 513}, "identify", "userId: must have at most 512 characters"),
+        ({"userId": "u", "traits": []}, "identify", "traits: must be a JSON object"),
+        ({"userId": "u", "timestamp": "yesterday"}, "identify", "timestamp: must be an ISO 8601"),
+        ({"userId": "u", "timestamp": "1970-01-01T00:00:00Z"}, "identify", "timestamp: must be"),
+        ({"userId": "u", "timestamp": "9999-01-01T00:00:00Z"}, "identify", "between 1990 and 2200"),
+    ],
+)
+def test_invalid_messages_are_rejected_with_a_reason(body: Any, kind: str, reason: str) -> None:
+    intake = read(body, kind)
+    assert intake.events == []
+    [rejection] = intake.rejections
+    assert reason in rejection.reason
+    assert rejection.payload == body
+
+
+def test_batch_keeps_the_valid_and_rejects_the_invalid_with_their_position() -> None:
+    body = {
+        "batch": [
+            {"type": "track", "userId": "u", "event": "A", "messageId": "ok-1"},
+            {"type": "track", "userId": "u", "messageId": "bad-1"},
+            "not an object",
+            {"type": "unknown", "userId": "u"},
+            {"type": "identify", "anonymousId": "a", "messageId": "ok-2"},
+        ]
+    }
+    intake = read(body)
+    assert [event.message_id for event in intake.events] == ["ok-1", "ok-2"]
+    answers = [rejection.as_answer() for rejection in intake.rejections]
+    assert answers == [
+        {"index": 1, "messageId": "bad-1", "reason": "event: is required"},
+        {"index": 2, "reason": "a message must be a JSON object"},
+        {"index": 3, "reason": "type: must be one of identify, track, page, screen, group, alias"},
+    ]
+
+
+def test_batch_context_and_integrations_apply_to_every_message() -> None:
+    body = {
+        "context": {"library": {"name": "batch-lib"}, "locale": "nl-NL"},
+        "integrations": {"All": False},
+        "batch": [
+            {"type": "track", "userId": "u", "event": "A"},
+            {"type": "track", "userId": "u", "event": "B", "context": {"locale": "en-GB"}},
+        ],
+    }
+    first, second = read(body).events
+    assert first.message["context"] == {"library": {"name": "batch-lib"}, "locale": "nl-NL"}
+    assert second.message["context"] == {"library": {"name": "batch-lib"}, "locale": "en-GB"}
+    assert second.message["integrations"] == {"All": False}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "the request body must be a JSON object"),
+        ({"batch": "x"}, "a batch request needs a 'batch' list of messages"),
+        ({}, "a batch request needs a 'batch' list of messages"),
+        ({"batch": []}, "the batch has no messages"),
+    ],
+)
+def test_unreadable_batches_are_refused_whole(body: Any, message: str) -> None:
+    with pytest.raises(InvalidRequestError, match=message):
+        read(body)
+
+
+def test_message_over_32_kb_is_refused() -> None:
+    big = {"userId": "u", "event": "x", "properties": {"blob": "x" * MAX_MESSAGE_BYTES}}
+    with pytest.raises(RequestTooLargeError, match="the limit is 32 KB"):
+        read(big, "track")
+    intake = read(
+        {"batch": [{"type": "track", **big}, {"type": "track", "userId": "u", "event": "y"}]}
+    )
+    assert len(intake.events) == 1
+    assert "the limit is 32 KB" in intake.rejections[0].reason
+
+
+def test_skew_is_corrected_from_sent_at() -> None:
+    # the device clock is 1 hour behind: it says the event happened 10 s before sending
+    body = {
+        "userId": "u",
+        "event": "x",
+        "timestamp": "2026-11-23T07:59:50Z",
+        "sentAt": "2026-11-23T08:00:00Z",
+    }
+    event = read(body, "track").events[0]
+    assert event.timestamp == "2026-11-23T08:59:50.000Z"
+    assert event.message["originalTimestamp"] == "2026-11-23T07:59:50.000Z"
+    assert event.message["sentAt"] == "2026-11-23T08:00:00.000Z"
+
+
+def test_batch_sent_at_applies_to_its_messages() -> None:
+    body = {
+        "sentAt": "2026-11-23T10:00:00+01:00",
+        "batch": [
+            {"type": "track", "userId": "u", "event": "x", "timestamp": "2026-11-23T09:00:00+01:00"}
+        ],
+    }
+    assert read(body).events[0].timestamp == "2026-11-23T08:00:00.000Z"
+
+
+def test_future_timestamps_are_clamped_to_arrival() -> None:
+    body = {"userId": "u", "event": "x", "timestamp": "2026-11-24T00:00:00Z"}
+    assert read(body, "track").events[0].timestamp == iso(RECEIVED)
+
+
+def test_naive_timestamps_are_taken_as_utc() -> None:
+    body = {"userId": "u", "event": "x", "timestamp": "2026-11-23T08:00:00"}
+    assert read(body, "track").events[0].timestamp == "2026-11-23T08:00:00.000Z"
+
+
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+offsets = st.timedeltas(min_value=timedelta(days=-3), max_value=timedelta(days=3))
+
+
+@given(timestamp=moments, delay=st.timedeltas(timedelta(0), timedelta(hours=6)), skew=offsets)
+def test_skew_correction_recovers_the_true_time(
+    timestamp: datetime, delay: timedelta, skew: timedelta
+) -> None:
+    # A device whose clock is off by `skew` records an event and sends it `delay` later;
+    # the server receives it at the true sending time.
+    received = timestamp + delay
+    corrected = _corrected_timestamp(timestamp + skew, timestamp + skew + delay, received)
+    assert corrected == timestamp
+
+
+@given(timestamp=moments, sent=moments, received=moments)
+def test_corrected_time_is_never_after_arrival(
+    timestamp: datetime, sent: datetime, received: datetime
+) -> None:
+    assert _corrected_timestamp(timestamp, sent, received) <= received
+
+
+@given(retry_delay=st.timedeltas(timedelta(0), timedelta(days=2)))
+def test_a_retried_message_gets_the_same_storage_key(retry_delay: timedelta) -> None:
+    # Clients retry with a new sentAt; the message itself (id, timestamp) is unchanged.
+    message = {"userId": "u", "event": "x", "messageId": "m-1", "timestamp": "2026-11-23T08:00:00Z"}
+    first = read({**message, "sentAt": "2026-11-23T08:00:01Z"}, "track").events[0]
+    retry_sent = datetime(2026, 11, 23, 8, 0, 1, tzinfo=UTC) + retry_delay
+    retried = read(
+        {**message, "sentAt": retry_sent.isoformat()}, "track", received_at=RECEIVED + retry_delay
+    ).events[0]
+    assert (retried.identity, retried.sort_time, retried.message_id) == (
+        first.identity,
+        first.sort_time,
+        first.message_id,
+    )

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cdp.settings import CollectorSettings
+
+TABLES = {"EVENTS_TABLE": "e", "QUARANTINE_TABLE": "q", "KEYS_TABLE": "k"}
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = CollectorSettings.from_env(
+        {
+            **TABLES,
+            "ALLOWED_ORIGINS": "https://a.example, https://b.example",
+            "EVENT_RETENTION_DAYS": "30",
+        }
+    )
+    assert settings.events_table == "e"
+    assert settings.allowed_origins == ["https://a.example", "https://b.example"]
+    assert settings.event_retention_days == 30
+    assert settings.quarantine_retention_days == 30
+
+
+def test_table_names_have_no_defaults() -> None:
+    with pytest.raises(ValidationError, match="events_table"):
+        CollectorSettings.from_env({"QUARANTINE_TABLE": "q", "KEYS_TABLE": "k"})
+
+
+def test_env_names_are_the_upper_case_field_names() -> None:
+    assert CollectorSettings.env_names() == {
+        "EVENTS_TABLE",
+        "QUARANTINE_TABLE",
+        "KEYS_TABLE",
+        "EVENT_RETENTION_DAYS",
+        "QUARANTINE_RETENTION_DAYS",
+        "ALLOWED_ORIGINS",
+    }

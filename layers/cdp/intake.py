@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cdp.clock import iso
 from cdp.errors import InvalidRequestError, RequestTooLargeError
 from cdp.identity import identity_key
 from cdp.spec import MESSAGE_TYPES, MODELS, Message, describe_errors
@@ -224,11 +225,6 @@ def _corrected_timestamp(
         return received_at
     corrected = received_at - (sent_at - timestamp) if sent_at is not None else timestamp
     return min(corrected, received_at)
-
-
-def iso(moment: datetime) -> str:
-    """UTC, millisecond precision, `Z` suffix: sorts as text in time order."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _size(value: Any) -> int:

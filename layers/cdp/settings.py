@@ -48,3 +48,26 @@ class CollectorSettings(FunctionSettings):
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     # Origins allowed to call the collector from a browser; `*` allows every site.
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
+
+
+class ProfileBuilderSettings(FunctionSettings):
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    # How many identities of a type one profile may hold (a user_id: always one).
+    max_anonymous_ids: int = Field(default=100, ge=1, le=1000)
+    max_emails: int = Field(default=5, ge=1, le=100)
+    max_external_ids: int = Field(default=25, ge=1, le=100)
+
+
+class ProfileApiSettings(FunctionSettings):
+    events_table: str = Field(min_length=1)
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    keys_table: str = Field(min_length=1)
+
+
+class AdminApiSettings(FunctionSettings):
+    config_table: str = Field(min_length=1)
+    keys_table: str = Field(min_length=1)

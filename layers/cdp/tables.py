@@ -109,4 +109,31 @@ KEYS = TableSpec(
     ttl_attribute="expires_at",
 )
 
-ALL_TABLES: tuple[TableSpec, ...] = (EVENTS, QUARANTINE, KEYS)
+# One item per person: the whole profile as compressed JSON (`state`) plus `version` for
+# optimistic concurrency. A merged-away profile stays as a small redirect (`merged_into`).
+# The stream carries old and new images for the publisher, which compares them.
+PROFILES = TableSpec(
+    logical_name="Profiles",
+    env_var="PROFILES_TABLE",
+    partition_key=Key("profile_id"),
+    stream="NEW_AND_OLD_IMAGES",
+)
+
+# Identity -> profile: `user_id:42` -> the profile id. The source of truth for who is who;
+# a lookup by any identifier is one read here and one in the profiles table.
+IDENTITIES = TableSpec(
+    logical_name="Identities",
+    env_var="IDENTITIES_TABLE",
+    partition_key=Key("identity"),
+)
+
+# Definitions kept as configuration: computed traits now, segments and forms later.
+# `kind` is what (`computed_trait`), `id` which one; `definition` holds the JSON.
+CONFIG = TableSpec(
+    logical_name="Config",
+    env_var="CONFIG_TABLE",
+    partition_key=Key("kind"),
+    sort_key=Key("id"),
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (EVENTS, QUARANTINE, KEYS, PROFILES, IDENTITIES, CONFIG)

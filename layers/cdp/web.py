@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cdp.errors import (
     AuthenticationError,
@@ -25,11 +26,18 @@ from cdp.errors import (
     RequestTooLargeError,
     StorageBusyError,
 )
+from cdp.keys import authenticate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+    from cdp.keys import ApiKey
 
 _ANSWERS: dict[type[CdpError], tuple[HTTPStatus, str]] = {
     InvalidRequestError: (HTTPStatus.BAD_REQUEST, "invalid_request"),
@@ -69,6 +77,16 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
         if isinstance(error, StorageBusyError):
             response.headers["Retry-After"] = str(error.retry_after_seconds)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_parameters(error: RequestValidationError) -> Response[Any]:
+        metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'][1:]) or item['loc'][0]}: "
+            f"{str(item.get('msg', 'is not valid')).replace('Input should', 'must')}"
+            for item in error.errors()
+        )
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", problems)
 
     @app.exception_handler(RouteNotFoundError)
     def _no_route(_: RouteNotFoundError) -> Response[Any]:
@@ -141,3 +159,28 @@ def basic_auth_user(header: str | None) -> str | None:
         raise AuthenticationError("the Authorization header is not valid Basic auth") from None
     user, _, _ = decoded.partition(":")
     return user or None
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of a `Bearer` `Authorization` header."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def require_secret_key(
+    find_key: Callable[[str], ApiKey | None],
+    clock: Callable[[], datetime],
+    public_paths: frozenset[str] = frozenset(),
+) -> Callable[[ApiGatewayResolver, NextMiddleware], Response[Any]]:
+    """Powertools middleware: every route but `public_paths` needs the secret key as a
+    Bearer token. A write key, which web pages carry, never opens these routes."""
+
+    def middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        if app.current_event.path not in public_paths:
+            token = bearer_token(app.current_event.headers.get("authorization"))
+            authenticate(token, "secret", find_key, clock().timestamp())
+        return next_middleware(app)
+
+    return middleware

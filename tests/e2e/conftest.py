@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from cdp import tables
+from cdp.codec import decompress
 from cdp.local.aws import client_for, free_port, table_name
-from cdp.storage.intake import decompress
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "wk_e2e_tests"

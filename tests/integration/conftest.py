@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from cdp.codec import decompress
 from cdp.keys import ApiKey, hash_key
 from cdp.storage import clients
-from cdp.storage.intake import decompress
 from cdp.storage.keys import KeyStore
 from tests.factories import LambdaContext
 

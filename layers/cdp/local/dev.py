@@ -15,6 +15,7 @@ from cdp import wiring
 from cdp.keys import ApiKey, hash_key
 from cdp.local.aws import LocalAws, apply_environment, create_tables
 from cdp.local.gateway import Functions, make_server
+from cdp.local.streams import StreamRunner
 from cdp.storage.keys import KeyStore
 from cdp.tables import KEYS
 
@@ -60,6 +61,18 @@ def run(options: DevOptions) -> int:
     functions = Functions(wiring.FUNCTIONS)
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
+    streams = aws.client("dynamodbstreams")
+    runners = [
+        StreamRunner(
+            spec,
+            table_name=table_env[spec.stream.table.env_var],
+            dynamodb=dynamodb,
+            streams=streams,
+            invoke=functions.invoke,
+        )
+        for spec in wiring.FUNCTIONS
+        if spec.stream is not None
+    ]
 
     def health() -> tuple[int, dict[str, str], bytes]:
         body: dict[str, Any] = {
@@ -102,9 +115,13 @@ def run(options: DevOptions) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    for runner in runners:
+        runner.start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
+        for runner in runners:
+            runner.stop()
         server.server_close()
         aws.stop()
         print("cdp dev stopped", flush=True)

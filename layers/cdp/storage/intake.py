@@ -15,15 +15,14 @@ Item formats (attribute names in the events table):
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cdp.codec import compress, dumps
 from cdp.errors import StorageBusyError
 from cdp.intake import Event, Intake, Rejection
 
@@ -142,7 +141,7 @@ def quarantine_item(
     The key is derived from the payload, so a client retrying the same refused message
     overwrites its quarantine entry instead of adding another.
     """
-    payload = rejection.payload if isinstance(rejection.payload, str) else _json(rejection.payload)
+    payload = rejection.payload if isinstance(rejection.payload, str) else dumps(rejection.payload)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
     truncated = len(payload) > MAX_QUARANTINE_PAYLOAD
     item: dict[str, Any] = {
@@ -162,19 +161,6 @@ def quarantine_item(
     if rejection.message_id is not None:
         item["message_id"] = {"S": rejection.message_id[:512]}
     return item
-
-
-def compress(message: dict[str, Any]) -> bytes:
-    return zlib.compress(_json(message).encode(), 6)
-
-
-def decompress(body: bytes) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(zlib.decompress(body))
-    return message
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _epoch(moment: datetime) -> int:

@@ -1,0 +1,125 @@
+"""Profile API: other systems look people up by any of their identifiers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp import __version__
+from cdp.clock import utc_now
+from cdp.computed import load_definitions
+from cdp.errors import InvalidRequestError, NotFoundError
+from cdp.identity import identity_key, parse_identity
+from cdp.profile import Profile, profile_view
+from cdp.profile_models import EventsPage, ProfileOut
+from cdp.settings import ProfileApiSettings
+from cdp.storage import clients
+from cdp.storage.config import ConfigStore
+from cdp.storage.events import EventReader
+from cdp.storage.keys import KeyStore
+from cdp.storage.profiles import ProfileStore
+from cdp.timeline import MAX_PAGE, read_page
+from cdp.web import register_error_handlers, require_secret_key
+
+logger = Logger(service="profile_api")
+tracer = Tracer(service="profile_api")
+metrics = Metrics(namespace="CDP", service="profile_api")
+
+OPENAPI_PATH = "/v1/openapi.json"
+IDENTITY_HELP = (
+    "type:value, URL-encoded: user_id:42, anonymous_id:abc, email:ada%40example.com, "
+    "or an external id such as ga_client_id:123"
+)
+
+
+def create_app(
+    *,
+    profiles: ProfileStore,
+    events: EventReader,
+    keys: KeyStore,
+    config: ConfigStore,
+    clock: Callable[[], datetime] = utc_now,
+) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    register_error_handlers(app, logger, metrics)
+    app.use(
+        middlewares=[require_secret_key(keys.find, clock, public_paths=frozenset({OPENAPI_PATH}))]
+    )
+
+    def find(identity: str) -> Profile:
+        parsed = parse_identity(unquote(identity))
+        if parsed is None:
+            raise InvalidRequestError(f"identity: use {IDENTITY_HELP}")
+        profile = profiles.find(identity_key(*parsed))
+        if profile is None:
+            raise NotFoundError(f"no profile has the identity {parsed[0]}:{parsed[1]}")
+        return profile
+
+    @app.get(
+        "/v1/profiles/<identity>",
+        summary="A merged profile, found by any of its identities",
+        tags=["Profiles"],
+    )
+    def get_profile(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> ProfileOut:
+        profile = find(identity)
+        definitions = load_definitions(config.definitions("computed_trait"))
+        return ProfileOut.model_validate(profile_view(profile, definitions, clock()))
+
+    @app.get(
+        "/v1/profiles/<identity>/events",
+        summary="The person's timeline across all merged identities, newest first",
+        tags=["Profiles"],
+    )
+    def get_events(
+        identity: Annotated[str, Path(description=IDENTITY_HELP)],
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+        cursor: Annotated[str | None, Query(max_length=8192)] = None,
+    ) -> EventsPage:
+        profile = find(identity)
+        page = read_page(list(profile.identities), events.newest, limit=limit, cursor=cursor)
+        return EventsPage(events=page.events, cursor=page.cursor)
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi() -> Response[Any]:
+        schema = app.get_openapi_json_schema(
+            title="CDP Profile API",
+            version=__version__,
+            description="Look up merged customer profiles. Authenticate with the secret key: "
+            "`Authorization: Bearer <secret key>`.",
+            security_schemes={"secretKey": HTTPBearer()},
+            security=[{"secretKey": []}],
+        )
+        return Response(status_code=200, content_type="application/json", body=schema)
+
+    return app
+
+
+@lru_cache(maxsize=1)
+def _app() -> APIGatewayHttpResolver:
+    settings = ProfileApiSettings.from_env()
+    client = clients.dynamodb()
+    return create_app(
+        profiles=ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        events=EventReader(settings.events_table, client=client),
+        keys=KeyStore(settings.keys_table, client=client),
+        config=ConfigStore(settings.config_table, client=client),
+    )
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric("Requests", MetricUnit.Count, 1)
+    return _app().resolve(event, context)

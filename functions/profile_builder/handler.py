@@ -1,0 +1,83 @@
+"""Profile builder: the events table's stream in, merged profiles out."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.builder import build_profiles
+from cdp.clock import utc_now
+from cdp.computed import load_definitions
+from cdp.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
+from cdp.settings import ProfileBuilderSettings
+from cdp.storage import clients
+from cdp.storage.config import ConfigStore
+from cdp.storage.profiles import ProfileStore
+from cdp.streams import read_event_records
+
+logger = Logger(service="profile_builder")
+tracer = Tracer(service="profile_builder")
+metrics = Metrics(namespace="CDP", service="profile_builder")
+
+
+@lru_cache(maxsize=1)
+def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits]:
+    settings = ProfileBuilderSettings.from_env()
+    client = clients.dynamodb()
+    limits = IdentityLimits(
+        per_type={ANONYMOUS_ID: settings.max_anonymous_ids, EMAIL: settings.max_emails},
+        external=settings.max_external_ids,
+    )
+    return (
+        ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        ConfigStore(settings.config_table, client=client),
+        limits,
+    )
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    store, config, limits = _dependencies()
+    events, unreadable = read_event_records(event.get("Records", []))
+    outcome = build_profiles(
+        events,
+        store=store,
+        definitions=load_definitions(config.definitions("computed_trait")),
+        limits=limits,
+        clock=utc_now,
+    )
+    failures = {**unreadable, **outcome.failures}
+    metrics.add_metric("EventsApplied", MetricUnit.Count, outcome.events_applied)
+    metrics.add_metric("ProfilesWritten", MetricUnit.Count, outcome.profiles_written)
+    metrics.add_metric("ProfilesMerged", MetricUnit.Count, outcome.merges)
+    metrics.add_metric("WriteConflictsRetried", MetricUnit.Count, outcome.conflicts_retried)
+    metrics.add_metric("RecordsFailed", MetricUnit.Count, len(failures))
+    for sequence, error in failures.items():
+        # The kind of error only: messages could quote personal data.
+        logger.warning("record failed", sequence=sequence, error=type(error).__name__)
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        failure = failures.get(record.dynamodb.sequence_number or "") if record.dynamodb else None
+        if failure is not None:
+            raise failure
+
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(
+            event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+        ),
+        context=context,
+    )

@@ -1,0 +1,85 @@
+"""Building profiles from a batch of events: the profile builder's one domain function.
+
+One batch, one read of the identities and profiles it touches, one conditional write per
+person (a transaction when profiles merge). When another writer got there first (a parallel
+shard, a concurrent merge) the affected people are re-read and re-planned, a bounded number
+of times; what still fails is reported per record, so the stream retries just that.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from cdp.computed import ComputedTraitDefinition
+from cdp.identity import IdentityLimits
+from cdp.profile import StreamEvent
+from cdp.resolution import Known, Plan, batch_identities, plan_batch
+
+
+class WriteConflictError(Exception):
+    """A conditional write lost a race: someone else changed the profile or claimed an
+    identity since it was read."""
+
+
+class ProfileWriter(Protocol):
+    def load(self, identities: set[str]) -> Known: ...
+
+    def save(self, plan: Plan) -> None: ...
+
+
+@dataclass
+class BuildOutcome:
+    failures: dict[str, Exception] = field(default_factory=dict)  # record id -> why
+    profiles_written: int = 0
+    events_applied: int = 0
+    merges: int = 0
+    conflicts_retried: int = 0
+
+
+def build_profiles(
+    events: list[StreamEvent],
+    *,
+    store: ProfileWriter,
+    definitions: tuple[ComputedTraitDefinition, ...],
+    limits: IdentityLimits,
+    clock: Callable[[], datetime],
+    attempts: int = 6,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BuildOutcome:
+    outcome = BuildOutcome()
+    pending = sorted(events, key=lambda event: event.sequence)
+    for attempt in range(attempts):
+        if not pending:
+            break
+        known = store.load(batch_identities(pending))
+        retry: list[StreamEvent] = []
+        for plan in plan_batch(pending, known, definitions, limits=limits, now=clock()):
+            if plan.failures:
+                # Not written: re-plan the person with the events before the first failure.
+                outcome.failures.update(plan.failures)
+                retry += [event for event in plan.events if event.record_id not in plan.failures]
+                continue
+            if not plan.changed:
+                continue  # a replay: everything was applied before
+            try:
+                store.save(plan)
+            except WriteConflictError:
+                outcome.conflicts_retried += 1
+                retry += plan.events
+                continue
+            outcome.profiles_written += 1
+            outcome.events_applied += len(plan.applied)
+            outcome.merges += len(plan.absorbed)
+        pending = sorted(retry, key=lambda event: event.sequence)
+        if pending and attempt + 1 < attempts:
+            sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311
+    for event in pending:
+        outcome.failures.setdefault(
+            event.record_id, RuntimeError("the profile kept changing under us; will retry")
+        )
+    return outcome

@@ -1,0 +1,309 @@
+"""Computed traits: attributes derived from a person's events, defined in configuration.
+
+Each definition keeps a small state on the profile that every new event updates in place; the
+event history is never re-read. Rolling windows ("orders in the last 30 days") come from daily
+buckets, trimmed once they fall outside the longest window. Every update is a sum, a minimum
+or a maximum, so applying the same events in any order, or merging two profiles, gives the
+same state. Sums use decimal arithmetic for the same reason (float addition is not associative).
+
+A new definition counts from the moment it is defined; it does not look back at old events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAX_WINDOW_DAYS = 90
+MAX_DISTINCT_VALUES = 50  # most_frequent keeps counts for at most this many values
+MAX_VALUE_LENGTH = 128
+
+ComputedType = Literal[
+    "count",
+    "sum",
+    "min",
+    "max",
+    "average",
+    "first_occurrence",
+    "last_occurrence",
+    "most_frequent",
+    "days_since",
+]
+MessageType = Literal["identify", "track", "page", "screen", "group", "alias"]
+_NEEDS_PROPERTY = {"sum", "min", "max", "average", "most_frequent"}
+_WINDOWED = {"count", "sum"}
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class ComputedTraitDefinition(BaseModel):
+    """One computed trait, as configured (JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Identifier
+    type: ComputedType
+    description: str | None = Field(default=None, max_length=500)
+    event: str | None = Field(default=None, min_length=1, max_length=512)
+    message_type: MessageType | None = None
+    property: str | None = Field(default=None, min_length=1, max_length=256)
+    windows: tuple[Annotated[int, Field(ge=1, le=MAX_WINDOW_DAYS)], ...] = ()
+    of: str | None = Field(default=None, min_length=1, max_length=64)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ComputedTraitDefinition:
+        if self.type == "days_since":
+            if self.of is None:
+                raise ValueError(
+                    "a days_since trait needs 'of': last_seen, first_seen or a trait id"
+                )
+            return self
+        if self.event is None and self.message_type is None:
+            raise ValueError("say which events count: 'event' (a track name) or 'message_type'")
+        if self.event is not None and self.message_type not in (None, "track"):
+            raise ValueError(
+                "'event' names track events; leave message_type out or set it to track"
+            )
+        if self.type in _NEEDS_PROPERTY and self.property is None:
+            raise ValueError(f"a {self.type} trait needs 'property', e.g. 'revenue'")
+        if self.windows and self.type not in _WINDOWED:
+            raise ValueError("windows are available for count and sum traits")
+        return self
+
+    def matches(self, message_type: str, name: str | None) -> bool:
+        if self.event is not None:
+            return message_type == "track" and name == self.event
+        return message_type == self.message_type
+
+
+State = dict[str, Any]
+
+
+def update(definition: ComputedTraitDefinition, state: State, facts: EventFacts) -> None:
+    """Fold one matching event into the definition's state (in place)."""
+    kind = definition.type
+    if kind == "count":
+        state["n"] = state.get("n", 0) + 1
+        if definition.windows:
+            buckets = state.setdefault("d", {})
+            buckets[facts.day] = buckets.get(facts.day, 0) + 1
+        return
+    if kind in ("first_occurrence", "last_occurrence"):
+        current = state.get("t")
+        pick = min if kind == "first_occurrence" else max
+        state["t"] = facts.timestamp if current is None else pick(current, facts.timestamp)
+        return
+    assert definition.property is not None  # checked by the definition
+    value = facts.property(definition.property)
+    if kind == "most_frequent":
+        key = _category(value)
+        if key is not None:
+            counts = state.setdefault("c", {})
+            if key in counts or len(counts) < MAX_DISTINCT_VALUES:
+                counts[key] = counts.get(key, 0) + 1
+        return
+    number = _decimal(value)
+    if number is None:
+        return
+    if kind in ("sum", "average"):
+        state["s"] = str(Decimal(state.get("s", "0")) + number)
+        state["n"] = state.get("n", 0) + 1
+        if definition.windows:
+            buckets = state.setdefault("d", {})
+            buckets[facts.day] = str(Decimal(buckets.get(facts.day, "0")) + number)
+    elif kind in ("min", "max"):
+        current = state.get("v")
+        pick = min if kind == "min" else max
+        state["v"] = str(number if current is None else pick(Decimal(current), number))
+
+
+def combine(definition: ComputedTraitDefinition, into: State, other: State) -> None:
+    """Merge another profile's state for the same definition into `into`."""
+    kind = definition.type
+    if kind in ("count", "sum", "average"):
+        add = _add_int if kind == "count" else _add_decimal
+        if "n" in other:
+            into["n"] = into.get("n", 0) + other["n"]
+        if "s" in other:
+            into["s"] = _add_decimal(into.get("s"), other["s"])
+        for day, amount in other.get("d", {}).items():
+            buckets = into.setdefault("d", {})
+            buckets[day] = add(buckets.get(day), amount)
+    elif kind in ("first_occurrence", "last_occurrence") and "t" in other:
+        pick = min if kind == "first_occurrence" else max
+        into["t"] = other["t"] if "t" not in into else pick(into["t"], other["t"])
+    elif kind in ("min", "max") and "v" in other:
+        pick = min if kind == "min" else max
+        into["v"] = (
+            other["v"] if "v" not in into else str(pick(Decimal(into["v"]), Decimal(other["v"])))
+        )
+    elif kind == "most_frequent":
+        counts = into.setdefault("c", {})
+        for key, count in other.get("c", {}).items():
+            if key in counts or len(counts) < MAX_DISTINCT_VALUES:
+                counts[key] = counts.get(key, 0) + count
+
+
+def trim(definition: ComputedTraitDefinition, state: State, now: datetime) -> None:
+    """Drop daily buckets that no window can reach any more (keeps the item bounded)."""
+    if not definition.windows or "d" not in state:
+        return
+    oldest = _day(now - timedelta(days=max(definition.windows) - 1))
+    state["d"] = {day: amount for day, amount in state["d"].items() if day >= oldest}
+
+
+def values(
+    definition: ComputedTraitDefinition,
+    state: State,
+    now: datetime,
+    times: dict[str, str | None],
+) -> dict[str, Any]:
+    """The definition's output values at `now`. `times` holds `first_seen`, `last_seen` and
+    the values of occurrence traits, which `days_since` traits refer to."""
+    kind = definition.type
+    if kind == "days_since":
+        moment = times.get(definition.of or "")
+        return {definition.id: _days_between(moment, now) if moment else None}
+    if kind in ("count", "sum"):
+        zero: Any = 0 if kind == "count" else Decimal(0)
+        total = state.get("n", 0) if kind == "count" else Decimal(state.get("s", "0"))
+        answer = {definition.id: _plain(total)}
+        buckets = state.get("d", {})
+        for days in definition.windows:
+            oldest = _day(now - timedelta(days=days - 1))
+            in_window = [
+                amount if kind == "count" else Decimal(amount)
+                for day, amount in buckets.items()
+                if day >= oldest
+            ]
+            answer[f"{definition.id}_{days}d"] = _plain(sum(in_window, zero))
+        return answer
+    if kind == "average":
+        count = state.get("n", 0)
+        average = Decimal(state["s"]) / count if count else None
+        return {
+            definition.id: _plain(average.quantize(Decimal("0.01")))
+            if average is not None
+            else None
+        }
+    if kind in ("min", "max"):
+        return {definition.id: _plain(Decimal(state["v"])) if "v" in state else None}
+    if kind in ("first_occurrence", "last_occurrence"):
+        return {definition.id: state.get("t")}
+    counts = state.get("c", {})
+    best = min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else None
+    return {definition.id: best}
+
+
+class EventFacts:
+    """What computed traits read from an event, extracted once per event."""
+
+    __slots__ = ("day", "name", "properties", "timestamp", "type")
+
+    def __init__(
+        self, message_type: str, name: str | None, timestamp: str, properties: Any
+    ) -> None:
+        self.type = message_type
+        self.name = name
+        self.timestamp = timestamp
+        self.day = timestamp[:10].replace("-", "")
+        self.properties = properties if isinstance(properties, dict) else {}
+
+    def property(self, path: str) -> Any:
+        value: Any = self.properties
+        for part in path.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d")
+
+
+def _days_between(moment: str, now: datetime) -> int | None:
+    try:
+        then = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0, (now - then).days)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _category(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str) and str(value).strip():
+        return str(value)[:MAX_VALUE_LENGTH]
+    return None
+
+
+def _add_int(current: Any, amount: Any) -> int:
+    return int(current or 0) + int(amount)
+
+
+def _add_decimal(current: Any, amount: Any) -> str:
+    return str(Decimal(current or "0") + Decimal(amount))
+
+
+def _plain(number: Any) -> Any:
+    """Decimals as JSON numbers: integers stay integers."""
+    if isinstance(number, Decimal):
+        return int(number) if number == number.to_integral_value() else float(number)
+    return number
+
+
+MAX_DEFINITIONS = 50
+
+
+def default_definitions() -> list[dict[str, Any]]:
+    """The computed traits every deployment starts with (`cdp/defaults/computed_traits.json`)."""
+    from importlib.resources import files
+
+    text = files("cdp").joinpath("defaults/computed_traits.json").read_text(encoding="utf-8")
+    definitions: list[dict[str, Any]] = json.loads(text)
+    return definitions
+
+
+def load_definitions(
+    configured: Iterable[Mapping[str, Any]],
+) -> tuple[ComputedTraitDefinition, ...]:
+    """The defaults, overridden or extended by id with configured definitions; a configured
+    `{"id": ..., "enabled": false}` switches a default off."""
+    by_id: dict[str, Mapping[str, Any]] = {item["id"]: item for item in default_definitions()}
+    for item in configured:
+        if item.get("enabled") is False and set(item) <= {"id", "enabled"}:
+            by_id.pop(item["id"], None)
+        else:
+            by_id[item["id"]] = item
+    definitions = []
+    for item in list(by_id.values())[:MAX_DEFINITIONS]:
+        try:
+            definition = ComputedTraitDefinition.model_validate(item)
+        except ValueError:
+            continue  # validated when stored; an old, now invalid definition is left out
+        if definition.enabled:
+            definitions.append(definition)
+    return tuple(definitions)
+
+
+def time_trait_ids(definitions: Iterable[ComputedTraitDefinition]) -> set[str]:
+    """What a days_since trait may refer to."""
+    occurrence = {"first_occurrence", "last_occurrence"}
+    return {"first_seen", "last_seen"} | {d.id for d in definitions if d.type in occurrence}

@@ -1,0 +1,272 @@
+"""The merged profile of one person: identities, traits with provenance, computed traits.
+
+`Profile` is the stored state; `apply_event` folds one event into it, `absorb` merges another
+profile into it, and `profile_view` renders what the Profile API answers at a given moment.
+All three are pure: no AWS, no clock of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cdp import computed, traits
+from cdp.clock import from_epoch, iso
+from cdp.computed import ComputedTraitDefinition, EventFacts
+from cdp.identity import split_identity
+from cdp.traits import TraitTable, TraitValue
+
+MAX_CONFLICTS = 20
+MAX_GROUPS = 20
+WATERMARK_DAYS = 2  # stream records live 24 hours; older watermarks can never be needed
+PROVENANCE_KINDS = ("declared", "imported", "observed")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """An event as the profile builder receives it from the events table's stream."""
+
+    partition: str  # the events table's partition key: the identity the event is filed under
+    sequence: int
+    message: dict[str, Any]
+    source: str
+
+    @property
+    def record_id(self) -> str:
+        return str(self.sequence)
+
+
+@dataclass
+class Profile:
+    profile_id: str
+    created_at: str
+    identities: dict[str, str] = field(default_factory=dict)  # identity -> linked at
+    traits: TraitTable = field(default_factory=dict)
+    computed: dict[str, computed.State] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # groupId -> last seen in a group call
+    first_seen: str | None = None
+    last_seen: str | None = None
+    event_count: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # Events-table partition -> [highest applied stream sequence number, when]: what makes a
+    # replayed stream batch a no-op. A partition's records reach the builder in sequence order
+    # (one shard at a time, parents before children), and the builder never applies a record
+    # after one of the same profile that failed, so everything at or below the mark is applied.
+    watermarks: dict[str, list[Any]] = field(default_factory=dict)
+    consent: dict[str, Any] = field(default_factory=dict)
+    version: int = 0  # optimistic concurrency; stored beside the state, not in it
+
+    @property
+    def user_ids(self) -> set[str]:
+        return {key for key in self.identities if key.startswith("user_id:")}
+
+    def applied(self, event: StreamEvent) -> bool:
+        mark = self.watermarks.get(event.partition)
+        return mark is not None and event.sequence <= int(mark[0])
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "created_at": self.created_at,
+            "identities": self.identities,
+            "traits": {
+                name: {kind: value.to_json() for kind, value in by_kind.items()}
+                for name, by_kind in self.traits.items()
+            },
+            "computed": self.computed,
+            "groups": self.groups,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "event_count": self.event_count,
+            "conflicts": self.conflicts,
+            "watermarks": self.watermarks,
+            "consent": self.consent,
+        }
+
+    @classmethod
+    def from_state(cls, profile_id: str, state: Mapping[str, Any], version: int) -> Profile:
+        return cls(
+            profile_id=profile_id,
+            created_at=state["created_at"],
+            identities=dict(state.get("identities", {})),
+            traits={
+                name: {kind: TraitValue.from_json(value) for kind, value in by_kind.items()}
+                for name, by_kind in state.get("traits", {}).items()
+            },
+            computed={key: dict(value) for key, value in state.get("computed", {}).items()},
+            groups=dict(state.get("groups", {})),
+            first_seen=state.get("first_seen"),
+            last_seen=state.get("last_seen"),
+            event_count=state.get("event_count", 0),
+            conflicts=list(state.get("conflicts", [])),
+            watermarks={key: list(mark) for key, mark in state.get("watermarks", {}).items()},
+            consent=dict(state.get("consent", {})),
+            version=version,
+        )
+
+
+def apply_event(
+    profile: Profile,
+    event: StreamEvent,
+    definitions: Iterable[ComputedTraitDefinition],
+    processed_at: str,
+) -> None:
+    """Fold one event into the profile. The caller has checked `profile.applied(event)`."""
+    message = event.message
+    timestamp = message["timestamp"]
+    kind = message.get("type", "")
+    profile.event_count += 1
+    profile.first_seen = min(profile.first_seen or timestamp, timestamp)
+    profile.last_seen = max(profile.last_seen or timestamp, timestamp)
+    mark = profile.watermarks.get(event.partition)
+    if mark is None or event.sequence > int(mark[0]):
+        profile.watermarks[event.partition] = [str(event.sequence), processed_at]
+
+    if kind == "identify":
+        _offer_traits(profile, message, event.source, timestamp)
+    elif kind == "group":
+        group_id = message.get("groupId")
+        if isinstance(group_id, str) and (
+            group_id in profile.groups or len(profile.groups) < MAX_GROUPS
+        ):
+            profile.groups[group_id] = max(profile.groups.get(group_id, timestamp), timestamp)
+
+    name = message.get("event") if kind == "track" else message.get("name")
+    facts: EventFacts | None = None
+    for definition in definitions:
+        if definition.type == "days_since" or not definition.matches(kind, name):
+            continue
+        facts = facts or EventFacts(kind, name, timestamp, message.get("properties"))
+        computed.update(definition, profile.computed.setdefault(definition.id, {}), facts)
+
+
+def _offer_traits(profile: Profile, message: dict[str, Any], source: str, at: str) -> None:
+    values = message.get("traits")
+    if not isinstance(values, dict):
+        return
+    context = message.get("context")
+    extension = context.get("cdp") if isinstance(context, dict) else None
+    extension = extension if isinstance(extension, dict) else {}
+    kind = extension.get("provenance")
+    kind = kind if kind in PROVENANCE_KINDS else "observed"
+    expiries = extension.get("expires")
+    expiries = expiries if isinstance(expiries, dict) else {}
+    message_id = message.get("messageId", "")
+    for name, value in values.items():
+        expires = expiries.get(name)
+        traits.offer(
+            profile.traits,
+            name,
+            kind,
+            TraitValue(
+                value=value,
+                source=source,
+                at=at,
+                message_id=message_id,
+                expires_at=expires if isinstance(expires, str) else None,
+            ),
+        )
+
+
+def absorb(
+    survivor: Profile, other: Profile, definitions: Mapping[str, ComputedTraitDefinition]
+) -> None:
+    """Merge `other` into `survivor`: identities united, traits by precedence, computed traits
+    combined, the earliest first sign of life and the latest last one."""
+    for key, linked_at in other.identities.items():
+        current = survivor.identities.get(key)
+        survivor.identities[key] = linked_at if current is None else min(current, linked_at)
+    traits.combine(survivor.traits, other.traits)
+    for trait_id, state in other.computed.items():
+        definition = definitions.get(trait_id)
+        if definition is None:
+            survivor.computed.setdefault(trait_id, state)
+        else:
+            computed.combine(definition, survivor.computed.setdefault(trait_id, {}), state)
+    for group_id, at in other.groups.items():
+        if group_id in survivor.groups or len(survivor.groups) < MAX_GROUPS:
+            survivor.groups[group_id] = max(survivor.groups.get(group_id, at), at)
+    firsts = [moment for moment in (survivor.first_seen, other.first_seen) if moment]
+    lasts = [moment for moment in (survivor.last_seen, other.last_seen) if moment]
+    survivor.first_seen = min(firsts) if firsts else None
+    survivor.last_seen = max(lasts) if lasts else None
+    survivor.event_count += other.event_count
+    survivor.created_at = min(survivor.created_at, other.created_at)
+    survivor.conflicts = (survivor.conflicts + other.conflicts)[-MAX_CONFLICTS:]
+    for partition, mark in other.watermarks.items():
+        mine = survivor.watermarks.get(partition)
+        if mine is None or int(mark[0]) > int(mine[0]):
+            survivor.watermarks[partition] = list(mark)
+    for purpose, state in other.consent.items():
+        survivor.consent.setdefault(purpose, state)
+
+
+def record_conflict(profile: Profile, identities: list[str], reason: str, at: str) -> bool:
+    """Remember a link that was refused, for an operator to look at; True if it is new."""
+    entry = {"at": at, "identities": sorted(identities), "reason": reason}
+    if entry in profile.conflicts:
+        return False
+    profile.conflicts = [*profile.conflicts, entry][-MAX_CONFLICTS:]
+    return True
+
+
+def tidy(profile: Profile, definitions: Iterable[ComputedTraitDefinition], now: datetime) -> None:
+    """Keep the item bounded: trim daily buckets and watermarks nothing can need any more."""
+    for definition in definitions:
+        state = profile.computed.get(definition.id)
+        if state is not None:
+            computed.trim(definition, state, now)
+    oldest = from_epoch(now.timestamp() - WATERMARK_DAYS * 86400)
+    profile.watermarks = {
+        partition: mark for partition, mark in profile.watermarks.items() if mark[1] >= oldest
+    }
+
+
+def profile_view(
+    profile: Profile,
+    definitions: Iterable[ComputedTraitDefinition],
+    now: datetime,
+) -> dict[str, Any]:
+    """What the Profile API answers: plain values, with the provenance beside them."""
+    now_iso = iso(now)
+    current = traits.current_traits(profile.traits, now_iso)
+    times: dict[str, str | None] = {
+        "first_seen": profile.first_seen,
+        "last_seen": profile.last_seen,
+    }
+    definitions = list(definitions)
+    for definition in definitions:
+        if definition.type in ("first_occurrence", "last_occurrence"):
+            times[definition.id] = profile.computed.get(definition.id, {}).get("t")
+    computed_values: dict[str, Any] = {}
+    for definition in definitions:
+        computed_values.update(
+            computed.values(definition, profile.computed.get(definition.id, {}), now, times)
+        )
+    return {
+        "profile_id": profile.profile_id,
+        "identities": [
+            {"type": kind, "value": value}
+            for kind, value in (split_identity(key) for key in sorted(profile.identities))
+        ],
+        "traits": {name: value.value for name, (_, value) in sorted(current.items())},
+        "trait_sources": {
+            name: {
+                "kind": kind,
+                "source": value.source,
+                "set_at": value.at,
+                **({"expires_at": value.expires_at} if value.expires_at else {}),
+            }
+            for name, (kind, value) in sorted(current.items())
+        },
+        "computed": computed_values,
+        "groups": sorted(profile.groups),
+        "segments": [],
+        "consent": profile.consent,
+        "first_seen": profile.first_seen,
+        "last_seen": profile.last_seen,
+        "event_count": profile.event_count,
+        "conflicts": profile.conflicts,
+        "created_at": profile.created_at,
+    }

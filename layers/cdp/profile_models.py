@@ -1,0 +1,55 @@
+"""Wire models of the Profile API (what other systems receive), documented in OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Identity(BaseModel):
+    type: str = Field(description="user_id, anonymous_id, email, or an external id type")
+    value: str
+
+
+class TraitSource(BaseModel):
+    kind: Literal["declared", "imported", "observed", "computed"] = Field(
+        description="declared: the person said it; imported: another system of record; "
+        "observed: seen in behaviour; computed: derived by the platform"
+    )
+    source: str = Field(description="the source (write key) it came from")
+    set_at: str = Field(description="event time of the value, ISO 8601 UTC")
+    expires_at: str | None = Field(default=None, description="when the value stops counting")
+
+
+class Conflict(BaseModel):
+    at: str
+    identities: list[str]
+    reason: str
+
+
+class ProfileOut(BaseModel):
+    profile_id: str
+    identities: list[Identity]
+    traits: dict[str, Any] = Field(description="trait name to the value that counts")
+    trait_sources: dict[str, TraitSource] = Field(description="trait name to its provenance")
+    computed: dict[str, Any] = Field(description="computed trait name to its value now")
+    groups: list[str]
+    segments: list[str]
+    consent: dict[str, Any]
+    first_seen: str | None
+    last_seen: str | None
+    event_count: int
+    conflicts: list[Conflict] = Field(description="links that were refused (merge protection)")
+    created_at: str
+
+
+class EventsPage(BaseModel):
+    events: list[dict[str, Any]] = Field(description="the stored messages, newest first")
+    cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+class ErrorOut(BaseModel):
+    success: Literal[False] = False
+    code: str
+    message: str

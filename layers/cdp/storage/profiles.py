@@ -1,0 +1,226 @@
+"""The profiles and identities tables.
+
+Profile item: `profile_id`, `version` (optimistic concurrency), `state` (the profile as
+compressed JSON), `updated_at`; a merged-away profile keeps only `merged_into`.
+Identity item: `identity` (`user_id:42`), `profile_id`, `linked_at`.
+
+Reading a profile by an identifier costs one read in each table (two if the identity still
+points at a profile that was merged away since; merges repoint identities right after).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cdp.builder import WriteConflictError
+from cdp.clock import iso, utc_now
+from cdp.codec import compress, decompress
+from cdp.profile import Profile
+from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
+
+BATCH_GET_LIMIT = 100
+MAX_STATE_BYTES = 350 * 1024  # DynamoDB's item limit is 400 KB; stay clear of it
+_CONFLICT_CODES = {"ConditionalCheckFailed", "TransactionConflict"}
+
+
+class ProfileTooLargeError(Exception):
+    """A profile state over the documented bound: a bug in a bound, never expected."""
+
+
+class ProfileStore:
+    def __init__(
+        self,
+        profiles_table: str,
+        identities_table: str,
+        *,
+        client: Any,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.profiles_table = profiles_table
+        self.identities_table = identities_table
+        self.client = client
+        self.sleep = sleep
+
+    # -- reading -----------------------------------------------------------------------
+
+    def load(self, identities: Iterable[str], *, consistent: bool = True) -> Known:
+        """The owners of `identities` and their live profiles, redirects followed."""
+        items = self._batch_get(
+            self.identities_table, "identity", sorted(set(identities)), consistent
+        )
+        owners = {item["identity"]["S"]: item["profile_id"]["S"] for item in items}
+        known = Known(owners=owners, profiles={})
+        wanted = set(owners.values())
+        for _ in range(MAX_REDIRECT_HOPS):
+            if not wanted:
+                break
+            found = self._batch_get(self.profiles_table, "profile_id", sorted(wanted), consistent)
+            wanted = set()
+            for item in found:
+                profile_id = item["profile_id"]["S"]
+                if "merged_into" in item:
+                    target = item["merged_into"]["S"]
+                    known.redirects[profile_id] = target
+                    if target not in known.profiles:
+                        wanted.add(target)
+                else:
+                    known.profiles[profile_id] = _profile(item)
+        return known
+
+    def find(self, identity: str) -> Profile | None:
+        """The profile an identity belongs to (eventually consistent: for the API)."""
+        answer = self.client.get_item(
+            TableName=self.identities_table, Key={"identity": {"S": identity}}
+        )
+        if "Item" not in answer:
+            return None
+        profile_id = answer["Item"]["profile_id"]["S"]
+        for _ in range(MAX_REDIRECT_HOPS):
+            item = self.client.get_item(
+                TableName=self.profiles_table, Key={"profile_id": {"S": profile_id}}
+            ).get("Item")
+            if item is None:
+                return None
+            if "merged_into" not in item:
+                return _profile(item)
+            profile_id = item["merged_into"]["S"]
+        return None
+
+    # -- writing -----------------------------------------------------------------------
+
+    def save(self, plan: Plan) -> None:
+        """Write a plan: claim new identities, then the profile (with any merged-away ones
+        as redirects, in one transaction), then repoint identities. Raises
+        `WriteConflictError` when another writer got there first; the caller re-plans.
+
+        The order makes a crash at any point safe to replay: a claimed identity of a profile
+        not written yet resolves to that profile id, which the replay then creates.
+        """
+        survivor = plan.profile
+        for identity in plan.claims:
+            self._claim(identity, survivor.profile_id)
+        now = iso(utc_now())
+        put = {
+            "TableName": self.profiles_table,
+            "Item": self._profile_item(survivor, now),
+            **_expect(plan.expected_version),
+        }
+        if plan.absorbed:
+            redirects = [
+                {
+                    "Put": {
+                        "TableName": self.profiles_table,
+                        "Item": {
+                            "profile_id": {"S": other.profile_id},
+                            "version": {"N": str(other.version + 1)},
+                            "merged_into": {"S": survivor.profile_id},
+                            "updated_at": {"S": now},
+                        },
+                        **_expect(other.version),
+                    }
+                }
+                for other in plan.absorbed
+            ]
+            self._conditional(
+                lambda: self.client.transact_write_items(TransactItems=[{"Put": put}, *redirects])
+            )
+        else:
+            self._conditional(lambda: self.client.put_item(**put))
+        survivor.version = plan.expected_version + 1
+        for identity in plan.repoints:
+            self.client.put_item(
+                TableName=self.identities_table,
+                Item=_identity_item(identity, survivor.profile_id, now),
+            )
+
+    def _claim(self, identity: str, profile_id: str) -> None:
+        self._conditional(
+            lambda: self.client.put_item(
+                TableName=self.identities_table,
+                Item=_identity_item(identity, profile_id, iso(utc_now())),
+                ConditionExpression="attribute_not_exists(#identity) OR profile_id = :profile",
+                ExpressionAttributeNames={"#identity": "identity"},
+                ExpressionAttributeValues={":profile": {"S": profile_id}},
+            )
+        )
+
+    def _profile_item(self, profile: Profile, now: str) -> dict[str, Any]:
+        state = compress(profile.to_state())
+        if len(state) > MAX_STATE_BYTES:
+            raise ProfileTooLargeError(f"profile state is {len(state)} bytes")
+        return {
+            "profile_id": {"S": profile.profile_id},
+            "version": {"N": str(profile.version + 1)},
+            "state": {"B": state},
+            "updated_at": {"S": now},
+        }
+
+    @staticmethod
+    def _conditional(write: Callable[[], Any]) -> None:
+        try:
+            write()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            reasons = {
+                reason.get("Code", "") for reason in error.response.get("CancellationReasons", [])
+            }
+            if code == "ConditionalCheckFailedException" or (
+                code == "TransactionCanceledException" and reasons & _CONFLICT_CODES
+            ):
+                raise WriteConflictError(code) from None
+            raise
+
+    def _batch_get(
+        self, table: str, key: str, values: list[str], consistent: bool
+    ) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(values), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                table: {
+                    "Keys": [
+                        {key: {"S": value}} for value in values[start : start + BATCH_GET_LIMIT]
+                    ],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(8):
+                answer = self.client.batch_get_item(RequestItems=request)
+                items += answer.get("Responses", {}).get(table, [])
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311
+            else:
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "keys left unread"}},
+                    "BatchGetItem",
+                )
+        return items
+
+
+def _expect(version: int) -> dict[str, Any]:
+    if version == 0:
+        return {"ConditionExpression": "attribute_not_exists(profile_id)"}
+    return {
+        "ConditionExpression": "version = :version",
+        "ExpressionAttributeValues": {":version": {"N": str(version)}},
+    }
+
+
+def _identity_item(identity: str, profile_id: str, now: str) -> dict[str, Any]:
+    return {
+        "identity": {"S": identity},
+        "profile_id": {"S": profile_id},
+        "linked_at": {"S": now},
+    }
+
+
+def _profile(item: dict[str, Any]) -> Profile:
+    return Profile.from_state(
+        item["profile_id"]["S"], decompress(item["state"]["B"]), int(item["version"]["N"])
+    )

@@ -16,6 +16,10 @@ class DeploymentConfig(BaseModel):
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
+    # Identity limits per profile (a profile always holds at most one user_id).
+    max_anonymous_ids: int = Field(default=100, ge=1, le=1000)
+    max_emails: int = Field(default=5, ge=1, le=100)
+    max_external_ids: int = Field(default=25, ge=1, le=100)
     # API Gateway's steady rate and burst for the whole API, per second.
     throttle_rate: int = Field(default=1000, ge=1)
     throttle_burst: int = Field(default=2000, ge=1)
@@ -31,4 +35,7 @@ class DeploymentConfig(BaseModel):
             "event_retention_days": self.event_retention_days,
             "quarantine_retention_days": self.quarantine_retention_days,
             "allowed_origins": ",".join(self.allowed_origins),
+            "max_anonymous_ids": self.max_anonymous_ids,
+            "max_emails": self.max_emails,
+            "max_external_ids": self.max_external_ids,
         }

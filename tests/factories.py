@@ -91,3 +91,61 @@ class LambdaContext:
 
 def answer_json(answer: dict[str, Any]) -> Any:
     return json.loads(answer["body"])
+
+
+_sequence = iter(range(10**20, 10**21))
+
+
+def stream_record(
+    message: dict[str, Any],
+    *,
+    sequence: int | None = None,
+    event_name: str = "INSERT",
+    source: str = "website",
+) -> dict[str, Any]:
+    """A record of the events table's stream, as Lambda delivers it (binary base64-encoded).
+
+    `message` is a normalised message as the collector stores it; `timestamp` and
+    `messageId` are filled in when missing."""
+    from cdp.codec import compress
+
+    message = {
+        "messageId": uuid.uuid4().hex,
+        "timestamp": "2026-11-23T09:00:00.000Z",
+        **message,
+    }
+    partition = (
+        f"user_id:{message['userId']}"
+        if message.get("userId")
+        else f"anonymous_id:{message['anonymousId']}"
+    )
+    number = str(sequence if sequence is not None else next(_sequence))
+    image = {
+        "pk": {"S": partition},
+        "sk": {"S": f"{message['timestamp']}#{message['messageId']}"},
+        "type": {"S": message.get("type", "track")},
+        "timestamp": {"S": message["timestamp"]},
+        "source": {"S": source},
+        "expires_at": {"N": "1900000000"},
+        "body": {"B": base64.b64encode(compress(message)).decode()},
+    }
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795424400,
+            "Keys": {"pk": image["pk"], "sk": image["sk"]},
+            "NewImage": image,
+            "SequenceNumber": number,
+            "SizeBytes": 500,
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/2026-11-23T00:00:00.000",
+    }
+
+
+def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
@@ -47,6 +49,7 @@ class FunctionFactory(Construct):
         super().__init__(scope, construct_id)
         self.config = config
         self.storage = storage
+        self.failure_queues: dict[str, sqs.Queue] = {}
         # One code asset for every function (they differ by handler string) ...
         self.code = lambda_.Code.from_asset(**copied_asset(ROOT / "functions", "functions"))
         # ... and the domain package as a layer, without the local runtime and the CLI.
@@ -104,6 +107,8 @@ class FunctionFactory(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=log_group,
         )
+        if spec.stream is not None:
+            self._subscribe(function, spec)
         for table_spec, access in spec.tables:
             table = self.storage.table(table_spec)
             if access == "read":
@@ -113,3 +118,32 @@ class FunctionFactory(Construct):
             else:
                 table.grant_read_write_data(function)
         return function
+
+    def _subscribe(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """The stream's event source mapping: partial batch failures, bisection on error,
+        bounded retries and record age, and an SQS queue for what still fails (it receives
+        the shard and sequence range to redrive, not the records themselves)."""
+        assert spec.stream is not None
+        failures = sqs.Queue(
+            self,
+            f"{spec.name}-failures",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.failure_queues[spec.name] = failures
+        source = spec.stream
+        function.add_event_source(
+            sources.DynamoEventSource(
+                self.storage.table(source.table),
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=source.batch_size,
+                max_batching_window=Duration.seconds(source.batching_window_seconds),
+                bisect_batch_on_error=True,
+                retry_attempts=source.retry_attempts,
+                max_record_age=Duration.seconds(source.max_record_age_seconds),
+                parallelization_factor=source.parallelization_factor,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(failures),
+            )
+        )

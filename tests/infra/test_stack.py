@@ -79,7 +79,7 @@ def function_named(template: Template, name: str) -> dict[str, Any]:
     [function] = [
         resource["Properties"]
         for logical_id, resource in resources(template, "AWS::Lambda::Function").items()
-        if logical_id.startswith(f"Functions{name}")
+        if logical_id.startswith(f"Functions{name.replace('_', '')}")
     ]
     return function
 
@@ -125,7 +125,7 @@ def statements_of(template: Template, function: str) -> list[dict[str, Any]]:
     [policy] = [
         resource["Properties"]["PolicyDocument"]["Statement"]
         for logical_id, resource in resources(template, "AWS::IAM::Policy").items()
-        if logical_id.startswith(f"Functions{function}")
+        if logical_id.startswith(f"Functions{function.replace('_', '')}")
     ]
     return policy
 

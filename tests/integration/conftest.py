@@ -48,3 +48,44 @@ def stored_events(dynamodb: Any, table: str) -> list[dict[str, Any]]:
 
 def quarantined(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     return dynamodb.scan(TableName=table)["Items"]
+
+
+@pytest.fixture
+def profile_builder(
+    table_names: dict[str, str],
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The profile builder's Lambda handler, as deployed, on moto tables."""
+    from functions.profile_builder import handler
+
+    handler._dependencies.cache_clear()
+    clients.dynamodb.cache_clear()
+    yield lambda event: handler.handler(event, LambdaContext())
+    handler._dependencies.cache_clear()
+    clients.dynamodb.cache_clear()
+
+
+@pytest.fixture
+def profile_api(keys: None) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The Profile API's Lambda handler, as deployed, on moto tables."""
+    from functions.profile_api import handler
+
+    handler._app.cache_clear()
+    clients.dynamodb.cache_clear()
+    yield lambda event: handler.handler(event, LambdaContext())
+    handler._app.cache_clear()
+    clients.dynamodb.cache_clear()
+
+
+@pytest.fixture
+def admin_api(keys: None) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    from functions.admin_api import handler
+
+    handler._app.cache_clear()
+    clients.dynamodb.cache_clear()
+    yield lambda event: handler.handler(event, LambdaContext())
+    handler._app.cache_clear()
+    clients.dynamodb.cache_clear()
+
+
+def bearer(key: str = SECRET_KEY) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}

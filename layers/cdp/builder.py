@@ -72,6 +72,10 @@ def build_profiles(
                 outcome.conflicts_retried += 1
                 retry += plan.events
                 continue
+            except Exception as error:  # throttled, timed out...: this person's records retry
+                # Safe at any point of a save: see ProfileStore.save on the order of writes.
+                outcome.failures.update({event.record_id: error for event in plan.events})
+                continue
             outcome.profiles_written += 1
             outcome.events_applied += len(plan.applied)
             outcome.merges += len(plan.absorbed)

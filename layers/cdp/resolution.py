@@ -200,7 +200,7 @@ def _link(
         keys = _keys_of(event, known)
         if not keys:
             continue  # the collector guarantees an identity; there is nothing to attach to
-        timestamp = event.message["timestamp"]
+        timestamp = str(event.message.get("timestamp", now_iso))
         anchor = node_of(keys[0])
         for key in keys:
             linking.linked_at[key] = min(linking.linked_at.get(key, timestamp), timestamp)

@@ -94,6 +94,7 @@ def answer_json(answer: dict[str, Any]) -> Any:
 
 
 _sequence = iter(range(10**20, 10**21))
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/2026-11-23T00:00:00.000"
 
 
 def stream_record(
@@ -143,7 +144,7 @@ def stream_record(
             "SizeBytes": 500,
             "StreamViewType": "NEW_IMAGE",
         },
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/2026-11-23T00:00:00.000",
+        "eventSourceARN": STREAM_ARN,
     }
 
 

@@ -224,7 +224,8 @@ def test_a_crash_between_claiming_identities_and_writing_the_profile_is_replayed
     outcome = build(CrashAfterClaims(), record)
     assert list(outcome.failures) == [record["dynamodb"]["SequenceNumber"]]
     claimed = set(owners(dynamodb, table_names).values())
-    assert len(claimed) == 1 and live(dynamodb, table_names) == []
+    assert len(claimed) == 1
+    assert live(dynamodb, table_names) == []
 
     build(store, record)  # the stream redelivers the batch
 

@@ -228,3 +228,56 @@ def test_access_logs_leave_out_ip_addresses(template: Template) -> None:
 def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="stage"):
         synth({"stage": "Not Valid!"})
+
+
+def test_profile_builder_reads_the_events_stream_with_partial_failures(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": Match.any_value(),
+            "EventSourceArn": {
+                "Fn::GetAtt": [Match.string_like_regexp("StorageEvents"), "StreamArn"]
+            },
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": wiring.PROFILE_BUILDER.stream.batch_size,  # type: ignore[union-attr]
+            "MaximumBatchingWindowInSeconds": 1,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 10,
+            "MaximumRecordAgeInSeconds": 6 * 3600,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+        },
+    )
+
+
+def test_failed_stream_batches_go_to_an_encrypted_queue(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 86400}
+    )
+
+
+def test_profile_builder_writes_profiles_and_identities_but_not_events(template: Template) -> None:
+    assert "dynamodb:PutItem" in actions_on(template, "profile_builder", tables.PROFILES)
+    assert "dynamodb:PutItem" in actions_on(template, "profile_builder", tables.IDENTITIES)
+    events = actions_on(template, "profile_builder", tables.EVENTS)
+    assert not events & {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"}
+    assert not actions_on(template, "profile_builder", tables.KEYS)
+
+
+def test_profile_api_only_reads(template: Template) -> None:
+    writes = {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    }
+    for spec in (tables.EVENTS, tables.PROFILES, tables.IDENTITIES, tables.CONFIG, tables.KEYS):
+        granted = actions_on(template, "profile_api", spec)
+        assert "dynamodb:GetItem" in granted or "dynamodb:Query" in granted
+        assert not granted & writes
+
+
+def test_profiles_table_streams_both_images_for_the_publisher(template: Template) -> None:
+    assert table_named(template, tables.PROFILES)["StreamSpecification"] == {
+        "StreamViewType": "NEW_AND_OLD_IMAGES"
+    }

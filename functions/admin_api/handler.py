@@ -7,12 +7,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from cdp.clock import iso, utc_now
@@ -23,15 +19,14 @@ from cdp.computed import (
     time_trait_ids,
 )
 from cdp.errors import InvalidRequestError, NotFoundError
+from cdp.observability import http_handler, powertools
 from cdp.settings import AdminApiSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from cdp.web import json_response, register_error_handlers, require_secret_key
 
-logger = Logger(service="admin_api")
-tracer = Tracer(service="admin_api")
-metrics = Metrics(namespace="CDP", service="admin_api")
+logger, tracer, metrics = powertools("admin_api")
 
 COMPUTED = "computed_trait"
 TraitId = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -105,9 +100,4 @@ def _app() -> APIGatewayHttpResolver:
     )
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric("Requests", MetricUnit.Count, 1)
-    return _app().resolve(event, context)
+handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -7,25 +7,21 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.collector import collect
 from cdp.errors import AuthenticationError, NotFoundError
 from cdp.intake import MAX_REQUEST_BYTES
 from cdp.keys import authenticate
+from cdp.observability import http_handler, powertools
 from cdp.settings import CollectorSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
 from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
 
-logger = Logger(service="collector")
-tracer = Tracer(service="collector")
-metrics = Metrics(namespace="CDP", service="collector")
+logger, tracer, metrics = powertools("collector")
 
 # Route path -> what it carries. The route list itself lives in `cdp.wiring`.
 MESSAGE_KINDS: dict[str, str] = {
@@ -132,9 +128,4 @@ def _app() -> APIGatewayHttpResolver:
     )
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric("Requests", MetricUnit.Count, 1)
-    return _app().resolve(event, context)
+handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -8,19 +8,16 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp import __version__
 from cdp.clock import utc_now
 from cdp.computed import load_definitions
 from cdp.errors import InvalidRequestError, NotFoundError
 from cdp.identity import identity_key, parse_identity
+from cdp.observability import http_handler, powertools
 from cdp.profile import Profile, profile_view
 from cdp.profile_models import EventsPage, ProfileOut
 from cdp.settings import ProfileApiSettings
@@ -32,9 +29,7 @@ from cdp.storage.profiles import ProfileStore
 from cdp.timeline import MAX_PAGE, read_page
 from cdp.web import register_error_handlers, require_secret_key
 
-logger = Logger(service="profile_api")
-tracer = Tracer(service="profile_api")
-metrics = Metrics(namespace="CDP", service="profile_api")
+logger, tracer, metrics = powertools("profile_api")
 
 OPENAPI_PATH = "/v1/openapi.json"
 IDENTITY_HELP = (
@@ -117,9 +112,4 @@ def _app() -> APIGatewayHttpResolver:
     )
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric("Requests", MetricUnit.Count, 1)
-    return _app().resolve(event, context)
+handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -19,15 +18,14 @@ from cdp.builder import build_profiles
 from cdp.clock import utc_now
 from cdp.computed import load_definitions
 from cdp.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
+from cdp.observability import powertools
 from cdp.settings import ProfileBuilderSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.profiles import ProfileStore
 from cdp.streams import read_event_records
 
-logger = Logger(service="profile_builder")
-tracer = Tracer(service="profile_builder")
-metrics = Metrics(namespace="CDP", service="profile_builder")
+logger, tracer, metrics = powertools("profile_builder")
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ from cdp.clock import utc_now
 from cdp.computed import load_definitions
 from cdp.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
 from cdp.observability import powertools
+from cdp.segments import load_segments
 from cdp.settings import ProfileBuilderSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
@@ -53,6 +54,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         events,
         store=store,
         definitions=load_definitions(config.definitions("computed_trait")),
+        segments=load_segments(config.definitions("segment")),
         limits=limits,
         clock=utc_now,
     )

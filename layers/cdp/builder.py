@@ -19,6 +19,7 @@ from cdp.computed import ComputedTraitDefinition
 from cdp.identity import IdentityLimits
 from cdp.profile import StreamEvent
 from cdp.resolution import Known, Plan, batch_identities, plan_batch
+from cdp.segments import CompiledSegment
 
 
 class WriteConflictError(Exception):
@@ -48,6 +49,7 @@ def build_profiles(
     definitions: tuple[ComputedTraitDefinition, ...],
     limits: IdentityLimits,
     clock: Callable[[], datetime],
+    segments: tuple[CompiledSegment, ...] = (),
     attempts: int = 6,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BuildOutcome:
@@ -58,7 +60,10 @@ def build_profiles(
             break
         known = store.load(batch_identities(pending))
         retry: list[StreamEvent] = []
-        for plan in plan_batch(pending, known, definitions, limits=limits, now=clock()):
+        plans = plan_batch(
+            pending, known, definitions, limits=limits, now=clock(), segments=segments
+        )
+        for plan in plans:
             if plan.failures:
                 # Not written: re-plan the person with the events before the first failure.
                 outcome.failures.update(plan.failures)

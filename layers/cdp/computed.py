@@ -201,6 +201,33 @@ def values(
     return {definition.id: best}
 
 
+def changes_at(
+    definition: ComputedTraitDefinition,
+    state: State,
+    now: datetime,
+    times: dict[str, str | None],
+) -> dict[str, datetime]:
+    """Output name -> the next moment its value changes with no new event: a day leaving a
+    rolling window, or a whole day passing for `days_since`."""
+    answer: dict[str, datetime] = {}
+    if definition.type == "days_since":
+        moment = times.get(definition.of or "")
+        if moment:
+            since = _parse_time(moment)
+            if since is not None:
+                answer[definition.id] = since + timedelta(days=max(0, (now - since).days) + 1)
+        return answer
+    for days in definition.windows:
+        leaving = [
+            datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=days)
+            for day in state.get("d", {})
+        ]
+        future = [moment for moment in leaving if moment > now]
+        if future:
+            answer[f"{definition.id}_{days}d"] = min(future)
+    return answer
+
+
 class EventFacts:
     """What computed traits read from an event, extracted once per event."""
 
@@ -229,11 +256,15 @@ def _day(moment: datetime) -> str:
 
 
 def _days_between(moment: str, now: datetime) -> int | None:
+    then = _parse_time(moment)
+    return None if then is None else max(0, (now - then).days)
+
+
+def _parse_time(moment: str) -> datetime | None:
     try:
-        then = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        return datetime.fromisoformat(moment.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return max(0, (now - then).days)
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -16,6 +16,7 @@ from cdp import computed, traits
 from cdp.clock import from_epoch, iso
 from cdp.computed import ComputedTraitDefinition, EventFacts
 from cdp.identity import split_identity
+from cdp.segments import CompiledSegment, Facts, evaluate, next_change
 from cdp.traits import TraitTable, TraitValue
 
 MAX_CONFLICTS = 20
@@ -56,6 +57,9 @@ class Profile:
     # after one of the same profile that failed, so everything at or below the mark is applied.
     watermarks: dict[str, list[Any]] = field(default_factory=dict)
     consent: dict[str, Any] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)  # segment id -> when it entered
+    # The next moment time alone could change a segment membership (see cdp.segments).
+    due_at: str | None = None
     version: int = 0  # optimistic concurrency; stored beside the state, not in it
 
     @property
@@ -82,6 +86,8 @@ class Profile:
             "conflicts": self.conflicts,
             "watermarks": self.watermarks,
             "consent": self.consent,
+            "segments": self.segments,
+            "due_at": self.due_at,
         }
 
     @classmethod
@@ -102,6 +108,8 @@ class Profile:
             conflicts=list(state.get("conflicts", [])),
             watermarks={key: list(mark) for key, mark in state.get("watermarks", {}).items()},
             consent=dict(state.get("consent", {})),
+            segments=dict(state.get("segments", {})),
+            due_at=state.get("due_at"),
             version=version,
         )
 
@@ -229,21 +237,8 @@ def profile_view(
     now: datetime,
 ) -> dict[str, Any]:
     """What the Profile API answers: plain values, with the provenance beside them."""
-    now_iso = iso(now)
-    current = traits.current_traits(profile.traits, now_iso)
-    times: dict[str, str | None] = {
-        "first_seen": profile.first_seen,
-        "last_seen": profile.last_seen,
-    }
-    definitions = list(definitions)
-    for definition in definitions:
-        if definition.type in ("first_occurrence", "last_occurrence"):
-            times[definition.id] = profile.computed.get(definition.id, {}).get("t")
-    computed_values: dict[str, Any] = {}
-    for definition in definitions:
-        computed_values.update(
-            computed.values(definition, profile.computed.get(definition.id, {}), now, times)
-        )
+    current = traits.current_traits(profile.traits, iso(now))
+    computed_values = _computed_values(profile, definitions, now)
     return {
         "profile_id": profile.profile_id,
         "identities": [
@@ -262,7 +257,8 @@ def profile_view(
         },
         "computed": computed_values,
         "groups": sorted(profile.groups),
-        "segments": [],
+        "segments": sorted(profile.segments),
+        "segment_memberships": dict(sorted(profile.segments.items())),
         "consent": profile.consent,
         "first_seen": profile.first_seen,
         "last_seen": profile.last_seen,
@@ -270,3 +266,108 @@ def profile_view(
         "conflicts": profile.conflicts,
         "created_at": profile.created_at,
     }
+
+
+def _times(
+    profile: Profile, definitions: Iterable[ComputedTraitDefinition]
+) -> dict[str, str | None]:
+    """The moments `days_since` traits may refer to."""
+    times: dict[str, str | None] = {
+        "first_seen": profile.first_seen,
+        "last_seen": profile.last_seen,
+    }
+    for definition in definitions:
+        if definition.type in ("first_occurrence", "last_occurrence"):
+            times[definition.id] = profile.computed.get(definition.id, {}).get("t")
+    return times
+
+
+def _computed_values(
+    profile: Profile, definitions: Iterable[ComputedTraitDefinition], now: datetime
+) -> dict[str, Any]:
+    definitions = tuple(definitions)
+    times = _times(profile, definitions)
+    values: dict[str, Any] = {}
+    for definition in definitions:
+        values.update(
+            computed.values(definition, profile.computed.get(definition.id, {}), now, times)
+        )
+    return values
+
+
+def facts_of(
+    profile: Profile, definitions: tuple[ComputedTraitDefinition, ...], now: datetime
+) -> Facts:
+    """What segment conditions read from the profile at `now`."""
+    now_iso = iso(now)
+    current = traits.current_traits(profile.traits, now_iso)
+    times = _times(profile, definitions)
+    changes: dict[str, datetime] = {}
+    for definition in definitions:
+        changes.update(
+            computed.changes_at(definition, profile.computed.get(definition.id, {}), now, times)
+        )
+    expiries = {
+        name: expiry
+        for name, by_kind in profile.traits.items()
+        if (expiry := traits.next_expiry({name: by_kind}, now_iso)) is not None
+    }
+    identities: dict[str, list[str]] = {}
+    for key in sorted(profile.identities):
+        kind, value = split_identity(key)
+        identities.setdefault(kind, []).append(value)
+    return Facts(
+        now=now,
+        traits={name: value.value for name, (_, value) in current.items()},
+        trait_set_at={name: value.at for name, (_, value) in current.items()},
+        trait_expiry=expiries,
+        computed=_computed_values(profile, definitions, now),
+        computed_changes_at=changes,
+        profile={
+            "first_seen": profile.first_seen,
+            "last_seen": profile.last_seen,
+            "event_count": profile.event_count,
+            "created_at": profile.created_at,
+        },
+        identities=identities,
+        consent={
+            purpose: str(state.get("state"))
+            for purpose, state in profile.consent.items()
+            if isinstance(state, dict)
+        },
+    )
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    entered: tuple[str, ...]
+    exited: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.entered or self.exited)
+
+
+def update_segments(
+    profile: Profile,
+    segments: tuple[CompiledSegment, ...],
+    definitions: tuple[ComputedTraitDefinition, ...],
+    now: datetime,
+) -> tuple[MembershipChange, bool]:
+    """Re-evaluate every segment; record entries (with their time) and exits, and when time
+    alone could next change a membership. Answers the change and whether `due_at` moved."""
+    facts = facts_of(profile, definitions, now)
+    members = evaluate(segments, facts)
+    now_iso = iso(now)
+    entered = tuple(
+        sorted(s for s, member in members.items() if member and s not in profile.segments)
+    )
+    exited = tuple(sorted(s for s in profile.segments if not members.get(s, False)))
+    for segment_id in exited:
+        del profile.segments[segment_id]
+    for segment_id in entered:
+        profile.segments[segment_id] = now_iso
+    due = next_change(segments, facts)
+    due_at = iso(due) if due is not None else None
+    moved = due_at != profile.due_at
+    profile.due_at = due_at
+    return MembershipChange(entered, exited), moved

@@ -35,7 +35,8 @@ class ProfileOut(BaseModel):
     trait_sources: dict[str, TraitSource] = Field(description="trait name to its provenance")
     computed: dict[str, Any] = Field(description="computed trait name to its value now")
     groups: list[str]
-    segments: list[str]
+    segments: list[str] = Field(description="ids of the segments the person is in")
+    segment_memberships: dict[str, str] = Field(description="segment id to when they entered")
     consent: dict[str, Any]
     first_seen: str | None
     last_seen: str | None

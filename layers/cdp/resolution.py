@@ -33,7 +33,17 @@ from cdp.identity import (
     identity_type,
     strength,
 )
-from cdp.profile import Profile, StreamEvent, absorb, apply_event, record_conflict, tidy
+from cdp.profile import (
+    MembershipChange,
+    Profile,
+    StreamEvent,
+    absorb,
+    apply_event,
+    record_conflict,
+    tidy,
+    update_segments,
+)
+from cdp.segments import CompiledSegment
 
 MAX_REDIRECT_HOPS = 5
 
@@ -66,6 +76,7 @@ class Plan:
     repoints: list[str]  # identities still owned by an absorbed profile, or stale
     events: list[StreamEvent]  # every event of the batch that belongs to this person
     applied: list[str] = field(default_factory=list)  # record ids applied now (not replays)
+    membership: MembershipChange | None = None
     failures: dict[str, Exception] = field(default_factory=dict)  # record id -> why
     changed: bool = False
 
@@ -152,6 +163,7 @@ def plan_batch(
     *,
     limits: IdentityLimits,
     now: datetime,
+    segments: tuple[CompiledSegment, ...] = (),
     new_profile_id: Callable[[], str] = lambda: uuid.uuid4().hex,
 ) -> list[Plan]:
     linking = _link(events, known, limits, iso(now))
@@ -165,6 +177,7 @@ def plan_batch(
             linking=linking,
             known=known,
             definitions=definitions,
+            segments=segments,
             now=now,
             new_profile_id=new_profile_id,
         )
@@ -236,6 +249,7 @@ def _plan_person(
     linking: _Linking,
     known: Known,
     definitions: tuple[ComputedTraitDefinition, ...],
+    segments: tuple[CompiledSegment, ...],
     now: datetime,
     new_profile_id: Callable[[], str],
 ) -> Plan:
@@ -279,6 +293,10 @@ def _plan_person(
     _apply_in_order(plan, definitions, iso(now))
     tidy(survivor, definitions, now)
     plan.changed = bool(absorbed or plan.claims or plan.repoints or plan.applied or new_conflict)
+    if plan.changed:
+        # Membership follows every change, in the same write. A replay changes nothing, so it
+        # re-evaluates nothing: what time alone changes is the scheduler's work.
+        plan.membership, _ = update_segments(survivor, segments, definitions, now)
     return plan
 
 

@@ -8,9 +8,10 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from pydantic import BaseModel
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BaseModel, Field
 
+from cdp.backfill import PARTS, first_tasks
 from cdp.clock import iso, utc_now
 from cdp.computed import (
     ComputedTraitDefinition,
@@ -20,10 +21,13 @@ from cdp.computed import (
 )
 from cdp.errors import InvalidRequestError, NotFoundError
 from cdp.observability import http_handler, powertools
+from cdp.segments import ConditionError, SegmentDefinition, compile_condition, compile_segments
 from cdp.settings import AdminApiSettings
 from cdp.storage import clients
-from cdp.storage.config import ConfigStore
+from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
+from cdp.storage.members import MembershipIndex
+from cdp.storage.queue import TaskQueue
 from cdp.web import json_response, register_error_handlers, require_secret_key
 
 logger, tracer, metrics = powertools("admin_api")
@@ -32,17 +36,64 @@ COMPUTED = "computed_trait"
 TraitId = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
+SEGMENT = "segment"
+SegmentIdPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+
+
 class ComputedTraitList(BaseModel):
     computed_traits: list[ComputedTraitDefinition]
 
 
+class Backfill(BaseModel):
+    status: str = Field(description="running or done")
+    parts: int
+    parts_done: int
+    evaluated: int = Field(description="profiles evaluated so far")
+    started_at: str
+
+
+class SegmentOut(BaseModel):
+    segment: SegmentDefinition
+    members: int = Field(description="current number of members")
+    backfill: Backfill | None = Field(description="the evaluation of existing profiles")
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentOut]
+
+
+class MemberOut(BaseModel):
+    profile_id: str
+    entered_at: str
+
+
+class MembersPage(BaseModel):
+    members: list[MemberOut]
+    cursor: str | None
+
+
 def create_app(
-    *, config: ConfigStore, keys: KeyStore, clock: Callable[[], datetime] = utc_now
+    *,
+    config: ConfigStore,
+    keys: KeyStore,
+    members: MembershipIndex,
+    progress: BackfillProgress,
+    queue: TaskQueue,
+    clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     register_error_handlers(app, logger, metrics)
     app.use(middlewares=[require_secret_key(keys.find, clock)])
+    _computed_trait_routes(app, config, clock)
+    _segment_routes(
+        app, config=config, members=members, progress=progress, queue=queue, clock=clock
+    )
+    return app
 
+
+def _computed_trait_routes(
+    app: APIGatewayHttpResolver, config: ConfigStore, clock: Callable[[], datetime]
+) -> None:
     @app.get("/v1/computed-traits", tags=["Computed traits"], summary="Every computed trait in use")
     def list_computed() -> ComputedTraitList:
         return ComputedTraitList(computed_traits=list(_effective(config)))
@@ -83,7 +134,94 @@ def create_app(
             raise NotFoundError(f"no computed trait is called {trait_id}")
         return json_response(200, {"success": True, "deleted": trait_id})
 
-    return app
+
+def _segment_routes(
+    app: APIGatewayHttpResolver,
+    *,
+    config: ConfigStore,
+    members: MembershipIndex,
+    progress: BackfillProgress,
+    queue: TaskQueue,
+    clock: Callable[[], datetime],
+) -> None:
+    def segment_out(definition: SegmentDefinition) -> SegmentOut:
+        status = progress.get(definition.id)
+        return SegmentOut(
+            segment=definition,
+            members=members.count(definition.id),
+            backfill=Backfill.model_validate(status) if status else None,
+        )
+
+    def stored_segments() -> dict[str, SegmentDefinition]:
+        return {
+            item["id"]: SegmentDefinition.model_validate(item)
+            for item in config.definitions(SEGMENT)
+        }
+
+    def backfill(segment_id: str) -> None:
+        """Evaluate every existing profile again, in the background."""
+        version = iso(clock())
+        progress.start(segment_id, version, PARTS, at=version)
+        queue.send([task.to_json() for task in first_tasks(segment_id, version)])
+
+    @app.put("/v1/segments/<segment_id>", tags=["Segments"], summary="Create or change a segment")
+    def put_segment(
+        segment_id: SegmentIdPath, definition: Annotated[SegmentDefinition, Body(embed=False)]
+    ) -> SegmentOut:
+        if definition.id != segment_id:
+            raise InvalidRequestError(
+                f"id: the body says {definition.id!r}, the path {segment_id!r}"
+            )
+        others = [d for d in stored_segments().values() if d.id != segment_id]
+        try:
+            compile_condition(definition.condition)
+            compile_segments([*others, definition])  # references and cycles
+        except ConditionError as error:
+            raise InvalidRequestError(str(error)) from None
+        stored = definition.model_dump(mode="json", exclude_none=True)
+        config.put(SEGMENT, segment_id, stored, at=iso(clock()))
+        backfill(segment_id)
+        return segment_out(definition)
+
+    @app.get("/v1/segments", tags=["Segments"], summary="Every segment with its member count")
+    def list_segments() -> SegmentList:
+        return SegmentList(segments=[segment_out(d) for d in stored_segments().values()])
+
+    @app.get("/v1/segments/<segment_id>", tags=["Segments"])
+    def get_segment(segment_id: SegmentIdPath) -> SegmentOut:
+        definition = stored_segments().get(segment_id)
+        if definition is None:
+            raise NotFoundError(f"no segment is called {segment_id}")
+        return segment_out(definition)
+
+    @app.delete("/v1/segments/<segment_id>", tags=["Segments"])
+    def delete_segment(segment_id: SegmentIdPath) -> Response[Any]:
+        segments = stored_segments()
+        if segment_id not in segments:
+            raise NotFoundError(f"no segment is called {segment_id}")
+        users = [
+            d.id
+            for d in segments.values()
+            if d.id != segment_id and segment_id in compile_condition(d.condition).segments
+        ]
+        if users:
+            raise InvalidRequestError(
+                f"segment {segment_id!r} is used by {', '.join(sorted(users))}; change those first"
+            )
+        config.delete(SEGMENT, segment_id)
+        backfill(segment_id)  # every member leaves: segment.exited events and the index follow
+        return json_response(200, {"success": True, "deleted": segment_id})
+
+    @app.get("/v1/segments/<segment_id>/members", tags=["Segments"], summary="Members, paginated")
+    def list_members(
+        segment_id: SegmentIdPath,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=256)] = None,
+    ) -> MembersPage:
+        if segment_id not in stored_segments():
+            raise NotFoundError(f"no segment is called {segment_id}")
+        page, after = members.members(segment_id, limit=limit, after=cursor)
+        return MembersPage(members=[MemberOut.model_validate(m) for m in page], cursor=after)
 
 
 def _effective(config: ConfigStore) -> tuple[ComputedTraitDefinition, ...]:
@@ -97,6 +235,9 @@ def _app() -> APIGatewayHttpResolver:
     return create_app(
         config=ConfigStore(settings.config_table, client=client, ttl_seconds=0),
         keys=KeyStore(settings.keys_table, client=client),
+        members=MembershipIndex(settings.members_table, client=client),
+        progress=BackfillProgress(settings.config_table, client=client),
+        queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
     )
 
 

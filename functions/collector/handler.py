@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from cdp.clock import utc_now
 from cdp.collector import collect
 from cdp.errors import AuthenticationError, NotFoundError
 from cdp.intake import MAX_REQUEST_BYTES
@@ -40,7 +41,7 @@ def create_app(
     *,
     keys: KeyStore,
     store: IntakeStore,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     origins = settings.allowed_origins
     cors = (

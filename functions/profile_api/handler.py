@@ -18,8 +18,9 @@ from cdp.computed import load_definitions
 from cdp.errors import InvalidRequestError, NotFoundError
 from cdp.identity import identity_key, parse_identity
 from cdp.observability import http_handler, powertools
-from cdp.profile import Profile, profile_view
+from cdp.profile import Profile, facts_of, profile_view
 from cdp.profile_models import EventsPage, ProfileOut
+from cdp.segments import evaluate, explain, load_segments
 from cdp.settings import ProfileApiSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
@@ -84,6 +85,24 @@ def create_app(
         profile = find(identity)
         page = read_page(list(profile.identities), events.newest, limit=limit, cursor=cursor)
         return EventsPage(events=page.events, cursor=page.cursor)
+
+    @app.get(
+        "/v1/profiles/<identity>/segments/<segment_id>/explain",
+        summary="Why a person is or is not in a segment: each condition, the actual value",
+        tags=["Profiles", "Segments"],
+    )
+    def explain_segment(
+        identity: Annotated[str, Path(description=IDENTITY_HELP)],
+        segment_id: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,63}$")],
+    ) -> dict[str, Any]:
+        profile = find(identity)
+        segments = load_segments(config.definitions("segment"))
+        if segment_id not in {segment.id for segment in segments}:
+            raise NotFoundError(f"no segment is called {segment_id}")
+        definitions = load_definitions(config.definitions("computed_trait"))
+        facts = facts_of(profile, definitions, clock())
+        evaluate(segments, facts)
+        return explain(next(s for s in segments if s.id == segment_id), facts)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi() -> Response[Any]:

@@ -42,6 +42,23 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("CDP_ALLOWED_ORIGINS", "*"),
         help="comma-separated origins browsers may send from (default: any)",
     )
+    dev.add_argument(
+        "--webhook",
+        default=os.environ.get("CDP_WEBHOOK_URL"),
+        help="POST every segment and profile event to this URL, HMAC-signed (env CDP_WEBHOOK_URL)",
+    )
+    dev.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("CDP_WEBHOOK_SECRET"),
+        help="secret for the webhook signature (env CDP_WEBHOOK_SECRET; default: random, printed)",
+    )
+    dev.add_argument(
+        "--scheduler-seconds",
+        type=float,
+        default=60.0,
+        help="how often the scheduled functions run (default %(default)s; POST /_dev/scheduler "
+        "runs them at once)",
+    )
     dev.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     return parser
 
@@ -59,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 write_key=arguments.write_key,
                 secret_key=arguments.secret_key,
                 allowed_origins=arguments.allowed_origins,
+                webhook=arguments.webhook,
+                webhook_secret=arguments.webhook_secret,
+                scheduler_seconds=arguments.scheduler_seconds,
                 verbose=arguments.verbose,
             )
         )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+# Moved only by `cdp dev` (its /_dev/clock route), to see time-based segments change without
+# waiting. Always zero in AWS.
+_offset = timedelta(0)
 
 
 def iso(moment: datetime) -> str:
@@ -19,4 +23,11 @@ def parse(text: str) -> datetime:
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + _offset
+
+
+def advance(delta: timedelta) -> datetime:
+    """Move this process's clock forward (local runtime and tests only)."""
+    global _offset  # noqa: PLW0603 (one process-wide clock, by design)
+    _offset += delta
+    return utc_now()

@@ -71,3 +71,23 @@ class ProfileApiSettings(FunctionSettings):
 class AdminApiSettings(FunctionSettings):
     config_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
+    members_table: str = Field(min_length=1)
+    backfill_queue_url: str = Field(min_length=1)
+
+
+class PublisherSettings(FunctionSettings):
+    members_table: str = Field(min_length=1)
+    event_bus_name: str = Field(min_length=1)
+
+
+class SchedulerSettings(FunctionSettings):
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+
+
+class BackfillSettings(FunctionSettings):
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    backfill_queue_url: str = Field(min_length=1)

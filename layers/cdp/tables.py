@@ -112,11 +112,25 @@ KEYS = TableSpec(
 # One item per person: the whole profile as compressed JSON (`state`) plus `version` for
 # optimistic concurrency. A merged-away profile stays as a small redirect (`merged_into`).
 # The stream carries old and new images for the publisher, which compares them.
+# `due_shard` and `due_quarter` are set while time alone could change the profile's segments
+# (see cdp.schedule); the sparse `due` index lets the scheduler find exactly the profiles
+# that are due, never scanning.
 PROFILES = TableSpec(
     logical_name="Profiles",
     env_var="PROFILES_TABLE",
     partition_key=Key("profile_id"),
     stream="NEW_AND_OLD_IMAGES",
+    indexes=(Index("due", partition_key=Key("due_shard"), sort_key=Key("due_quarter")),),
+)
+
+# Segment membership, written only when it changes (by the publisher, from the profiles
+# stream): `segment_id` + `profile_id` per member, and one `#count` item per segment holding
+# `members`. Listing a segment's members is a query, and so is its count.
+MEMBERS = TableSpec(
+    logical_name="Members",
+    env_var="MEMBERS_TABLE",
+    partition_key=Key("segment_id"),
+    sort_key=Key("profile_id"),
 )
 
 # Identity -> profile: `user_id:42` -> the profile id. The source of truth for who is who;
@@ -136,4 +150,12 @@ CONFIG = TableSpec(
     sort_key=Key("id"),
 )
 
-ALL_TABLES: tuple[TableSpec, ...] = (EVENTS, QUARANTINE, KEYS, PROFILES, IDENTITIES, CONFIG)
+ALL_TABLES: tuple[TableSpec, ...] = (
+    EVENTS,
+    QUARANTINE,
+    KEYS,
+    PROFILES,
+    IDENTITIES,
+    CONFIG,
+    MEMBERS,
+)

@@ -12,10 +12,13 @@ from typing import Literal
 from cdp import tables
 from cdp.settings import (
     AdminApiSettings,
+    BackfillSettings,
     CollectorSettings,
     FunctionSettings,
     ProfileApiSettings,
     ProfileBuilderSettings,
+    PublisherSettings,
+    SchedulerSettings,
 )
 
 Access = Literal["read", "write", "read_write"]
@@ -41,6 +44,29 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """An SQS queue of tasks; `env_var` carries its URL to the functions that send to it."""
+
+    logical_name: str
+    env_var: str
+    visibility_timeout_seconds: int = 900
+    max_receive_count: int = 5  # then the task goes to the queue's dead-letter queue
+
+
+BACKFILL_QUEUE = QueueSpec("Backfill", "BACKFILL_QUEUE_URL")
+QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE,)
+
+# The EventBridge bus the publisher puts segment and profile events on.
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    queue: QueueSpec
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     handler: str
@@ -51,6 +77,10 @@ class FunctionSpec:
     # Browsers call it from any allowed site: it answers CORS preflights.
     browser_facing: bool = False
     stream: StreamSource | None = None
+    queue: QueueSource | None = None  # consumes this queue
+    sends_to: tuple[QueueSpec, ...] = ()
+    publishes_events: bool = False
+    every_minutes: int | None = None  # runs on a schedule
     memory_mb: int = 512
     timeout_seconds: int = 10
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -104,6 +134,7 @@ PROFILE_API = FunctionSpec(
     routes=(
         Route("GET", "/v1/profiles/{identity}"),
         Route("GET", "/v1/profiles/{identity}/events"),
+        Route("GET", "/v1/profiles/{identity}/segments/{segment_id}/explain"),
         Route("GET", "/v1/openapi.json"),
     ),
     tables=(
@@ -119,14 +150,73 @@ ADMIN_API = FunctionSpec(
     name="admin_api",
     handler="functions.admin_api.handler.handler",
     settings=AdminApiSettings,
-    description="Admin API: computed traits and other configuration",
+    description="Admin API: segments, computed traits and other configuration",
     routes=(
         Route("GET", "/v1/computed-traits"),
         Route("GET", "/v1/computed-traits/{trait_id}"),
         Route("PUT", "/v1/computed-traits/{trait_id}"),
         Route("DELETE", "/v1/computed-traits/{trait_id}"),
+        Route("GET", "/v1/segments"),
+        Route("GET", "/v1/segments/{segment_id}"),
+        Route("PUT", "/v1/segments/{segment_id}"),
+        Route("DELETE", "/v1/segments/{segment_id}"),
+        Route("GET", "/v1/segments/{segment_id}/members"),
     ),
-    tables=((tables.CONFIG, "read_write"), (tables.KEYS, "read")),
+    tables=(
+        (tables.CONFIG, "read_write"),
+        (tables.KEYS, "read"),
+        (tables.MEMBERS, "read"),
+    ),
+    sends_to=(BACKFILL_QUEUE,),
 )
 
-FUNCTIONS: tuple[FunctionSpec, ...] = (COLLECTOR, PROFILE_BUILDER, PROFILE_API, ADMIN_API)
+PUBLISHER = FunctionSpec(
+    name="publisher",
+    handler="functions.publisher.handler.handler",
+    settings=PublisherSettings,
+    description="Profiles stream: segment and profile events to EventBridge, membership index",
+    tables=((tables.MEMBERS, "read_write"),),
+    stream=StreamSource(tables.PROFILES, batch_size=100, batching_window_seconds=1),
+    publishes_events=True,
+    timeout_seconds=60,
+)
+
+SCHEDULER = FunctionSpec(
+    name="scheduler",
+    handler="functions.scheduler.handler.handler",
+    settings=SchedulerSettings,
+    description="Re-evaluates profiles whose segments time alone may have changed",
+    tables=(
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read"),
+    ),
+    every_minutes=5,
+    timeout_seconds=300,
+)
+
+SEGMENT_BACKFILL = FunctionSpec(
+    name="segment_backfill",
+    handler="functions.segment_backfill.handler.handler",
+    settings=BackfillSettings,
+    description="Evaluates existing profiles against a new or changed segment, page by page",
+    tables=(
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read_write"),
+    ),
+    queue=QueueSource(BACKFILL_QUEUE),
+    sends_to=(BACKFILL_QUEUE,),
+    timeout_seconds=300,
+    memory_mb=1024,
+)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    COLLECTOR,
+    PROFILE_BUILDER,
+    PROFILE_API,
+    ADMIN_API,
+    PUBLISHER,
+    SCHEDULER,
+    SEGMENT_BACKFILL,
+)

@@ -92,3 +92,29 @@ def create_tables(dynamodb: Any, prefix: str = "cdp-dev") -> dict[str, str]:
 
 def apply_environment(values: dict[str, str]) -> None:
     os.environ.update(values)
+
+
+def create_queues(sqs: Any, prefix: str = "cdp-dev") -> tuple[dict[str, str], dict[str, str]]:
+    """Every task queue of `cdp.wiring`; answers (env var -> URL, env var -> ARN)."""
+    from cdp.wiring import QUEUES
+
+    urls, arns = {}, {}
+    for spec in QUEUES:
+        url = sqs.create_queue(
+            QueueName=f"{prefix}-{spec.logical_name.lower()}",
+            # Short locally, so that a failed task comes back quickly.
+            Attributes={"VisibilityTimeout": "5"},
+        )["QueueUrl"]
+        urls[spec.env_var] = url
+        arns[spec.env_var] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    return urls, arns
+
+
+def create_bus(events: Any, prefix: str = "cdp-dev") -> dict[str, str]:
+    from cdp.wiring import EVENT_BUS_ENV
+
+    name = f"{prefix}-bus"
+    events.create_event_bus(Name=name)
+    return {EVENT_BUS_ENV: name}

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import sys
 import threading
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from cdp import wiring
+from cdp import clock, wiring
 from cdp.keys import ApiKey, hash_key
-from cdp.local.aws import LocalAws, apply_environment, create_tables
+from cdp.local.aws import LocalAws, apply_environment, create_bus, create_queues, create_tables
+from cdp.local.bus import BusTap, connect_tap
 from cdp.local.gateway import Functions, make_server
+from cdp.local.queues import QueueRunner
 from cdp.local.streams import StreamRunner
 from cdp.storage.keys import KeyStore
 from cdp.tables import KEYS
 
 DEV_WRITE_KEY = "wk_dev_local"
 DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (a printed local default, not a secret)
+Answer = tuple[int, dict[str, str], bytes]
 
 
 @dataclass(frozen=True)
@@ -31,14 +36,17 @@ class DevOptions:
     write_key: str = DEV_WRITE_KEY
     secret_key: str = DEV_SECRET_KEY
     allowed_origins: str = "*"
+    webhook: str | None = None
+    webhook_secret: str | None = None
+    scheduler_seconds: float = 60.0
     verbose: bool = False
 
 
-def function_environment(options: DevOptions, table_env: dict[str, str]) -> dict[str, str]:
+def function_environment(options: DevOptions, resources: dict[str, str]) -> dict[str, str]:
     """The environment every function reads in `cdp dev`: what CDK sets in AWS, plus quiet
     Powertools (no X-Ray daemon here, and one log line per request is written by the gateway)."""
     return {
-        **table_env,
+        **resources,
         "ALLOWED_ORIGINS": options.allowed_origins,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -47,12 +55,60 @@ def function_environment(options: DevOptions, table_env: dict[str, str]) -> dict
     }
 
 
-def run(options: DevOptions) -> int:
+def _json(status: int, body: dict[str, Any]) -> Answer:
+    return status, {"content-type": "application/json"}, json.dumps(body).encode()
+
+
+class Scheduler:
+    """EventBridge Scheduler's part: runs the scheduled functions on a timer, and on demand."""
+
+    def __init__(self, functions: Functions, every_seconds: float) -> None:
+        self.functions = functions
+        self.every_seconds = every_seconds
+        self.specs = [spec for spec in wiring.FUNCTIONS if spec.every_minutes]
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def run_now(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                spec.name: self.functions.invoke(
+                    spec,
+                    {
+                        "id": str(uuid.uuid4()),
+                        "source": "aws.scheduler",
+                        "detail-type": "Scheduled Event",
+                        "time": clock.iso(clock.utc_now()),
+                        "detail": {},
+                    },
+                )
+                for spec in self.specs
+            }
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            try:
+                self.run_now()
+            except Exception as error:
+                print(f"  scheduler: {error!r}", file=sys.stderr, flush=True)
+
+
+def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired here, in order)
     aws = LocalAws.start(options.host, options.aws_port)
     apply_environment(aws.environment())
-    dynamodb = aws.client("dynamodb")
+    dynamodb, sqs, events = aws.client("dynamodb"), aws.client("sqs"), aws.client("events")
     table_env = create_tables(dynamodb)
-    apply_environment(function_environment(options, table_env))
+    queue_urls, queue_arns = create_queues(sqs)
+    bus_env = create_bus(events)
+    apply_environment(function_environment(options, {**table_env, **queue_urls, **bus_env}))
     keys = KeyStore(table_env[KEYS.env_var], client=dynamodb)
     created_at = datetime.now(UTC).isoformat()
     for key, kind in ((options.write_key, "write"), (options.secret_key, "secret")):
@@ -62,7 +118,7 @@ def run(options: DevOptions) -> int:
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
     streams = aws.client("dynamodbstreams")
-    runners = [
+    workers: list[Any] = [
         StreamRunner(
             spec,
             table_name=table_env[spec.stream.table.env_var],
@@ -73,17 +129,52 @@ def run(options: DevOptions) -> int:
         for spec in wiring.FUNCTIONS
         if spec.stream is not None
     ]
+    workers += [
+        QueueRunner(
+            spec,
+            queue_url=queue_urls[spec.queue.queue.env_var],
+            queue_arn=queue_arns[spec.queue.queue.env_var],
+            sqs=sqs,
+            invoke=functions.invoke,
+        )
+        for spec in wiring.FUNCTIONS
+        if spec.queue is not None
+    ]
+    webhook_secret = options.webhook_secret or secrets.token_urlsafe(24)
+    tap = BusTap(
+        sqs=sqs,
+        queue_url=connect_tap(events, sqs, bus_env[wiring.EVENT_BUS_ENV], "cdp-dev-bus-tap"),
+        webhook=options.webhook,
+        secret=webhook_secret,
+    )
+    scheduler = Scheduler(functions, options.scheduler_seconds)
+    workers += [tap, scheduler]
 
-    def health() -> tuple[int, dict[str, str], bytes]:
-        body: dict[str, Any] = {
-            "status": "ok",
-            "functions": [spec.name for spec in wiring.FUNCTIONS],
-        }
-        return 200, {"content-type": "application/json"}, json.dumps(body).encode()
+    def health(_: bytes) -> Answer:
+        return _json(200, {"status": "ok", "functions": [spec.name for spec in wiring.FUNCTIONS]})
+
+    def move_clock(body: bytes) -> Answer:
+        """POST /_dev/clock {"advance_days": 91}: time travel for time-based segments."""
+        try:
+            days = float(json.loads(body or b"{}").get("advance_days", 0))
+        except (ValueError, AttributeError):
+            return _json(400, {"message": 'send {"advance_days": <number>}'})
+        now = clock.advance(timedelta(days=days))
+        return _json(200, {"now": clock.iso(now)})
+
+    def run_scheduler(_: bytes) -> Answer:
+        return _json(200, scheduler.run_now())
 
     try:
         server = make_server(
-            options.host, options.port, functions, extra_routes={("GET", "/health"): health}
+            options.host,
+            options.port,
+            functions,
+            extra_routes={
+                ("GET", "/health"): health,
+                ("POST", "/_dev/clock"): move_clock,
+                ("POST", "/_dev/scheduler"): run_scheduler,
+            },
         )
     except OSError as error:
         aws.stop()
@@ -95,11 +186,17 @@ def run(options: DevOptions) -> int:
         return 2
 
     url = f"http://{options.host}:{server.server_address[1]}"
+    webhook_line = (
+        f"  webhook      {options.webhook}   (signed: X-CDP-Signature, secret {webhook_secret})\n"
+        if options.webhook
+        else "  webhook      none (pass --webhook URL to receive segment and profile events)\n"
+    )
     print(
         f"cdp dev is running\n"
         f"  API          {url}   (health: {url}/health)\n"
         f"  write key    {options.write_key}   (set CDP_WRITE_KEY or --write-key to change)\n"
         f"  secret key   {options.secret_key}   (set CDP_SECRET_KEY or --secret-key to change)\n"
+        f"{webhook_line}"
         f"  AWS (moto)   {aws.endpoint}   region us-east-1, tables: "
         f"{', '.join(sorted(table_env.values()))}\n"
         f"  Point a Segment library at {url} with the write key above. Ctrl-C stops.",
@@ -115,13 +212,13 @@ def run(options: DevOptions) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for runner in runners:
-        runner.start()
+    for worker in workers:
+        worker.start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
-        for runner in runners:
-            runner.stop()
+        for worker in workers:
+            worker.stop()
         server.server_close()
         aws.stop()
         print("cdp dev stopped", flush=True)

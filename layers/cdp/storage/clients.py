@@ -30,3 +30,13 @@ def dynamodb_streams() -> Any:
     return boto3.client(
         "dynamodbstreams", config=_CONFIG.merge(Config(account_id_endpoint_mode="disabled"))
     )
+
+
+@lru_cache(maxsize=1)
+def events() -> Any:
+    return boto3.client("events", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs() -> Any:
+    return boto3.client("sqs", config=_CONFIG)

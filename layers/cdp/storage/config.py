@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 
@@ -72,3 +73,68 @@ class ConfigStore:
         )
         self._cache.pop(kind, None)
         return "Attributes" in answer
+
+
+class BackfillProgress:
+    """Progress of each segment's backfill, in the config table (`kind` = `backfill`):
+    `version`, `parts`, `done` (the parts finished, a set: a redelivered task cannot count a
+    part twice) and `evaluated` (profiles evaluated so far; a redelivery may count a page twice,
+    it is a progress figure)."""
+
+    KIND = "backfill"
+
+    def __init__(self, table: str, *, client: Any) -> None:
+        self.table = table
+        self.client = client
+
+    def start(self, segment_id: str, version: str, parts: int, *, at: str) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "kind": {"S": self.KIND},
+                "id": {"S": segment_id},
+                "version": {"S": version},
+                "parts": {"N": str(parts)},
+                "evaluated": {"N": "0"},
+                "started_at": {"S": at},
+            },
+        )
+
+    def record(
+        self, segment_id: str, version: str, *, part: int, evaluated: int, finished: bool
+    ) -> None:
+        expression = "ADD evaluated :evaluated" + (", done :part" if finished else "")
+        values: dict[str, Any] = {":evaluated": {"N": str(evaluated)}, ":version": {"S": version}}
+        if finished:
+            values[":part"] = {"SS": [str(part)]}
+        # A newer backfill of the segment may have started: this one's figures are then moot.
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table,
+                Key={"kind": {"S": self.KIND}, "id": {"S": segment_id}},
+                UpdateExpression=expression,
+                ConditionExpression="version = :version",
+                ExpressionAttributeValues=values,
+            )
+
+    def get(self, segment_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"kind": {"S": self.KIND}, "id": {"S": segment_id}}
+        ).get("Item")
+        if item is None:
+            return None
+        parts = int(item["parts"]["N"])
+        done = len(item.get("done", {}).get("SS", []))
+        return {
+            "status": "done" if done >= parts else "running",
+            "version": item["version"]["S"],
+            "parts": parts,
+            "parts_done": done,
+            "evaluated": int(item["evaluated"]["N"]),
+            "started_at": item["started_at"]["S"],
+        }
+
+    def forget(self, segment_id: str) -> None:
+        self.client.delete_item(
+            TableName=self.table, Key={"kind": {"S": self.KIND}, "id": {"S": segment_id}}
+        )

@@ -22,6 +22,7 @@ from cdp.clock import iso, utc_now
 from cdp.codec import compress, decompress
 from cdp.profile import Profile
 from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
+from cdp.schedule import due_index
 
 BATCH_GET_LIMIT = 100
 MAX_STATE_BYTES = 350 * 1024  # DynamoDB's item limit is 400 KB; stay clear of it
@@ -91,6 +92,60 @@ class ProfileStore:
             profile_id = item["merged_into"]["S"]
         return None
 
+    def due(self, shard: str, until_quarter: str) -> list[str]:
+        """Ids of a shard's profiles due by the end of `until_quarter` (the sparse index)."""
+        ids: list[str] = []
+        arguments: dict[str, Any] = {
+            "TableName": self.profiles_table,
+            "IndexName": "due",
+            "KeyConditionExpression": "due_shard = :shard AND due_quarter <= :quarter",
+            "ExpressionAttributeValues": {
+                ":shard": {"S": shard},
+                ":quarter": {"S": until_quarter},
+            },
+        }
+        while True:
+            answer = self.client.query(**arguments)
+            ids += [item["profile_id"]["S"] for item in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return ids
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def get(self, profile_id: str, *, consistent: bool = True) -> Profile | None:
+        """A live profile by id (None for unknown ids and merged-away profiles)."""
+        item = self.client.get_item(
+            TableName=self.profiles_table,
+            Key={"profile_id": {"S": profile_id}},
+            ConsistentRead=consistent,
+        ).get("Item")
+        return _profile(item) if item is not None and "state" in item else None
+
+    def put(self, profile: Profile) -> None:
+        """Write a profile read with `get`, unless it changed since (`WriteConflictError`)."""
+        put = {
+            "TableName": self.profiles_table,
+            "Item": self._profile_item(profile, iso(utc_now())),
+            **_expect(profile.version),
+        }
+        self._conditional(lambda: self.client.put_item(**put))
+        profile.version += 1
+
+    def scan_page(
+        self, part: int, parts: int, start_key: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Profile], dict[str, Any] | None]:
+        """One page of one parallel part of a scan (backfills only: never on a hot path)."""
+        arguments: dict[str, Any] = {
+            "TableName": self.profiles_table,
+            "Segment": part,
+            "TotalSegments": parts,
+            "Limit": limit,
+        }
+        if start_key:
+            arguments["ExclusiveStartKey"] = start_key
+        answer = self.client.scan(**arguments)
+        live = [_profile(item) for item in answer["Items"] if "state" in item]
+        return live, answer.get("LastEvaluatedKey")
+
     # -- writing -----------------------------------------------------------------------
 
     def save(self, plan: Plan) -> None:
@@ -153,12 +208,17 @@ class ProfileStore:
         state = compress(profile.to_state())
         if len(state) > MAX_STATE_BYTES:
             raise ProfileTooLargeError(f"profile state is {len(state)} bytes")
-        return {
+        item = {
             "profile_id": {"S": profile.profile_id},
             "version": {"N": str(profile.version + 1)},
             "state": {"B": state},
             "updated_at": {"S": now},
         }
+        if profile.due_at is not None:
+            shard, quarter = due_index(profile.due_at, profile.profile_id)
+            item["due_shard"] = {"S": shard}
+            item["due_quarter"] = {"S": quarter}
+        return item
 
     @staticmethod
     def _conditional(write: Callable[[], Any]) -> None:

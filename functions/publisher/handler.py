@@ -1,0 +1,82 @@
+"""Publisher: the profiles table's stream in; segment and profile events out to EventBridge,
+and the segment membership index kept current."""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.clock import iso, utc_now
+from cdp.codec import decompress
+from cdp.observability import powertools
+from cdp.publishing import changes
+from cdp.settings import PublisherSettings
+from cdp.storage import clients
+from cdp.storage.bus import EventBus
+from cdp.storage.members import MembershipIndex
+
+logger, tracer, metrics = powertools("publisher")
+
+
+@lru_cache(maxsize=1)
+def _dependencies() -> tuple[EventBus, MembershipIndex]:
+    settings = PublisherSettings.from_env()
+    return (
+        EventBus(settings.event_bus_name, client=clients.events()),
+        MembershipIndex(settings.members_table, client=clients.dynamodb()),
+    )
+
+
+def _state(image: dict[str, Any]) -> dict[str, Any] | None:
+    data = image.get("state", {}).get("B")
+    if data is None:
+        return None
+    state: dict[str, Any] = decompress(data if isinstance(data, bytes) else base64.b64decode(data))
+    return state
+
+
+def publish_record(record: DynamoDBRecord) -> None:
+    """One profile change: the index first (idempotent), then the events (at least once)."""
+    bus, index = _dependencies()
+    change = record.raw_event["dynamodb"]
+    old_image, new_image = change.get("OldImage") or {}, change.get("NewImage") or {}
+    image = new_image or old_image
+    events, membership = changes(
+        image["profile_id"]["S"],
+        _state(old_image),
+        _state(new_image),
+        merged_into=new_image.get("merged_into", {}).get("S"),
+        version=int(image.get("version", {}).get("N", "0")),
+        now_iso=iso(utc_now()),
+    )
+    for segment_id, profile_id, at in membership.entered:
+        index.enter(segment_id, profile_id, at)
+    for segment_id, profile_id in membership.exited:
+        index.leave(segment_id, profile_id)
+    if events:
+        bus.publish(events)
+    metrics.add_metric("EventsPublished", MetricUnit.Count, len(events))
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event,
+        record_handler=publish_record,
+        processor=BatchProcessor(
+            event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+        ),
+        context=context,
+    )

@@ -5,7 +5,50 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+EVENT_TYPES = (
+    "segment.entered",
+    "segment.exited",
+    "profile.updated",
+    "profile.merged",
+    "profile.deleted",
+)
+
+
+class WebhookAuth(BaseModel):
+    """How EventBridge authenticates to a webhook; the secret itself stays in Secrets Manager."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["api_key", "basic"]
+    secret_name: str = Field(min_length=1, description="a Secrets Manager secret")
+    header: str = Field(default="X-Api-Key", description="for api_key: the header to send")
+    username: str | None = Field(default=None, description="for basic: the user name")
+
+
+class Destination(BaseModel):
+    """A system that receives segment and profile events: a webhook (EventBridge API
+    destination, with rate limit, retries and a dead-letter queue) or an SQS queue."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    type: Literal["webhook", "sqs"]
+    purpose: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="consent purpose the destination serves: only people who granted it are sent",
+    )
+    events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
+    url: str | None = Field(default=None, pattern=r"^https://")
+    rate_per_second: int = Field(default=10, ge=1, le=300)
+    auth: WebhookAuth | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Destination:
+        if self.type == "webhook" and (self.url is None or self.auth is None):
+            raise ValueError(f"destination {self.name}: a webhook needs 'url' and 'auth'")
+        return self
 
 
 class DeploymentConfig(BaseModel):
@@ -20,6 +63,7 @@ class DeploymentConfig(BaseModel):
     max_anonymous_ids: int = Field(default=100, ge=1, le=1000)
     max_emails: int = Field(default=5, ge=1, le=100)
     max_external_ids: int = Field(default=25, ge=1, le=100)
+    destinations: list[Destination] = Field(default_factory=list)
     # API Gateway's steady rate and burst for the whole API, per second.
     throttle_rate: int = Field(default=1000, ge=1)
     throttle_burst: int = Field(default=2000, ge=1)

@@ -9,6 +9,7 @@ from cdp import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.api import HttpApiFront
 from infra.constructs.functions import FunctionFactory
+from infra.constructs.sharing import Sharing
 from infra.constructs.storage import Storage
 
 
@@ -16,7 +17,11 @@ class CdpStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id, description="Serverless customer data platform")
         storage = Storage(self, "Storage", config=config)
-        factory = FunctionFactory(self, "Functions", config=config, storage=storage)
+        sharing = Sharing(self, "Sharing", config=config)
+        factory = FunctionFactory(
+            self, "Functions", config=config, storage=storage, bus=sharing.bus
+        )
         functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
         api = HttpApiFront(self, "Api", config=config, functions=functions)
         cdk.CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API")
+        cdk.CfnOutput(self, "EventBusName", value=sharing.bus.event_bus_name)

@@ -6,17 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
-from cdp.wiring import FunctionSpec
+from cdp.wiring import EVENT_BUS_ENV, QUEUES, FunctionSpec, QueueSpec
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, copied_asset
+from infra.constructs.sharing import encrypted_queue
 from infra.constructs.storage import Storage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -45,11 +49,25 @@ class FunctionFactory(Construct):
         *,
         config: DeploymentConfig,
         storage: Storage,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
         self.storage = storage
+        self.bus = bus
         self.failure_queues: dict[str, sqs.Queue] = {}
+        # Task queues, each with a dead-letter queue for tasks that keep failing.
+        self.queues: dict[str, sqs.Queue] = {}
+        for queue in QUEUES:
+            dead_letters = encrypted_queue(self, f"{queue.logical_name}-dead-letters")
+            self.queues[queue.logical_name] = encrypted_queue(
+                self,
+                f"{queue.logical_name}-queue",
+                visibility_timeout=Duration.seconds(queue.visibility_timeout_seconds),
+                dead_letter_queue=sqs.DeadLetterQueue(
+                    queue=dead_letters, max_receive_count=queue.max_receive_count
+                ),
+            )
         # One code asset for every function (they differ by handler string) ...
         self.code = lambda_.Code.from_asset(**copied_asset(ROOT / "functions", "functions"))
         # ... and the domain package as a layer, without the local runtime and the CLI.
@@ -74,6 +92,10 @@ class FunctionFactory(Construct):
         environment = {
             table.env_var: self.storage.table(table).table_name for table, _ in spec.tables
         }
+        for queue in self._queues_of(spec):
+            environment[queue.env_var] = self.queues[queue.logical_name].queue_url
+        if spec.publishes_events:
+            environment[EVENT_BUS_ENV] = self.bus.event_bus_name
         for name in spec.settings.model_fields:
             if name.upper() not in environment and name in settings:
                 environment[name.upper()] = str(settings[name])
@@ -109,6 +131,28 @@ class FunctionFactory(Construct):
         )
         if spec.stream is not None:
             self._subscribe(function, spec)
+        if spec.queue is not None:
+            function.add_event_source(
+                sources.SqsEventSource(
+                    self.queues[spec.queue.queue.logical_name],
+                    batch_size=spec.queue.batch_size,
+                    report_batch_item_failures=True,
+                )
+            )
+        for queue in spec.sends_to:
+            self.queues[queue.logical_name].grant_send_messages(function)
+        if spec.publishes_events:
+            self.bus.grant_put_events_to(function)
+        if spec.every_minutes:
+            scheduler.Schedule(
+                self,
+                f"{spec.name}-schedule",
+                schedule=scheduler.ScheduleExpression.rate(Duration.minutes(spec.every_minutes)),
+                target=scheduler_targets.LambdaInvoke(
+                    function, retry_attempts=2, max_event_age=Duration.minutes(10)
+                ),
+                description=spec.description,
+            )
         for table_spec, access in spec.tables:
             table = self.storage.table(table_spec)
             if access == "read":
@@ -124,13 +168,7 @@ class FunctionFactory(Construct):
         bounded retries and record age, and an SQS queue for what still fails (it receives
         the shard and sequence range to redrive, not the records themselves)."""
         assert spec.stream is not None
-        failures = sqs.Queue(
-            self,
-            f"{spec.name}-failures",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
+        failures = encrypted_queue(self, f"{spec.name}-failures")
         self.failure_queues[spec.name] = failures
         source = spec.stream
         function.add_event_source(
@@ -147,3 +185,8 @@ class FunctionFactory(Construct):
                 on_failure=sources.SqsDlq(failures),
             )
         )
+
+    @staticmethod
+    def _queues_of(spec: FunctionSpec) -> list[QueueSpec]:
+        consumed = [spec.queue.queue] if spec.queue is not None else []
+        return list(dict.fromkeys([*spec.sends_to, *consumed]))

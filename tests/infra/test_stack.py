@@ -281,3 +281,114 @@ def test_profiles_table_streams_both_images_for_the_publisher(template: Template
     assert table_named(template, tables.PROFILES)["StreamSpecification"] == {
         "StreamViewType": "NEW_AND_OLD_IMAGES"
     }
+
+
+def test_publisher_reads_the_profiles_stream_and_may_only_put_on_the_bus(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {
+                "Fn::GetAtt": [Match.string_like_regexp("StorageProfiles"), "StreamArn"]
+            },
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    put_events = [
+        statement
+        for statement in statements_of(template, "publisher")
+        if statement["Action"] == "events:PutEvents"
+    ]
+    assert len(put_events) == 1
+    assert put_events[0]["Resource"] != "*"
+
+
+def test_scheduler_runs_every_five_minutes(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "rate(5 minutes)",
+            "Target": {"Arn": Match.any_value(), "RetryPolicy": Match.any_value()},
+        },
+    )
+
+
+def test_backfill_tasks_flow_through_a_queue_with_a_dead_letter_queue(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"RedrivePolicy": {"deadLetterTargetArn": Match.any_value(), "maxReceiveCount": 5}},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("Backfillqueue"), "Arn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+
+
+def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
+    template = synth(
+        {
+            "destinations": [
+                {
+                    "name": "crm",
+                    "type": "webhook",
+                    "purpose": "marketing",
+                    "url": "https://crm.example/hooks/cdp",
+                    "auth": {"type": "api_key", "secret_name": "cdp/crm"},
+                    "rate_per_second": 5,
+                },
+                {
+                    "name": "warehouse",
+                    "type": "sqs",
+                    "purpose": "analytics",
+                    "events": ["profile.updated"],
+                },
+            ]
+        }
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["cdp"],
+                "detail-type": [
+                    "segment.entered",
+                    "segment.exited",
+                    "profile.updated",
+                    "profile.merged",
+                ],
+                "detail": {"consented_purposes": ["marketing"]},
+            },
+            "Targets": [
+                Match.object_like(
+                    {"DeadLetterConfig": Match.any_value(), "RetryPolicy": Match.any_value()}
+                )
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"EventPattern": {"source": ["cdp"], "detail-type": ["profile.deleted"]}},
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["cdp"],
+                "detail-type": ["profile.updated"],
+                "detail": {"consented_purposes": ["analytics"]},
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::ApiDestination",
+        {"InvocationEndpoint": "https://crm.example/hooks/cdp", "InvocationRateLimitPerSecond": 5},
+    )
+
+
+def test_a_webhook_without_auth_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs 'url' and 'auth'"):
+        synth({"destinations": [{"name": "x", "type": "webhook", "purpose": "marketing"}]})

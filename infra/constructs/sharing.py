@@ -1,0 +1,96 @@
+"""Sharing: the event bus the publisher writes to, and the destinations configured in
+`cdk.json` (webhooks through API destinations, SQS queues), each filtered to the people who
+granted its purpose. Erasures (`profile.deleted`) reach every destination."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, SecretValue
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdp.publishing import SOURCE
+from infra.config import DeploymentConfig, Destination
+
+
+def encrypted_queue(scope: Construct, construct_id: str, **options: object) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+class Sharing(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus")
+        for destination in config.destinations:
+            self._route(destination)
+
+    def _route(self, destination: Destination) -> None:
+        failures = encrypted_queue(self, f"{destination.name}-failures")
+        target = self._target(destination, failures)
+        consented = [t for t in destination.events if t != "profile.deleted"]
+        if consented:
+            events.Rule(
+                self,
+                f"{destination.name}-rule",
+                event_bus=self.bus,
+                event_pattern=events.EventPattern(
+                    source=[SOURCE],
+                    detail_type=consented,
+                    detail={"consented_purposes": [destination.purpose]},
+                ),
+                targets=[target],
+            )
+        if "profile.deleted" in destination.events:
+            events.Rule(
+                self,
+                f"{destination.name}-erasures",
+                event_bus=self.bus,
+                event_pattern=events.EventPattern(source=[SOURCE], detail_type=["profile.deleted"]),
+                targets=[target],
+            )
+
+    def _target(self, destination: Destination, failures: sqs.Queue) -> events.IRuleTarget:
+        retry = {
+            "dead_letter_queue": failures,
+            "retry_attempts": 20,
+            "max_event_age": Duration.hours(24),
+        }
+        if destination.type == "sqs":
+            queue = encrypted_queue(self, f"{destination.name}-queue")
+            return targets.SqsQueue(queue, **retry)  # type: ignore[arg-type]
+        assert destination.url is not None
+        assert destination.auth is not None
+        auth = destination.auth
+        secret = SecretValue.secrets_manager(auth.secret_name)
+        authorization = (
+            events.Authorization.api_key(auth.header, secret)
+            if auth.type == "api_key"
+            else events.Authorization.basic(auth.username or "cdp", secret)
+        )
+        connection = events.Connection(
+            self, f"{destination.name}-connection", authorization=authorization
+        )
+        api_destination = events.ApiDestination(
+            self,
+            f"{destination.name}-destination",
+            connection=connection,
+            endpoint=destination.url,
+            http_method=events.HttpMethod.POST,
+            rate_limit_per_second=destination.rate_per_second,
+        )
+        return targets.ApiDestination(
+            api_destination,
+            event=events.RuleTargetInput.from_event_path("$.detail"),
+            header_parameters={"X-CDP-Destination": json.dumps(destination.name)[1:-1]},
+            **retry,  # type: ignore[arg-type]
+        )

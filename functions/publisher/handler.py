@@ -72,6 +72,7 @@ def publish_record(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
     return process_partial_response(
         event=event,
         record_handler=publish_record,

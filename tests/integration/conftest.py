@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -89,3 +90,57 @@ def admin_api(keys: None) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]
 
 def bearer(key: str = SECRET_KEY) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def bus(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """An EventBridge bus (moto) with a rule copying every platform event to a queue;
+    answers a function that drains that queue."""
+    import boto3
+
+    from cdp.local.aws import create_bus
+    from cdp.local.bus import connect_tap
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    names = create_bus(events, prefix="test")
+    for env_var, name in names.items():
+        monkeypatch.setenv(env_var, name)
+    tap = connect_tap(events, sqs, next(iter(names.values())), "test-tap")
+    clients.events.cache_clear()
+
+    def received() -> list[dict[str, Any]]:
+        found = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+
+    return received
+
+
+@pytest.fixture
+def queues(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    import boto3
+
+    from cdp.local.aws import create_queues
+
+    urls, _ = create_queues(boto3.client("sqs"), prefix="test")
+    for env_var, url in urls.items():
+        monkeypatch.setenv(env_var, url)
+    clients.sqs.cache_clear()
+    return urls
+
+
+@pytest.fixture
+def publisher(
+    table_names: dict[str, str], bus: Callable[[], list[dict[str, Any]]]
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    from functions.publisher import handler
+
+    handler._dependencies.cache_clear()
+    clients.dynamodb.cache_clear()
+    yield lambda event: handler.handler(event, LambdaContext())
+    handler._dependencies.cache_clear()

@@ -40,6 +40,9 @@ class DevStack:
         return [decompress(item["body"]["B"]) for page in pages for item in page["Items"]]
 
 
+WEBHOOK_SECRET = "whsec_e2e_tests"
+
+
 def start_dev(*extra: str) -> DevStack:
     port, aws_port = free_port(), free_port()
     process = subprocess.Popen(

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cdp.publishing import changes
+from cdp.schedule import current_quarter, due_index, shard_of
+
+NOW = "2026-11-23T12:00:00.000Z"
+
+
+def state(segments: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+    return {
+        "identities": {"user_id:42": NOW, "anonymous_id:a": NOW, "email:ada@x.nl": NOW},
+        "traits": {},
+        "segments": segments or {},
+        "consent": {"marketing": {"state": "granted"}, "analytics": {"state": "denied"}},
+        **fields,
+    }
+
+
+def kinds(events: list[Any]) -> list[str]:
+    return [event.detail_type for event in events]
+
+
+def test_entering_and_leaving_segments() -> None:
+    events, index = changes(
+        "p1", state({"old": NOW}), state({"new": NOW}), merged_into=None, version=7, now_iso=NOW
+    )
+    assert kinds(events) == ["segment.entered", "segment.exited"]
+    entered = events[0].detail
+    assert entered["segment_id"] == "new"
+    assert entered["identities"] == {"user_id": "42", "emails": ["ada@x.nl"]}
+    assert entered["consented_purposes"] == ["marketing"]
+    assert index.entered == [("new", "p1", NOW)]
+    assert index.exited == [("old", "p1")]
+
+
+def test_nothing_is_sent_when_nothing_a_consumer_cares_about_changed() -> None:
+    before = state({"s": NOW}, event_count=3, computed={"page_views": {"n": 3}})
+    after = state({"s": NOW}, event_count=4, computed={"page_views": {"n": 4}})
+    events, index = changes("p1", before, after, merged_into=None, version=2, now_iso=NOW)
+    assert events == []
+    assert (index.entered, index.exited) == ([], [])
+
+
+def test_trait_identity_and_consent_changes_are_a_profile_update() -> None:
+    before = state(traits={"plan": {"observed": ["free", "web", NOW, "m1"]}})
+    after = state(
+        traits={"plan": {"observed": ["pro", "web", NOW, "m2"]}},
+        identities={**before["identities"], "email:new@x.nl": NOW},
+        consent={"marketing": {"state": "denied"}},
+    )
+    [event], _ = changes("p1", before, after, merged_into=None, version=3, now_iso=NOW)
+    assert event.detail_type == "profile.updated"
+    assert event.detail["changed"] == {
+        "traits": {"plan": "pro"},
+        "identities_added": [{"type": "email", "value": "new@x.nl"}],
+        "consent": {"marketing": {"state": "denied"}},
+    }
+
+
+def test_a_merged_away_profile_announces_the_merge_and_leaves_the_index() -> None:
+    events, index = changes("p2", state({"s": NOW}), None, merged_into="p1", version=5, now_iso=NOW)
+    assert kinds(events) == ["profile.merged"]
+    assert events[0].detail["merged_into"] == "p1"
+    assert index.exited == [("s", "p2")]
+
+
+def test_an_erased_profile_announces_only_its_id() -> None:
+    events, index = changes("p3", state({"s": NOW}), None, merged_into=None, version=9, now_iso=NOW)
+    assert kinds(events) == ["profile.deleted"]
+    assert set(events[0].detail) == {"id", "type", "profile_id", "version"}
+    assert index.exited == [("s", "p3")]
+
+
+def test_event_ids_are_the_same_on_redelivery_and_differ_between_changes() -> None:
+    first, _ = changes("p1", state(), state({"s": NOW}), merged_into=None, version=2, now_iso=NOW)
+    again, _ = changes("p1", state(), state({"s": NOW}), merged_into=None, version=2, now_iso=NOW)
+    later, _ = changes("p1", state(), state({"s": NOW}), merged_into=None, version=3, now_iso=NOW)
+    assert first[0].detail["id"] == again[0].detail["id"] != later[0].detail["id"]
+
+
+def test_due_times_are_filed_in_the_quarter_after_them() -> None:
+    shard, quarter = due_index("2026-11-23T10:50:12.000Z", "p1")
+    assert quarter == "2026-11-23T11:00"
+    assert shard == shard_of("p1")
+    assert due_index("2026-11-23T11:00:00.000Z", "p1")[1] == "2026-11-23T11:00"
+    assert current_quarter(datetime(2026, 11, 23, 11, 4, tzinfo=UTC)) == "2026-11-23T11:00"
+    assert current_quarter(datetime(2026, 11, 23, 10, 59, tzinfo=UTC)) < "2026-11-23T11:00"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from cdp.backfill import PARTS, first_tasks
 from cdp.clock import iso, utc_now
 from cdp.computed import (
+    MAX_DEFINITIONS,
     ComputedTraitDefinition,
     default_definitions,
     load_definitions,
@@ -111,8 +112,14 @@ def _computed_trait_routes(
     ) -> ComputedTraitDefinition:
         if definition.id != trait_id:
             raise InvalidRequestError(f"id: the body says {definition.id!r}, the path {trait_id!r}")
+        current = _effective(config)
+        if len({d.id for d in current} | {trait_id}) > MAX_DEFINITIONS:
+            raise InvalidRequestError(
+                f"at most {MAX_DEFINITIONS} computed traits are in use at a time; "
+                "delete or switch one off first"
+            )
         if definition.type == "days_since":
-            others = [d for d in _effective(config) if d.id != trait_id]
+            others = [d for d in current if d.id != trait_id]
             allowed = time_trait_ids(others)
             if definition.of not in allowed:
                 raise InvalidRequestError(f"of: must be one of {', '.join(sorted(allowed))}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cdp import computed, traits
+from cdp import computed, consent, traits
 from cdp.clock import from_epoch, iso
 from cdp.computed import ComputedTraitDefinition, EventFacts
 from cdp.identity import split_identity
@@ -20,6 +20,7 @@ from cdp.segments import CompiledSegment, Facts, evaluate, next_change
 from cdp.traits import TraitTable, TraitValue
 
 MAX_CONFLICTS = 20
+MAX_MERGED_FROM = 200
 MAX_GROUPS = 20
 WATERMARK_DAYS = 2  # stream records live 24 hours; older watermarks can never be needed
 PROVENANCE_KINDS = ("declared", "imported", "observed")
@@ -56,7 +57,9 @@ class Profile:
     # (one shard at a time, parents before children), and the builder never applies a record
     # after one of the same profile that failed, so everything at or below the mark is applied.
     watermarks: dict[str, list[Any]] = field(default_factory=dict)
-    consent: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, Any] = field(default_factory=dict)  # purpose -> newest decision
+    consent_history: list[dict[str, Any]] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)  # profile ids merged into this one
     segments: dict[str, str] = field(default_factory=dict)  # segment id -> when it entered
     # The next moment time alone could change a segment membership (see cdp.segments).
     due_at: str | None = None
@@ -86,6 +89,8 @@ class Profile:
             "conflicts": self.conflicts,
             "watermarks": self.watermarks,
             "consent": self.consent,
+            "consent_history": self.consent_history,
+            "merged_from": self.merged_from,
             "segments": self.segments,
             "due_at": self.due_at,
         }
@@ -108,6 +113,8 @@ class Profile:
             conflicts=list(state.get("conflicts", [])),
             watermarks={key: list(mark) for key, mark in state.get("watermarks", {}).items()},
             consent=dict(state.get("consent", {})),
+            consent_history=list(state.get("consent_history", [])),
+            merged_from=list(state.get("merged_from", [])),
             segments=dict(state.get("segments", {})),
             due_at=state.get("due_at"),
             version=version,
@@ -131,6 +138,17 @@ def apply_event(
     if mark is None or event.sequence > int(mark[0]):
         profile.watermarks[event.partition] = [str(event.sequence), processed_at]
 
+    decisions, version = consent.decisions_of(message)
+    if decisions:
+        consent.record(
+            profile.consent,
+            profile.consent_history,
+            decisions,
+            at=timestamp,
+            message_id=str(message.get("messageId", "")),
+            source=event.source,
+            version=version,
+        )
     if kind == "identify":
         _offer_traits(profile, message, event.source, timestamp)
     elif kind == "group":
@@ -206,8 +224,10 @@ def absorb(
         mine = survivor.watermarks.get(partition)
         if mine is None or int(mark[0]) > int(mine[0]):
             survivor.watermarks[partition] = list(mark)
-    for purpose, state in other.consent.items():
-        survivor.consent.setdefault(purpose, state)
+    consent.merge(survivor.consent, survivor.consent_history, other.consent, other.consent_history)
+    survivor.merged_from = [*survivor.merged_from, other.profile_id, *other.merged_from][
+        -MAX_MERGED_FROM:
+    ]
 
 
 def record_conflict(profile: Profile, identities: list[str], reason: str, at: str) -> bool:
@@ -259,7 +279,7 @@ def profile_view(
         "groups": sorted(profile.groups),
         "segments": sorted(profile.segments),
         "segment_memberships": dict(sorted(profile.segments.items())),
-        "consent": profile.consent,
+        "consent": consent.public_state(profile.consent),
         "first_seen": profile.first_seen,
         "last_seen": profile.last_seen,
         "event_count": profile.event_count,

@@ -259,7 +259,9 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
         person = draw(st.integers(0, people - 1))
         device = f"a{person}-{draw(st.integers(0, 1))}"
         kind = draw(
-            st.sampled_from(["page", "order", "identify", "alias", "order_as_user", "group"])
+            st.sampled_from(
+                ["page", "order", "identify", "alias", "order_as_user", "group", "consent"]
+            )
         )
         timestamp = f"2026-11-{10 + n:02d}T09:00:00.000Z"
         base = {"timestamp": timestamp, "messageId": f"m{n}"}
@@ -302,6 +304,19 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
             )
         elif kind == "alias":
             messages.append({**base, "type": "alias", "userId": f"u{person}", "previousId": device})
+        elif kind == "consent":
+            choices = draw(
+                st.dictionaries(st.sampled_from(["analytics", "marketing"]), st.booleans())
+            )
+            messages.append(
+                {
+                    **base,
+                    "type": "track",
+                    "anonymousId": device,
+                    "event": "Consent Updated",
+                    "context": {"consent": {"categoryPreferences": choices, "version": "v2"}},
+                }
+            )
         else:
             messages.append({**base, "type": "group", "userId": f"u{person}", "groupId": "g1"})
     return messages

@@ -57,6 +57,9 @@ class DeploymentConfig(BaseModel):
     stage: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,19}$")
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
+    # Store only events that carry analytics consent (see README, "Consent").
+    consent_required: bool = False
     allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
     # Identity limits per profile (a profile always holds at most one user_id).
@@ -79,6 +82,8 @@ class DeploymentConfig(BaseModel):
             "event_retention_days": self.event_retention_days,
             "quarantine_retention_days": self.quarantine_retention_days,
             "allowed_origins": ",".join(self.allowed_origins),
+            "profile_retention_days": self.profile_retention_days,
+            "consent_required": self.consent_required,
             "max_anonymous_ids": self.max_anonymous_ids,
             "max_emails": self.max_emails,
             "max_external_ids": self.max_external_ids,

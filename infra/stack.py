@@ -9,6 +9,7 @@ from cdp import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.api import HttpApiFront
 from infra.constructs.functions import FunctionFactory
+from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import Sharing
 from infra.constructs.storage import Storage
 
@@ -18,8 +19,9 @@ class CdpStack(cdk.Stack):
         super().__init__(scope, construct_id, description="Serverless customer data platform")
         storage = Storage(self, "Storage", config=config)
         sharing = Sharing(self, "Sharing", config=config)
+        secrets = Secrets(self, "Secrets", config=config)
         factory = FunctionFactory(
-            self, "Functions", config=config, storage=storage, bus=sharing.bus
+            self, "Functions", config=config, storage=storage, bus=sharing.bus, secrets=secrets
         )
         functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
         api = HttpApiFront(self, "Api", config=config, functions=functions)

@@ -38,12 +38,25 @@ def dynamodb(aws_credentials: None) -> Iterator[Any]:
         yield boto3.client("dynamodb", region_name=REGION)
 
 
+IDENTITY_SECRET = "test-identity-secret"
+
+
 @pytest.fixture
 def table_names(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Every table, created from the same specs as the CDK stack; env var -> table name."""
-    from cdp.local.aws import create_tables
+    """Every table, created from the same specs as the CDK stack, and the secrets;
+    env var -> table name."""
+    from cdp.local.aws import create_secrets, create_tables
 
     names = create_tables(dynamodb, prefix="test")
-    for env_var, name in names.items():
+    # The same values in every test: Powertools caches secrets for the whole process.
+    secret_names = create_secrets(
+        boto3.client("secretsmanager", region_name=REGION),
+        prefix="test",
+        identity_secret=IDENTITY_SECRET,
+    )
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=secret_names["SUPPRESSION_PEPPER_NAME"], SecretString="test-pepper"
+    )
+    for env_var, name in {**names, **secret_names}.items():
         monkeypatch.setenv(env_var, name)
     return names

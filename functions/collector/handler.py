@@ -20,6 +20,8 @@ from cdp.settings import CollectorSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
+from cdp.storage.secrets import secret
+from cdp.storage.suppressions import SuppressionList
 from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
 
 logger, tracer, metrics = powertools("collector")
@@ -41,6 +43,7 @@ def create_app(
     *,
     keys: KeyStore,
     store: IntakeStore,
+    suppressions: SuppressionList,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     origins = settings.allowed_origins
@@ -68,9 +71,12 @@ def create_app(
                 store=store,
                 received_at=clock(),
                 request_id=event.request_context.request_id,
+                consent_required=settings.consent_required,
+                suppressed=suppressions.suppressed,
             )
             metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
             metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
+            metrics.add_metric("EventsNotStored", MetricUnit.Count, collected.not_stored)
             return json_response(200, collected.answer())
 
         return receive
@@ -125,6 +131,11 @@ def _app() -> APIGatewayHttpResolver:
             client=client,
             event_retention=timedelta(days=settings.event_retention_days),
             quarantine_retention=timedelta(days=settings.quarantine_retention_days),
+        ),
+        suppressions=SuppressionList(
+            settings.suppressions_table,
+            client=client,
+            pepper=secret(settings.suppression_pepper_name),
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -24,13 +25,15 @@ from cdp.settings import ProfileBuilderSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.profiles import ProfileStore
+from cdp.storage.secrets import secret
+from cdp.storage.suppressions import SuppressionList
 from cdp.streams import read_event_records
 
 logger, tracer, metrics = powertools("profile_builder")
 
 
 @lru_cache(maxsize=1)
-def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits]:
+def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits, SuppressionList]:
     settings = ProfileBuilderSettings.from_env()
     client = clients.dynamodb()
     limits = IdentityLimits(
@@ -38,9 +41,19 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits]:
         external=settings.max_external_ids,
     )
     return (
-        ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        ProfileStore(
+            settings.profiles_table,
+            settings.identities_table,
+            client=client,
+            retention=timedelta(days=settings.profile_retention_days),
+        ),
         ConfigStore(settings.config_table, client=client),
         limits,
+        SuppressionList(
+            settings.suppressions_table,
+            client=client,
+            pepper=secret(settings.suppression_pepper_name),
+        ),
     )
 
 
@@ -48,13 +61,14 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits]:
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    store, config, limits = _dependencies()
+    store, config, limits, suppressions = _dependencies()
     events, unreadable = read_event_records(event.get("Records", []))
     outcome = build_profiles(
         events,
         store=store,
         definitions=load_definitions(config.definitions("computed_trait")),
         segments=load_segments(config.definitions("segment")),
+        suppressed=suppressions.suppressed,
         limits=limits,
         clock=utc_now,
     )

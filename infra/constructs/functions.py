@@ -20,6 +20,7 @@ from constructs import Construct
 from cdp.wiring import EVENT_BUS_ENV, QUEUES, FunctionSpec, QueueSpec
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, copied_asset
+from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import encrypted_queue
 from infra.constructs.storage import Storage
 
@@ -50,11 +51,13 @@ class FunctionFactory(Construct):
         config: DeploymentConfig,
         storage: Storage,
         bus: events.IEventBus,
+        secrets: Secrets,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
         self.storage = storage
         self.bus = bus
+        self.secrets = secrets
         self.failure_queues: dict[str, sqs.Queue] = {}
         # Task queues, each with a dead-letter queue for tasks that keep failing.
         self.queues: dict[str, sqs.Queue] = {}
@@ -96,9 +99,14 @@ class FunctionFactory(Construct):
             environment[queue.env_var] = self.queues[queue.logical_name].queue_url
         if spec.publishes_events:
             environment[EVENT_BUS_ENV] = self.bus.event_bus_name
+        for secret in spec.secrets:
+            environment[secret.env_var] = self.secrets.secret(secret).secret_name
         for name in spec.settings.model_fields:
             if name.upper() not in environment and name in settings:
-                environment[name.upper()] = str(settings[name])
+                value = settings[name]
+                environment[name.upper()] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
         return {
             **environment,
             **spec.extra_env,
@@ -143,6 +151,8 @@ class FunctionFactory(Construct):
             self.queues[queue.logical_name].grant_send_messages(function)
         if spec.publishes_events:
             self.bus.grant_put_events_to(function)
+        for secret in spec.secrets:
+            self.secrets.secret(secret).grant_read(function)
         if spec.every_minutes:
             scheduler.Schedule(
                 self,

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from cdp.computed import ComputedTraitDefinition
-from cdp.identity import IdentityLimits
+from cdp.identity import IdentityLimits, identities_of
 from cdp.profile import StreamEvent
 from cdp.resolution import Known, Plan, batch_identities, plan_batch
 from cdp.segments import CompiledSegment
@@ -50,11 +50,12 @@ def build_profiles(
     limits: IdentityLimits,
     clock: Callable[[], datetime],
     segments: tuple[CompiledSegment, ...] = (),
+    suppressed: Callable[[set[str]], set[str]] = lambda keys: set(),
     attempts: int = 6,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BuildOutcome:
     outcome = BuildOutcome()
-    pending = sorted(events, key=lambda event: event.sequence)
+    pending = sorted(_not_erased(events, suppressed), key=lambda event: event.sequence)
     for attempt in range(attempts):
         if not pending:
             break
@@ -92,3 +93,20 @@ def build_profiles(
             event.record_id, RuntimeError("the profile kept changing under us; will retry")
         )
     return outcome
+
+
+def _not_erased(
+    events: list[StreamEvent], suppressed: Callable[[set[str]], set[str]]
+) -> list[StreamEvent]:
+    """Events of erased people (stored before the erasure reached every collector, still in
+    the stream) must not bring them back: they are skipped, and the erasure's sweep deletes
+    them from the events table."""
+    identities = {event.partition: _identities(event) for event in events}
+    erased = suppressed(set().union(*identities.values()) if identities else set())
+    if not erased:
+        return events
+    return [event for event in events if not identities[event.partition] & erased]
+
+
+def _identities(event: StreamEvent) -> set[str]:
+    return {event.partition, *identities_of(event.message).keys}

@@ -59,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
         help="how often the scheduled functions run (default %(default)s; POST /_dev/scheduler "
         "runs them at once)",
     )
+    dev.add_argument(
+        "--identity-secret",
+        default=os.environ.get("CDP_IDENTITY_SECRET"),
+        help="key your site signs user ids with for the preference center "
+        "(env CDP_IDENTITY_SECRET; default: random, printed)",
+    )
+    dev.add_argument(
+        "--consent-required",
+        action="store_true",
+        default=os.environ.get("CDP_CONSENT_REQUIRED", "").lower() in ("1", "true", "yes"),
+        help="store only events that carry analytics consent (env CDP_CONSENT_REQUIRED)",
+    )
     dev.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     return parser
 
@@ -78,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allowed_origins=arguments.allowed_origins,
                 webhook=arguments.webhook,
                 webhook_secret=arguments.webhook_secret,
+                identity_secret=arguments.identity_secret,
+                consent_required=arguments.consent_required,
                 scheduler_seconds=arguments.scheduler_seconds,
                 verbose=arguments.verbose,
             )

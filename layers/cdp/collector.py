@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NoReturn, Protocol
 
+from cdp.consent import analytics_granted, decisions_of
 from cdp.errors import InvalidRequestError
-from cdp.intake import Intake, Rejection, read_request
+from cdp.identity import identities_of
+from cdp.intake import Event, Intake, Rejection, read_request
 from cdp.keys import ApiKey, authenticate
 
 
@@ -28,13 +30,56 @@ class IntakeSaver(Protocol):
 class Collected:
     accepted: int
     rejections: list[Rejection]
+    not_stored: int = 0  # valid, but kept out: no analytics consent, or an erased person
 
     def answer(self) -> dict[str, Any]:
         answer: dict[str, Any] = {"success": True}
         if self.rejections:
             answer["accepted"] = self.accepted
             answer["rejected"] = [rejection.as_answer() for rejection in self.rejections]
+        if self.not_stored:
+            # No reason per message: a page must not learn that someone was erased.
+            answer["not_stored"] = self.not_stored
         return answer
+
+
+# What a consent record keeps when the person has not granted analytics consent: who, when,
+# and the decision; nothing about what they did or which device they used.
+_CONSENT_RECORD_FIELDS = (
+    "type",
+    "event",
+    "messageId",
+    "userId",
+    "anonymousId",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+)
+
+
+def screen(
+    intake: Intake, *, consent_required: bool, suppressed: Callable[[set[str]], set[str]]
+) -> tuple[Intake, int]:
+    """Keep out what must not be stored: events of erased people, and (when the deployment
+    requires consent) events without analytics consent, of which only consent decisions
+    themselves are kept, reduced to the decision. Answers the screened intake and how many
+    messages were kept out."""
+    keys = {event.identity for event in intake.events}
+    for event in intake.events:
+        keys.update(identities_of(event.message).keys)
+    erased = suppressed(keys)
+    kept: list[Event] = []
+    for event in intake.events:
+        if erased and erased & {event.identity, *identities_of(event.message).keys}:
+            continue
+        if consent_required and not analytics_granted(event.message):
+            decisions, _ = decisions_of(event.message)
+            if decisions:
+                kept.append(_consent_record(event))
+            continue
+        kept.append(event)
+    return Intake(events=kept, rejections=intake.rejections), len(intake.events) - len(kept)
 
 
 def collect(
@@ -46,6 +91,8 @@ def collect(
     store: IntakeSaver,
     received_at: datetime,
     request_id: str,
+    consent_required: bool = False,
+    suppressed: Callable[[set[str]], set[str]] = lambda keys: set(),
 ) -> Collected:
     """Store what `body` holds; raise a `CdpError` when nothing of it can be accepted."""
     now_epoch = received_at.timestamp()
@@ -77,9 +124,13 @@ def collect(
     except InvalidRequestError as error:
         refuse_whole(error.message, parsed)
 
+    valid = len(intake.events)
+    intake, not_stored = screen(intake, consent_required=consent_required, suppressed=suppressed)
     store.save(intake, source=key.source, received_at=received_at, request_id=request_id)
-    collected = Collected(accepted=len(intake.events), rejections=intake.rejections)
-    if not intake.events:
+    collected = Collected(
+        accepted=len(intake.events), rejections=intake.rejections, not_stored=not_stored
+    )
+    if not valid:
         reasons = collected.answer()["rejected"]
         first = intake.rejections[0].reason
         message = first if len(reasons) == 1 else f"no message was accepted; the first: {first}"
@@ -107,3 +158,10 @@ def parse_json(body: bytes) -> Any:
 
 def _no_constants(name: str) -> Any:
     raise InvalidRequestError(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def _consent_record(event: Event) -> Event:
+    message = event.message
+    record = {name: message[name] for name in _CONSENT_RECORD_FIELDS if name in message}
+    record["context"] = {"consent": message["context"]["consent"]}
+    return replace(event, message=record)

@@ -43,6 +43,10 @@ class CollectorSettings(FunctionSettings):
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+    # When true, only messages carrying analytics consent are stored (see README).
+    consent_required: bool = False
     # 13 months: a year-over-year comparison is possible, and little is kept beyond it.
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
@@ -54,6 +58,10 @@ class ProfileBuilderSettings(FunctionSettings):
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+    # Profiles with no sign of life for this long are deleted (DynamoDB TTL).
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
     # How many identities of a type one profile may hold (a user_id: always one).
     max_anonymous_ids: int = Field(default=100, ge=1, le=1000)
     max_emails: int = Field(default=5, ge=1, le=100)

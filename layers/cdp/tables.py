@@ -119,6 +119,7 @@ PROFILES = TableSpec(
     logical_name="Profiles",
     env_var="PROFILES_TABLE",
     partition_key=Key("profile_id"),
+    ttl_attribute="expires_at",  # profiles with no activity for `profile_retention_days`
     stream="NEW_AND_OLD_IMAGES",
     indexes=(Index("due", partition_key=Key("due_shard"), sort_key=Key("due_quarter")),),
 )
@@ -150,6 +151,14 @@ CONFIG = TableSpec(
     sort_key=Key("id"),
 )
 
+# Erased people: keyed HMAC-SHA256 hashes of their identities (never the identities), so late
+# events for them are dropped. A `#any` item says whether there is anything to check at all.
+SUPPRESSIONS = TableSpec(
+    logical_name="Suppressions",
+    env_var="SUPPRESSIONS_TABLE",
+    partition_key=Key("identity_hash"),
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     QUARANTINE,
@@ -158,4 +167,5 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     IDENTITIES,
     CONFIG,
     MEMBERS,
+    SUPPRESSIONS,
 )

@@ -56,6 +56,28 @@ class QueueSpec:
 BACKFILL_QUEUE = QueueSpec("Backfill", "BACKFILL_QUEUE_URL")
 QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE,)
 
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret in Secrets Manager; `env_var` carries its name to the functions that read it."""
+
+    logical_name: str
+    env_var: str
+    description: str
+
+
+IDENTITY_SECRET = SecretSpec(
+    "IdentityVerification",
+    "IDENTITY_SECRET_NAME",
+    "Key websites sign user ids with (HMAC-SHA256) to prove who is signed in",
+)
+SUPPRESSION_PEPPER = SecretSpec(
+    "SuppressionPepper",
+    "SUPPRESSION_PEPPER_NAME",
+    "Pepper of the hashes that keep erased people out",
+)
+SECRETS: tuple[SecretSpec, ...] = (IDENTITY_SECRET, SUPPRESSION_PEPPER)
+
 # The EventBridge bus the publisher puts segment and profile events on.
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 
@@ -80,6 +102,7 @@ class FunctionSpec:
     queue: QueueSource | None = None  # consumes this queue
     sends_to: tuple[QueueSpec, ...] = ()
     publishes_events: bool = False
+    secrets: tuple[SecretSpec, ...] = ()
     every_minutes: int | None = None  # runs on a schedule
     memory_mb: int = 512
     timeout_seconds: int = 10
@@ -107,7 +130,9 @@ COLLECTOR = FunctionSpec(
         (tables.EVENTS, "write"),
         (tables.QUARANTINE, "write"),
         (tables.KEYS, "read"),
+        (tables.SUPPRESSIONS, "read"),
     ),
+    secrets=(SUPPRESSION_PEPPER,),
     browser_facing=True,
 )
 
@@ -120,7 +145,9 @@ PROFILE_BUILDER = FunctionSpec(
         (tables.PROFILES, "read_write"),
         (tables.IDENTITIES, "read_write"),
         (tables.CONFIG, "read"),
+        (tables.SUPPRESSIONS, "read"),
     ),
+    secrets=(SUPPRESSION_PEPPER,),
     stream=StreamSource(tables.EVENTS, batch_size=100, batching_window_seconds=1),
     memory_mb=1024,
     timeout_seconds=60,

@@ -10,6 +10,7 @@ import pytest
 from cdp.settings import CollectorSettings
 from cdp.storage.intake import IntakeStore, RetryPolicy
 from cdp.storage.keys import KeyStore
+from cdp.storage.suppressions import SuppressionList
 from tests.factories import LambdaContext, answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, quarantined, stored_events
 
@@ -325,7 +326,14 @@ def throttled_app(dynamodb: Any, times: int) -> tuple[Any, Throttling]:
         quarantine_retention=timedelta(days=1),
         retry=RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.002),
     )
-    app = create_app(settings, keys=KeyStore(settings.keys_table, client=dynamodb), store=store)
+    app = create_app(
+        settings,
+        keys=KeyStore(settings.keys_table, client=dynamodb),
+        store=store,
+        suppressions=SuppressionList(
+            settings.suppressions_table, client=dynamodb, pepper=lambda: "pepper"
+        ),
+    )
     return app, client
 
 

@@ -5,7 +5,13 @@ from pydantic import ValidationError
 
 from cdp.settings import CollectorSettings
 
-TABLES = {"EVENTS_TABLE": "e", "QUARANTINE_TABLE": "q", "KEYS_TABLE": "k"}
+TABLES = {
+    "EVENTS_TABLE": "e",
+    "QUARANTINE_TABLE": "q",
+    "KEYS_TABLE": "k",
+    "SUPPRESSIONS_TABLE": "s",
+    "SUPPRESSION_PEPPER_NAME": "p",
+}
 
 
 def test_settings_come_from_the_environment() -> None:
@@ -24,15 +30,14 @@ def test_settings_come_from_the_environment() -> None:
 
 def test_table_names_have_no_defaults() -> None:
     with pytest.raises(ValidationError, match="events_table"):
-        CollectorSettings.from_env({"QUARANTINE_TABLE": "q", "KEYS_TABLE": "k"})
+        CollectorSettings.from_env({k: v for k, v in TABLES.items() if k != "EVENTS_TABLE"})
 
 
 def test_env_names_are_the_upper_case_field_names() -> None:
     assert CollectorSettings.env_names() == {
-        "EVENTS_TABLE",
-        "QUARANTINE_TABLE",
-        "KEYS_TABLE",
+        *TABLES,
         "EVENT_RETENTION_DAYS",
         "QUARANTINE_RETENTION_DAYS",
         "ALLOWED_ORIGINS",
+        "CONSENT_REQUIRED",
     }

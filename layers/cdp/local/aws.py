@@ -118,3 +118,21 @@ def create_bus(events: Any, prefix: str = "cdp-dev") -> dict[str, str]:
     name = f"{prefix}-bus"
     events.create_event_bus(Name=name)
     return {EVENT_BUS_ENV: name}
+
+
+def create_secrets(
+    secretsmanager: Any, prefix: str = "cdp-dev", identity_secret: str | None = None
+) -> dict[str, str]:
+    """Every secret of `cdp.wiring`, with random values (the identity secret can be given,
+    so that a local website can sign user ids with a known key)."""
+    import secrets
+
+    from cdp.wiring import IDENTITY_SECRET, SECRETS
+
+    names = {}
+    for spec in SECRETS:
+        name = f"{prefix}/{spec.logical_name}"
+        value = identity_secret if spec is IDENTITY_SECRET and identity_secret else None
+        secretsmanager.create_secret(Name=name, SecretString=value or secrets.token_urlsafe(32))
+        names[spec.env_var] = name
+    return names

@@ -15,7 +15,14 @@ from typing import Any
 
 from cdp import clock, wiring
 from cdp.keys import ApiKey, hash_key
-from cdp.local.aws import LocalAws, apply_environment, create_bus, create_queues, create_tables
+from cdp.local.aws import (
+    LocalAws,
+    apply_environment,
+    create_bus,
+    create_queues,
+    create_secrets,
+    create_tables,
+)
 from cdp.local.bus import BusTap, connect_tap
 from cdp.local.gateway import Functions, make_server
 from cdp.local.queues import QueueRunner
@@ -37,6 +44,8 @@ class DevOptions:
     secret_key: str = DEV_SECRET_KEY
     allowed_origins: str = "*"
     webhook: str | None = None
+    identity_secret: str | None = None
+    consent_required: bool = False
     webhook_secret: str | None = None
     scheduler_seconds: float = 60.0
     verbose: bool = False
@@ -48,6 +57,7 @@ def function_environment(options: DevOptions, resources: dict[str, str]) -> dict
     return {
         **resources,
         "ALLOWED_ORIGINS": options.allowed_origins,
+        "CONSENT_REQUIRED": "true" if options.consent_required else "false",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "CDP",
@@ -108,7 +118,11 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     table_env = create_tables(dynamodb)
     queue_urls, queue_arns = create_queues(sqs)
     bus_env = create_bus(events)
-    apply_environment(function_environment(options, {**table_env, **queue_urls, **bus_env}))
+    identity_secret = options.identity_secret or secrets.token_urlsafe(24)
+    secret_env = create_secrets(aws.client("secretsmanager"), identity_secret=identity_secret)
+    apply_environment(
+        function_environment(options, {**table_env, **queue_urls, **bus_env, **secret_env})
+    )
     keys = KeyStore(table_env[KEYS.env_var], client=dynamodb)
     created_at = datetime.now(UTC).isoformat()
     for key, kind in ((options.write_key, "write"), (options.secret_key, "secret")):
@@ -197,6 +211,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         f"  write key    {options.write_key}   (set CDP_WRITE_KEY or --write-key to change)\n"
         f"  secret key   {options.secret_key}   (set CDP_SECRET_KEY or --secret-key to change)\n"
         f"{webhook_line}"
+        f"  identity     signing secret for user ids: {identity_secret}\n"
         f"  AWS (moto)   {aws.endpoint}   region us-east-1, tables: "
         f"{', '.join(sorted(table_env.values()))}\n"
         f"  Point a Segment library at {url} with the write key above. Ctrl-C stops.",

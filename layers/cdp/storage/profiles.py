@@ -13,12 +13,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from cdp.builder import WriteConflictError
-from cdp.clock import iso, utc_now
+from cdp.clock import iso, parse, utc_now
 from cdp.codec import compress, decompress
 from cdp.profile import Profile
 from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
@@ -40,11 +41,13 @@ class ProfileStore:
         identities_table: str,
         *,
         client: Any,
+        retention: timedelta | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.profiles_table = profiles_table
         self.identities_table = identities_table
         self.client = client
+        self.retention = retention  # a profile with no activity this long expires (TTL)
         self.sleep = sleep
 
     # -- reading -----------------------------------------------------------------------
@@ -214,6 +217,9 @@ class ProfileStore:
             "state": {"B": state},
             "updated_at": {"S": now},
         }
+        if self.retention is not None and profile.last_seen is not None:
+            expires = parse(profile.last_seen) + self.retention
+            item["expires_at"] = {"N": str(int(expires.timestamp()))}
         if profile.due_at is not None:
             shard, quarter = due_index(profile.due_at, profile.profile_id)
             item["due_shard"] = {"S": shard}

@@ -1,0 +1,33 @@
+"""Secrets the functions read (never in code or environment values): generated at deploy
+time, one per `cdp.wiring.SECRETS` entry."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdp.wiring import SECRETS, SecretSpec
+from infra.config import DeploymentConfig
+
+
+class Secrets(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.secrets: dict[str, secretsmanager.Secret] = {
+            spec.logical_name: secretsmanager.Secret(
+                self,
+                spec.logical_name,
+                description=spec.description,
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    password_length=48, exclude_punctuation=True
+                ),
+                removal_policy=(
+                    RemovalPolicy.RETAIN if config.protected else RemovalPolicy.DESTROY
+                ),
+            )
+            for spec in SECRETS
+        }
+
+    def secret(self, spec: SecretSpec) -> secretsmanager.Secret:
+        return self.secrets[spec.logical_name]

@@ -24,16 +24,18 @@ from cdp.settings import PublisherSettings
 from cdp.storage import clients
 from cdp.storage.bus import EventBus
 from cdp.storage.members import MembershipIndex
+from cdp.storage.profiles import IdentityLinks
 
 logger, tracer, metrics = powertools("publisher")
 
 
 @lru_cache(maxsize=1)
-def _dependencies() -> tuple[EventBus, MembershipIndex]:
+def _dependencies() -> tuple[EventBus, MembershipIndex, IdentityLinks]:
     settings = PublisherSettings.from_env()
     return (
         EventBus(settings.event_bus_name, client=clients.events()),
         MembershipIndex(settings.members_table, client=clients.dynamodb()),
+        IdentityLinks(settings.identities_table, client=clients.dynamodb()),
     )
 
 
@@ -47,7 +49,7 @@ def _state(image: dict[str, Any]) -> dict[str, Any] | None:
 
 def publish_record(record: DynamoDBRecord) -> None:
     """One profile change: the index first (idempotent), then the events (at least once)."""
-    bus, index = _dependencies()
+    bus, index, links = _dependencies()
     change = record.raw_event["dynamodb"]
     old_image, new_image = change.get("OldImage") or {}, change.get("NewImage") or {}
     image = new_image or old_image
@@ -63,6 +65,10 @@ def publish_record(record: DynamoDBRecord) -> None:
         index.enter(segment_id, profile_id, at)
     for segment_id, profile_id in membership.exited:
         index.leave(segment_id, profile_id)
+    old_state = _state(old_image)
+    if record.event_name and record.event_name.name == "REMOVE" and old_state is not None:
+        # Expired for inactivity (TTL), or erased: no identity may lead to it any more.
+        links.forget(old_state.get("identities", {}), image["profile_id"]["S"])
     if events:
         bus.publish(events)
     metrics.add_metric("EventsPublished", MetricUnit.Count, len(events))

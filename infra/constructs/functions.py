@@ -17,7 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
-from cdp.wiring import EVENT_BUS_ENV, QUEUES, FunctionSpec, QueueSpec
+from cdp.wiring import EVENT_BUS_ENV, QUEUES, FunctionSpec
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, copied_asset
 from infra.constructs.secrets import Secrets
@@ -95,7 +95,7 @@ class FunctionFactory(Construct):
         environment = {
             table.env_var: self.storage.table(table).table_name for table, _ in spec.tables
         }
-        for queue in self._queues_of(spec):
+        for queue in spec.sends_to:
             environment[queue.env_var] = self.queues[queue.logical_name].queue_url
         if spec.publishes_events:
             environment[EVENT_BUS_ENV] = self.bus.event_bus_name
@@ -195,8 +195,3 @@ class FunctionFactory(Construct):
                 on_failure=sources.SqsDlq(failures),
             )
         )
-
-    @staticmethod
-    def _queues_of(spec: FunctionSpec) -> list[QueueSpec]:
-        consumed = [spec.queue.queue] if spec.queue is not None else []
-        return list(dict.fromkeys([*spec.sends_to, *consumed]))

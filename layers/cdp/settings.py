@@ -85,6 +85,7 @@ class AdminApiSettings(FunctionSettings):
 
 class PublisherSettings(FunctionSettings):
     members_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
     event_bus_name: str = Field(min_length=1)
 
 
@@ -99,3 +100,22 @@ class BackfillSettings(FunctionSettings):
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
+
+
+class PrivacyApiSettings(FunctionSettings):
+    events_table: str = Field(min_length=1)
+    quarantine_table: str = Field(min_length=1)
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    suppressions_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    keys_table: str = Field(min_length=1)
+    erasure_queue_url: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+
+
+class ErasureSweepSettings(FunctionSettings):
+    events_table: str = Field(min_length=1)
+    quarantine_table: str = Field(min_length=1)
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)

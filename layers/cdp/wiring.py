@@ -14,7 +14,9 @@ from cdp.settings import (
     AdminApiSettings,
     BackfillSettings,
     CollectorSettings,
+    ErasureSweepSettings,
     FunctionSettings,
+    PrivacyApiSettings,
     ProfileApiSettings,
     ProfileBuilderSettings,
     PublisherSettings,
@@ -54,7 +56,9 @@ class QueueSpec:
 
 
 BACKFILL_QUEUE = QueueSpec("Backfill", "BACKFILL_QUEUE_URL")
-QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE,)
+# Sweeps a few minutes after each erasure (the message is sent with a delay).
+ERASURE_QUEUE = QueueSpec("Erasure", "ERASURE_QUEUE_URL", visibility_timeout_seconds=300)
+QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE, ERASURE_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,7 @@ PUBLISHER = FunctionSpec(
     handler="functions.publisher.handler.handler",
     settings=PublisherSettings,
     description="Profiles stream: segment and profile events to EventBridge, membership index",
-    tables=((tables.MEMBERS, "read_write"),),
+    tables=((tables.MEMBERS, "read_write"), (tables.IDENTITIES, "read_write")),
     stream=StreamSource(tables.PROFILES, batch_size=100, batching_window_seconds=1),
     publishes_events=True,
     timeout_seconds=60,
@@ -238,6 +242,44 @@ SEGMENT_BACKFILL = FunctionSpec(
     memory_mb=1024,
 )
 
+PRIVACY_API = FunctionSpec(
+    name="privacy_api",
+    handler="functions.privacy_api.handler.handler",
+    settings=PrivacyApiSettings,
+    description="Rights of the person: export everything, erase everything",
+    routes=(
+        Route("GET", "/v1/profiles/{identity}/export"),
+        Route("DELETE", "/v1/profiles/{identity}"),
+    ),
+    tables=(
+        (tables.EVENTS, "read_write"),
+        (tables.QUARANTINE, "read_write"),
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read_write"),
+        (tables.SUPPRESSIONS, "read_write"),
+        (tables.CONFIG, "read"),
+        (tables.KEYS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    sends_to=(ERASURE_QUEUE,),
+    timeout_seconds=120,
+)
+
+ERASURE_SWEEP = FunctionSpec(
+    name="erasure_sweep",
+    handler="functions.erasure_sweep.handler.handler",
+    settings=ErasureSweepSettings,
+    description="Erases, once more, what arrived for an erased person in the minute after",
+    tables=(
+        (tables.EVENTS, "read_write"),
+        (tables.QUARANTINE, "read_write"),
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read_write"),
+    ),
+    queue=QueueSource(ERASURE_QUEUE),
+    timeout_seconds=120,
+)
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     COLLECTOR,
     PROFILE_BUILDER,
@@ -246,4 +288,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     PUBLISHER,
     SCHEDULER,
     SEGMENT_BACKFILL,
+    PRIVACY_API,
+    ERASURE_SWEEP,
 )

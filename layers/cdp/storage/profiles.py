@@ -290,3 +290,28 @@ def _profile(item: dict[str, Any]) -> Profile:
     return Profile.from_state(
         item["profile_id"]["S"], decompress(item["state"]["B"]), int(item["version"]["N"])
     )
+
+
+class IdentityLinks:
+    """Removing identity links of a profile that is gone (conditionally: only links that
+    still lead to it)."""
+
+    def __init__(self, table: str, *, client: Any) -> None:
+        self.table = table
+        self.client = client
+
+    def forget(self, identities: Iterable[str], profile_id: str) -> int:
+        removed = 0
+        for identity in sorted(identities):
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key={"identity": {"S": identity}},
+                    ConditionExpression="profile_id = :profile",
+                    ExpressionAttributeValues={":profile": {"S": profile_id}},
+                )
+                removed += 1
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        return removed

@@ -1,0 +1,54 @@
+"""Erasure sweep: a few minutes after an erasure, erase again what arrived meanwhile."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.erasure import SweepTask, sweep
+from cdp.observability import powertools
+from cdp.settings import ErasureSweepSettings
+from cdp.storage import clients
+from cdp.storage.erasure import Eraser
+
+logger, tracer, metrics = powertools("erasure_sweep")
+
+
+@lru_cache(maxsize=1)
+def _eraser() -> Eraser:
+    settings = ErasureSweepSettings.from_env()
+    return Eraser(
+        events_table=settings.events_table,
+        quarantine_table=settings.quarantine_table,
+        identities_table=settings.identities_table,
+        profiles_table=settings.profiles_table,
+        client=clients.dynamodb(),
+    )
+
+
+def run_sweep(record: SQSRecord) -> None:
+    counts = sweep(SweepTask.from_json(record.body), _eraser())
+    metrics.add_metric("LateEventsErased", MetricUnit.Count, counts.events)
+    metrics.add_metric("LateProfilesErased", MetricUnit.Count, counts.profiles)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
+    return process_partial_response(
+        event=event,
+        record_handler=run_sweep,
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+        context=context,
+    )

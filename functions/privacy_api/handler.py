@@ -1,0 +1,125 @@
+"""Privacy API: everything held about a person in one document, and erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cdp.clock import iso, utc_now
+from cdp.computed import load_definitions
+from cdp.erasure import SWEEP_DELAY_SECONDS, erase_person
+from cdp.errors import InvalidRequestError, NotFoundError
+from cdp.export import export_document
+from cdp.identity import identity_key, parse_identity
+from cdp.observability import http_handler, powertools
+from cdp.profile import Profile
+from cdp.settings import PrivacyApiSettings
+from cdp.storage import clients
+from cdp.storage.config import ConfigStore
+from cdp.storage.erasure import Eraser
+from cdp.storage.events import EventReader
+from cdp.storage.keys import KeyStore
+from cdp.storage.profiles import ProfileStore
+from cdp.storage.queue import TaskQueue
+from cdp.storage.secrets import secret
+from cdp.storage.suppressions import SuppressionList
+from cdp.web import json_response, register_error_handlers, require_secret_key
+
+logger, tracer, metrics = powertools("privacy_api")
+IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example.com"
+
+
+def create_app(
+    *,
+    profiles: ProfileStore,
+    events: EventReader,
+    keys: KeyStore,
+    config: ConfigStore,
+    suppressions: SuppressionList,
+    eraser: Eraser,
+    sweeps: TaskQueue,
+    clock: Callable[[], datetime] = utc_now,
+) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    register_error_handlers(app, logger, metrics)
+    app.use(middlewares=[require_secret_key(keys.find, clock)])
+
+    def find(identity: str) -> Profile:
+        parsed = parse_identity(unquote(identity))
+        if parsed is None:
+            raise InvalidRequestError(f"identity: use {IDENTITY_HELP}")
+        profile = profiles.find(identity_key(*parsed))
+        if profile is None:
+            raise NotFoundError(f"no profile has the identity {parsed[0]}:{parsed[1]}")
+        return profile
+
+    @app.get("/v1/profiles/<identity>/export", tags=["Privacy"], summary="Everything held")
+    def export(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> dict[str, Any]:
+        profile = find(identity)
+        definitions = load_definitions(config.definitions("computed_trait"))
+        return export_document(profile, events.newest, definitions, clock())
+
+    @app.delete("/v1/profiles/<identity>", tags=["Privacy"], summary="Erase a person")
+    def erase(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> Response[Any]:
+        profile = find(identity)
+        now_iso = iso(clock())
+        counts = erase_person(
+            profile,
+            suppress=lambda keys: suppressions.add(keys, at=now_iso),
+            eraser=eraser,
+            queue_sweep=lambda task: sweeps.send(
+                [task.to_json()], delay_seconds=SWEEP_DELAY_SECONDS
+            ),
+            now_iso=now_iso,
+        )
+        metrics.add_metric("ProfilesErased", MetricUnit.Count, 1)
+        return json_response(
+            200,
+            {
+                "success": True,
+                "erased": {
+                    "profile_id": profile.profile_id,
+                    "events": counts.events,
+                    "refused_messages": counts.quarantined,
+                    "identities": counts.identities,
+                    "profiles": counts.profiles,
+                },
+            },
+        )
+
+    return app
+
+
+@lru_cache(maxsize=1)
+def _app() -> APIGatewayHttpResolver:
+    settings = PrivacyApiSettings.from_env()
+    client = clients.dynamodb()
+    return create_app(
+        profiles=ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        events=EventReader(settings.events_table, client=client),
+        keys=KeyStore(settings.keys_table, client=client),
+        config=ConfigStore(settings.config_table, client=client),
+        suppressions=SuppressionList(
+            settings.suppressions_table,
+            client=client,
+            pepper=secret(settings.suppression_pepper_name),
+        ),
+        eraser=Eraser(
+            events_table=settings.events_table,
+            quarantine_table=settings.quarantine_table,
+            identities_table=settings.identities_table,
+            profiles_table=settings.profiles_table,
+            client=client,
+        ),
+        sweeps=TaskQueue(settings.erasure_queue_url, client=clients.sqs()),
+    )
+
+
+handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

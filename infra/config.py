@@ -60,6 +60,10 @@ class DeploymentConfig(BaseModel):
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
     # Store only events that carry analytics consent (see README, "Consent").
     consent_required: bool = False
+    # The consent purposes people are asked for.
+    purposes: list[str] = Field(
+        default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
+    )
     allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
     # Identity limits per profile (a profile always holds at most one user_id).
@@ -84,6 +88,7 @@ class DeploymentConfig(BaseModel):
             "allowed_origins": ",".join(self.allowed_origins),
             "profile_retention_days": self.profile_retention_days,
             "consent_required": self.consent_required,
+            "purposes": ",".join(self.purposes),
             "max_anonymous_ids": self.max_anonymous_ids,
             "max_emails": self.max_emails,
             "max_external_ids": self.max_external_ids,

@@ -20,7 +20,9 @@ from cdp.computed import (
     load_definitions,
     time_trait_ids,
 )
+from cdp.consent import DEFAULT_PURPOSES
 from cdp.errors import InvalidRequestError, NotFoundError
+from cdp.forms import FormDefinition
 from cdp.observability import http_handler, powertools
 from cdp.segments import ConditionError, SegmentDefinition, compile_condition, compile_segments
 from cdp.settings import AdminApiSettings
@@ -80,6 +82,7 @@ def create_app(
     members: MembershipIndex,
     progress: BackfillProgress,
     queue: TaskQueue,
+    purposes: list[str] = DEFAULT_PURPOSES,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -89,6 +92,7 @@ def create_app(
     _segment_routes(
         app, config=config, members=members, progress=progress, queue=queue, clock=clock
     )
+    _form_routes(app, config=config, purposes=purposes, clock=clock)
     return app
 
 
@@ -231,6 +235,71 @@ def _segment_routes(
         return MembersPage(members=[MemberOut.model_validate(m) for m in page], cursor=after)
 
 
+FORM = "form"
+FormIdPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+
+
+class FormList(BaseModel):
+    forms: list[FormDefinition]
+
+
+def _form_routes(
+    app: APIGatewayHttpResolver,
+    *,
+    config: ConfigStore,
+    purposes: list[str],
+    clock: Callable[[], datetime],
+) -> None:
+    def stored() -> dict[str, FormDefinition]:
+        return {
+            item["id"]: FormDefinition.model_validate(item) for item in config.definitions(FORM)
+        }
+
+    @app.put("/v1/forms/<form_id>", tags=["Forms"], summary="Create or change a form")
+    def put_form(
+        form_id: FormIdPath, definition: Annotated[FormDefinition, Body(embed=False)]
+    ) -> FormDefinition:
+        if definition.id != form_id:
+            raise InvalidRequestError(f"id: the body says {definition.id!r}, the path {form_id!r}")
+        unknown = [p for p in definition.consent_purposes if p not in purposes]
+        if unknown:
+            raise InvalidRequestError(
+                f"consent_purposes: {unknown[0]!r} is not a purpose of this deployment "
+                f"({', '.join(purposes)})"
+            )
+        for other in stored().values():
+            if other.id == form_id:
+                continue
+            for field in definition.fields:
+                theirs = other.field(field.trait)
+                if theirs is not None and theirs.type != field.type:
+                    raise InvalidRequestError(
+                        f"fields: {field.trait!r} is a {theirs.type} in form {other.id!r}; "
+                        "a trait is asked the same way everywhere"
+                    )
+        config.put(
+            FORM, form_id, definition.model_dump(mode="json", exclude_none=True), at=iso(clock())
+        )
+        return definition
+
+    @app.get("/v1/forms", tags=["Forms"], summary="Every form")
+    def list_forms() -> FormList:
+        return FormList(forms=list(stored().values()))
+
+    @app.get("/v1/forms/<form_id>", tags=["Forms"])
+    def get_form(form_id: FormIdPath) -> FormDefinition:
+        found = stored().get(form_id)
+        if found is None:
+            raise NotFoundError(f"no form is called {form_id}")
+        return found
+
+    @app.delete("/v1/forms/<form_id>", tags=["Forms"])
+    def delete_form(form_id: FormIdPath) -> Response[Any]:
+        if not config.delete(FORM, form_id):
+            raise NotFoundError(f"no form is called {form_id}")
+        return json_response(200, {"success": True, "deleted": form_id})
+
+
 def _effective(config: ConfigStore) -> tuple[ComputedTraitDefinition, ...]:
     return load_definitions(config.definitions(COMPUTED))
 
@@ -245,6 +314,7 @@ def _app() -> APIGatewayHttpResolver:
         members=MembershipIndex(settings.members_table, client=client),
         progress=BackfillProgress(settings.config_table, client=client),
         queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
+        purposes=settings.purposes,
     )
 
 

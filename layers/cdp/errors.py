@@ -14,8 +14,11 @@ class CdpError(Exception):
 class InvalidRequestError(CdpError):
     """The request cannot be read: not JSON, wrong shape, missing fields."""
 
-    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+    def __init__(
+        self, message: str, details: list[dict[str, object]] | dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
+        # Which messages of a batch were refused (a list), or which fields are wrong (a dict).
         self.details = details or []
 
 
@@ -25,6 +28,10 @@ class RequestTooLargeError(CdpError):
 
 class AuthenticationError(CdpError):
     """No key, an unknown key, or a key of the wrong kind for this route."""
+
+
+class ForbiddenError(CdpError):
+    """A valid key, but not allowed to do this (another person's data, say)."""
 
 
 class NotFoundError(CdpError):

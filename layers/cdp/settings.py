@@ -21,6 +21,7 @@ def _comma_separated(value: Any) -> Any:
 
 
 Origins = Annotated[list[str], BeforeValidator(_comma_separated)]
+Purposes = Annotated[list[str], BeforeValidator(_comma_separated)]
 
 
 class FunctionSettings(BaseModel):
@@ -81,6 +82,9 @@ class AdminApiSettings(FunctionSettings):
     keys_table: str = Field(min_length=1)
     members_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
+    purposes: Purposes = Field(
+        default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
+    )
 
 
 class PublisherSettings(FunctionSettings):
@@ -119,3 +123,21 @@ class ErasureSweepSettings(FunctionSettings):
     quarantine_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
+
+
+class FormsApiSettings(FunctionSettings):
+    events_table: str = Field(min_length=1)
+    quarantine_table: str = Field(min_length=1)
+    keys_table: str = Field(min_length=1)
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+    identity_secret_name: str = Field(min_length=1)
+    purposes: Purposes = Field(
+        default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
+    )
+    event_retention_days: int = Field(default=395, ge=1, le=3650)
+    quarantine_retention_days: int = Field(default=30, ge=1, le=365)
+    allowed_origins: Origins = Field(default_factory=lambda: ["*"])

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from cdp.errors import (
     AuthenticationError,
     CdpError,
+    ForbiddenError,
     InvalidRequestError,
     NotFoundError,
     RequestTooLargeError,
@@ -43,6 +44,7 @@ _ANSWERS: dict[type[CdpError], tuple[HTTPStatus, str]] = {
     InvalidRequestError: (HTTPStatus.BAD_REQUEST, "invalid_request"),
     RequestTooLargeError: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large"),
     AuthenticationError: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    ForbiddenError: (HTTPStatus.FORBIDDEN, "forbidden"),
     NotFoundError: (HTTPStatus.NOT_FOUND, "not_found"),
     StorageBusyError: (HTTPStatus.SERVICE_UNAVAILABLE, "busy"),
 }
@@ -72,7 +74,8 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
         metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
         extra: dict[str, Any] = {}
         if isinstance(error, InvalidRequestError) and error.details:
-            extra["rejected"] = error.details
+            key = "fields" if isinstance(error.details, dict) else "rejected"
+            extra[key] = error.details
         response = error_response(status, code, error.message, **extra)
         if isinstance(error, StorageBusyError):
             response.headers["Retry-After"] = str(error.retry_after_seconds)

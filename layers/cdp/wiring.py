@@ -15,6 +15,7 @@ from cdp.settings import (
     BackfillSettings,
     CollectorSettings,
     ErasureSweepSettings,
+    FormsApiSettings,
     FunctionSettings,
     PrivacyApiSettings,
     ProfileApiSettings,
@@ -192,6 +193,10 @@ ADMIN_API = FunctionSpec(
         Route("PUT", "/v1/segments/{segment_id}"),
         Route("DELETE", "/v1/segments/{segment_id}"),
         Route("GET", "/v1/segments/{segment_id}/members"),
+        Route("GET", "/v1/forms"),
+        Route("GET", "/v1/forms/{form_id}"),
+        Route("PUT", "/v1/forms/{form_id}"),
+        Route("DELETE", "/v1/forms/{form_id}"),
     ),
     tables=(
         (tables.CONFIG, "read_write"),
@@ -242,6 +247,30 @@ SEGMENT_BACKFILL = FunctionSpec(
     memory_mb=1024,
 )
 
+FORMS_API = FunctionSpec(
+    name="forms_api",
+    handler="functions.forms_api.handler.handler",
+    settings=FormsApiSettings,
+    description="Progressive forms and the preference center, for browsers (write key)",
+    routes=(
+        Route("GET", "/v1/forms/{form_id}/next"),
+        Route("POST", "/v1/forms/{form_id}/submissions"),
+        Route("GET", "/v1/preferences"),
+        Route("PUT", "/v1/preferences"),
+    ),
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.KEYS, "read"),
+        (tables.PROFILES, "read"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER, IDENTITY_SECRET),
+    browser_facing=True,
+)
+
 PRIVACY_API = FunctionSpec(
     name="privacy_api",
     handler="functions.privacy_api.handler.handler",
@@ -288,6 +317,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     PUBLISHER,
     SCHEDULER,
     SEGMENT_BACKFILL,
+    FORMS_API,
     PRIVACY_API,
     ERASURE_SWEEP,
 )

@@ -89,6 +89,7 @@ class DeploymentConfig(BaseModel):
             "profile_retention_days": self.profile_retention_days,
             "consent_required": self.consent_required,
             "purposes": ",".join(self.purposes),
+            "erasure_sweep_delay_seconds": 300,
             "max_anonymous_ids": self.max_anonymous_ids,
             "max_emails": self.max_emails,
             "max_external_ids": self.max_external_ids,

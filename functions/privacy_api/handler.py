@@ -45,6 +45,7 @@ def create_app(
     suppressions: SuppressionList,
     eraser: Eraser,
     sweeps: TaskQueue,
+    sweep_delay_seconds: int = SWEEP_DELAY_SECONDS,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
@@ -75,7 +76,7 @@ def create_app(
             suppress=lambda keys: suppressions.add(keys, at=now_iso),
             eraser=eraser,
             queue_sweep=lambda task: sweeps.send(
-                [task.to_json()], delay_seconds=SWEEP_DELAY_SECONDS
+                [task.to_json()], delay_seconds=sweep_delay_seconds
             ),
             now_iso=now_iso,
         )
@@ -119,6 +120,7 @@ def _app() -> APIGatewayHttpResolver:
             client=client,
         ),
         sweeps=TaskQueue(settings.erasure_queue_url, client=clients.sqs()),
+        sweep_delay_seconds=settings.erasure_sweep_delay_seconds,
     )
 
 

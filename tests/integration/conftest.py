@@ -78,7 +78,9 @@ def profile_api(keys: None) -> Iterator[Callable[[dict[str, Any]], dict[str, Any
 
 
 @pytest.fixture
-def admin_api(keys: None) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+def admin_api(
+    keys: None, queues: dict[str, str]
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     from functions.admin_api import handler
 
     handler._app.cache_clear()
@@ -144,3 +146,76 @@ def publisher(
     clients.dynamodb.cache_clear()
     yield lambda event: handler.handler(event, LambdaContext())
     handler._dependencies.cache_clear()
+
+
+def _handler_fixture(module_name: str, cache: str) -> Any:
+    """A fixture giving a deployed handler on moto tables, its caches cleared around it."""
+
+    @pytest.fixture
+    def fixture(
+        keys: None, queues: dict[str, str], bus: Any
+    ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+        import importlib
+
+        module = importlib.import_module(module_name)
+        getattr(module, cache).cache_clear()
+        clients.dynamodb.cache_clear()
+        yield lambda event: module.handler(event, LambdaContext())
+        getattr(module, cache).cache_clear()
+
+    return fixture
+
+
+forms_api = _handler_fixture("functions.forms_api.handler", "_app")
+privacy_api = _handler_fixture("functions.privacy_api.handler", "_app")
+erasure_sweep = _handler_fixture("functions.erasure_sweep.handler", "_eraser")
+
+
+class TableStream:
+    """Reads a table's DynamoDB stream (moto) and hands its new records over as Lambda does."""
+
+    def __init__(self, table: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        # moto answers Streams calls only without account-based endpoints
+        self.streams = boto3.client(
+            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
+        )
+        arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        self.iterator = self.streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+
+    def new_records(self) -> dict[str, Any]:
+        from cdp.local.streams import _as_lambda_json
+
+        answer = self.streams.get_records(ShardIterator=self.iterator)
+        self.iterator = answer["NextShardIterator"]
+        return {"Records": [_as_lambda_json(record) for record in answer["Records"]]}
+
+
+@pytest.fixture
+def pipeline(
+    table_names: dict[str, str],
+    profile_builder: Callable[[dict[str, Any]], dict[str, Any]],
+    publisher: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Callable[[], None]:
+    """Runs the streams as Lambda would: stored events to the builder, profile changes to the
+    publisher, until nothing is left."""
+    events = TableStream(table_names["EVENTS_TABLE"])
+    profiles = TableStream(table_names["PROFILES_TABLE"])
+
+    def run() -> None:
+        while True:
+            batch = events.new_records()
+            if batch["Records"]:
+                assert profile_builder(batch) == {"batchItemFailures": []}
+            changes = profiles.new_records()
+            if changes["Records"]:
+                assert publisher(changes) == {"batchItemFailures": []}
+            if not batch["Records"] and not changes["Records"]:
+                return
+
+    return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -115,7 +116,41 @@ def create_app(
             headers={"Cache-Control": "public, max-age=300"},
         )
 
+    @app.get("/v1/cdp.js")
+    def tracker() -> Response[Any]:
+        return script("cdp.js")
+
+    @app.get("/v1/cdp-forms.js")
+    def tracker_forms() -> Response[Any]:
+        return script("cdp-forms.js")
+
+    def script(name: str) -> Response[Any]:
+        """The built tracker, cacheable: browsers keep it five minutes, then ask again with
+        its ETag and get a 304 until it changes."""
+        text, etag = static_file(name)
+        headers = {"Cache-Control": "public, max-age=300", "ETag": etag}
+        if app.current_event.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers, body="")
+        return Response(
+            status_code=200,
+            content_type="application/javascript; charset=utf-8",
+            body=text,
+            headers=headers,
+        )
+
     return app
+
+
+@lru_cache(maxsize=4)
+def static_file(name: str) -> tuple[str, str]:
+    """A file built into the package (`make` builds the snippet into cdp/static/)."""
+    from importlib.resources import files
+
+    try:
+        text = files("cdp").joinpath("static", name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{name} is not built; run `make` (npm run build:snippet)") from None
+    return text, '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
 @lru_cache(maxsize=1)

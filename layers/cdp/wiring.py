@@ -130,6 +130,9 @@ COLLECTOR = FunctionSpec(
         *_posts("/v1/screen", "/v1/group", "/v1/alias"),
         *_posts("/v1/b", "/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/g", "/v1/a", "/v1/m"),
         Route("GET", "/v1/projects/{write_key}/settings"),
+        # The tracker for websites (snippet/), and its forms helpers.
+        Route("GET", "/v1/cdp.js"),
+        Route("GET", "/v1/cdp-forms.js"),
     ),
     tables=(
         (tables.EVENTS, "write"),

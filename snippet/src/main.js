@@ -1,0 +1,4 @@
+import { install } from "./index.js";
+import { safe } from "./util.js";
+
+safe(install)(window);

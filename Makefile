@@ -1,17 +1,19 @@
 # Two commands do everything on a fresh machine with Python 3.11+ and Node 20+:
 #   make dev    set up and run the whole platform locally
-#   make test   set up and run every test (unit, integration, infra, end-to-end)
+#   make test   set up and run every test (unit, integration, infra, end-to-end, browser)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
+SNIPPET := layers/cdp/static/cdp.js
+SNIPPET_SOURCES := $(wildcard snippet/src/*.js) snippet/build.mjs snippet/stub.html
 
 # jsii (under aws-cdk-lib) warns loudly on Node 20; the project supports Node 20 and newer.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := true
 
-.PHONY: dev test lint synth deploy clean
+.PHONY: dev test lint snippet browser synth deploy clean
 
 $(PYTHON_READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +25,25 @@ $(NODE_READY): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-dev: $(PYTHON_READY)
+# The website tracker, built with esbuild into the package that serves it.
+$(SNIPPET): $(NODE_READY) $(SNIPPET_SOURCES)
+	node snippet/build.mjs
+
+snippet: $(SNIPPET)
+
+# The browser tests drive Debian's Chromium (a test tool cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package) for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+dev: $(PYTHON_READY) $(SNIPPET)
 	$(BIN)/cdp dev
 
-test: $(PYTHON_READY) $(NODE_READY) lint
+test: $(PYTHON_READY) $(SNIPPET) browser lint
+	node --test snippet/test/
 	$(BIN)/pytest
 
 lint: $(PYTHON_READY)
@@ -34,11 +51,12 @@ lint: $(PYTHON_READY)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-synth: $(PYTHON_READY) $(NODE_READY)
+synth: $(PYTHON_READY) $(SNIPPET)
 	npx cdk synth --quiet
 
-deploy: $(PYTHON_READY) $(NODE_READY)
+deploy: $(PYTHON_READY) $(SNIPPET)
 	npx cdk deploy --require-approval never
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out snippet/dist layers/cdp/static \
+	  .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -149,6 +149,11 @@ class FormsService:
         metrics.add_metric("FormsSubmitted", MetricUnit.Count, 1)
         declared = declared_now(who.profile.traits, self.clock()) if who.profile else {}
         declared |= {trait: value for trait, value in clean.items() if value is not None}
+        # Answers of this visit still on their way through the pipeline (the page says which):
+        # not asked again. This only decides which questions come next.
+        earlier = data.get("answered")
+        if isinstance(earlier, list):
+            declared |= {trait: True for trait in earlier[:50] if isinstance(trait, str)}
         return {
             "success": True,
             "submissionId": submission,

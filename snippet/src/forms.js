@@ -108,12 +108,16 @@ export function bind(cdp, form, formId) {
   });
 }
 
+// What this page has answered already (the profile learns of it a moment later).
+const answered = new Set();
+
 function submitter(cdp, formId, show, onAnswer) {
   return async (answers, choices, showProblems) => {
     const body = {
       writeKey: cdp.writeKey(),
       ...cdp.who(),
       answers,
+      answered: [...answered],
       consent: choices,
       // The same id and time on a retry: the answers are stored once.
       submissionId: crypto.randomUUID?.() || String(Math.random()).slice(2),
@@ -126,6 +130,7 @@ function submitter(cdp, formId, show, onAnswer) {
     });
     const result = await response.json();
     if (!response.ok) return showProblems(result.fields || { form: result.message });
+    for (const trait of Object.keys(answers)) answered.add(trait);
     if (Object.keys(choices).length) cdp.consented(choices);
     onAnswer?.(answers);
     show({ questions: result.next });

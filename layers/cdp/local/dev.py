@@ -10,8 +10,10 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from types import FrameType
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cdp import clock, wiring
 from cdp.keys import ApiKey, hash_key
@@ -27,12 +29,52 @@ from cdp.local.bus import BusTap, connect_tap
 from cdp.local.gateway import Functions, make_server
 from cdp.local.queues import QueueRunner
 from cdp.local.streams import StreamRunner
+from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
-from cdp.tables import KEYS
+from cdp.tables import CONFIG, KEYS
+from cdp.verification import sign
 
 DEV_WRITE_KEY = "wk_dev_local"
 DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (a printed local default, not a secret)
 Answer = tuple[int, dict[str, str], bytes]
+
+# The form the demo page asks, two questions at a time.
+DEMO_FORM: dict[str, Any] = {
+    "id": "household",
+    "name": "About your household",
+    "questions_per_step": 2,
+    "consent_purposes": ["personalization", "marketing"],
+    "consent_text": "We use your answers to tailor offers to you. You can change this any time.",
+    "consent_version": "demo-1",
+    "fields": [
+        {
+            "trait": "moving_soon",
+            "label": "Are you moving in the next six months?",
+            "type": "boolean",
+            "purpose": "So we can offer moving insurance at the right time",
+            "valid_days": 180,
+        },
+        {
+            "trait": "home",
+            "label": "Do you own or rent your home?",
+            "type": "select",
+            "options": ["own", "rent"],
+            "purpose": "For mortgage and rental offers",
+        },
+        {
+            "trait": "children",
+            "label": "How many children live with you?",
+            "type": "number",
+            "purpose": "For family offers",
+        },
+        {
+            "trait": "car",
+            "label": "Do you have a car?",
+            "type": "boolean",
+            "purpose": "For car insurance offers",
+        },
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +170,9 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     for key, kind in ((options.write_key, "write"), (options.secret_key, "secret")):
         keys.put(ApiKey(key_hash=hash_key(key), kind=kind, source="dev"), created_at=created_at)
 
+    ConfigStore(table_env[CONFIG.env_var], client=dynamodb).put(
+        "form", DEMO_FORM["id"], DEMO_FORM, at=created_at
+    )
     functions = Functions(wiring.FUNCTIONS)
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
@@ -164,10 +209,10 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     scheduler = Scheduler(functions, options.scheduler_seconds)
     workers += [tap, scheduler]
 
-    def health(_: bytes) -> Answer:
+    def health(_: bytes, __: str) -> Answer:
         return _json(200, {"status": "ok", "functions": [spec.name for spec in wiring.FUNCTIONS]})
 
-    def move_clock(body: bytes) -> Answer:
+    def move_clock(body: bytes, _: str) -> Answer:
         """POST /_dev/clock {"advance_days": 91}: time travel for time-based segments."""
         try:
             days = float(json.loads(body or b"{}").get("advance_days", 0))
@@ -176,8 +221,20 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         now = clock.advance(timedelta(days=days))
         return _json(200, {"now": clock.iso(now)})
 
-    def run_scheduler(_: bytes) -> Answer:
+    def run_scheduler(_: bytes, __: str) -> Answer:
         return _json(200, scheduler.run_now())
+
+    def demo(_: bytes, __: str) -> Answer:
+        page = (files("cdp.local") / "demo.html").read_text(encoding="utf-8")
+        html = page.replace("__WRITE_KEY__", options.write_key)
+        return 200, {"content-type": "text/html; charset=utf-8"}, html.encode()
+
+    def sign_user(_: bytes, query: str) -> Answer:
+        """Plays the website's back end for the demo: signs a user id (never in AWS)."""
+        user = dict(parse_qsl(query)).get("userId", "")
+        if not user:
+            return _json(400, {"message": "send ?userId="})
+        return _json(200, {"signature": sign(user, identity_secret)})
 
     try:
         server = make_server(
@@ -188,6 +245,8 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
                 ("GET", "/health"): health,
                 ("POST", "/_dev/clock"): move_clock,
                 ("POST", "/_dev/scheduler"): run_scheduler,
+                ("GET", "/demo"): demo,
+                ("GET", "/_dev/sign"): sign_user,
             },
         )
     except OSError as error:
@@ -208,6 +267,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     print(
         f"cdp dev is running\n"
         f"  API          {url}   (health: {url}/health)\n"
+        f"  demo site    {url}/demo\n"
         f"  write key    {options.write_key}   (set CDP_WRITE_KEY or --write-key to change)\n"
         f"  secret key   {options.secret_key}   (set CDP_SECRET_KEY or --secret-key to change)\n"
         f"{webhook_line}"

@@ -181,7 +181,7 @@ def make_server(
     port: int,
     functions: Functions,
     *,
-    extra_routes: dict[tuple[str, str], Callable[[bytes], tuple[int, dict[str, str], bytes]]]
+    extra_routes: dict[tuple[str, str], Callable[[bytes, str], tuple[int, dict[str, str], bytes]]]
     | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ThreadingHTTPServer:
@@ -222,7 +222,7 @@ def make_server(
                 )
             fixed = extra_routes.get((self.command, path))
             if fixed is not None:
-                status, headers, content = fixed(body)
+                status, headers, content = fixed(body, query)
                 return self._send(status, headers, content)
             found = functions.match(self.command, path)
             if found is None:

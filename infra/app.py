@@ -13,10 +13,19 @@ def build(app: cdk.App) -> CdpStack:
     return CdpStack(app, f"Cdp-{config.stage}", config=config)
 
 
+def checked(app: cdk.App) -> cdk.App:
+    """The AwsSolutions rules of cdk-nag run on every synth; a finding fails it, unless it is
+    acknowledged on its resource with a reason (see infra/constructs/checks.py)."""
+    from cdk_nag import AwsSolutionsChecks
+
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
 def main() -> None:
     app = cdk.App()
     build(app)
-    app.synth()
+    checked(app).synth()
 
 
 if __name__ == "__main__":

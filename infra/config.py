@@ -71,9 +71,20 @@ class DeploymentConfig(BaseModel):
     max_emails: int = Field(default=5, ge=1, le=100)
     max_external_ids: int = Field(default=25, ge=1, le=100)
     destinations: list[Destination] = Field(default_factory=list)
+    # Where alarms are e-mailed (an SNS subscription to confirm); none: only the topic.
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # An optional custom domain for the API, with an ACM certificate in the stack's region.
+    domain_name: str | None = None
+    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
     # API Gateway's steady rate and burst for the whole API, per second.
     throttle_rate: int = Field(default=1000, ge=1)
     throttle_burst: int = Field(default=2000, ge=1)
+
+    @model_validator(mode="after")
+    def _domain(self) -> DeploymentConfig:
+        if (self.domain_name is None) != (self.certificate_arn is None):
+            raise ValueError("a custom domain needs both domain_name and certificate_arn")
+        return self
 
     @property
     def protected(self) -> bool:

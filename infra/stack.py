@@ -9,6 +9,7 @@ from cdp import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.api import HttpApiFront
 from infra.constructs.functions import FunctionFactory
+from infra.constructs.observability import Observability
 from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import Sharing
 from infra.constructs.storage import Storage
@@ -25,5 +26,14 @@ class CdpStack(cdk.Stack):
         )
         functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
         api = HttpApiFront(self, "Api", config=config, functions=functions)
+        Observability(
+            self,
+            "Observability",
+            config=config,
+            functions=functions,
+            queues={**factory.dead_letters, **factory.failure_queues, **sharing.failure_queues},
+            tables=storage.tables,
+            api=api.api,
+        )
         cdk.CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API")
         cdk.CfnOutput(self, "EventBusName", value=sharing.bus.event_bus_name)

@@ -13,12 +13,14 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw_v1
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdp import wiring
 from infra.config import DeploymentConfig
+from infra.constructs.checks import acknowledge
 
 _ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -61,18 +63,35 @@ class HttpApiFront(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigw.HttpApi(self, "HttpApi", create_default_stage=False)
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG4",
+            "every route authenticates in its function: write keys for collecting and forms, "
+            "the secret key for profiles and administration (hashed keys in the keys table)",
+        )
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        domain = None
+        if config.domain_name and config.certificate_arn:
+            domain = apigw.DomainName(
+                self,
+                "Domain",
+                domain_name=config.domain_name,
+                certificate=acm.Certificate.from_certificate_arn(
+                    self, "Certificate", config.certificate_arn
+                ),
+            )
         self.stage = apigw.HttpStage(
             self,
             "DefaultStage",
             http_api=self.api,
             stage_name="$default",
             auto_deploy=True,
+            domain_mapping=apigw.DomainMappingOptions(domain_name=domain) if domain else None,
             throttle=apigw.ThrottleSettings(
                 rate_limit=config.throttle_rate, burst_limit=config.throttle_burst
             ),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
@@ -20,6 +21,7 @@ from constructs import Construct
 from cdp.wiring import EVENT_BUS_ENV, QUEUES, FunctionSpec
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, copied_asset
+from infra.constructs.checks import acknowledge
 from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import encrypted_queue
 from infra.constructs.storage import Storage
@@ -31,6 +33,32 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_LAYER_PARAMETER = (
     f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
 )
+_READ = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+]
+_WRITE = ["dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"]
+_ACTIONS = {
+    "read": _READ,
+    "write": _WRITE,
+    "read_write": [
+        *_READ,
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ],
+}
+
+
+def _logical_id(construct: Construct) -> str:
+    child = construct.node.default_child
+    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
+
+
 _RETENTION = {
     7: logs.RetentionDays.ONE_WEEK,
     14: logs.RetentionDays.TWO_WEEKS,
@@ -61,8 +89,11 @@ class FunctionFactory(Construct):
         self.failure_queues: dict[str, sqs.Queue] = {}
         # Task queues, each with a dead-letter queue for tasks that keep failing.
         self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letters: dict[str, sqs.Queue] = {}
         for queue in QUEUES:
             dead_letters = encrypted_queue(self, f"{queue.logical_name}-dead-letters")
+            acknowledge(dead_letters, "AwsSolutions-SQS3", "it is a dead-letter queue")
+            self.dead_letters[f"{queue.logical_name}-dead-letters"] = dead_letters
             self.queues[queue.logical_name] = encrypted_queue(
                 self,
                 f"{queue.logical_name}-queue",
@@ -121,6 +152,15 @@ class FunctionFactory(Construct):
             retention=_RETENTION[self.config.log_retention_days],
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # An explicit role: its own log group and nothing else by default (no AWS managed
+        # policy, whose log permissions cover every log group of the account).
+        role = iam.Role(
+            self,
+            f"{spec.name}-role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{spec.name}: {spec.description}",
+        )
+        log_group.grant_write(role)
         function = lambda_.Function(
             self,
             spec.name,
@@ -136,7 +176,35 @@ class FunctionFactory(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=log_group,
+            role=role,
+            reserved_concurrent_executions=spec.reserved_concurrency,
         )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level "
+            "permissions; it is the only statement on every resource",
+        )
+        self._grant_tables(function, spec)
+        self._connect(function, spec)
+        return function
+
+    def _grant_tables(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Exactly the actions each function needs, table by table (asserted in tests)."""
+        for table_spec, access in spec.tables:
+            table = self.storage.table(table_spec)
+            actions = _ACTIONS[access] + (["dynamodb:Scan"] if table_spec in spec.scans else [])
+            table.grant(function, *actions)
+            if table_spec.indexes:
+                acknowledge(
+                    function.role,  # type: ignore[arg-type]
+                    f"AwsSolutions-IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]",
+                    f"the same actions on the {table_spec.logical_name} table's own indexes "
+                    "(`due`: the scheduler's sparse index)",
+                )
+
+    def _connect(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Event sources, queues, the bus, secrets and schedules of one function."""
         if spec.stream is not None:
             self._subscribe(function, spec)
         if spec.queue is not None:
@@ -154,24 +222,26 @@ class FunctionFactory(Construct):
         for secret in spec.secrets:
             self.secrets.secret(secret).grant_read(function)
         if spec.every_minutes:
+            invoker = iam.Role(
+                self,
+                f"{spec.name}-scheduler-role",
+                assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                description=f"EventBridge Scheduler runs {spec.name}",
+            )
             scheduler.Schedule(
                 self,
                 f"{spec.name}-schedule",
                 schedule=scheduler.ScheduleExpression.rate(Duration.minutes(spec.every_minutes)),
                 target=scheduler_targets.LambdaInvoke(
-                    function, retry_attempts=2, max_event_age=Duration.minutes(10)
+                    function, role=invoker, retry_attempts=2, max_event_age=Duration.minutes(10)
                 ),
                 description=spec.description,
             )
-        for table_spec, access in spec.tables:
-            table = self.storage.table(table_spec)
-            if access == "read":
-                table.grant_read_data(function)
-            elif access == "write":
-                table.grant_write_data(function)
-            else:
-                table.grant_read_write_data(function)
-        return function
+            acknowledge(
+                invoker,
+                f"AwsSolutions-IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
+                "the scheduler may invoke this one function, in any of its versions",
+            )
 
     def _subscribe(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """The stream's event source mapping: partial batch failures, bisection on error,
@@ -179,6 +249,11 @@ class FunctionFactory(Construct):
         the shard and sequence range to redrive, not the records themselves)."""
         assert spec.stream is not None
         failures = encrypted_queue(self, f"{spec.name}-failures")
+        acknowledge(
+            failures,
+            "AwsSolutions-SQS3",
+            "it is the dead-letter destination of a stream event source mapping",
+        )
         self.failure_queues[spec.name] = failures
         source = spec.stream
         function.add_event_source(

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cdp.publishing import SOURCE
 from infra.config import DeploymentConfig, Destination
+from infra.constructs.checks import acknowledge
 
 
 def encrypted_queue(scope: Construct, construct_id: str, **options: object) -> sqs.Queue:
@@ -31,11 +32,14 @@ class Sharing(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus")
+        self.failure_queues: dict[str, sqs.Queue] = {}
         for destination in config.destinations:
             self._route(destination)
 
     def _route(self, destination: Destination) -> None:
         failures = encrypted_queue(self, f"{destination.name}-failures")
+        acknowledge(failures, "AwsSolutions-SQS3", "it is the destination's dead-letter queue")
+        self.failure_queues[f"{destination.name}-failures"] = failures
         target = self._target(destination, failures)
         consented = [t for t in destination.events if t != "profile.deleted"]
         if consented:
@@ -66,7 +70,15 @@ class Sharing(Construct):
             "max_event_age": Duration.hours(24),
         }
         if destination.type == "sqs":
-            queue = encrypted_queue(self, f"{destination.name}-queue")
+            # What the consuming system cannot process lands in its own dead-letter queue.
+            unprocessed = encrypted_queue(self, f"{destination.name}-unprocessed")
+            acknowledge(unprocessed, "AwsSolutions-SQS3", "it is a dead-letter queue")
+            self.failure_queues[f"{destination.name}-unprocessed"] = unprocessed
+            queue = encrypted_queue(
+                self,
+                f"{destination.name}-queue",
+                dead_letter_queue=sqs.DeadLetterQueue(queue=unprocessed, max_receive_count=5),
+            )
             return targets.SqsQueue(queue, **retry)  # type: ignore[arg-type]
         assert destination.url is not None
         assert destination.auth is not None

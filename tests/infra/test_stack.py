@@ -515,3 +515,21 @@ def test_some_functions_are_capped_to_protect_the_tables(template: Template) -> 
         function = function_named(template, spec.name)
         assert function.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
     assert wiring.SEGMENT_BACKFILL.reserved_concurrency == 4
+
+
+def test_a_stage_takes_the_shared_configuration_and_its_own() -> None:
+    app = cdk.App(
+        context={
+            "stage": "prod",
+            "cdp": {"stage": "dev", "event_retention_days": 200, "allowed_origins": ["*"]},
+            "cdp.prod": {"allowed_origins": ["https://www.shop.example"], "consent_required": True},
+        }
+    )
+    stack = build(app)
+    assert stack.stack_name == "Cdp-prod"
+    environment = function_named(Template.from_stack(stack), "collector")["Environment"][
+        "Variables"
+    ]
+    assert environment["EVENT_RETENTION_DAYS"] == "200"
+    assert environment["ALLOWED_ORIGINS"] == "https://www.shop.example"
+    assert environment["CONSENT_REQUIRED"] == "true"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -26,12 +26,14 @@ from cdp.forms import FormDefinition
 from cdp.observability import http_handler, powertools
 from cdp.segments import ConditionError, SegmentDefinition, compile_condition, compile_segments
 from cdp.settings import AdminApiSettings
+from cdp.sources import NewSource, Sources, public
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
 from cdp.web import json_response, register_error_handlers, require_secret_key
+from cdp.webhooks import WEBHOOK, WebhookConfig
 
 logger, tracer, metrics = powertools("admin_api")
 
@@ -93,6 +95,8 @@ def create_app(
         app, config=config, members=members, progress=progress, queue=queue, clock=clock
     )
     _form_routes(app, config=config, purposes=purposes, clock=clock)
+    _source_routes(app, sources=Sources(config=config, keys=keys), clock=clock)
+    _webhook_routes(app, config=config, clock=clock)
     return app
 
 
@@ -298,6 +302,102 @@ def _form_routes(
         if not config.delete(FORM, form_id):
             raise NotFoundError(f"no form is called {form_id}")
         return json_response(200, {"success": True, "deleted": form_id})
+
+
+SourceName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+
+
+class Rotation(BaseModel):
+    overlap_hours: int = Field(
+        default=24, ge=0, le=720, description="how long the current keys keep working"
+    )
+
+
+class TemporaryKey(BaseModel):
+    expires_hours: int = Field(default=24, ge=1, le=168)
+
+
+def _source_routes(
+    app: APIGatewayHttpResolver, *, sources: Sources, clock: Callable[[], datetime]
+) -> None:
+    def with_key(record: dict[str, Any], key: str, status: int = 200) -> Response[Any]:
+        return json_response(
+            status,
+            {
+                "source": public(record, clock()),
+                "write_key": key,
+                "note": "the key is shown this once; only its hash is kept",
+            },
+        )
+
+    @app.post("/v1/sources", tags=["Sources"], summary="Create a source and its write key")
+    def create_source(new: Annotated[NewSource, Body(embed=False)]) -> Response[Any]:
+        record, key = sources.create(new, clock())
+        return with_key(record, key, 201)
+
+    @app.get("/v1/sources", tags=["Sources"], summary="Every source and the state of its keys")
+    def list_sources() -> Response[Any]:
+        return json_response(200, {"sources": [public(r, clock()) for r in sources.list()]})
+
+    @app.get("/v1/sources/<name>", tags=["Sources"])
+    def get_source(name: SourceName) -> Response[Any]:
+        return json_response(200, {"source": public(sources.get(name), clock())})
+
+    @app.post("/v1/sources/<name>/rotate", tags=["Sources"], summary="Replace the write key")
+    def rotate_source(
+        name: SourceName, rotation: Annotated[Rotation, Body(embed=False)]
+    ) -> Response[Any]:
+        record, key = sources.rotate(name, timedelta(hours=rotation.overlap_hours), clock())
+        return with_key(record, key)
+
+    @app.post("/v1/sources/<name>/keys", tags=["Sources"], summary="A temporary write key")
+    def temporary_key(
+        name: SourceName, request: Annotated[TemporaryKey, Body(embed=False)]
+    ) -> Response[Any]:
+        record, key = sources.temporary_key(name, timedelta(hours=request.expires_hours), clock())
+        return with_key(record, key)
+
+    @app.post("/v1/sources/<name>/disable", tags=["Sources"], summary="Stop every key of it")
+    def disable_source(name: SourceName) -> Response[Any]:
+        return json_response(200, {"source": public(sources.disable(name, clock()), clock())})
+
+
+def _webhook_routes(
+    app: APIGatewayHttpResolver, *, config: ConfigStore, clock: Callable[[], datetime]
+) -> None:
+    @app.put("/v1/webhooks/<source>", tags=["Webhooks"], summary="Receive an e-mail tool's events")
+    def put_webhook(
+        source: SourceName, webhook: Annotated[WebhookConfig, Body(embed=False)]
+    ) -> Response[Any]:
+        if webhook.source != source:
+            raise InvalidRequestError(
+                f"source: the body says {webhook.source!r}, the path {source!r}"
+            )
+        if config.get("source", source) is None:
+            raise InvalidRequestError(f"source: create the source {source!r} first")
+        config.put(
+            WEBHOOK, source, webhook.model_dump(mode="json", exclude_none=True), at=iso(clock())
+        )
+        return json_response(200, {"success": True, "url_path": f"/v1/webhooks/{source}"})
+
+    @app.get("/v1/webhooks", tags=["Webhooks"], summary="Every webhook (without secrets)")
+    def list_webhooks() -> Response[Any]:
+        hidden = {"secret", "verification_key"}
+        return json_response(
+            200,
+            {
+                "webhooks": [
+                    {k: v for k, v in w.items() if k not in hidden}
+                    for w in config.definitions(WEBHOOK)
+                ]
+            },
+        )
+
+    @app.delete("/v1/webhooks/<source>", tags=["Webhooks"])
+    def delete_webhook(source: SourceName) -> Response[Any]:
+        if not config.delete(WEBHOOK, source):
+            raise NotFoundError(f"no webhook is set up for source {source}")
+        return json_response(200, {"success": True, "deleted": source})
 
 
 def _effective(config: ConfigStore) -> tuple[ComputedTraitDefinition, ...]:

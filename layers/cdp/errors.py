@@ -34,6 +34,10 @@ class ForbiddenError(CdpError):
     """A valid key, but not allowed to do this (another person's data, say)."""
 
 
+class ConflictError(CdpError):
+    """The thing already exists, or is in a state that forbids the change."""
+
+
 class NotFoundError(CdpError):
     """The thing asked for does not exist."""
 

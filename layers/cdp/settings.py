@@ -143,3 +143,13 @@ class FormsApiSettings(FunctionSettings):
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
+
+
+class WebhooksSettings(FunctionSettings):
+    events_table: str = Field(min_length=1)
+    quarantine_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+    event_retention_days: int = Field(default=395, ge=1, le=3650)
+    quarantine_retention_days: int = Field(default=30, ge=1, le=365)

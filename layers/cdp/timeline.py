@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdp.errors import InvalidRequestError
-from cdp.identity import ANONYMOUS_ID, USER_ID, identity_type
 
 MAX_PAGE = 100
 
@@ -32,8 +31,9 @@ class Page:
 
 
 def partitions_of(identities: list[str]) -> list[str]:
-    """Events are filed under user ids and anonymous ids only."""
-    return sorted(key for key in identities if identity_type(key) in (USER_ID, ANONYMOUS_ID))
+    """Events are filed under the identity they carry: a user id, else an anonymous id; the
+    events of e-mail tools (inbound webhooks) under the e-mail address."""
+    return sorted(identities)
 
 
 def read_page(

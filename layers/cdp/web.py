@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from cdp.errors import (
     AuthenticationError,
     CdpError,
+    ConflictError,
     ForbiddenError,
     InvalidRequestError,
     NotFoundError,
@@ -45,6 +46,7 @@ _ANSWERS: dict[type[CdpError], tuple[HTTPStatus, str]] = {
     RequestTooLargeError: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large"),
     AuthenticationError: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
     ForbiddenError: (HTTPStatus.FORBIDDEN, "forbidden"),
+    ConflictError: (HTTPStatus.CONFLICT, "conflict"),
     NotFoundError: (HTTPStatus.NOT_FOUND, "not_found"),
     StorageBusyError: (HTTPStatus.SERVICE_UNAVAILABLE, "busy"),
 }

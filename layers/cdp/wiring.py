@@ -22,7 +22,9 @@ from cdp.settings import (
     ProfileBuilderSettings,
     PublisherSettings,
     SchedulerSettings,
+    WebhooksSettings,
 )
+from cdp.tables import TableSpec
 
 Access = Literal["read", "write", "read_write"]
 
@@ -108,7 +110,7 @@ class FunctionSpec:
     sends_to: tuple[QueueSpec, ...] = ()
     publishes_events: bool = False
     secrets: tuple[SecretSpec, ...] = ()
-    scans: tuple[tables.TableSpec, ...] = ()  # tables it may scan (never on a hot path)
+    scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
     # Caps how many run at once, where many parallel copies would only crowd the tables.
     reserved_concurrency: int | None = None
     every_minutes: int | None = None  # runs on a schedule
@@ -203,10 +205,19 @@ ADMIN_API = FunctionSpec(
         Route("GET", "/v1/forms/{form_id}"),
         Route("PUT", "/v1/forms/{form_id}"),
         Route("DELETE", "/v1/forms/{form_id}"),
+        Route("POST", "/v1/sources"),
+        Route("GET", "/v1/sources"),
+        Route("GET", "/v1/sources/{name}"),
+        Route("POST", "/v1/sources/{name}/rotate"),
+        Route("POST", "/v1/sources/{name}/keys"),
+        Route("POST", "/v1/sources/{name}/disable"),
+        Route("GET", "/v1/webhooks"),
+        Route("PUT", "/v1/webhooks/{source}"),
+        Route("DELETE", "/v1/webhooks/{source}"),
     ),
     tables=(
         (tables.CONFIG, "read_write"),
-        (tables.KEYS, "read"),
+        (tables.KEYS, "read_write"),
         (tables.MEMBERS, "read"),
     ),
     sends_to=(BACKFILL_QUEUE,),
@@ -280,6 +291,21 @@ FORMS_API = FunctionSpec(
     browser_facing=True,
 )
 
+WEBHOOKS = FunctionSpec(
+    name="webhooks",
+    handler="functions.webhooks.handler.handler",
+    settings=WebhooksSettings,
+    description="Inbound webhooks of e-mail tools: engagement events by e-mail address",
+    routes=(Route("POST", "/v1/webhooks/{source}"),),
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.CONFIG, "read"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+)
+
 PRIVACY_API = FunctionSpec(
     name="privacy_api",
     handler="functions.privacy_api.handler.handler",
@@ -329,6 +355,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     SCHEDULER,
     SEGMENT_BACKFILL,
     FORMS_API,
+    WEBHOOKS,
     PRIVACY_API,
     ERASURE_SWEEP,
 )

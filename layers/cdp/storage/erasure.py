@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cdp.identity import ANONYMOUS_ID, USER_ID, split_identity
+from cdp.identity import split_identity
 
 BATCH = 25
 
@@ -51,9 +51,8 @@ class Eraser:
         """Events, refused messages and identity links of these identities."""
         identities = sorted(set(identities))
         counts = ErasureCounts()
-        for identity in identities:
-            if split_identity(identity)[0] in (USER_ID, ANONYMOUS_ID):
-                counts.events += self._delete_partition(identity)
+        for identity in identities:  # events are filed under any identity they came with
+            counts.events += self._delete_partition(identity)
         counts.quarantined = self._delete_quarantined(identities)
         counts.identities = self._delete_keys(
             self.identities_table, [{"identity": {"S": identity}} for identity in identities]

@@ -1,0 +1,93 @@
+"""Inbound webhooks: e-mail tools' engagement events, into the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cdp.clock import utc_now
+from cdp.collector import parse_json, screen
+from cdp.errors import NotFoundError
+from cdp.intake import MAX_REQUEST_BYTES, Intake
+from cdp.observability import http_handler, powertools
+from cdp.settings import WebhooksSettings
+from cdp.storage import clients
+from cdp.storage.config import ConfigStore
+from cdp.storage.intake import IntakeStore
+from cdp.storage.secrets import secret
+from cdp.storage.suppressions import SuppressionList
+from cdp.web import json_response, register_error_handlers, request_body
+from cdp.webhooks import WEBHOOK, WebhookConfig, events_of, verify
+
+logger, tracer, metrics = powertools("webhooks")
+
+
+def create_app(
+    *,
+    config: ConfigStore,
+    store: IntakeStore,
+    suppressions: SuppressionList,
+    clock: Callable[[], datetime] = utc_now,
+) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+    register_error_handlers(app, logger, metrics)
+
+    @app.post("/v1/webhooks/<source>")
+    def receive(source: str) -> Response[Any]:
+        stored = config.get(WEBHOOK, source)
+        if stored is None:
+            raise NotFoundError(f"no webhook is set up for source {source}")
+        settings = WebhookConfig.model_validate(stored)
+        event = app.current_event
+        body = request_body(event, MAX_REQUEST_BYTES)
+        verify(settings, body, {k.lower(): v for k, v in event.headers.items()})
+        received_at = clock()
+        events, skipped = events_of(settings, parse_json(body), received_at=received_at)
+        intake, not_stored = screen(
+            Intake(events=events), consent_required=False, suppressed=suppressions.suppressed
+        )
+        store.save(
+            intake,
+            source=settings.source,
+            received_at=received_at,
+            request_id=event.request_context.request_id,
+        )
+        metrics.add_metric("WebhookEventsAccepted", MetricUnit.Count, len(intake.events))
+        metrics.add_metric("WebhookEventsSkipped", MetricUnit.Count, len(skipped))
+        answer: dict[str, Any] = {"success": True, "accepted": len(intake.events)}
+        if skipped:
+            answer["skipped"] = skipped
+        if not_stored:
+            answer["not_stored"] = not_stored
+        return json_response(200, answer)
+
+    return app
+
+
+@lru_cache(maxsize=1)
+def _app() -> APIGatewayHttpResolver:
+    settings = WebhooksSettings.from_env()
+    client = clients.dynamodb()
+    return create_app(
+        config=ConfigStore(settings.config_table, client=client),
+        store=IntakeStore(
+            settings.events_table,
+            settings.quarantine_table,
+            client=client,
+            event_retention=timedelta(days=settings.event_retention_days),
+            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
+        ),
+        suppressions=SuppressionList(
+            settings.suppressions_table,
+            client=client,
+            pepper=secret(settings.suppression_pepper_name),
+        ),
+    )
+
+
+handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -109,7 +109,7 @@ class FunctionFactory(Construct):
             self,
             "DomainLayer",
             code=lambda_.Code.from_asset(
-                **copied_asset(ROOT / "layers" / "cdp", "python/cdp", exclude=("local", "cli.py"))
+                **copied_asset(ROOT / "layers" / "cdp", "python/cdp", exclude=("local", "cli"))
             ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],

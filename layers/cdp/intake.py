@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from cdp.clock import iso
 from cdp.errors import InvalidRequestError, RequestTooLargeError
-from cdp.identity import identity_key
+from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, identity_key
 from cdp.spec import MESSAGE_TYPES, MODELS, Message, describe_errors
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -166,10 +166,12 @@ def read_message(
     message["receivedAt"] = iso(received_at)
 
     if model.userId is not None:
-        identity = identity_key("user_id", model.userId)
+        identity = identity_key(USER_ID, model.userId)
+    elif model.anonymousId is not None:
+        identity = identity_key(ANONYMOUS_ID, model.anonymousId)
     else:
-        assert model.anonymousId is not None  # guaranteed by the model
-        identity = identity_key("anonymous_id", model.anonymousId)
+        assert model.email is not None  # guaranteed by the model
+        identity = identity_key(EMAIL, model.email)
     name = message.get("event") if model.type == "track" else message.get("name")
     return Event(
         identity=identity,

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from cdp.identity import normalise_email
+
 MAX_ID_LENGTH = 512
 MAX_NAME_LENGTH = 512
 
@@ -85,9 +87,22 @@ class Message(BaseModel):
 
     @model_validator(mode="after")
     def _needs_an_identity(self) -> Message:
-        if self.userId is None and self.anonymousId is None:
-            raise ValueError("a message needs a userId or an anonymousId")
+        if self.userId is None and self.anonymousId is None and self.email is None:
+            raise ValueError(
+                "a message needs a userId or an anonymousId (or, from a server, an e-mail "
+                "address in traits.email or context.traits.email)"
+            )
         return self
+
+    @property
+    def email(self) -> str | None:
+        """An e-mail address the message identifies its person by. An extension of the spec:
+        servers (a CRM import, an e-mail tool) often know a person only by it."""
+        traits = getattr(self, "traits", None) if self.type == "identify" else None
+        for found in (traits, self.context.get("traits")):
+            if isinstance(found, dict) and (email := normalise_email(found.get("email"))):
+                return email
+        return None
 
 
 class Identify(Message):

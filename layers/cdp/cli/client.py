@@ -1,0 +1,150 @@
+"""A small HTTP client for the API (standard library only), raising `CliError` with the API's
+own message when a request is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+DEV_URL = "http://127.0.0.1:8080"
+DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (cdp dev's printed default)
+CONFIG_FILE = Path.home() / ".config" / "cdp" / "config.json"
+
+
+class CliError(Exception):
+    """Printed to the user as it is; the command exits with status 1."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    secret_key: str
+
+    @classmethod
+    def resolve(cls, url: str | None, secret_key: str | None, config: str | None) -> Target:
+        """Flags, then the environment (CDP_URL, CDP_SECRET_KEY), then the config file
+        (CDP_CONFIG or ~/.config/cdp/config.json), then `cdp dev`'s defaults."""
+        path = Path(config or os.environ.get("CDP_CONFIG") or CONFIG_FILE)
+        stored: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                stored = json.loads(path.read_text())
+            except json.JSONDecodeError as error:
+                raise CliError(f"{path} is not valid JSON: {error.msg}") from None
+        return cls(
+            url=(url or os.environ.get("CDP_URL") or stored.get("url") or DEV_URL).rstrip("/"),
+            secret_key=(
+                secret_key
+                or os.environ.get("CDP_SECRET_KEY")
+                or stored.get("secret_key")
+                or DEV_SECRET_KEY
+            ),
+        )
+
+
+class Api:
+    def __init__(self, target: Target, timeout: float = 30.0) -> None:
+        self.target = target
+        self.timeout = timeout
+
+    def get(self, path: str, **query: Any) -> Any:
+        return self.call("GET", path, query=query)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.call("PUT", path, body=body)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.call("POST", path, body=body if body is not None else {})
+
+    def delete(self, path: str) -> Any:
+        return self.call("DELETE", path)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        status, answer = self.send(method, path, body=body, query=query, headers=headers)
+        if status >= 400:
+            message = answer.get("message") if isinstance(answer, dict) else None
+            raise CliError(f"{method} {path}: {status} {message or answer}")
+        return answer
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """The status and the decoded answer; network failures raise `CliError`."""
+        url = self.target.url + path
+        pairs = {k: v for k, v in (query or {}).items() if v is not None}
+        if pairs:
+            url += "?" + urlencode(pairs)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 (the API the user pointed us at)
+            url,
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.target.secret_key}",
+                "Content-Type": "application/json",
+                "User-Agent": "cdp-cli",
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return response.status, _decode(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, _decode(error.read())
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise CliError(f"cannot reach {self.target.url}: {reason}") from None
+
+
+def with_retries(send: Any, attempts: int = 8) -> tuple[int, Any]:
+    """Retry a sending function on network errors, 429 and 5xx, with jittered backoff."""
+    for attempt in range(attempts):
+        try:
+            status, answer = send()
+        except CliError:
+            if attempt + 1 == attempts:
+                raise
+            status, answer = 0, None
+        if status and status != 429 and status < 500:
+            return status, answer
+        if attempt + 1 < attempts:
+            time.sleep(random.uniform(0, min(30.0, 0.5 * 2**attempt)))  # noqa: S311
+    return status, answer
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def identity_path(identity: str) -> str:
+    return quote(identity, safe="")
+
+
+def _decode(data: bytes) -> Any:
+    try:
+        return json.loads(data) if data else {}
+    except json.JSONDecodeError:
+        return data.decode("utf-8", "replace")

@@ -1,0 +1,43 @@
+"""Readable tables by default, JSON with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def show(value: Any, *, as_json: bool, columns: Sequence[str] | None = None) -> None:
+    if as_json or columns is None:
+        print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+        return
+    table(value, columns)
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        print("(none)")
+
+
+def pairs(values: dict[str, Any]) -> None:
+    width = max((len(k) for k in values), default=0)
+    for key, value in values.items():
+        print(f"{key.ljust(width)}  {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr)

@@ -58,6 +58,7 @@ class DeploymentConfig(BaseModel):
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
+    import_retention_days: int = Field(default=30, ge=1, le=365)
     # Store only events that carry analytics consent (see README, "Consent").
     consent_required: bool = False
     # The consent purposes people are asked for.

@@ -32,6 +32,7 @@ def create_app(
     config: ConfigStore,
     store: IntakeStore,
     suppressions: SuppressionList,
+    consent_required: bool = False,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
@@ -49,7 +50,9 @@ def create_app(
         received_at = clock()
         events, skipped = events_of(settings, parse_json(body), received_at=received_at)
         intake, not_stored = screen(
-            Intake(events=events), consent_required=False, suppressed=suppressions.suppressed
+            Intake(events=events),
+            consent_required=consent_required,
+            suppressed=suppressions.suppressed,
         )
         store.save(
             intake,
@@ -87,6 +90,7 @@ def _app() -> APIGatewayHttpResolver:
             client=client,
             pepper=secret(settings.suppression_pepper_name),
         ),
+        consent_required=settings.consent_required,
     )
 
 

@@ -11,6 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
@@ -18,7 +20,8 @@ from aws_cdk import aws_ssm as ssm
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
-from cdp.wiring import EVENT_BUS_ENV, QUEUES, FunctionSpec
+from cdp.bulk import CONTINUE, PREFIX
+from cdp.wiring import EVENT_BUS_ENV, IMPORT_BUCKET_ENV, QUEUES, FunctionSpec
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, copied_asset
 from infra.constructs.checks import acknowledge
@@ -52,6 +55,10 @@ _ACTIONS = {
         "dynamodb:DeleteItem",
     ],
 }
+
+
+# CDK's singleton that puts bucket notification configurations (aws-s3 notifications).
+_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 
 def _logical_id(construct: Construct) -> str:
@@ -132,6 +139,8 @@ class FunctionFactory(Construct):
             environment[EVENT_BUS_ENV] = self.bus.event_bus_name
         for secret in spec.secrets:
             environment[secret.env_var] = self.secrets.secret(secret).secret_name
+        if spec.imports:
+            environment[IMPORT_BUCKET_ENV] = self.storage.import_bucket.bucket_name
         for name in spec.settings.model_fields:
             if name.upper() not in environment and name in settings:
                 value = settings[name]
@@ -221,6 +230,27 @@ class FunctionFactory(Construct):
             self.bus.grant_put_events_to(function)
         for secret in spec.secrets:
             self.secrets.secret(secret).grant_read(function)
+        if spec.imports:
+            bucket = self.storage.import_bucket
+            # Read the files and write progress, rejects and continue markers beside them.
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject"],
+                    resources=[bucket.arn_for_objects(f"{PREFIX}*")],
+                )
+            )
+            acknowledge(
+                function.role,  # type: ignore[arg-type]
+                f"AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{PREFIX}*]",
+                "files arrive under any name below imports/; only get and put on them",
+            )
+            for suffix in (".csv", ".jsonl", ".ndjson", CONTINUE):
+                bucket.add_event_notification(
+                    s3.EventType.OBJECT_CREATED,
+                    s3n.LambdaDestination(function),
+                    s3.NotificationKeyFilter(prefix=PREFIX, suffix=suffix),
+                )
+            self._acknowledge_notifications_handler()
         if spec.every_minutes:
             invoker = iam.Role(
                 self,
@@ -242,6 +272,17 @@ class FunctionFactory(Construct):
                 f"AwsSolutions-IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
                 "the scheduler may invoke this one function, in any of its versions",
             )
+
+    def _acknowledge_notifications_handler(self) -> None:
+        """CDK's own function that configures bucket notifications at deploy time."""
+        handler = Stack.of(self).node.try_find_child(_NOTIFICATIONS_HANDLER)
+        assert handler is not None, "CDK renamed its bucket notifications handler"
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "CDK's deploy-time handler for bucket notifications; it writes only its own logs",
+        )
 
     def _subscribe(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """The stream's event source mapping: partial batch failures, bisection on error,

@@ -4,11 +4,14 @@ and deletion protection outside the dev stage."""
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdp import tables
 from infra.config import DeploymentConfig
+from infra.constructs.checks import acknowledge
 
 
 def _attribute(key: tables.Key) -> dynamodb.Attribute:
@@ -48,6 +51,26 @@ class Storage(Construct):
                 ]
                 or None,
             )
+
+        # Files for server-side imports: transient (they hold personal data), never public.
+        self.import_bucket = s3.Bucket(
+            self,
+            "Imports",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(config.import_retention_days))
+            ],
+            removal_policy=RemovalPolicy.RETAIN if config.protected else RemovalPolicy.DESTROY,
+            auto_delete_objects=not config.protected,
+        )
+        acknowledge(
+            self.import_bucket,
+            "AwsSolutions-S1",
+            "a transient drop box: files expire after import_retention_days; enable CloudTrail "
+            "data events on it to audit access",
+        )
 
     def table(self, spec: tables.TableSpec) -> dynamodb.TableV2:
         return self.tables[spec.logical_name]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,6 +37,9 @@ class ImportMapping(BaseModel):
     event_name: str | None = Field(default=None, description="one event name for every row")
     properties: dict[str, str] = Field(default_factory=dict, description="property -> column")
     timestamp: str | None = Field(default=None, description="column with the time of the row")
+    consent: dict[str, str] = Field(
+        default_factory=dict, description="consent purpose -> column (yes/no, true/false, 1/0)"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> ImportMapping:
@@ -60,10 +63,11 @@ class ImportMapping(BaseModel):
         event: str | None,
         event_name: str | None,
         timestamp: str | None,
+        consent: Sequence[str] = (),
     ) -> ImportMapping:
         """From `type=column` flags; a bare `name` means a column of the same name."""
 
-        def pairs(values: list[str]) -> dict[str, str]:
+        def pairs(values: Sequence[str]) -> dict[str, str]:
             found = {}
             for value in values:
                 key, _, column = value.partition("=")
@@ -79,6 +83,7 @@ class ImportMapping(BaseModel):
                 "event": event,
                 "event_name": event_name,
                 "timestamp": timestamp,
+                "consent": pairs(consent),
             }
         )
 
@@ -139,6 +144,9 @@ def row_message(
     message, email = _identified(values, mapping)
     moment = _time(values, mapping, default_time)
     message["timestamp"] = iso(moment)
+    decisions = _consent(values, mapping)
+    if decisions:
+        message["context"]["consent"] = {"categoryPreferences": decisions}
     if mapping.kind == "people":
         message["type"] = "identify"
         traits = {
@@ -215,6 +223,26 @@ def _time(values: dict[str, Any], mapping: ImportMapping, default: datetime) -> 
     except (ValueError, OverflowError, OSError):
         raise RowRejectedError(f"{mapping.timestamp}: {raw!r} is not a time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_YES = {"true", "yes", "y", "1", "granted", "opt-in", "optin"}
+_NO = {"false", "no", "n", "0", "denied", "opt-out", "optout"}
+
+
+def _consent(values: dict[str, Any], mapping: ImportMapping) -> dict[str, bool]:
+    """The consent decisions a row records (an empty cell records none)."""
+    decisions: dict[str, bool] = {}
+    for purpose, column in mapping.consent.items():
+        raw = _text(values.get(column))
+        if raw is None:
+            continue
+        if raw.lower() in _YES:
+            decisions[purpose] = True
+        elif raw.lower() in _NO:
+            decisions[purpose] = False
+        else:
+            raise RowRejectedError(f"{column}: {raw!r} is not a yes or no")
+    return decisions
 
 
 def _text(value: Any) -> str | None:

@@ -146,10 +146,22 @@ class FormsApiSettings(FunctionSettings):
 
 
 class WebhooksSettings(FunctionSettings):
+    consent_required: bool = False
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
     suppressions_table: str = Field(min_length=1)
     suppression_pepper_name: str = Field(min_length=1)
+    event_retention_days: int = Field(default=395, ge=1, le=3650)
+    quarantine_retention_days: int = Field(default=30, ge=1, le=365)
+
+
+class ImporterSettings(FunctionSettings):
+    consent_required: bool = False
+    events_table: str = Field(min_length=1)
+    quarantine_table: str = Field(min_length=1)
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+    import_bucket: str = Field(min_length=1)
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)

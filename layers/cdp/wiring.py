@@ -17,6 +17,7 @@ from cdp.settings import (
     ErasureSweepSettings,
     FormsApiSettings,
     FunctionSettings,
+    ImporterSettings,
     PrivacyApiSettings,
     ProfileApiSettings,
     ProfileBuilderSettings,
@@ -85,6 +86,9 @@ SUPPRESSION_PEPPER = SecretSpec(
 )
 SECRETS: tuple[SecretSpec, ...] = (IDENTITY_SECRET, SUPPRESSION_PEPPER)
 
+# The bucket files are dropped into for server-side imports (`imports/<source>/<file>`).
+IMPORT_BUCKET_ENV = "IMPORT_BUCKET"
+
 # The EventBridge bus the publisher puts segment and profile events on.
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 
@@ -111,6 +115,7 @@ class FunctionSpec:
     publishes_events: bool = False
     secrets: tuple[SecretSpec, ...] = ()
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
+    imports: bool = False  # triggered by files in the import bucket
     # Caps how many run at once, where many parallel copies would only crowd the tables.
     reserved_concurrency: int | None = None
     every_minutes: int | None = None  # runs on a schedule
@@ -306,6 +311,23 @@ WEBHOOKS = FunctionSpec(
     secrets=(SUPPRESSION_PEPPER,),
 )
 
+IMPORTER = FunctionSpec(
+    name="importer",
+    handler="functions.importer.handler.handler",
+    settings=ImporterSettings,
+    description="Imports CSV and JSON Lines files dropped into the import bucket",
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    imports=True,
+    reserved_concurrency=2,
+    timeout_seconds=900,
+    memory_mb=1024,
+)
+
 PRIVACY_API = FunctionSpec(
     name="privacy_api",
     handler="functions.privacy_api.handler.handler",
@@ -356,6 +378,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     SEGMENT_BACKFILL,
     FORMS_API,
     WEBHOOKS,
+    IMPORTER,
     PRIVACY_API,
     ERASURE_SWEEP,
 )

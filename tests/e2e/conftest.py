@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ class DevStack:
     url: str
     aws_endpoint: str
     process: subprocess.Popen[str]
+    log: Path  # its output: a file, as a pipe nobody reads would stall a busy server
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def dynamodb(self) -> Any:
         return client_for(self.aws_endpoint, "dynamodb")
@@ -45,6 +50,7 @@ WEBHOOK_SECRET = "whsec_e2e_tests"
 
 def start_dev(*extra: str) -> DevStack:
     port, aws_port = free_port(), free_port()
+    log = Path(tempfile.mkstemp(prefix="cdp-dev-", suffix=".log")[1])
     process = subprocess.Popen(
         [
             sys.executable,
@@ -62,7 +68,7 @@ def start_dev(*extra: str) -> DevStack:
             *extra,
         ],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -71,13 +77,14 @@ def start_dev(*extra: str) -> DevStack:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"cdp dev exited early:\n{process.stdout.read() if process.stdout else ''}"
-            )
+            raise RuntimeError(f"cdp dev exited early:\n{log.read_text(errors='replace')}")
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return DevStack(
-                    url=url, aws_endpoint=f"http://127.0.0.1:{aws_port}", process=process
+                    url=url,
+                    aws_endpoint=f"http://127.0.0.1:{aws_port}",
+                    process=process,
+                    log=log,
                 )
         except requests.ConnectionError:
             time.sleep(0.2)
@@ -89,11 +96,13 @@ def stop_dev(stack: DevStack) -> tuple[int, str]:
     """Stop it the way a person does, with Ctrl-C (SIGINT); answer exit code and output."""
     stack.process.send_signal(signal.SIGINT)
     try:
-        output, _ = stack.process.communicate(timeout=20)
+        stack.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         stack.process.kill()
-        output, _ = stack.process.communicate()
-        return -1, output
+        stack.process.wait()
+        return -1, stack.output()
+    output = stack.output()
+    stack.log.unlink(missing_ok=True)
     return stack.process.returncode, output
 
 

@@ -533,3 +533,59 @@ def test_a_stage_takes_the_shared_configuration_and_its_own() -> None:
     assert environment["EVENT_RETENTION_DAYS"] == "200"
     assert environment["ALLOWED_ORIGINS"] == "https://www.shop.example"
     assert environment["CONSENT_REQUIRED"] == "true"
+
+
+def test_the_import_bucket_is_private_encrypted_and_transient(template: Template) -> None:
+    [bucket] = resources(template, "AWS::S3::Bucket").values()
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 30
+    [policy] = resources(template, "AWS::S3::BucketPolicy").values()
+    denials = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denials)
+
+
+def test_files_dropped_under_imports_start_the_importer(template: Template) -> None:
+    [notifications] = resources(template, "Custom::S3BucketNotifications").values()
+    configurations = notifications["Properties"]["NotificationConfiguration"][
+        "LambdaFunctionConfigurations"
+    ]
+    filters = {
+        tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["Key"]["FilterRules"]))
+        for c in configurations
+    }
+    assert filters == {
+        (("prefix", "imports/"), ("suffix", suffix))
+        for suffix in (".csv", ".jsonl", ".ndjson", ".continue.json")
+    }
+    assert {c["Events"] == ["s3:ObjectCreated:*"] for c in configurations} == {True}
+
+
+def test_only_the_importer_touches_the_import_bucket_and_only_its_objects(
+    template: Template,
+) -> None:
+    for spec in wiring.FUNCTIONS:
+        s3_statements = [
+            s
+            for s in statements_of(template, spec.name)
+            if any(str(a).startswith("s3:") for a in _as_list(s["Action"]))
+        ]
+        if spec is not wiring.IMPORTER:
+            assert not s3_statements, spec.name
+            continue
+        [statement] = s3_statements
+        assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
+        assert "/imports/*" in str(statement["Resource"])
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

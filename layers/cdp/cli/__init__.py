@@ -222,6 +222,10 @@ def _profiles(commands: Any) -> None:
 
 # -- segments, forms, computed traits ---------------------------------------------------
 
+PRUNE_HELP = (
+    "also delete what is deployed but not in the files (a default computed trait is switched off)"
+)
+
 
 def _definitions(commands: Any) -> None:
     from cdp.cli.apply import COMPUTED, FORMS, SEGMENTS, apply
@@ -231,7 +235,7 @@ def _definitions(commands: Any) -> None:
 
     def apply_command(kind: Any) -> Callable[[Api, argparse.Namespace], int]:
         def run(api: Api, a: argparse.Namespace) -> int:
-            apply(api, kind, a.files, dry_run=a.dry_run)
+            apply(api, kind, a.files, dry_run=a.dry_run, prune=a.prune)
             return 0
 
         return run
@@ -239,6 +243,7 @@ def _definitions(commands: Any) -> None:
     parser = _command(group, "apply", apply_command(SEGMENTS), "make segments match files")
     parser.add_argument("files", nargs="+", help="YAML or JSON files")
     parser.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
+    parser.add_argument("--prune", action="store_true", help=PRUNE_HELP)
 
     def list_segments(api: Api, a: argparse.Namespace) -> None:
         answer = api.get("/v1/segments")["segments"]
@@ -291,6 +296,7 @@ def _definitions(commands: Any) -> None:
         parser = _command(sub, "apply", apply_command(kind), f"make {kind.name}s match files")
         parser.add_argument("files", nargs="+", help="YAML or JSON files")
         parser.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
+        parser.add_argument("--prune", action="store_true", help=PRUNE_HELP)
 
         def list_items(
             api: Api, a: argparse.Namespace, path: str = path, columns: list[str] = columns
@@ -373,6 +379,13 @@ def _import(commands: Any) -> None:
     parser.add_argument("--event", help="the column holding the event name")
     parser.add_argument("--event-name", help="one event name for every row")
     parser.add_argument("--timestamp", help="the column holding the time of a row")
+    parser.add_argument(
+        "--consent",
+        action="append",
+        default=[],
+        metavar="PURPOSE=COLUMN",
+        help="a column with a consent decision: marketing=newsletter_optin",
+    )
     parser.add_argument("--mapping", help="a JSON mapping file instead of the flags")
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension")
     parser.add_argument("--write-key", help="a write key of the source (default: a temporary one)")
@@ -397,6 +410,7 @@ def _run_import(api: Api, a: argparse.Namespace) -> int:
                 event=a.event,
                 event_name=a.event_name,
                 timestamp=a.timestamp,
+                consent=a.consent,
             )
     except (ValueError, OSError) as error:
         raise CliError(f"the mapping: {error}") from None

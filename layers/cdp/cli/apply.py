@@ -32,6 +32,11 @@ class Kind:
         found: dict[str, Any] = answer[self.wrapped] if self.wrapped else answer
         return found
 
+    def deployed_ids(self, api: Api) -> list[str]:
+        answer = api.get(self.path)
+        items: list[dict[str, Any]] = next(iter(answer.values()))
+        return [(item[self.wrapped] if self.wrapped else item)[self.key] for item in items]
+
 
 SEGMENTS = Kind("segment", "/v1/segments", "id", "segment")
 FORMS = Kind("form", "/v1/forms", "id", None)
@@ -63,35 +68,51 @@ def load(paths: list[str]) -> list[dict[str, Any]]:
     return definitions
 
 
-def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool) -> int:
-    """Print the diff of every definition that differs, then PUT those (unless dry run).
-    Answers how many changed."""
+def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool = False) -> int:
+    """Print the diff of every definition that differs, then PUT those (unless dry run);
+    with `prune`, delete what the files do not name. Answers how many changed."""
     changed = 0
-    for definition in load(paths):
+    definitions = load(paths)
+    for definition in definitions:
         definition_id = definition.get(kind.key)
         if not isinstance(definition_id, str):
             raise CliError(f"a {kind.name} needs its {kind.key!r}")
         current = kind.current(api, definition_id)
-        if current is not None and _same(current, definition):
+        deployed = _as_written(current, definition) if current is not None else None
+        if deployed == definition:
             print(f"= {kind.name} {definition_id}: unchanged")
             continue
         changed += 1
         print(f"{'~' if current else '+'} {kind.name} {definition_id}")
-        before = _text(current) if current else []
+        before = _text(deployed) if deployed is not None else []
         for line in difflib.unified_diff(
             before, _text(definition), "deployed", "file", lineterm=""
         ):
             print("    " + line)
         if not dry_run:
             api.put(f"{kind.path}/{definition_id}", definition)
+    named = {definition[kind.key] for definition in definitions}
+    for extra in sorted(set(kind.deployed_ids(api)) - named):
+        if not prune:
+            print(f"  {kind.name} {extra}: deployed, not in the files (--prune deletes it)")
+            continue
+        changed += 1
+        print(f"- {kind.name} {extra}")
+        if not dry_run:
+            api.delete(f"{kind.path}/{extra}")
     verb = "would change" if dry_run else "changed"
     print(f"{changed} {kind.name}(s) {verb}")
     return changed
 
 
-def _same(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Equal where the file says something: fields the file leaves out keep their defaults."""
-    return all(current.get(key) == value for key, value in wanted.items())
+def _as_written(deployed: Any, wanted: Any) -> Any:
+    """The deployed definition, limited to what the file speaks of (fields the file leaves
+    out keep their defaults), at every depth: equal to the file when nothing is to change."""
+    if isinstance(deployed, dict) and isinstance(wanted, dict):
+        return {k: _as_written(deployed[k], v) for k, v in wanted.items() if k in deployed}
+    if isinstance(deployed, list) and isinstance(wanted, list) and len(deployed) == len(wanted):
+        return [_as_written(d, w) for d, w in zip(deployed, wanted, strict=True)]
+    return deployed
 
 
 def _text(definition: dict[str, Any]) -> list[str]:

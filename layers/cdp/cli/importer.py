@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from cdp.importing import ImportMapping, Row, RowRejectedError, rejected_line, r
 
 MAX_BATCH_BYTES = 450 * 1024  # under the collector's 500 KB
 MAX_BATCH_MESSAGES = 500
+_QUOTED = re.compile(r"'[^']*'")
 
 
 @dataclass
@@ -69,7 +71,7 @@ class _Outbox:
 
     def reject(self, row: Row, reason: str) -> None:
         self.rejects.write(rejected_line(row, reason))
-        self.summary.rejected[reason.split(":", maxsplit=1)[0]] += 1
+        self.summary.rejected[_QUOTED.sub("...", reason)] += 1  # one line per kind of problem
 
     def send(self, last: Row) -> None:
         """Send what waits, then mark every row up to `last` as done."""
@@ -106,6 +108,9 @@ def run_import(
     rejects_file = path.with_name(path.name + ".rejected.jsonl")
     done = _resume_from(progress_file, stat.st_size, stat.st_mtime, source)
     summary = Summary()
+    if done:  # rows after `done` are read again: forget what was said of them
+        for reason in _keep_rejects_until(rejects_file, done):
+            summary.rejected[_QUOTED.sub("...", reason)] += 1
     meter = _Meter(stat.st_size)
 
     def save(rows_done: int) -> None:
@@ -133,10 +138,10 @@ def run_import(
             if outbox.full_for(encoded, batch_size):
                 outbox.send(outbox.rows[-1])
             outbox.add(row, message, encoded)
-            meter.show(row.end_offset, summary.read)
+            meter.show(row.end_offset, summary.read, summary.read - summary.skipped)
         if last is not None:
             outbox.send(last)
-    meter.done(summary.read)
+    meter.done(summary.read, summary.read - summary.skipped)
     progress_file.unlink(missing_ok=True)
     if not sum(summary.rejected.values()):
         rejects_file.unlink(missing_ok=True)
@@ -178,6 +183,16 @@ def _resume_from(progress: Path, size: int, mtime: float, source: str) -> int:
     return rows_done
 
 
+def _keep_rejects_until(rejects: Path, rows_done: int) -> list[str]:
+    """Keep the rejected rows up to `rows_done`; answer their reasons."""
+    if not rejects.is_file():
+        return []
+    with rejects.open() as lines:
+        kept = [entry for line in lines if (entry := json.loads(line))["row"] <= rows_done]
+    rejects.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+    return [entry["reason"] for entry in kept]
+
+
 def _save_progress(progress: Path, size: int, mtime: float, source: str, rows_done: int) -> None:
     temporary = progress.with_suffix(".tmp")
     state = {"size": size, "mtime": mtime, "source": source, "rows_done": rows_done}
@@ -186,29 +201,35 @@ def _save_progress(progress: Path, size: int, mtime: float, source: str, rows_do
 
 
 class _Meter:
-    """A progress line on stderr: rows, rate, share of the file, time left."""
+    """A progress line on stderr: rows, rate, share of the file, time left. Rate and time
+    left count from the first row this run sends (a resumed run skips the rest quickly)."""
 
     def __init__(self, total_bytes: int) -> None:
         self.total = max(total_bytes, 1)
-        self.started = time.monotonic()
+        self.base: tuple[float, int] | None = None  # (time, offset) of the first row sent
         self.shown = 0.0
         self.live = sys.stderr.isatty()
 
-    def show(self, offset: int, count: int, force: bool = False) -> None:
+    def show(self, offset: int, rows: int, sent: int, force: bool = False) -> None:
         now = time.monotonic()
+        if self.base is None and sent:
+            self.base = (now, offset)
         if not force and now - self.shown < (0.2 if self.live else 5.0):
             return
         self.shown = now
-        elapsed = max(now - self.started, 1e-6)
-        share = min(offset / self.total, 1.0)
-        left = elapsed / share - elapsed if share > 0 else 0
+        rate, left = 0.0, 0.0
+        if self.base is not None:
+            elapsed = max(now - self.base[0], 1e-6)
+            rate = sent / elapsed
+            speed = (offset - self.base[1]) / elapsed  # bytes a second
+            left = (self.total - offset) / speed if speed > 0 else 0.0
         line = (
-            f"{count:>10,} rows  {count / elapsed:>8,.0f} rows/s  {share:>4.0%}  "
+            f"{rows:>10,} rows  {rate:>8,.0f} rows/s  {min(offset / self.total, 1.0):>4.0%}  "
             f"ETA {int(left) // 60}:{int(left) % 60:02d}"
         )
         print("\r" + line if self.live else line, end="" if self.live else "\n", file=sys.stderr)
 
-    def done(self, count: int) -> None:
-        self.show(self.total, count, force=True)
+    def done(self, rows: int, sent: int) -> None:
+        self.show(self.total, rows, sent, force=True)
         if self.live:
             print(file=sys.stderr)

@@ -40,3 +40,8 @@ def events() -> Any:
 @lru_cache(maxsize=1)
 def sqs() -> Any:
     return boto3.client("sqs", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def s3() -> Any:
+    return boto3.client("s3", config=_CONFIG)

@@ -37,3 +37,9 @@ class CdpStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API")
         cdk.CfnOutput(self, "EventBusName", value=sharing.bus.event_bus_name)
+        cdk.CfnOutput(
+            self,
+            "ImportBucketName",
+            value=storage.import_bucket.bucket_name,
+            description="Drop files under imports/<source>/ to import them server-side",
+        )

@@ -137,4 +137,4 @@ def test_a_large_import_survives_an_interruption_without_losing_or_doubling_a_ro
         "email": "person4242@example.com",
     }
     assert message["context"]["cdp"] == {"provenance": "imported"}
-    assert message["context"]["consent"] == {"categoryPreferences": {"marketing": False}}
+    assert message["context"]["consent"] == {"categoryPreferences": {"marketing": True}}

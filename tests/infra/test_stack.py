@@ -570,6 +570,10 @@ def test_files_dropped_under_imports_start_the_importer(template: Template) -> N
     assert {c["Events"] == ["s3:ObjectCreated:*"] for c in configurations} == {True}
 
 
+def test_the_import_bucket_is_an_output(template: Template) -> None:
+    assert "ImportBucketName" in template.find_outputs("*")
+
+
 def test_only_the_importer_touches_the_import_bucket_and_only_its_objects(
     template: Template,
 ) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -12,9 +11,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.bulk import CONTINUE, ImportFile, MappingError, continuation, mapping_for, report, run
-from cdp.clock import iso, utc_now
+from cdp.bulk import MappingError, claim, finish, mapping_for, run
+from cdp.clock import utc_now
 from cdp.collector import screen
+from cdp.intake import Intake
 from cdp.observability import powertools
 from cdp.settings import ImporterSettings
 from cdp.storage import clients
@@ -48,50 +48,39 @@ def _dependencies() -> tuple[ImporterSettings, IntakeStore, SuppressionList]:
 
 
 def import_object(bucket: Bucket, key: str, context: LambdaContext) -> dict[str, Any]:
-    start_after = 0
-    if key.endswith(CONTINUE):
-        marker = json.loads(bucket.text(key) or "{}")
-        key, start_after = marker["key"], int(marker["rows_done"])
-    file = ImportFile.of(key)
-    if file is None:
-        metrics.add_metric("ImportFilesSkipped", MetricUnit.Count, 1)
-        return {"skipped": key}
+    work = claim(bucket, key, run_id=context.aws_request_id, now=utc_now())
+    if isinstance(work, str):
+        metrics.add_metric("ImportNotificationsSkipped", MetricUnit.Count, 1)
+        return {"key": key, "skipped": work}
     settings, store, suppressions = _dependencies()
+    source = work.file.source
 
-    def save(intake: Any, now: Any) -> None:
+    def save(intake: Intake, now: datetime) -> None:
         kept, _ = screen(
             intake, consent_required=settings.consent_required, suppressed=suppressions.suppressed
         )
-        store.save(kept, source=file.source, received_at=now, request_id=context.aws_request_id)
+        store.save(kept, source=source, received_at=now, request_id=context.aws_request_id)
 
-    progress_key = key + ".progress.json"
     try:
-        mapping = mapping_for(bucket, file)
+        mapping = mapping_for(bucket, work.file)
     except MappingError as error:
-        failed = {"status": "failed", "error": str(error), "updated_at": iso(utc_now())}
-        bucket.write(progress_key, json.dumps(failed))
+        finish(bucket, work, str(error), utc_now())
         metrics.add_metric("ImportsFailed", MetricUnit.Count, 1)
-        logger.warning("import refused: no usable mapping", extra={"source": file.source})
-        return {"key": key, "failed": True}
-    previous = json.loads(bucket.text(progress_key) or "null") if start_after else None
+        logger.warning("import refused: no usable mapping", extra={"source": source})
+        return {"key": work.file.key, "failed": True}
     outcome = run(
         bucket,
-        file,
+        work.file,
         mapping,
-        start_after=start_after,
+        start_after=work.start_after,
         save=save,
         clock=utc_now,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
-    if outcome.rejects:
-        earlier = bucket.text(key + ".rejected.jsonl") if start_after else None
-        bucket.write(key + ".rejected.jsonl", (earlier or "") + "".join(outcome.rejects))
-    bucket.write(progress_key, json.dumps(report(outcome, previous, iso(utc_now()))))
-    if not outcome.finished:
-        bucket.write(*continuation(file, outcome.rows_done))
+    finish(bucket, work, outcome, utc_now())
     metrics.add_metric("RowsImported", MetricUnit.Count, outcome.stored)
     metrics.add_metric("RowsRejected", MetricUnit.Count, outcome.rejected)
-    return {"key": key, "rows_done": outcome.rows_done, "finished": outcome.finished}
+    return {"key": work.file.key, "rows_done": outcome.rows_done, "finished": outcome.finished}
 
 
 @metrics.log_metrics

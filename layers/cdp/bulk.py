@@ -5,8 +5,14 @@ server-side (for files too large to send from a laptop), with the same row mappi
 Beside the file it leaves `<file>.progress.json` (how far, and when done, the figures) and
 `<file>.rejected.jsonl` (rows refused, with reasons). A file that takes longer than one
 function run is continued by a `<file>.continue.json` marker, whose arrival starts the next run
-where the last one stopped. Rows keep deterministic message ids, so a run repeated by S3's
-at-least-once notifications stores nothing twice.
+where the last one stopped.
+
+S3 notifications arrive at least once, so every run first claims its stretch of the file by a
+conditional write of the progress file (If-Match on the ETag it read): of two deliveries of one
+notification only one runs, and the other finds the work claimed or done. A claim is a lease:
+a run that died (after Lambda's own retries, which carry the same request id) is taken over
+by the next delivery after `LEASE_SECONDS`. Rows keep deterministic message ids, so whatever
+runs twice stores nothing twice.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from cdp.clock import iso
 from cdp.importing import ImportMapping, Row, RowRejectedError, rejected_line, row_message, rows
 from cdp.intake import Intake, read_request
 
 PREFIX = "imports/"
 CONTINUE = ".continue.json"
 BATCH = 500
+LEASE_SECONDS = 960  # the function's 15 minutes, and a minute more
 
 
 @dataclass(frozen=True)
@@ -49,11 +57,18 @@ class ImportFile:
 class Objects(Protocol):
     def lines(self, key: str) -> Iterable[bytes]: ...
 
-    def modified(self, key: str) -> datetime: ...
+    def modified(self, key: str) -> datetime | None: ...  # None: no such object
 
     def text(self, key: str) -> str | None: ...
 
+    def tagged(self, key: str) -> tuple[str, str] | None: ...  # (text, ETag)
+
     def write(self, key: str, text: str) -> None: ...
+
+    def write_if(self, key: str, text: str, *, etag: str | None) -> str | None:
+        """Write only if the object still has `etag` (None: only if it does not exist);
+        answer the new ETag, or None when someone else wrote first."""
+        ...
 
 
 @dataclass
@@ -98,7 +113,7 @@ def run(
     time_left: Callable[[], float],
 ) -> RunOutcome:
     """Import rows after `start_after` until the file ends or time runs short."""
-    modified = objects.modified(file.key)
+    modified = objects.modified(file.key) or clock()
     outcome = RunOutcome(rows_done=start_after)
     pending: list[tuple[Row, dict[str, Any]]] = []
 
@@ -140,17 +155,104 @@ def run(
     return outcome
 
 
-def report(outcome: RunOutcome, previous: dict[str, Any] | None, now: str) -> dict[str, Any]:
-    """The progress file's content, adding up the runs of one file."""
-    before = previous or {}
-    return {
-        "status": "done" if outcome.finished else "running",
-        "rows_done": outcome.rows_done,
-        "stored": before.get("stored", 0) + outcome.stored,
-        "rejected": before.get("rejected", 0) + outcome.rejected,
-        "updated_at": now,
+@dataclass(frozen=True)
+class Claim:
+    """The stretch of a file one run may import: after `start_after`, of this `version`."""
+
+    file: ImportFile
+    version: str  # the file's modification time: a new upload is a new import
+    start_after: int
+    progress: dict[str, Any]
+    etag: str
+
+
+def claim(objects: Objects, key: str, *, run_id: str, now: datetime) -> Claim | str:
+    """Claim the work a notification for `key` (a file or its continue marker) stands for;
+    answer why not, when there is nothing to do."""
+    target = _target(objects, key)
+    if isinstance(target, str):
+        return target
+    file, version, start_after, continued = target
+    tagged = objects.tagged(progress_key(file))
+    before: dict[str, Any] = json.loads(tagged[0]) if tagged else {}
+    same_upload = before.get("version") == version
+    if same_upload and not _may_take(before, start_after, run_id, now):
+        return "claimed or done by another run"
+    if continued and not same_upload:
+        return "no import of this file is under way"
+    progress = {
+        **(before if same_upload else {"stored": 0, "rejected": 0}),
+        "version": version,
+        "status": "running",
+        "rows_done": start_after,
+        "run": run_id,
+        "claimed_at": now.timestamp(),
     }
+    etag = objects.write_if(
+        progress_key(file), json.dumps(progress), etag=tagged[1] if tagged else None
+    )
+    if etag is None:
+        return "claimed by another run"
+    return Claim(file, version, start_after, progress, etag)
 
 
-def continuation(file: ImportFile, rows_done: int) -> tuple[str, str]:
-    return file.key + CONTINUE, json.dumps({"key": file.key, "rows_done": rows_done})
+def _target(objects: Objects, key: str) -> tuple[ImportFile, str, int, bool] | str:
+    """The file a notification is about, its version, where to start, and whether it is a
+    continuation; or why there is nothing to do."""
+    marker: dict[str, Any] = {}
+    if key.endswith(CONTINUE):
+        marker = json.loads(objects.text(key) or "null") or {}
+        key = marker.get("key", "")
+    file = ImportFile.of(key)
+    if file is None:
+        return "not an import file (imports/<source>/<name>.csv|.jsonl)"
+    modified = objects.modified(key)
+    if modified is None:
+        return "the file is gone"
+    version = modified.isoformat()
+    if marker and marker.get("version") != version:
+        return "the file was replaced since"
+    return file, version, int(marker.get("rows_done", 0)), bool(marker)
+
+
+def _may_take(progress: dict[str, Any], start_after: int, run_id: str, now: datetime) -> bool:
+    """Whether a run may (re)start at `start_after`, given what the progress file says."""
+    if progress.get("status") != "running" or progress.get("rows_done") != start_after:
+        return False  # done, failed, or already past this point: a repeated notification
+    if progress.get("run") == run_id:
+        return True  # Lambda retrying our own failed attempt
+    return float(progress.get("claimed_at", 0)) + LEASE_SECONDS < now.timestamp()
+
+
+def finish(objects: Objects, work: Claim, outcome: RunOutcome | str, now: datetime) -> None:
+    """Record a run's outcome beside the file, and continue it if time ran out."""
+    file = work.file
+    if isinstance(outcome, str):  # the file cannot be imported at all
+        progress = {**work.progress, "status": "failed", "error": outcome}
+    else:
+        if outcome.rejects:
+            # lines of rows after `start_after` are from an attempt that died: dropped
+            earlier = objects.text(rejects_key(file)) or ""
+            kept = [line for line in earlier.splitlines(keepends=True)
+                    if json.loads(line)["row"] <= work.start_after]  # fmt: skip
+            objects.write(rejects_key(file), "".join(kept + outcome.rejects))
+        progress = {
+            **work.progress,
+            "status": "done" if outcome.finished else "running",
+            "rows_done": outcome.rows_done,
+            "stored": work.progress["stored"] + outcome.stored,
+            "rejected": work.progress["rejected"] + outcome.rejected,
+        }
+    progress["updated_at"] = iso(now)
+    objects.write(progress_key(file), json.dumps(progress))
+    if not isinstance(outcome, str) and not outcome.finished:
+        marker = {"key": file.key, "version": work.version, "rows_done": outcome.rows_done}
+        objects.write(file.key + CONTINUE, json.dumps(marker))
+
+
+def progress_key(file: ImportFile) -> str:
+    return file.key + ".progress.json"
+
+
+def rejects_key(file: ImportFile) -> str:
+    return file.key + ".rejected.jsonl"

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -150,17 +152,81 @@ def test_imported_rows_carry_traits_consent_and_the_imported_provenance(
     assert {item["source"]["S"] for item in items} == {"crm"}
 
 
-def test_a_notification_delivered_twice_stores_nothing_twice(
+def test_notifications_delivered_twice_run_once(
     importer: Invoke, s3: Any, dynamodb: Any, table_names: dict[str, str]
 ) -> None:
     key = "imports/crm/export.csv"
     drop(s3, key, crm_export(700))
     run_to_the_end(importer, s3, key)
 
-    run_to_the_end(importer, s3, key)  # S3 notifications are at least once
-    importer(key + ".continue.json")  # and so is the marker's
+    # S3 notifications are at least once: the file's and the marker's come again
+    again = [importer(key), importer(key + ".continue.json")]
 
+    assert [answer["imports"][0]["skipped"] for answer in again] == [
+        "claimed or done by another run",
+        "claimed or done by another run",
+    ]
     assert len(stored_events(dynamodb, table_names["EVENTS_TABLE"])) == 700
+    progress = json.loads(read(s3, key + ".progress.json"))
+    assert (progress["status"], progress["stored"]) == ("done", 700)
+
+
+def test_of_two_runs_racing_for_the_same_stretch_one_wins(s3: Any) -> None:
+    from cdp.bulk import claim
+    from cdp.storage.objects import Bucket
+
+    drop(s3, "imports/crm/export.csv", crm_export(10))
+    bucket = Bucket(BUCKET, client=s3)
+    now = datetime.now(UTC)
+
+    first = claim(bucket, "imports/crm/export.csv", run_id="run-a", now=now)
+    second = claim(bucket, "imports/crm/export.csv", run_id="run-b", now=now)
+
+    assert not isinstance(first, str)
+    assert second == "claimed or done by another run"
+    # the same run, retried by Lambda after a failure, takes its own claim again
+    assert not isinstance(claim(bucket, "imports/crm/export.csv", run_id="run-a", now=now), str)
+
+
+def test_a_run_that_died_is_taken_over_when_its_lease_runs_out(
+    importer: Invoke, s3: Any, dynamodb: Any, table_names: dict[str, str]
+) -> None:
+    from cdp.bulk import LEASE_SECONDS, claim
+    from cdp.storage.objects import Bucket
+
+    key = "imports/crm/export.csv"
+    drop(s3, key, crm_export(300))
+    long_ago = datetime.now(UTC) - timedelta(seconds=LEASE_SECONDS + 1)
+    assert not isinstance(claim(Bucket(BUCKET, client=s3), key, run_id="dead", now=long_ago), str)
+
+    run_to_the_end(importer, s3, key)  # a later delivery of the notification
+
+    assert len(stored_events(dynamodb, table_names["EVENTS_TABLE"])) == 300
+
+
+def test_uploading_the_file_again_imports_it_again(
+    importer: Invoke, s3: Any, dynamodb: Any, table_names: dict[str, str]
+) -> None:
+    key = "imports/crm/export.csv"
+    drop(s3, key, crm_export(3))
+    run_to_the_end(importer, s3, key)
+    time.sleep(1)  # S3 times have whole seconds: a new upload, a new time
+
+    drop(s3, key, crm_export(3).replace("pro", "enterprise"))
+    run_to_the_end(importer, s3, key)
+
+    # the new upload is history too: its rows are newer identifies, which the profile follows
+    newest: dict[str, dict[str, Any]] = {}
+    for message in sorted(
+        stored_events(dynamodb, table_names["EVENTS_TABLE"]), key=lambda m: m["timestamp"]
+    ):
+        newest[message["userId"]] = message
+    assert {user: m["traits"]["plan"] for user, m in newest.items()} == {
+        "c-1": "enterprise",
+        "c-2": "free",
+        "c-3": "enterprise",
+    }
+    assert json.loads(read(s3, key + ".progress.json"))["stored"] == 3
 
 
 def test_json_lines_with_a_mapping_beside_the_file(
@@ -226,9 +292,9 @@ def test_a_file_without_a_usable_mapping_fails_with_the_reason_and_stores_nothin
 def test_files_that_are_not_imports_are_left_alone(importer: Invoke, s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key="imports/crm/readme.txt", Body=b"hello")
 
-    assert importer("imports/crm/readme.txt") == {
-        "imports": [{"skipped": "imports/crm/readme.txt"}]
-    }
+    [answer] = importer("imports/crm/readme.txt")["imports"]
+
+    assert answer["skipped"].startswith("not an import file")
 
 
 def test_when_consent_is_required_only_rows_with_analytics_consent_are_stored_in_full(

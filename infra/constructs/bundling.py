@@ -1,8 +1,12 @@
-"""Asset bundling without Docker: our code is pure Python, so bundling is a copy."""
+"""Asset bundling without Docker: our code is pure Python, so bundling it is a copy; the few
+third-party packages are installed from wheels built for the Lambda platform."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,5 +45,64 @@ def copied_asset(source: Path, target: str, exclude: tuple[str, ...] = ()) -> di
             # Required by the API but never pulled: local bundling always succeeds.
             image=cdk.DockerImage.from_registry("local-bundling-only"),
             local=CopyInto(source, target, exclude),
+        ),
+    }
+
+
+@jsii.implements(cdk.ILocalBundling)
+class PipInstall:
+    """Installs `requirements` for the Lambda platform into `<asset>/python`, with pip's
+    `--platform` and `--only-binary` (wheels built for Linux; no Docker, no compiler). The
+    result is kept under `.build/`, so that repeated synths do not download again."""
+
+    def __init__(self, requirements: Path, *, python_version: str, architecture: str) -> None:
+        self.requirements = requirements
+        machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+        self.arguments = [
+            "--only-binary=:all:",
+            "--implementation=cp",
+            f"--python-version={python_version}",
+            *(f"--platform={tag}_{machine}" for tag in _MANYLINUX),
+            "--no-compile",
+            "--quiet",
+        ]
+
+    @property
+    def fingerprint(self) -> str:
+        text = self.requirements.read_text() + " ".join(self.arguments)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def built(self) -> Path:
+        return ROOT / ".build" / f"lambda-dependencies-{self.fingerprint}"
+
+    def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+        built = self.built
+        if not built.is_dir():
+            staging = built.with_suffix(".partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            subprocess.run(  # noqa: S603 (our own interpreter, our own arguments)
+                [sys.executable, "-m", "pip", "install", *self.arguments,
+                 "--target", str(staging / "python"), "-r", str(self.requirements)],
+                check=True,
+            )  # fmt: skip
+            shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+            staging.rename(built)
+        shutil.copytree(built, output_dir, dirs_exist_ok=True)
+        return True
+
+
+# Wheel tags the Lambda runtimes accept (Amazon Linux 2023: glibc 2.34).
+_MANYLINUX = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
+
+
+def installed_asset(installer: PipInstall) -> dict[str, Any]:
+    """Keyword arguments for `Code.from_asset`: the requirements installed by `installer`."""
+    return {
+        "path": str(installer.requirements.parent),
+        "asset_hash_type": cdk.AssetHashType.CUSTOM,
+        "asset_hash": installer.fingerprint,
+        "bundling": cdk.BundlingOptions(
+            image=cdk.DockerImage.from_registry("local-bundling-only"), local=installer
         ),
     }

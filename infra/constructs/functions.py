@@ -23,7 +23,7 @@ from constructs import Construct
 from cdp.bulk import CONTINUE, PREFIX
 from cdp.wiring import EVENT_BUS_ENV, IMPORT_BUCKET_ENV, QUEUES, FunctionSpec
 from infra.config import DeploymentConfig
-from infra.constructs.bundling import ROOT, copied_asset
+from infra.constructs.bundling import ROOT, PipInstall, copied_asset, installed_asset
 from infra.constructs.checks import acknowledge
 from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import encrypted_queue
@@ -31,6 +31,11 @@ from infra.constructs.storage import Storage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
+DEPENDENCIES = PipInstall(
+    ROOT / "layers" / "dependencies" / "requirements.txt",
+    python_version=RUNTIME.name.removeprefix("python"),
+    architecture=ARCHITECTURE.name,
+)
 # The public Powertools layer of exactly the version the tests run with (it carries pydantic
 # and the X-Ray SDK too), found through the public SSM parameter at deploy time.
 POWERTOOLS_LAYER_PARAMETER = (
@@ -122,6 +127,15 @@ class FunctionFactory(Construct):
             compatible_architectures=[ARCHITECTURE],
             description="cdp domain package",
         )
+        # Third-party packages beyond the runtime and Powertools, for the functions that need them.
+        self.dependencies_layer = lambda_.LayerVersion(
+            self,
+            "DependenciesLayer",
+            code=lambda_.Code.from_asset(**installed_asset(DEPENDENCIES)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="third-party packages (layers/dependencies/requirements.txt)",
+        )
         self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
@@ -178,7 +192,11 @@ class FunctionFactory(Construct):
             handler=spec.handler,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            layers=[self.powertools_layer, self.domain_layer],
+            layers=[
+                self.powertools_layer,
+                *([self.dependencies_layer] if spec.third_party else []),
+                self.domain_layer,
+            ],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             environment=self.environment(spec),

@@ -116,6 +116,8 @@ class FunctionSpec:
     secrets: tuple[SecretSpec, ...] = ()
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
     imports: bool = False  # triggered by files in the import bucket
+    # needs the third-party packages of layers/dependencies/requirements.txt
+    third_party: bool = False
     # Caps how many run at once, where many parallel copies would only crowd the tables.
     reserved_concurrency: int | None = None
     every_minutes: int | None = None  # runs on a schedule
@@ -309,6 +311,7 @@ WEBHOOKS = FunctionSpec(
         (tables.SUPPRESSIONS, "read"),
     ),
     secrets=(SUPPRESSION_PEPPER,),
+    third_party=True,  # cryptography, for SendGrid's signatures
 )
 
 IMPORTER = FunctionSpec(

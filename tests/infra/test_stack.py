@@ -92,7 +92,7 @@ def test_functions_share_the_defaults(template: Template, spec: wiring.FunctionS
     assert function["Handler"] == spec.handler
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
-    assert len(function["Layers"]) == 2
+    assert len(function["Layers"]) == (3 if spec.third_party else 2)
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -119,6 +119,34 @@ def test_powertools_layer_is_the_tested_version(template: Template) -> None:
         parameter.get("Default") == f"/aws/service/powertools/python/arm64/python3.14/{VERSION}"
         for parameter in parameters.values()
     )
+
+
+def test_the_deployed_dependencies_are_the_tested_versions() -> None:
+    from importlib.metadata import version
+
+    from infra.constructs.functions import DEPENDENCIES
+
+    pinned = [
+        line.split("#")[0].strip().split("==")
+        for line in DEPENDENCIES.requirements.read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    assert pinned
+    for name, wanted in pinned:
+        assert version(name) == wanted, f"{name}: tests run {version(name)}, Lambda gets {wanted}"
+
+
+def test_the_dependencies_layer_holds_linux_arm64_wheels_for_the_runtime(
+    template: Template,  # synthesized: the layer is built
+) -> None:
+    from infra.constructs.functions import DEPENDENCIES
+
+    built = DEPENDENCIES.built
+    libraries = [path.name for path in (built / "python").rglob("*.so")]
+    assert libraries
+    assert all("aarch64" in name or "abi3" in name for name in libraries), libraries
+    assert (built / "python" / "cryptography").is_dir()
+    assert [spec.name for spec in wiring.FUNCTIONS if spec.third_party] == ["webhooks"]
 
 
 def statements_of(template: Template, function: str) -> list[dict[str, Any]]:

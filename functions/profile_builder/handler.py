@@ -27,7 +27,7 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.profiles import ProfileStore
 from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
-from cdp.streams import read_event_records
+from cdp.streams import hold_back, read_event_records
 
 logger, tracer, metrics = powertools("profile_builder")
 
@@ -63,6 +63,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits, Suppress
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store, config, limits, suppressions = _dependencies()
     events, unreadable = read_event_records(event.get("Records", []))
+    events, held = hold_back(events, unreadable)
     outcome = build_profiles(
         events,
         store=store,
@@ -72,7 +73,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         limits=limits,
         clock=utc_now,
     )
-    failures = {**unreadable, **outcome.failures}
+    failures = {**unreadable, **held, **outcome.failures}
     metrics.add_metric("EventsApplied", MetricUnit.Count, outcome.events_applied)
     metrics.add_metric("ProfilesWritten", MetricUnit.Count, outcome.profiles_written)
     metrics.add_metric("ProfilesMerged", MetricUnit.Count, outcome.merges)

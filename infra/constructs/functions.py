@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -21,7 +21,13 @@ from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
 from cdp.bulk import CONTINUE, PREFIX
-from cdp.wiring import EVENT_BUS_ENV, IMPORT_BUCKET_ENV, QUEUES, FunctionSpec
+from cdp.wiring import (
+    EVENT_BUS_ENV,
+    IMPORT_BUCKET_ENV,
+    QUEUES,
+    REDRIVE_TAG,
+    FunctionSpec,
+)
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, PipInstall, copied_asset, installed_asset
 from infra.constructs.checks import acknowledge
@@ -105,6 +111,7 @@ class FunctionFactory(Construct):
         for queue in QUEUES:
             dead_letters = encrypted_queue(self, f"{queue.logical_name}-dead-letters")
             acknowledge(dead_letters, "AwsSolutions-SQS3", "it is a dead-letter queue")
+            Tags.of(dead_letters).add(REDRIVE_TAG, f"queue:{queue.logical_name}")
             self.dead_letters[f"{queue.logical_name}-dead-letters"] = dead_letters
             self.queues[queue.logical_name] = encrypted_queue(
                 self,
@@ -314,6 +321,8 @@ class FunctionFactory(Construct):
             "it is the dead-letter destination of a stream event source mapping",
         )
         self.failure_queues[spec.name] = failures
+        # How `cdp redrive` finds the queue, and the function to give the records back to.
+        Tags.of(failures).add(REDRIVE_TAG, f"stream:{spec.name}")
         source = spec.stream
         function.add_event_source(
             sources.DynamoEventSource(

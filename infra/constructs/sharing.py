@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, SecretValue
+from aws_cdk import Duration, SecretValue, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdp.publishing import SOURCE
+from cdp.wiring import REDRIVE_TAG
 from infra.config import DeploymentConfig, Destination
 from infra.constructs.checks import acknowledge
 
@@ -40,6 +41,7 @@ class Sharing(Construct):
         failures = encrypted_queue(self, f"{destination.name}-failures")
         acknowledge(failures, "AwsSolutions-SQS3", "it is the destination's dead-letter queue")
         self.failure_queues[f"{destination.name}-failures"] = failures
+        Tags.of(failures).add(REDRIVE_TAG, f"destination:{destination.name}")
         target = self._target(destination, failures)
         consented = [t for t in destination.events if t != "profile.deleted"]
         if consented:
@@ -74,6 +76,7 @@ class Sharing(Construct):
             unprocessed = encrypted_queue(self, f"{destination.name}-unprocessed")
             acknowledge(unprocessed, "AwsSolutions-SQS3", "it is a dead-letter queue")
             self.failure_queues[f"{destination.name}-unprocessed"] = unprocessed
+            Tags.of(unprocessed).add(REDRIVE_TAG, f"queue:{destination.name}")
             queue = encrypted_queue(
                 self,
                 f"{destination.name}-queue",

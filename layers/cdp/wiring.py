@@ -89,6 +89,11 @@ SECRETS: tuple[SecretSpec, ...] = (IDENTITY_SECRET, SUPPRESSION_PEPPER)
 # The bucket files are dropped into for server-side imports (`imports/<source>/<file>`).
 IMPORT_BUCKET_ENV = "IMPORT_BUCKET"
 
+# The tag on failure and dead-letter queues by which `cdp redrive` finds them in a stack:
+# `stream:<function>` (a stream consumer's on-failure queue), `queue:<name>` (a queue's
+# dead-letter queue) or `destination:<name>` (events a destination did not take).
+REDRIVE_TAG = "cdp:redrive"
+
 # The EventBridge bus the publisher puts segment and profile events on.
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 

@@ -184,17 +184,18 @@ class TableStream:
             "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
         )
         arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.arn = arn
         shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
         self.iterator = self.streams.get_shard_iterator(
             StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
 
     def new_records(self) -> dict[str, Any]:
-        from cdp.local.streams import _as_lambda_json
+        from cdp.local.streams import lambda_record
 
         answer = self.streams.get_records(ShardIterator=self.iterator)
         self.iterator = answer["NextShardIterator"]
-        return {"Records": [_as_lambda_json(record) for record in answer["Records"]]}
+        return {"Records": [lambda_record(record, self.arn) for record in answer["Records"]]}
 
 
 @pytest.fixture

@@ -481,6 +481,43 @@ def _create_secret(arguments: argparse.Namespace) -> int:
     return 0
 
 
+# -- redrive (AWS) ----------------------------------------------------------------------
+
+
+def _redrive(commands: Any) -> None:
+    parser = commands.add_parser(
+        "redrive",
+        help="give failed stream records and dead letters back to the platform (AWS)",
+        description="After a fix is deployed: stream records that failed every retry are read "
+        "again from the stream and given to their function; dead letters of task queues are "
+        "moved back to their queue. Uses your AWS credentials.",
+    )
+    parser.add_argument("--stack", required=True, help="the CloudFormation stack (Cdp-prod)")
+    parser.add_argument("--region", help="default: your AWS configuration's")
+    parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    parser.set_defaults(run=_run_redrive)
+
+
+def _run_redrive(arguments: argparse.Namespace) -> int:
+    import boto3
+
+    from cdp.cli.redrive import run
+
+    def client(name: str) -> Any:
+        return boto3.client(name, region_name=arguments.region)
+
+    for line in run(
+        cloudformation=client("cloudformation"),
+        sqs=client("sqs"),
+        streams=client("dynamodbstreams"),
+        lambda_client=client("lambda"),
+        stack=arguments.stack,
+        dry_run=arguments.dry_run,
+    ):
+        print(line)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdp", description="Serverless customer data platform")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -490,6 +527,7 @@ def _parser() -> argparse.ArgumentParser:
     _definitions(commands)
     _sources(commands)
     _keys(commands)
+    _redrive(commands)
     return parser
 
 

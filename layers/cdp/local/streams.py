@@ -152,12 +152,17 @@ class StreamRunner:
         return None
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        """boto3's parsed record -> the JSON Lambda delivers (binary as base64, epoch times)."""
-        converted = _as_lambda_json(record)
-        converted["eventSourceARN"] = self.stream_arn
-        converted.setdefault("awsRegion", REGION)
-        converted["eventVersion"] = "1.1"
-        return converted
+        return lambda_record(record, self.stream_arn)
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """boto3's parsed stream record -> the JSON Lambda delivers (binary as base64, epoch
+    times), for the local event source mappings and `cdp redrive`."""
+    converted: dict[str, Any] = _as_lambda_json(record)
+    converted["eventSourceARN"] = stream_arn
+    converted.setdefault("awsRegion", REGION)
+    converted["eventVersion"] = "1.1"
+    return converted
 
 
 def _as_lambda_json(value: Any) -> Any:

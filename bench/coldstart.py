@@ -1,0 +1,225 @@
+"""Cold start: how long importing each handler module takes in a fresh interpreter, against
+`import boto3` alone in the same run, and how big the deployed code is.
+
+Each import runs in a new `python -S` process whose path holds what a Lambda function's does:
+the function code (`functions/`), the domain layer (`layers/`) and the installed packages, and
+not this checkout's editable-install hook. The environment is a deployed function's: Powertools
+configured, and X-Ray tracing active (the stack sets `Tracing.ACTIVE`; Powertools' Tracer then
+patches botocore when the module is imported). Rounds alternate boto3 and the handlers, after
+one warm-up round (so the files are in the page cache, as on a warm Lambda host); the figure is
+the median of the rounds. Times are the process's CPU time (user and system) spent importing:
+with the files cached that is what the wall clock shows on an idle machine, and unlike the
+wall clock it does not grow when other work shares the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from collections import Counter
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUNDS = 7
+
+_TIMER = """
+import sys, time
+sys.path[:0] = {paths!r}
+start = time.process_time()
+import {module}
+print(time.process_time() - start)
+"""
+
+
+def _environment(service: str, *, tracing: bool) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "SYSTEMROOT")
+    environment = {name: os.environ[name] for name in keep if name in os.environ}
+    environment |= {
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if tracing:
+        # What Powertools looks at to know it runs in Lambda (and so traces).
+        environment["LAMBDA_TASK_ROOT"] = str(ROOT)
+        environment["AWS_LAMBDA_FUNCTION_NAME"] = service
+    else:
+        environment["POWERTOOLS_TRACE_DISABLED"] = "true"
+    return environment
+
+
+def _paths() -> list[str]:
+    return [str(ROOT), str(ROOT / "layers"), sysconfig.get_paths()["purelib"]]
+
+
+def import_seconds(module: str, *, service: str = "bench", tracing: bool = True) -> float:
+    script = _TIMER.format(paths=_paths(), module=module)
+    answer = subprocess.run(  # noqa: S603 (our interpreter, our script)
+        [sys.executable, "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_environment(service, tracing=tracing),
+        cwd="/",
+    )
+    return float(answer.stdout.strip().splitlines()[-1])
+
+
+def import_times(handlers: dict[str, str], *, rounds: int = ROUNDS) -> dict[str, Any]:
+    """Median import time of boto3 and of each handler module (name -> module), tracing on
+    and off, in milliseconds, with the ratio to boto3."""
+    samples: dict[str, list[float]] = {"boto3": []}
+    for round_number in range(rounds + 1):
+        boto3_time = import_seconds("boto3")
+        timed = {
+            name: (
+                import_seconds(module, service=name, tracing=True),
+                import_seconds(module, service=name, tracing=False),
+            )
+            for name, module in handlers.items()
+        }
+        if round_number == 0:
+            continue  # warm-up: the page cache
+        samples["boto3"].append(boto3_time)
+        for name, (traced, untraced) in timed.items():
+            samples.setdefault(name, []).append(traced)
+            samples.setdefault(f"{name} (tracing off)", []).append(untraced)
+    boto3_ms = statistics.median(samples["boto3"]) * 1000
+    results: dict[str, Any] = {"boto3_ms": round(boto3_ms, 1), "rounds": rounds, "handlers": {}}
+    for name, module in handlers.items():
+        traced = statistics.median(samples[name]) * 1000
+        untraced = statistics.median(samples[f"{name} (tracing off)"]) * 1000
+        results["handlers"][name] = {
+            "module": module,
+            "ms": round(traced, 1),
+            "ratio": round(traced / boto3_ms, 2),
+            "ms_tracing_off": round(untraced, 1),
+            "ratio_tracing_off": round(untraced / boto3_ms, 2),
+        }
+    return results
+
+
+def import_breakdown(module: str, *, service: str) -> dict[str, float]:
+    """Where one handler's import time goes, as deployed (tracing on): the cumulative
+    `-X importtime` of each module the handler's own imports load, grouped by package (ms).
+    What two packages share counts for the one imported first; work a module does while it is
+    imported (pydantic building models, the X-Ray SDK configuring itself) counts for it."""
+    script = f"import sys; sys.path[:0] = {_paths()!r}; import {module}"
+    answer = subprocess.run(  # noqa: S603 (our interpreter, our script)
+        [sys.executable, "-S", "-X", "importtime", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_environment(service, tracing=True),
+        cwd="/",
+    )
+    return _attributed(answer.stderr, module)
+
+
+def _attributed(importtime: str, module: str) -> dict[str, float]:
+    """Our modules' own time to us; everything else by package, cumulatively, at the point
+    where our code (or the handler) first imported it."""
+    pending: dict[int, list[tuple[str, int, int, list[Any]]]] = {}
+    root = None
+    for line in importtime.splitlines():
+        found = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if not found:
+            continue
+        depth = (len(found.group(3)) - 1) // 2
+        node = (
+            found.group(4),
+            int(found.group(1)),
+            int(found.group(2)),
+            pending.pop(depth + 1, []),
+        )
+        pending.setdefault(depth, []).append(node)
+        if depth == 0 and node[0] == module:
+            root = node
+    totals: Counter[str] = Counter()
+
+    def visit(node: tuple[str, int, int, list[Any]]) -> None:
+        name, own, cumulative, children = node
+        package = _package(name)
+        if package != OURS:
+            totals[package] += cumulative / 1000
+            return
+        totals[OURS] += own / 1000
+        for child in children:
+            visit(child)
+
+    if root is not None:
+        visit(root)
+    return {name: round(ms, 1) for name, ms in totals.most_common()}
+
+
+OURS = "our code (cdp, functions)"
+
+
+def _package(module: str) -> str:
+    top = module.split(".", maxsplit=1)[0]
+    if top in ("cdp", "functions"):
+        return OURS
+    if top in ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six"):
+        return "boto3 and its dependencies"
+    if top in ("pydantic", "pydantic_core", "annotated_types", "typing_extensions"):
+        return "pydantic"
+    if top in ("aws_xray_sdk", "wrapt"):
+        return "aws_xray_sdk (X-Ray)"
+    if top == "aws_lambda_powertools":
+        return "aws_lambda_powertools"
+    return "Python standard library and others"
+
+
+# -- package sizes ----------------------------------------------------------------------
+
+_SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+
+
+def directory_size(path: Path, exclude: tuple[str, ...] = ()) -> dict[str, int]:
+    """Bytes and files of a directory as an asset holds it, and its zip (deflated) size."""
+    files = [
+        file
+        for file in sorted(path.rglob("*"))
+        if file.is_file()
+        and not _SKIPPED_PARTS & set(file.relative_to(path).parts)
+        and file.suffix != ".pyc"
+        and not any(file.relative_to(path).parts[0] == part for part in exclude)
+    ]
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, file.relative_to(path))
+    return {
+        "files": len(files),
+        "bytes": sum(file.stat().st_size for file in files),
+        "zipped_bytes": buffer.tell(),
+    }
+
+
+def package_sizes() -> dict[str, Any]:
+    """The function code asset, the domain layer as deployed (without `local/` and `cli/`)
+    and, when a synth has built it, the third-party dependencies layer."""
+    sizes: dict[str, Any] = {
+        "functions/ (code asset)": directory_size(ROOT / "functions"),
+        "layers/cdp (domain layer, without local/ and cli/)": directory_size(
+            ROOT / "layers" / "cdp", exclude=("local", "cli")
+        ),
+    }
+    built = sorted((ROOT / ".build").glob("lambda-dependencies-*"))
+    built = [path for path in built if path.is_dir() and not path.name.endswith(".partial")]
+    if built:
+        sizes["dependencies layer (.build/, cryptography for arm64)"] = directory_size(built[-1])
+    else:
+        sizes["dependencies layer (.build/, cryptography for arm64)"] = None
+    return sizes

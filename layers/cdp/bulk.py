@@ -163,7 +163,6 @@ class Claim:
     version: str  # the file's modification time: a new upload is a new import
     start_after: int
     progress: dict[str, Any]
-    etag: str
 
 
 def claim(objects: Objects, key: str, *, run_id: str, now: datetime) -> Claim | str:
@@ -193,7 +192,7 @@ def claim(objects: Objects, key: str, *, run_id: str, now: datetime) -> Claim | 
     )
     if etag is None:
         return "claimed by another run"
-    return Claim(file, version, start_after, progress, etag)
+    return Claim(file, version, start_after, progress)
 
 
 def _target(objects: Objects, key: str) -> tuple[ImportFile, str, int, bool] | str:
@@ -219,8 +218,8 @@ def _may_take(progress: dict[str, Any], start_after: int, run_id: str, now: date
     """Whether a run may (re)start at `start_after`, given what the progress file says."""
     if progress.get("status") != "running" or progress.get("rows_done") != start_after:
         return False  # done, failed, or already past this point: a repeated notification
-    if progress.get("run") == run_id:
-        return True  # Lambda retrying our own failed attempt
+    if progress.get("run") in (None, run_id):
+        return True  # handed over by the run before, or Lambda retrying our own attempt
     return float(progress.get("claimed_at", 0)) + LEASE_SECONDS < now.timestamp()
 
 
@@ -230,24 +229,30 @@ def finish(objects: Objects, work: Claim, outcome: RunOutcome | str, now: dateti
     if isinstance(outcome, str):  # the file cannot be imported at all
         progress = {**work.progress, "status": "failed", "error": outcome}
     else:
-        if outcome.rejects:
-            # lines of rows after `start_after` are from an attempt that died: dropped
-            earlier = objects.text(rejects_key(file)) or ""
-            kept = [line for line in earlier.splitlines(keepends=True)
-                    if json.loads(line)["row"] <= work.start_after]  # fmt: skip
-            objects.write(rejects_key(file), "".join(kept + outcome.rejects))
+        _write_rejects(objects, work, outcome.rejects)
         progress = {
             **work.progress,
             "status": "done" if outcome.finished else "running",
             "rows_done": outcome.rows_done,
             "stored": work.progress["stored"] + outcome.stored,
             "rejected": work.progress["rejected"] + outcome.rejected,
+            "run": None,  # handed over: the continue marker's run claims it next
         }
     progress["updated_at"] = iso(now)
     objects.write(progress_key(file), json.dumps(progress))
     if not isinstance(outcome, str) and not outcome.finished:
         marker = {"key": file.key, "version": work.version, "rows_done": outcome.rows_done}
         objects.write(file.key + CONTINUE, json.dumps(marker))
+
+
+def _write_rejects(objects: Objects, work: Claim, rejects: list[str]) -> None:
+    """Append this run's rejected rows; lines past `start_after` are from an attempt that
+    died, and are dropped (those rows were read again)."""
+    earlier = objects.text(rejects_key(work.file)) or ""
+    kept = [line for line in earlier.splitlines(keepends=True)
+            if json.loads(line)["row"] <= work.start_after]  # fmt: skip
+    if rejects or len(kept) < earlier.count("\n"):
+        objects.write(rejects_key(work.file), "".join(kept + rejects))
 
 
 def progress_key(file: ImportFile) -> str:

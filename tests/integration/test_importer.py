@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,7 +52,9 @@ def importer(s3: Any) -> Iterator[Invoke]:
             "eventName": "ObjectCreated:Put",
             "s3": {"bucket": {"name": BUCKET}, "object": {"key": quote_plus(key)}},
         }
-        answer: dict[str, Any] = handler.handler({"Records": [record]}, LambdaContext())
+        # every invocation has its own request id, as in Lambda
+        context = LambdaContext(aws_request_id=str(uuid.uuid4()))
+        answer: dict[str, Any] = handler.handler({"Records": [record]}, context)
         return answer
 
     handler._dependencies.cache_clear()

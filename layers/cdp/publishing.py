@@ -148,6 +148,17 @@ def _profile_changes(
             {"type": kind, "value": value}
             for kind, value in (split_identity(key) for key in new_ids if key not in old_ids)
         ]
-    if (old or {}).get("consent", {}) != new.get("consent", {}):
+    if _choices((old or {}).get("consent", {})) != _choices(new.get("consent", {})):
         changed["consent"] = new.get("consent", {})
     return changed
+
+
+def _choices(consent: dict[str, Any]) -> dict[str, Any]:
+    """What a person chose, per purpose: the state and the consent text's version. Trackers
+    repeat the same choice on every message; a repeat only moves the decision's time, and
+    is no change to announce (it would be an EventBridge event for nearly every event)."""
+    return {
+        purpose: (decision.get("state"), decision.get("version"))
+        for purpose, decision in consent.items()
+        if isinstance(decision, dict)
+    }

@@ -60,6 +60,22 @@ def test_trait_identity_and_consent_changes_are_a_profile_update() -> None:
     }
 
 
+def test_the_same_consent_choice_repeated_later_is_no_profile_update() -> None:
+    # given a choice the tracker repeats on every message: only its time and message move
+    granted = {"state": "granted", "at": NOW, "source": "web", "message_id": "m1"}
+    before = state(consent={"marketing": granted})
+    after = state(
+        consent={"marketing": {**granted, "at": "2026-11-24T08:00:00.000Z", "message_id": "m2"}}
+    )
+    # when / then
+    events, _ = changes("p1", before, after, merged_into=None, version=4, now_iso=NOW)
+    assert events == []
+    # but a new version of the consent text is a change
+    renewed = state(consent={"marketing": {**granted, "version": "2026-12"}})
+    [event], _ = changes("p1", before, renewed, merged_into=None, version=5, now_iso=NOW)
+    assert event.detail["changed"]["consent"]["marketing"]["version"] == "2026-12"
+
+
 def test_a_merged_away_profile_announces_the_merge_and_leaves_the_index() -> None:
     events, index = changes("p2", state({"s": NOW}), None, merged_into="p1", version=5, now_iso=NOW)
     assert kinds(events) == ["profile.merged"]

@@ -26,7 +26,6 @@ so `gt`/`lt` work on them too.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -354,21 +353,35 @@ def _changes_at(
     """When time alone can change a leaf: a time crossing its threshold, a trait expiring,
     a computed value losing a day from its window or gaining a day since."""
 
+    # Runs for every leaf of every segment on every profile change: what can be decided when
+    # the condition is compiled is decided here, and times are parsed through the cache.
+    timed = operator in TIME_OPERATORS
+    expires = subject in ("trait", "trait_set_at")
+    computed = subject == "computed"
+    if not (timed or expires or computed):
+        return _never
+    get = _getter(subject, name)
+    window = timedelta(days=operand) if timed else timedelta(0)
+
     def moment(facts: Facts) -> datetime | None:
         candidates: list[datetime] = []
-        if operator in TIME_OPERATORS:
-            value = _getter(subject, name)(facts)
-            if isinstance(value, str):
-                with suppress(ValueError):
-                    candidates.append(parse(value) + timedelta(days=operand))
-        if subject in ("trait", "trait_set_at") and name in facts.trait_expiry:
+        if timed:
+            value = get(facts)
+            start = _parsed(value) if isinstance(value, str) else None
+            if start is not None:
+                candidates.append(start + window)
+        if expires and name in facts.trait_expiry:
             candidates.append(parse(facts.trait_expiry[name]))
-        if subject == "computed" and name in facts.computed_changes_at:
+        if computed and name in facts.computed_changes_at:
             candidates.append(facts.computed_changes_at[name])
         future = [candidate for candidate in candidates if candidate > facts.now]
         return min(future) if future else None
 
     return moment
+
+
+def _never(facts: Facts) -> datetime | None:
+    return None
 
 
 def _scalar(operand: Any, path: str) -> None:

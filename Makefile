@@ -14,7 +14,7 @@ STAGE ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := true
 
-.PHONY: dev test soak lint snippet browser synth deploy clean
+.PHONY: dev test soak lint snippet browser synth deploy clean bench
 
 $(PYTHON_READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: $(PYTHON_READY) $(SNIPPET) browser lint
 # The full load test (50,000 events against cdp dev); its figures go to docs/load.json.
 soak: $(PYTHON_READY) $(SNIPPET)
 	CDP_LOAD_EVENTS=50000 CDP_LOAD_REPORT=docs/load.json $(BIN)/pytest tests/e2e/test_load.py -q
+
+# The benchmark suite (not a test): figures into bench/results.json and docs/performance.md.
+bench: $(PYTHON_READY) $(SNIPPET) $(NODE_READY)
+	$(BIN)/python -m bench.run
 
 lint: $(PYTHON_READY)
 	$(BIN)/ruff check .

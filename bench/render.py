@@ -408,6 +408,13 @@ def _growth(r: dict[str, Any]) -> str:
         f"{a['profile_builder_writes']:g} | {a['capacity_per_event']:g} | {a['builder_ours_us_per_event']:.0f} |"
         for a in g["profile_age"]
     ]
+    first, last = g["profile_age"][0], g["profile_age"][-1]
+    bound = (
+        f"The profile item is bounded (daily buckets for 90 days, 100 consent decisions, 100 traits, "
+        f"50 counted values per most-frequent trait): here it grew from {first['profile_item_bytes']:,} bytes "
+        f"after {first['days']} day(s) to {last['profile_item_bytes']:,} after {last['days']} days, "
+        "and its write units follow its size in 1 KB steps."
+    )
     batch_rows = [
         f"| {b['events']} | {b['capacity_per_event']:.2f} | {b['profile_builder_reads']:g} | "
         f"{b['profile_builder_writes']:g} | {b['builder_ours_us_per_event']:.0f} |"
@@ -430,8 +437,9 @@ then one more page view, through every function (median of three):
         + "\n".join(age_rows)
         + """
 
-The profile item is bounded (daily buckets for 90 days, 100 consent decisions, 100 traits), so
-it stops growing; its write units follow its size in 1 KB steps.
+"""
+        + bound
+        + """
 
 **With the events of one person in one stream batch.** The profile builder reads a person's
 identities and profile once per batch and writes the profile once, however many of their events
@@ -531,9 +539,8 @@ with zlib; per request it parses the body, routes it (Powertools) and writes wit
 `BatchWriteItem`. Batching already spreads the per-request work ({c["1"]["ours_us"]:.0f} µs/event
 at batch size 1, {c["20"]["ours_us"]:.0f} at 20, {c["100"]["ours_us"]:.0f} at 100); what is left is
 per message, and botocore adds {c["100"]["botocore_us"]:.0f} µs/event of its own to serialise the
-items. (Checking identifiers for control characters with a regular expression instead of a
-character loop in Python, done with this benchmark, was the cheapest gain.) What would reach
-40 µs:
+items. (The regular expression that now checks identifiers for control characters, instead of
+a character loop in Python, came out of this benchmark.) What would reach 40 µs:
 
 - measure a batch member's size only when the request is large enough for one to exceed 32 KB
   (the whole body is under 32 KB in nearly every request), saving one JSON serialisation;
@@ -554,17 +561,24 @@ def _import_why(r: dict[str, Any]) -> str:
     c = r["cold_start"]
     parts = c["breakdown"]["collector"]
     text = ", ".join(f"{part} {ms:.0f} ms" for part, ms in parts.items())
+    allowance = 0.4 * c["boto3_ms"]
+    beyond = [p for p, ms in parts.items() if ms >= allowance and not p.startswith("boto3")]
+    over = (
+        f"{' and '.join(beyond)} alone take{'s' if len(beyond) == 1 else ''} more than that"
+        if beyond
+        else "no single part takes that much, together they take several times more"
+    )
     return f"""A handler imports boto3 (the runtime's copy) and, beyond it, Powertools, pydantic, the X-Ray SDK
 and our domain package: for the collector, {text}. `import boto3` alone is {c["boto3_ms"]:.0f} ms
-here, so 1.4 × leaves about {0.4 * c["boto3_ms"]:.0f} ms for all the rest. Powertools (its event
-handler package imports every resolver it has: AppSync, Bedrock agents, OpenAPI models) and
-pydantic (the Segment spec's wire models are built at import) each take about that much on their
-own. Deferring them would only move the same work into the first request, which a visitor waits
-for just the same. What would reach it:
+here, so 1.4 × leaves about {allowance:.0f} ms for all the rest; {over}. Powertools' event handler
+package imports every resolver it has (AppSync, Bedrock agents, OpenAPI models), and pydantic
+builds the Segment spec's wire models at import. Deferring them would only move the same work
+into the first request, which a visitor waits for just the same. What would reach it:
 
 - a small router of our own for the collector (its routes are fixed) instead of Powertools'
   `APIGatewayHttpResolver`, and Powertools' Logger and Metrics imported from their modules;
-- building the pydantic models lazily, or validating the hot path with plain functions;
+- validating the collector's messages with plain functions instead of pydantic models built at
+  import (the spec's models alone are a large part of pydantic's share);
 - Lambda SnapStart for Python, which restores an initialised snapshot instead of importing
   (it has a price per restore and per cached snapshot; the functions must not keep secrets or
   connections from the snapshot)."""

@@ -164,7 +164,17 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git("rev-parse", "--short", "HEAD"),
-        "uncommitted_changes": bool(git("status", "--porcelain", "--", "layers", "functions")),
+        "uncommitted_changes": bool(
+            git(
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "layers",
+                "functions",
+                "bench",
+            )
+        ),
         "machine": {
             "processor": _processor(),
             "cores": os.cpu_count(),

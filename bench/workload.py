@@ -172,24 +172,27 @@ def _browsing(
                 browser.answer_form()
         yield browser.messages
     if second_device and visitor.signed_up_on is not None:
+        # A phone: browsed anonymously one day (its own anonymous profile), signed in on a
+        # later day (that profile then merges into the known one).
         free = [d for d in range(visitor.signed_up_on + 1, days) if d not in session_days]
-        if free:
-            day = rng.choice(free)
+        if len(free) >= 2:
             visitor.anonymous_ids.append(_uuid(rng))
-            at = start + timedelta(days=day, seconds=rng.randrange(8 * 3600, 22 * 3600))
-            phone = _Browser(
-                rng,
-                visitor=visitor,
-                anonymous_id=visitor.anonymous_ids[1],
-                agent=USER_AGENTS[1],
-                day=day,
-                at=at,
-            )
-            phone.browse()
-            phone.sign_in()  # its anonymous profile merges into the known one
-            if rng.random() < 0.5:
-                phone.buy()
-            yield phone.messages
+            for number, day in enumerate(sorted(rng.sample(free, k=2))):
+                at = start + timedelta(days=day, seconds=rng.randrange(8 * 3600, 22 * 3600))
+                phone = _Browser(
+                    rng,
+                    visitor=visitor,
+                    anonymous_id=visitor.anonymous_ids[1],
+                    agent=USER_AGENTS[1],
+                    day=day,
+                    at=at,
+                )
+                phone.browse()
+                if number == 1:
+                    phone.sign_in()
+                    if rng.random() < 0.5:
+                        phone.buy()
+                yield phone.messages
 
 
 def _session_count(rng: random.Random) -> int:

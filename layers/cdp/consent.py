@@ -5,6 +5,10 @@ convention, e.g. `{"analytics": true, "marketing": false}`) with an optional
 `context.consent.version` (of the consent text shown). A profile keeps, per purpose, the
 newest decision by event time (ties by message id), so late events never overturn a newer
 choice and the outcome does not depend on arrival order; and a bounded history of decisions.
+
+Trackers repeat the visitor's standing choice on every message, so the history keeps one entry
+per purpose, state, text version and day: the first of them (the earliest by time, whatever
+the arrival order). Every decision is an event in the events table besides.
 """
 
 from __future__ import annotations
@@ -67,10 +71,7 @@ def record(
         if current is None or (at, message_id) > (current["at"], current["message_id"]):
             consent[purpose] = entry
             changed = True
-        decision = {"purpose": purpose, **entry}
-        if decision not in history:
-            history.append(decision)
-            changed = True
+        changed |= _remember(history, {"purpose": purpose, **entry})
     if changed:
         history.sort(key=lambda d: (d["at"], d["message_id"], d["purpose"]))
         del history[:-MAX_HISTORY]
@@ -92,10 +93,26 @@ def merge(
         ):
             consent[purpose] = entry
     for decision in other_history:
-        if decision not in history:
-            history.append(decision)
+        _remember(history, decision)
     history.sort(key=lambda d: (d["at"], d["message_id"], d["purpose"]))
     del history[:-MAX_HISTORY]
+
+
+def _remember(history: list[dict[str, Any]], decision: dict[str, Any]) -> bool:
+    """Keep the decision unless the history holds an earlier one of the same purpose, state,
+    version and day (it then takes that one's place if it is earlier itself)."""
+
+    def kind(d: Mapping[str, Any]) -> tuple[Any, ...]:
+        return d["purpose"], d["state"], d.get("version"), d["at"][:10]
+
+    for index, known in enumerate(history):
+        if kind(known) == kind(decision):
+            if (decision["at"], decision["message_id"]) >= (known["at"], known["message_id"]):
+                return False
+            history[index] = decision
+            return True
+    history.append(decision)
+    return True
 
 
 def public_state(consent: Mapping[str, Any]) -> dict[str, Any]:

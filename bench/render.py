@@ -524,10 +524,11 @@ What would reach the target, by how much each helps (measured above, *How the fi
   can only cost a retry (then read consistently), never a wrong profile.
 - **Cache identity → profile id in the warm function**: identities never move except by merges,
   which leave redirects the builder follows; most identity reads would go.
-- **Smaller profile items**: the profile keeps the last 100 consent decisions, and the tracker
-  repeats the visitor's choice on every message, so the history fills with repeats (see the
-  profile item sizes by age). Keeping only decisions that change something would shrink the
-  item, and an item under 1 KB costs one write unit instead of two."""
+- **Smaller profile items**: an item under 1 KB costs one write unit instead of two. The
+  consent history already keeps one decision per purpose, state, text version and day (the
+  tracker repeats the visitor's choice on every message, and the history used to fill with the
+  repeats); most of what remains is the computed traits' daily buckets for 90 days (see the
+  profile item sizes by age), which could be kept by week after the first 30 days."""
     return answer
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cdp.urls import webhook_url_problem
 
 EVENT_TYPES = (
     "segment.entered",
@@ -43,6 +45,14 @@ class Destination(BaseModel):
     url: str | None = Field(default=None, pattern=r"^https://")
     rate_per_second: int = Field(default=10, ge=1, le=300)
     auth: WebhookAuth | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _public(cls, url: str | None) -> str | None:
+        problem = url and webhook_url_problem(url)
+        if problem:
+            raise ValueError(f"a webhook must be a public https:// URL: {problem}")
+        return url
 
     @model_validator(mode="after")
     def _complete(self) -> Destination:

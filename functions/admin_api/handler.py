@@ -32,7 +32,7 @@ from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
-from cdp.web import json_response, register_error_handlers, require_secret_key
+from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
 from cdp.webhooks import WEBHOOK, WebhookConfig
 
 logger, tracer, metrics = powertools("admin_api")
@@ -87,7 +87,7 @@ def create_app(
     purposes: list[str] = DEFAULT_PURPOSES,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
     app.use(middlewares=[require_secret_key(keys.find, clock)])
     _computed_trait_routes(app, config, clock)
@@ -330,7 +330,12 @@ def _source_routes(
             },
         )
 
-    @app.post("/v1/sources", tags=["Sources"], summary="Create a source and its write key")
+    @app.post(
+        "/v1/sources",
+        tags=["Sources"],
+        summary="Create a source and its write key",
+        status_code=201,
+    )
     def create_source(new: Annotated[NewSource, Body(embed=False)]) -> Response[Any]:
         record, key = sources.create(new, clock())
         return with_key(record, key, 201)

@@ -26,7 +26,7 @@ from cdp.forms import (
     declared_now,
     next_questions,
 )
-from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, identity_key, identity_type
+from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, fits_a_key, identity_key, identity_type
 from cdp.intake import MAX_MESSAGE_BYTES, read_request
 from cdp.keys import ApiKey, authenticate
 from cdp.observability import http_handler, powertools
@@ -236,8 +236,8 @@ class FormsService:
     def person(self, values: dict[str, Any]) -> Person:
         user_id, anonymous_id = values.get("userId"), values.get("anonymousId")
         if user_id is not None:
-            if not isinstance(user_id, str) or not user_id or len(user_id) > 512:
-                raise InvalidRequestError("userId: must be text")
+            if not isinstance(user_id, str) or not fits_a_key(user_id):
+                raise InvalidRequestError("userId: must be text of at most 512 characters")
             if not verified(user_id, values.get("signature"), self.identity_secret()):
                 raise ForbiddenError(
                     "a userId needs a valid signature from your website's back end "
@@ -245,8 +245,11 @@ class FormsService:
                 )
             identity = identity_key(USER_ID, user_id)
             return Person(identity, verified_user=True, profile=self.profiles.find(identity))
-        if not isinstance(anonymous_id, str) or not anonymous_id or len(anonymous_id) > 512:
-            raise InvalidRequestError("anonymousId or userId (with signature) is required")
+        if not isinstance(anonymous_id, str) or not fits_a_key(anonymous_id):
+            raise InvalidRequestError(
+                "anonymousId (text of at most 512 characters) or userId (with signature) "
+                "is required"
+            )
         identity = identity_key(ANONYMOUS_ID, anonymous_id)
         return Person(identity, verified_user=False, profile=self.profiles.find(identity))
 
@@ -333,7 +336,7 @@ def create_app(service: FormsService) -> APIGatewayHttpResolver:
 def _limit(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 10:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 10:
         raise InvalidRequestError("limit: must be a whole number from 1 to 10")
     return int(value)
 

@@ -30,7 +30,7 @@ from cdp.storage.profiles import ProfileStore
 from cdp.storage.queue import TaskQueue
 from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
-from cdp.web import json_response, register_error_handlers, require_secret_key
+from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
 
 logger, tracer, metrics = powertools("privacy_api")
 IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example.com"
@@ -48,7 +48,7 @@ def create_app(
     sweep_delay_seconds: int = SWEEP_DELAY_SECONDS,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
     app.use(middlewares=[require_secret_key(keys.find, clock)])
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from cdp import __version__
@@ -28,7 +27,7 @@ from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileStore
 from cdp.timeline import MAX_PAGE, read_page
-from cdp.web import register_error_handlers, require_secret_key
+from cdp.web import register_error_handlers, require_secret_key, secret_key_openapi, strict_json
 
 logger, tracer, metrics = powertools("profile_api")
 
@@ -47,7 +46,7 @@ def create_app(
     config: ConfigStore,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
     app.use(
         middlewares=[require_secret_key(keys.find, clock, public_paths=frozenset({OPENAPI_PATH}))]
@@ -106,13 +105,12 @@ def create_app(
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi() -> Response[Any]:
-        schema = app.get_openapi_json_schema(
+        schema = secret_key_openapi(
+            app,
             title="CDP Profile API",
             version=__version__,
             description="Look up merged customer profiles. Authenticate with the secret key: "
             "`Authorization: Bearer <secret key>`.",
-            security_schemes={"secretKey": HTTPBearer()},
-            security=[{"secretKey": []}],
         )
         return Response(status_code=200, content_type="application/json", body=schema)
 

@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,20 @@ class PipInstall:
     def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
         built = self.built
         if not built.is_dir():
-            staging = built.with_suffix(".partial")
-            shutil.rmtree(staging, ignore_errors=True)
+            # A staging directory of its own: parallel synths (pytest -n) may build at once.
+            built.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"{built.name}.", dir=built.parent))
+            staging.chmod(0o755)  # mkdtemp's 0700 would be copied into the asset
             subprocess.run(  # noqa: S603 (our own interpreter, our own arguments)
                 [sys.executable, "-m", "pip", "install", *self.arguments,
                  "--target", str(staging / "python"), "-r", str(self.requirements)],
                 check=True,
             )  # fmt: skip
             shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
-            staging.rename(built)
+            try:
+                staging.rename(built)
+            except OSError:  # another synth finished first: its result is the same
+                shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(built, output_dir, dirs_exist_ok=True)
         return True
 

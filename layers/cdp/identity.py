@@ -25,6 +25,16 @@ _EXTERNAL_STRENGTH = 2
 _EXTERNAL_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MAX_VALUE_LENGTH = 512
+# An identity is a DynamoDB key (2,048 bytes at most) and a message id part of one (1,024, with
+# the time before it): 512 characters of four-byte UTF-8 would not fit.
+MAX_VALUE_BYTES = 960
+
+
+def fits_a_key(value: str) -> bool:
+    """At most 512 characters and 960 bytes of UTF-8: short enough to be (part of) a key."""
+    if not 0 < len(value) <= MAX_VALUE_LENGTH:
+        return False
+    return len(value.encode("utf-8", errors="surrogatepass")) <= MAX_VALUE_BYTES
 
 
 def identity_key(kind: str, value: str) -> str:
@@ -99,7 +109,7 @@ def identities_of(message: Mapping[str, Any]) -> CarriedIdentities:
     keys: list[str] = []
 
     def add(kind: str, value: Any) -> None:
-        if isinstance(value, str) and 0 < len(value) <= MAX_VALUE_LENGTH:
+        if isinstance(value, str) and fits_a_key(value):
             key = identity_key(kind, value)
             if key not in keys:
                 keys.append(key)
@@ -137,7 +147,7 @@ def identities_of(message: Mapping[str, Any]) -> CarriedIdentities:
 def parse_identity(text: str) -> tuple[str, str] | None:
     """`user_id:42` -> ("user_id", "42"); emails are normalised; None when malformed."""
     kind, separator, value = text.partition(":")
-    if not separator or not value or len(value) > MAX_VALUE_LENGTH:
+    if not separator or not fits_a_key(value):
         return None
     if kind == EMAIL:
         email = normalise_email(value)

@@ -203,7 +203,7 @@ def _validated(
     if forced_type is not None:
         message["type"] = forced_type
     kind = message.get("type")
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         raise MessageRejected(f"type: must be one of {', '.join(MESSAGE_TYPES)}")
     if "sentAt" not in message and shared.sent_at is not None:
         message["sentAt"] = shared.sent_at

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from cdp.identity import normalise_email
+from cdp.identity import MAX_VALUE_BYTES, fits_a_key, normalise_email
 
 MAX_ID_LENGTH = 512
 MAX_NAME_LENGTH = 512
@@ -52,6 +52,12 @@ def _printable(value: str) -> str:
     return value
 
 
+def _fits_a_key(value: str) -> str:
+    if not fits_a_key(value):
+        raise ValueError(f"must be at most {MAX_VALUE_BYTES} bytes of UTF-8 text")
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not EARLIEST <= value < LATEST:
@@ -64,6 +70,7 @@ Identifier = Annotated[
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
     BeforeValidator(_number_to_text),
     AfterValidator(_printable),
+    AfterValidator(_fits_a_key),
 ]
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_printable)

@@ -12,8 +12,11 @@ import hmac
 
 
 def sign(user_id: str, secret: str) -> str:
-    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    message = user_id.encode("utf-8", errors="surrogatepass")
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def verified(user_id: str, signature: str | None, secret: str) -> bool:
-    return bool(signature) and hmac.compare_digest(sign(user_id, secret), str(signature))
+    # As bytes: compare_digest refuses text that is not ASCII, and a signature is client input.
+    presented = str(signature).encode("utf-8", errors="surrogatepass")
+    return bool(signature) and hmac.compare_digest(sign(user_id, secret).encode(), presented)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import traceback
 import zlib
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
+from cdp.collector import parse_json_text
 from cdp.errors import (
     AuthenticationError,
     CdpError,
@@ -93,19 +98,50 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
         )
         return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", problems)
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(_: RequestUnsupportedContentType) -> Response[Any]:
+        metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON, with Content-Type: application/json",
+        )
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_text(_: UnicodeDecodeError) -> Response[Any]:
+        # Powertools decodes a base64 body before any of our code sees it.
+        metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            "invalid_request",
+            "the body is not valid UTF-8 text; send JSON, without Content-Encoding",
+        )
+
     @app.exception_handler(RouteNotFoundError)
     def _no_route(_: RouteNotFoundError) -> Response[Any]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "there is no such route")
 
     @app.exception_handler(Exception)
-    def _unexpected(_: Exception) -> Response[Any]:
-        logger.exception("unexpected error")
+    def _unexpected(error: Exception) -> Response[Any]:
+        # Where it failed, not what it said: messages quote their input (pydantic's hold the
+        # value, DynamoDB's the key), and input is personal data.
+        logger.error(
+            "unexpected error",
+            error=type(error).__name__,
+            stack=traceback.format_tb(error.__traceback__),
+        )
         metrics.add_metric("UnexpectedErrors", MetricUnit.Count, 1)
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "internal",
             "something went wrong on our side; the request can be retried",
         )
+
+
+def strict_json(text: str) -> Any:
+    """Powertools' reader of JSON bodies for the APIs it validates: the same strict JSON as
+    the collector's, refused with a 400 that says what is wrong."""
+    return parse_json_text(text)
 
 
 def request_body(event: APIGatewayProxyEventV2, limit: int) -> bytes:
@@ -189,3 +225,53 @@ def require_secret_key(
         return next_middleware(app)
 
     return middleware
+
+
+_REFUSALS = (*_ANSWERS.values(), (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"))
+_REFUSAL_SCHEMA = {
+    "type": "object",
+    "required": ["success", "code", "message"],
+    "properties": {
+        "success": {"const": False},
+        "code": {"enum": sorted({code for _, code in _REFUSALS})},
+        "message": {"type": "string", "description": "what is wrong, for people"},
+    },
+}
+
+
+def secret_key_openapi(
+    app: ApiGatewayResolver, *, title: str, version: str, description: str
+) -> dict[str, Any]:
+    """The OpenAPI description of an API behind `require_secret_key`, with the answers it
+    gives when it refuses.
+
+    Powertools documents a 422 with FastAPI's `{"detail": [...]}` on every operation, which
+    these APIs never send: a request that fails validation is a 400 like every other refusal
+    (`register_error_handlers`), with the body `error_response` builds.
+    """
+    import json
+
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(
+            title=title,
+            version=version,
+            description=description,
+            security_schemes={"secretKey": HTTPBearer()},
+            security=[{"secretKey": []}],
+        )
+    )
+    schemas = document["components"]["schemas"]
+    schemas.pop("HTTPValidationError", None)
+    schemas["Refusal"] = _REFUSAL_SCHEMA
+    body = {content_types.APPLICATION_JSON: {"schema": {"$ref": "#/components/schemas/Refusal"}}}
+    refusals = {
+        str(status.value): {"description": f"{status.phrase}: see the code", "content": body}
+        for status in sorted({status for status, _ in _REFUSALS})
+    }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+            operation["responses"] |= refusals
+    return document

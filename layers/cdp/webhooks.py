@@ -26,6 +26,7 @@ from cdp.clock import iso
 from cdp.errors import AuthenticationError, InvalidRequestError
 from cdp.identity import EMAIL, identity_key, normalise_email
 from cdp.intake import Event
+from cdp.spec import EARLIEST, LATEST
 
 WEBHOOK = "webhook"
 SIGNATURE = "x-twilio-email-event-webhook-signature"
@@ -94,7 +95,10 @@ def verify(config: WebhookConfig, body: bytes, headers: dict[str, str]) -> None:
     presented = headers.get(config.signature_header.lower(), "")
     presented = presented.removeprefix("sha256=")
     expected = hmac.new((config.secret or "").encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(presented, expected):
+    # As bytes: compare_digest refuses text that is not ASCII, and the header is client input.
+    if not hmac.compare_digest(
+        presented.encode("utf-8", errors="surrogatepass"), expected.encode()
+    ):
         raise AuthenticationError("the webhook signature does not match")
 
 
@@ -208,14 +212,18 @@ def _at(value: Any, path: str) -> Any:
 
 
 def _time(value: Any, received_at: datetime) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(value, tz=UTC)
-    elif isinstance(value, str):
-        try:
+    """The event's time (never after its arrival); a `ValueError` for one that cannot be
+    read or lies outside the years the collector accepts."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            moment = datetime.fromtimestamp(value, tz=UTC)
+        elif isinstance(value, str):
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("an unreadable time") from None
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    else:
-        return received_at
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        else:
+            return received_at
+    except (ValueError, OverflowError, OSError):  # not a time, or past what a clock can say
+        raise ValueError("an unreadable time") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"a time outside {EARLIEST.year}-{LATEST.year}")
     return min(moment, received_at)

@@ -139,6 +139,9 @@ def test_a_person_is_looked_up_exported_and_erased(dev_stack: DevStack, tmp_path
     gone = cdp(dev_stack, "profiles", "get", f"user_id:{user}")
     assert gone.code == 1
     assert "no profile has the identity" in gone.err
+    # cdp dev's request log names the route, as API Gateway's access log does, not the person
+    assert "GET /v1/profiles/{identity}/export 200" in dev_stack.output()
+    assert user not in dev_stack.output()
 
 
 # -- configuration as code --------------------------------------------------------------

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from cdp import tables, wiring
 from infra.app import build
+from infra.config import DeploymentConfig
 
 
 def synth(context: dict[str, Any] | None = None) -> Template:
@@ -421,6 +422,19 @@ def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
 def test_a_webhook_without_auth_is_refused() -> None:
     with pytest.raises(ValueError, match="needs 'url' and 'auth'"):
         synth({"destinations": [{"name": "x", "type": "webhook", "purpose": "marketing"}]})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://169.254.169.254/latest/meta-data/", "https://10.1.2.3/hook", "https://[::1]/",
+     "https://metadata.google.internal/", "https://0x7f.1/", "https://crm.example@127.0.0.1/"],
+)  # fmt: skip
+def test_a_webhook_inside_the_firewall_is_refused(url: str) -> None:
+    """No SSRF through configuration: destinations deliver to public hosts only."""
+    webhook = {"name": "x", "type": "webhook", "purpose": "marketing", "url": url,
+               "auth": {"type": "basic", "secret_name": "cdp/x"}}  # fmt: skip
+    with pytest.raises(ValueError, match="a webhook must be a public https:// URL"):
+        DeploymentConfig.model_validate({"destinations": [webhook]})
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,11 @@ def _dev_parser(commands: Any) -> None:
 
 def _run_dev(arguments: argparse.Namespace) -> int:
     from cdp.local.dev import DevOptions, run
+    from cdp.urls import webhook_url_problem
 
+    problem = arguments.webhook and webhook_url_problem(arguments.webhook, allow_loopback=True)
+    if problem:
+        raise CliError(f"--webhook {arguments.webhook}: {problem}")
     return run(
         DevOptions(
             host=arguments.host,

@@ -1,6 +1,8 @@
 """What leaves the platform, locally: every event the publisher puts on the (moto) bus is
 routed by a rule to a queue, printed in one line, and, when `cdp dev --webhook URL` is given,
-POSTed there signed with an HMAC, so a receiver can check it came from us.
+POSTed there signed with an HMAC, so a receiver can check it came from us. Deliveries go to
+this machine or a public host only, never by a redirect, and the host is resolved again before
+each one (`cdp.urls`).
 
 Signature: `X-CDP-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
 webhook secret; receivers should also refuse old timestamps (replays).
@@ -19,6 +21,18 @@ from collections.abc import Callable
 from typing import Any
 
 from cdp.publishing import SOURCE
+from cdp.urls import resolved_problem
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the failure it is here: following it would deliver to a host
+    that was never checked."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -85,6 +99,10 @@ class BusTap:
         self.log(f"  event {event.get('detail-type')} profile={detail.get('profile_id')} {about}")
         if not self.webhook:
             return True
+        problem = resolved_problem(self.webhook, allow_loopback=True)
+        if problem:
+            print(f"  webhook refused: {problem}", file=sys.stderr, flush=True)
+            return False  # kept in the queue: the name may point somewhere public again
         data = body.encode()
         request = urllib.request.Request(  # noqa: S310 (a URL the developer gave us)
             self.webhook,
@@ -96,7 +114,7 @@ class BusTap:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=5) as response:
                 ok = 200 <= response.status < 300
         except OSError as error:
             print(f"  webhook failed: {error}", file=sys.stderr, flush=True)

@@ -1,0 +1,313 @@
+"""The whole HTTP surface in one process, on moto: every route of `cdp.wiring` answered by its
+deployed handler, routed the way `cdp dev`'s local API Gateway routes it, with keys of every
+kind and state, a form, a segment, a generic webhook and one known person to aim at."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from cdp.keys import ApiKey, hash_key
+from cdp.local.gateway import Functions, http_api_event
+from cdp.sources import NewSource, Sources
+from cdp.storage import clients
+from cdp.storage.config import ConfigStore
+from cdp.storage.keys import KeyStore
+from cdp.verification import sign
+from cdp.wiring import FUNCTIONS, FunctionSpec
+from tests.conftest import IDENTITY_SECRET, REGION
+from tests.integration.conftest import TableStream, bus, queues  # noqa: F401 (fixtures)
+
+ALLOWED_ORIGINS = ("https://shop.example", "https://www.shop.example")
+SECRET_KEY = "sk_reliability_operator"
+WEBHOOK_SECRET = "a-shared-secret-for-the-mailer"
+PERSON = {"userId": "person-1", "email": "ada@example.com", "anonymousId": "anon-person-1"}
+FORM = {
+    "id": "household",
+    "name": "About your household",
+    "consent_purposes": ["marketing"],
+    "fields": [
+        {"trait": "children", "label": "How many children?", "type": "number", "purpose": "offers"},
+        {"trait": "home", "label": "Own or rent?", "type": "select", "options": ["own", "rent"],
+         "purpose": "mortgage offers"},
+    ],
+}  # fmt: skip
+SEGMENT = {"id": "parents", "name": "Parents", "condition": {"trait": "children", "gte": 1}}
+# Things the routes that delete may delete, so that every other route keeps its target.
+THROWAWAY_PERSON = {"userId": "person-2", "anonymousId": "anon-person-2"}
+SURVEY = {**FORM, "id": "survey", "fields": [FORM["fields"][0]]}
+OLD_SEGMENT = {"id": "old-segment", "name": "Old", "condition": {"trait": "home", "eq": "rent"}}
+
+HTTP_FUNCTIONS: tuple[FunctionSpec, ...] = tuple(spec for spec in FUNCTIONS if spec.routes)
+INTERNAL_DETAIL = re.compile(
+    r"Traceback|File \"|\.py\b|site-packages|botocore|boto3|\bmoto\b|lambda_powertools|pydantic"
+    r"|errors\.pydantic\.dev|\b[A-Z][A-Za-z]*(Error|Exception)\b|ValidationException|arn:aws"
+    r"|/work/|/home/|/usr/lib",
+    re.IGNORECASE,
+)
+"""What an answer must never show: stack traces, file paths, exception classes, AWS SDK text."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    request_id: str = ""
+    routed: bool = True  # False: no route matched, API Gateway's own 404
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Keys:
+    """One credential of every kind and state."""
+
+    write: str
+    secret: str
+    disabled: str  # of a source that was switched off
+    expired: str  # replaced by a rotation whose overlap is over
+    expiring: str  # replaced by a rotation, still in its overlap: keeps working
+    wrong: str = "wk_" + "x" * 43  # well formed, never issued
+
+
+@dataclass
+class Stack:
+    functions: Functions
+    dynamodb: Any
+    tables: dict[str, str]
+    keys: Keys
+    pipeline: Pipeline
+    requests: int = 0
+    sent_by_route: dict[str, int] = field(default_factory=dict)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | str | None = None,
+        base64_body: bool | None = None,
+    ) -> Answer:
+        """One request through the local API Gateway's routing and event shape. `body` given as
+        a dict or list is sent as JSON; `base64_body` forces how the event carries it."""
+        all_headers = {"host": "api.shop.example", **(headers or {})}
+        if isinstance(body, dict | list):
+            data = json.dumps(body).encode()
+            all_headers.setdefault("content-type", "application/json")
+        elif isinstance(body, str):
+            data = body.encode("utf-8", errors="surrogatepass")
+        else:
+            data = body or b""
+        found = self.functions.match(method, path)
+        if found is None:
+            return Answer(404, {}, json.dumps({"message": "Not Found"}).encode(), routed=False)
+        target, parameters = found
+        self.requests += 1
+        route = f"{target.method} {target.template}"
+        self.sent_by_route[route] = self.sent_by_route.get(route, 0) + 1
+        event = http_api_event(
+            method=method,
+            raw_path=path,
+            query=query
+            if isinstance(query, str)
+            else urlencode(query or {}, encoding="utf-8", errors="surrogatepass"),
+            headers=list(all_headers.items()),
+            body=data,
+            source_ip="192.0.2.1",
+            route_key=route,
+            path_parameters=parameters,
+        )
+        if base64_body is not None and data:
+            event["isBase64Encoded"] = base64_body
+            event["body"] = (
+                base64.b64encode(data).decode()
+                if base64_body
+                else data.decode("utf-8", errors="surrogatepass")
+            )
+        request_id = uuid.uuid4().hex[:16]
+        event["requestContext"]["requestId"] = request_id
+        answer = self.functions.invoke(target.function, event)
+        content = answer.get("body") or ""
+        raw = base64.b64decode(content) if answer.get("isBase64Encoded") else content.encode()
+        answer_headers = {k.lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
+        for name, values in (answer.get("multiValueHeaders") or {}).items():
+            answer_headers[name.lower()] = ",".join(str(v) for v in values)
+        return Answer(int(answer["statusCode"]), answer_headers, raw, request_id)
+
+    def _moto_tables(self) -> dict[str, Any]:
+        # moto's own tables: DescribeTable through boto3 costs a millisecond a call, and these
+        # checks run after every one of thousands of requests.
+        from moto.backends import get_backend
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+
+        tables: dict[str, Any] = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][REGION].tables
+        return tables
+
+    def counts(self) -> dict[str, int]:
+        """Items per table, by env var."""
+        tables = self._moto_tables()
+        return {env: len(tables[name]) for env, name in self.tables.items()}
+
+    def fingerprint(self) -> str:
+        """A digest of every item of the small tables (definitions, keys, profiles, identities,
+        members, suppressions): any change to them changes it."""
+        tables = self._moto_tables()
+        digest = hashlib.sha256()
+        for env in ("CONFIG_TABLE", "KEYS_TABLE", "PROFILES_TABLE", "IDENTITIES_TABLE",
+                    "MEMBERS_TABLE", "SUPPRESSIONS_TABLE"):  # fmt: skip
+            for item in sorted(json.dumps(i.to_json(), sort_keys=True, default=repr)
+                               for i in tables[self.tables[env]].all_items()):  # fmt: skip
+                digest.update(item.encode())
+        return digest.hexdigest()
+
+    def quarantined(self, request_id: str) -> list[dict[str, Any]]:
+        """The quarantine entries a request left (read from moto: they hold large payloads)."""
+        table = self._moto_tables()[self.tables["QUARANTINE_TABLE"]]
+        return [
+            item.to_json()["Attributes"]
+            for item in table.all_items()
+            if item.attrs["request_id"].value == request_id
+        ]
+
+    def items(self, env: str) -> list[dict[str, Any]]:
+        pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.tables[env])
+        return [item for page in pages for item in page["Items"]]
+
+    def webhook_headers(self, body: bytes) -> dict[str, str]:
+        digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return {"x-mailer-signature": f"sha256={digest}"}
+
+
+class Pipeline:
+    """Feeds the tables' streams to the profile builder and the publisher as Lambda would."""
+
+    def __init__(self, tables: dict[str, str]) -> None:
+        from functions.profile_builder import handler as builder
+        from functions.publisher import handler as publisher
+
+        builder._dependencies.cache_clear()
+        publisher._dependencies.cache_clear()
+        self.builder, self.publisher = builder.handler, publisher.handler
+        self.events = TableStream(tables["EVENTS_TABLE"])
+        self.profiles = TableStream(tables["PROFILES_TABLE"])
+
+    def run(self) -> tuple[int, int]:
+        """Until nothing is left; answers how many records each function got. A failed record
+        (a poison message that was accepted) fails the test."""
+        from tests.factories import LambdaContext
+
+        built = published = 0
+        while True:
+            batch = self.events.new_records()
+            if batch["Records"]:
+                built += len(batch["Records"])
+                assert self.builder(batch, LambdaContext()) == {"batchItemFailures": []}
+            changes = self.profiles.new_records()
+            if changes["Records"]:
+                published += len(changes["Records"])
+                assert self.publisher(changes, LambdaContext()) == {"batchItemFailures": []}
+            if not batch["Records"] and not changes["Records"]:
+                return built, published
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def signature_of(user_id: str) -> str:
+    return sign(user_id, IDENTITY_SECRET)
+
+
+def _clear_caches() -> None:
+    for spec in HTTP_FUNCTIONS:
+        module = importlib.import_module(spec.handler.rpartition(".")[0])
+        module._app.cache_clear()
+    for factory in (clients.dynamodb, clients.sqs, clients.events):
+        factory.cache_clear()
+
+
+def _issue_keys(dynamodb: Any, tables: dict[str, str]) -> Keys:
+    """Keys made the way operators make them: sources with write keys, a rotation, a source
+    switched off, and a secret key written straight into the keys table."""
+    keys = KeyStore(tables["KEYS_TABLE"], client=dynamodb)
+    sources = Sources(config=ConfigStore(tables["CONFIG_TABLE"], client=dynamodb), keys=keys)
+    now = datetime.now(UTC)
+    _, write = sources.create(NewSource(name="shop-web", kind="website"), now)
+    _, expired = sources.create(NewSource(name="old-app", kind="app"), now - timedelta(days=3))
+    sources.rotate("old-app", timedelta(hours=24), now - timedelta(days=2))  # over a day ago
+    _, expiring = sources.create(NewSource(name="new-app", kind="app"), now)
+    sources.rotate("new-app", timedelta(hours=24), now)
+    _, disabled = sources.create(NewSource(name="retired", kind="website"), now)
+    sources.disable("retired", now)
+    for name in ("mailer", "newsletter", "spare"):
+        sources.create(NewSource(name=name, kind="email"), now)
+    keys.put(ApiKey(hash_key(SECRET_KEY), "secret", "operator"), created_at=now.isoformat())
+    return Keys(
+        write=write, secret=SECRET_KEY, disabled=disabled, expired=expired, expiring=expiring
+    )
+
+
+@pytest.fixture
+def stack(
+    table_names: dict[str, str],
+    queues: dict[str, str],  # noqa: F811
+    bus: Any,  # noqa: F811
+    dynamodb: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stack]:
+    """Every HTTP function of the stack on moto, with a form, a segment, a generic webhook and
+    one known person (profile built) in place."""
+    monkeypatch.setenv("ALLOWED_ORIGINS", ",".join(ALLOWED_ORIGINS))
+    _clear_caches()
+    stack = Stack(
+        functions=Functions(HTTP_FUNCTIONS),
+        dynamodb=dynamodb,
+        tables=table_names,
+        keys=_issue_keys(dynamodb, table_names),
+        pipeline=Pipeline(table_names),
+    )
+    admin = bearer(stack.keys.secret)
+    webhook = {"format": "generic", "secret": WEBHOOK_SECRET,
+               "signature_header": "X-Mailer-Signature"}  # fmt: skip
+    for path, definition in (
+        (f"/v1/forms/{FORM['id']}", FORM),
+        (f"/v1/forms/{SURVEY['id']}", SURVEY),
+        (f"/v1/segments/{SEGMENT['id']}", SEGMENT),
+        (f"/v1/segments/{OLD_SEGMENT['id']}", OLD_SEGMENT),
+        ("/v1/webhooks/mailer", {"source": "mailer", **webhook}),
+        ("/v1/webhooks/newsletter", {"source": "newsletter", **webhook}),
+    ):
+        answer = stack.request("PUT", path, body=definition, headers=admin)
+        assert answer.status == 200, answer.body
+    batch = [
+        {"type": "identify", **{k: PERSON[k] for k in ("userId", "anonymousId")},
+         "traits": {"email": PERSON["email"], "children": 2}},
+        {"type": "identify", **THROWAWAY_PERSON, "traits": {"children": 1}},
+    ]  # fmt: skip
+    answer = stack.request(
+        "POST", "/v1/batch", body={"batch": batch}, headers=basic(stack.keys.write)
+    )
+    assert answer.status == 200, answer.body
+    stack.pipeline.run()
+    yield stack
+    _clear_caches()

@@ -1,0 +1,270 @@
+"""Every public route with the credential it needs and one request it accepts.
+
+The kind of credential per route comes from the code: the collector's message routes and the
+browser routes (forms, preferences) authenticate a write key; the Profile, privacy and admin
+APIs sit behind `require_secret_key`; inbound webhooks are authenticated by the e-mail tool's
+signature; the tracker scripts, the OpenAPI document and analytics.js's delivery metrics are
+public, and the analytics.js settings carry the write key in their path.
+`test_every_route_is_catalogued` keeps this list equal to `cdp.wiring`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from cdp.wiring import FUNCTIONS
+from functions.collector.handler import MESSAGE_KINDS
+from tests.reliability.conftest import (
+    OLD_SEGMENT,
+    PERSON,
+    SURVEY,
+    THROWAWAY_PERSON,
+    Answer,
+    Stack,
+    basic,
+    bearer,
+    signature_of,
+)
+
+Credential = Literal["write", "secret", "public", "path_key", "signature"]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body sent exactly as these bytes (not JSON-encoded by the test)."""
+
+    data: bytes
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request, before the route's credential is applied. `auth` is `valid` (the route's
+    own credential), `none`, or headers to send instead."""
+
+    method: str
+    template: str
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: Literal["valid", "none"] | dict[str, str] = "valid"
+    gzip: bool = False
+    encode_params: bool = True
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.template}"
+
+    def with_(self, **changes: Any) -> Call:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    credential: Credential
+    sample: Call
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.template}"
+
+    @property
+    def function(self) -> str:
+        """The name of the function that answers it (`cdp.wiring`)."""
+        return next(
+            spec.name
+            for spec in FUNCTIONS
+            if any(r.method == self.method and r.path == self.template for r in spec.routes)
+        )
+
+    @property
+    def destructive(self) -> bool:
+        return self.method == "DELETE" or self.template.endswith("/disable")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def message(kind: str | None = None) -> dict[str, Any]:
+    """One message every route of the collector accepts (each type finds what it needs)."""
+    body: dict[str, Any] = {
+        "userId": "user-42",
+        "anonymousId": "anon-42",
+        "messageId": "msg-0001",
+        "event": "Order Completed",
+        "name": "Home",
+        "groupId": "group-1",
+        "previousId": "anon-41",
+        "properties": {"revenue": 19.99, "currency": "EUR", "tags": ["a", "b"]},
+        "traits": {"email": "user42@example.com", "plan": "pro"},
+        "context": {"ip": "192.0.2.7", "library": {"name": "tests", "version": "1"}},
+        "timestamp": now_iso(),
+        "sentAt": now_iso(),
+    }
+    if kind:
+        body["type"] = kind
+    return body
+
+
+def _collector_routes() -> list[Route]:
+    routes = []
+    for path, kind in MESSAGE_KINDS.items():
+        body = (
+            {"batch": [message("track"), {**message("identify"), "messageId": "msg-0002"}],
+             "sentAt": now_iso(), "context": {"locale": "nl-NL"}}
+            if kind == "batch" else message()
+        )  # fmt: skip
+        routes.append(Route("POST", path, "write", Call("POST", path, body=body)))
+    return routes
+
+
+def _secret(method: str, template: str, **call: Any) -> Route:
+    return Route(method, template, "secret", Call(method, template, **call))
+
+
+IDENTITY = {"identity": f"user_id:{PERSON['userId']}"}
+COMPUTED = {"id": "newsletter_signups", "type": "count", "event": "Newsletter Subscribed",
+            "windows": [30]}  # fmt: skip
+SEGMENT_CHANGE = {"id": "parents", "name": "Parents of two", "condition": {"all": [
+    {"trait": "children", "gte": 2}, {"profile": "last_seen", "within": 90}]}}  # fmt: skip
+FORM_CHANGE = {"id": "household", "name": "Household", "fields": [
+    {"trait": "children", "label": "Children?", "type": "number", "purpose": "family offers"},
+    {"trait": "pets", "label": "Pets?", "type": "boolean", "purpose": "pet food offers"},
+]}  # fmt: skip
+WEBHOOK_CHANGE = {"source": "newsletter", "format": "generic", "secret": "another-secret-of-length",
+                  "signature_header": "X-Mailer-Signature"}  # fmt: skip
+MAILER_EVENTS = [
+    {"email": PERSON["email"], "event": "opened", "timestamp": "2026-11-20T09:00:00Z", "id": "e1"},
+    {"email": "Bob@Example.com", "event": "clicked", "timestamp": 1795424400, "id": "e2"},
+]
+
+
+def _catalogue() -> list[Route]:
+    signed = {"userId": PERSON["userId"], "signature": signature_of(PERSON["userId"])}
+    return [
+        *_collector_routes(),
+        Route("POST", "/v1/m", "public", Call("POST", "/v1/m", body={"series": [
+            {"type": "Counter", "metric": "analytics_js.invoke", "value": 1, "tags": {}}]})),
+        Route("GET", "/v1/projects/{write_key}/settings", "path_key",
+              Call("GET", "/v1/projects/{write_key}/settings")),
+        Route("GET", "/v1/cdp.js", "public", Call("GET", "/v1/cdp.js")),
+        Route("GET", "/v1/cdp-forms.js", "public", Call("GET", "/v1/cdp-forms.js")),
+        # Profile API
+        _secret("GET", "/v1/profiles/{identity}", params=IDENTITY),
+        _secret("GET", "/v1/profiles/{identity}/events", params=IDENTITY, query={"limit": "5"}),
+        _secret("GET", "/v1/profiles/{identity}/segments/{segment_id}/explain",
+                params={**IDENTITY, "segment_id": "parents"}),
+        Route("GET", "/v1/openapi.json", "public", Call("GET", "/v1/openapi.json")),
+        # Admin API
+        _secret("GET", "/v1/computed-traits"),
+        _secret("GET", "/v1/computed-traits/{trait_id}", params={"trait_id": "page_views"}),
+        _secret("PUT", "/v1/computed-traits/{trait_id}", params={"trait_id": COMPUTED["id"]},
+                body=COMPUTED),
+        _secret("DELETE", "/v1/computed-traits/{trait_id}", params={"trait_id": "page_views"}),
+        _secret("GET", "/v1/segments"),
+        _secret("GET", "/v1/segments/{segment_id}", params={"segment_id": "parents"}),
+        _secret("PUT", "/v1/segments/{segment_id}", params={"segment_id": "parents"},
+                body=SEGMENT_CHANGE),
+        _secret("DELETE", "/v1/segments/{segment_id}", params={"segment_id": OLD_SEGMENT["id"]}),
+        _secret("GET", "/v1/segments/{segment_id}/members", params={"segment_id": "parents"},
+                query={"limit": "10"}),
+        _secret("GET", "/v1/forms"),
+        _secret("GET", "/v1/forms/{form_id}", params={"form_id": "household"}),
+        _secret("PUT", "/v1/forms/{form_id}", params={"form_id": "household"}, body=FORM_CHANGE),
+        _secret("DELETE", "/v1/forms/{form_id}", params={"form_id": SURVEY["id"]}),
+        _secret("POST", "/v1/sources", body={"name": "shop-app", "kind": "app",
+                                             "description": "the iOS app"}),
+        _secret("GET", "/v1/sources"),
+        _secret("GET", "/v1/sources/{name}", params={"name": "shop-web"}),
+        _secret("POST", "/v1/sources/{name}/rotate", params={"name": "shop-web"},
+                body={"overlap_hours": 1}),
+        _secret("POST", "/v1/sources/{name}/keys", params={"name": "shop-web"},
+                body={"expires_hours": 2}),
+        _secret("POST", "/v1/sources/{name}/disable", params={"name": "spare"}),
+        _secret("GET", "/v1/webhooks"),
+        _secret("PUT", "/v1/webhooks/{source}", params={"source": "newsletter"},
+                body=WEBHOOK_CHANGE),
+        _secret("DELETE", "/v1/webhooks/{source}", params={"source": "newsletter"}),
+        # Forms and the preference center (browsers, write key)
+        Route("GET", "/v1/forms/{form_id}/next", "write", Call(
+            "GET", "/v1/forms/{form_id}/next", params={"form_id": "household"},
+            query={"anonymousId": "anon-visitor-1", "limit": "2"})),
+        Route("POST", "/v1/forms/{form_id}/submissions", "write", Call(
+            "POST", "/v1/forms/{form_id}/submissions", params={"form_id": "household"},
+            body={"anonymousId": "anon-visitor-1", "answers": {"children": 3, "home": "rent"},
+                  "consent": {"marketing": True}, "submissionId": "submission-0001",
+                  "timestamp": now_iso(), "answered": ["children"]})),
+        Route("GET", "/v1/preferences", "write", Call("GET", "/v1/preferences", query=signed)),
+        Route("PUT", "/v1/preferences", "write", Call("PUT", "/v1/preferences", body={
+            **signed, "consent": {"marketing": False}, "preferences": {"home": "own"},
+            "submissionId": "preferences-0001", "consentVersion": "2026-11"})),
+        # Inbound webhooks (signed by the e-mail tool)
+        Route("POST", "/v1/webhooks/{source}", "signature", Call(
+            "POST", "/v1/webhooks/{source}", params={"source": "mailer"}, body=MAILER_EVENTS)),
+        # Rights of the person
+        _secret("GET", "/v1/profiles/{identity}/export", params=IDENTITY),
+        _secret("DELETE", "/v1/profiles/{identity}",
+                params={"identity": f"user_id:{THROWAWAY_PERSON['userId']}"}),
+    ]  # fmt: skip
+
+
+ROUTES: tuple[Route, ...] = tuple(_catalogue())
+BY_KEY: dict[str, Route] = {route.key: route for route in ROUTES}
+BY_FUNCTION: dict[str, tuple[Route, ...]] = {
+    name: tuple(sorted((r for r in ROUTES if r.function == name), key=lambda r: r.destructive))
+    for name in dict.fromkeys(route.function for route in ROUTES)
+}
+"""Routes per function, the ones that delete or disable last."""
+
+
+def body_bytes(body: Any) -> tuple[bytes | None, str | None]:
+    if body is None:
+        return None, None
+    if isinstance(body, Raw):
+        return body.data, body.content_type
+    return json.dumps(body).encode(), "application/json"
+
+
+def credential_headers(
+    stack: Stack, route: Route, call: Call, plain_body: bytes | None
+) -> dict[str, str]:
+    if call.auth == "none":
+        return {}
+    if isinstance(call.auth, dict):
+        return dict(call.auth)
+    if route.credential == "write":
+        return basic(stack.keys.write)
+    if route.credential == "secret":
+        return bearer(stack.keys.secret)
+    if route.credential == "signature":
+        return stack.webhook_headers(plain_body or b"")
+    return {}
+
+
+def send(stack: Stack, route: Route, call: Call) -> Answer:
+    """Send `call` to `route` with the route's credential (unless the call says otherwise)."""
+    params = dict(call.params)
+    if route.credential == "path_key" and "write_key" not in params:
+        params["write_key"] = stack.keys.write if call.auth == "valid" else "wk_nobody"
+    path = call.template
+    for name, value in params.items():
+        # A client percent-encodes what a URL cannot hold (lone surrogates as their bytes).
+        encoded = quote(value.encode("utf-8", "surrogatepass"), safe=":@")
+        path = path.replace("{" + name + "}", encoded if call.encode_params else value)
+    data, content_type = body_bytes(call.body)
+    headers = {**({"content-type": content_type} if content_type else {})}
+    headers |= credential_headers(stack, route, call, data)
+    if call.gzip and data is not None:
+        data = gzip.compress(data)
+        headers["content-encoding"] = "gzip"
+    headers |= call.headers
+    return stack.request(call.method, path, body=data, headers=headers, query=call.query)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,6 @@ from tests.reliability.conftest import INTERNAL_DETAIL, Answer, Stack, basic
 from tests.reliability.hostile import NAMED, Hostile, generated
 from tests.reliability.routes import BY_FUNCTION, BY_KEY, Call, Raw, Route, send
 
-TRIED: Counter[tuple[str, str]] = Counter()  # (route, kind) -> inputs tried; see conftest
 GENERATED_EXAMPLES = 40
 
 
@@ -34,7 +32,6 @@ def check(stack: Stack, route: Route, call: Call, hostile: Hostile) -> list[str]
     """Send `call`; answer what is wrong with how it was handled (nothing, ideally)."""
     before, fingerprint = stack.counts(), stack.fingerprint()
     answer = send(stack, route, call)
-    TRIED[(route.key, hostile.kind)] += 1
     where = f"{route.key} <- {hostile.label!r}: {answer.status}"
     problems = []
     text = answer.body.decode("utf-8", errors="replace")

@@ -264,6 +264,7 @@ def secret_key_openapi(
     )
     schemas = document["components"]["schemas"]
     schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
     schemas["Refusal"] = _REFUSAL_SCHEMA
     body = {content_types.APPLICATION_JSON: {"schema": {"$ref": "#/components/schemas/Refusal"}}}
     refusals = {

@@ -64,7 +64,9 @@ class MembershipIndex:
             "KeyConditionExpression": "segment_id = :segment AND profile_id > :after",
             "ExpressionAttributeValues": {
                 ":segment": {"S": segment_id},
-                ":after": {"S": after or COUNT},
+                # A cursor that sorts before the first member starts at the first, never at
+                # the count.
+                ":after": {"S": max(after or "", COUNT)},
             },
             "Limit": limit,
         }

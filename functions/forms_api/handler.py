@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cdp.clock import utc_now
-from cdp.collector import parse_json, screen
+from cdp.collector import screen
 from cdp.errors import ForbiddenError, InvalidRequestError, NotFoundError
 from cdp.forms import (
     FormDefinition,
@@ -28,6 +28,7 @@ from cdp.forms import (
 )
 from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, fits_a_key, identity_key, identity_type
 from cdp.intake import MAX_MESSAGE_BYTES, read_request
+from cdp.jsontext import parse_json
 from cdp.keys import ApiKey, authenticate
 from cdp.observability import http_handler, powertools
 from cdp.profile import Profile

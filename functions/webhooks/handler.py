@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cdp.clock import utc_now
-from cdp.collector import parse_json, screen
+from cdp.collector import screen
 from cdp.errors import NotFoundError
 from cdp.intake import MAX_REQUEST_BYTES, Intake
+from cdp.jsontext import parse_json
 from cdp.observability import http_handler, powertools
 from cdp.settings import WebhooksSettings
 from cdp.storage import clients

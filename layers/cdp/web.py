@@ -22,7 +22,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from cdp.collector import parse_json_text
 from cdp.errors import (
     AuthenticationError,
     CdpError,
@@ -33,6 +32,7 @@ from cdp.errors import (
     RequestTooLargeError,
     StorageBusyError,
 )
+from cdp.jsontext import parse_json_text
 from cdp.keys import authenticate
 
 if TYPE_CHECKING:
@@ -264,7 +264,6 @@ def secret_key_openapi(
     )
     schemas = document["components"]["schemas"]
     schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
     schemas["Refusal"] = _REFUSAL_SCHEMA
     body = {content_types.APPLICATION_JSON: {"schema": {"$ref": "#/components/schemas/Refusal"}}}
     refusals = {

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from cdp.collector import collect, parse_json
+from cdp.collector import collect
 from cdp.errors import AuthenticationError, InvalidRequestError
 from cdp.intake import Intake
+from cdp.jsontext import parse_json
 from cdp.keys import ApiKey, hash_key
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -173,6 +173,9 @@ class FunctionFactory(Construct):
             **spec.extra_env,
             "POWERTOOLS_SERVICE_NAME": spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": "CDP",
+            # Traces show where a call failed, not the exception's message: messages quote
+            # their input, and input is personal data (the logs follow the same rule).
+            "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
         }
 
     def build(self, spec: FunctionSpec) -> lambda_.Function:

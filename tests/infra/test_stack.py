@@ -101,8 +101,13 @@ def test_environment_is_exactly_the_settings_model(
     template: Template, spec: wiring.FunctionSpec
 ) -> None:
     environment = function_named(template, spec.name)["Environment"]["Variables"]
-    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    powertools = {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_TRACER_CAPTURE_ERROR",
+    }
     assert set(environment) == spec.settings.env_names() | powertools
+    assert environment["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"  # no personal data in traces
     spec.settings.from_env(dict.fromkeys(environment, "1"))  # every value validates
 
 

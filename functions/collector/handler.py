@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +21,6 @@ from cdp.settings import CollectorSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
-from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
 
@@ -160,18 +159,8 @@ def _app() -> APIGatewayHttpResolver:
     return create_app(
         settings,
         keys=KeyStore(settings.keys_table, client=client),
-        store=IntakeStore(
-            settings.events_table,
-            settings.quarantine_table,
-            client=client,
-            event_retention=timedelta(days=settings.event_retention_days),
-            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
-        ),
-        suppressions=SuppressionList(
-            settings.suppressions_table,
-            client=client,
-            pepper=secret(settings.suppression_pepper_name),
-        ),
+        store=IntakeStore.from_settings(settings, client=client),
+        suppressions=SuppressionList.from_settings(settings, client=client),
     )
 
 

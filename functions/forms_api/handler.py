@@ -381,18 +381,8 @@ def _app() -> APIGatewayHttpResolver:
         keys=KeyStore(settings.keys_table, client=client),
         profiles=ProfileStore(settings.profiles_table, settings.identities_table, client=client),
         config=ConfigStore(settings.config_table, client=client),
-        store=IntakeStore(
-            settings.events_table,
-            settings.quarantine_table,
-            client=client,
-            event_retention=timedelta(days=settings.event_retention_days),
-            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
-        ),
-        suppressions=SuppressionList(
-            settings.suppressions_table,
-            client=client,
-            pepper=secret(settings.suppression_pepper_name),
-        ),
+        store=IntakeStore.from_settings(settings, client=client),
+        suppressions=SuppressionList.from_settings(settings, client=client),
         identity_secret=secret(settings.identity_secret_name),
         clock=utc_now,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -20,7 +20,6 @@ from cdp.settings import ImporterSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.objects import Bucket
-from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 
 logger, tracer, metrics = powertools("importer")
@@ -32,18 +31,8 @@ def _dependencies() -> tuple[ImporterSettings, IntakeStore, SuppressionList]:
     client = clients.dynamodb()
     return (
         settings,
-        IntakeStore(
-            settings.events_table,
-            settings.quarantine_table,
-            client=client,
-            event_retention=timedelta(days=settings.event_retention_days),
-            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
-        ),
-        SuppressionList(
-            settings.suppressions_table,
-            client=client,
-            pepper=secret(settings.suppression_pepper_name),
-        ),
+        IntakeStore.from_settings(settings, client=client),
+        SuppressionList.from_settings(settings, client=client),
     )
 
 

@@ -28,7 +28,6 @@ from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileStore
 from cdp.storage.queue import TaskQueue
-from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
 
@@ -107,11 +106,7 @@ def _app() -> APIGatewayHttpResolver:
         events=EventReader(settings.events_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         config=ConfigStore(settings.config_table, client=client),
-        suppressions=SuppressionList(
-            settings.suppressions_table,
-            client=client,
-            pepper=secret(settings.suppression_pepper_name),
-        ),
+        suppressions=SuppressionList.from_settings(settings, client=client),
         eraser=Eraser(
             events_table=settings.events_table,
             quarantine_table=settings.quarantine_table,

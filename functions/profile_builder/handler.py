@@ -25,7 +25,6 @@ from cdp.settings import ProfileBuilderSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.profiles import ProfileStore
-from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 from cdp.streams import hold_back, read_event_records
 
@@ -49,11 +48,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits, Suppress
         ),
         ConfigStore(settings.config_table, client=client),
         limits,
-        SuppressionList(
-            settings.suppressions_table,
-            client=client,
-            pepper=secret(settings.suppression_pepper_name),
-        ),
+        SuppressionList.from_settings(settings, client=client),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +20,6 @@ from cdp.settings import WebhooksSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.intake import IntakeStore
-from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 from cdp.web import json_response, register_error_handlers, request_body
 from cdp.webhooks import WEBHOOK, WebhookConfig, events_of, verify
@@ -79,18 +78,8 @@ def _app() -> APIGatewayHttpResolver:
     client = clients.dynamodb()
     return create_app(
         config=ConfigStore(settings.config_table, client=client),
-        store=IntakeStore(
-            settings.events_table,
-            settings.quarantine_table,
-            client=client,
-            event_retention=timedelta(days=settings.event_retention_days),
-            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
-        ),
-        suppressions=SuppressionList(
-            settings.suppressions_table,
-            client=client,
-            pepper=secret(settings.suppression_pepper_name),
-        ),
+        store=IntakeStore.from_settings(settings, client=client),
+        suppressions=SuppressionList.from_settings(settings, client=client),
         consent_required=settings.consent_required,
     )
 

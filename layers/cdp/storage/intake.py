@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from cdp.codec import compress, dumps
 from cdp.errors import StorageBusyError
@@ -47,7 +47,30 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
 
 
+class IntakeSettings(Protocol):
+    """The settings of a function that stores events (collector, forms, webhooks, importer)."""
+
+    @property
+    def events_table(self) -> str: ...
+    @property
+    def quarantine_table(self) -> str: ...
+    @property
+    def event_retention_days(self) -> int: ...
+    @property
+    def quarantine_retention_days(self) -> int: ...
+
+
 class IntakeStore:
+    @classmethod
+    def from_settings(cls, settings: IntakeSettings, *, client: Any) -> IntakeStore:
+        return cls(
+            settings.events_table,
+            settings.quarantine_table,
+            client=client,
+            event_retention=timedelta(days=settings.event_retention_days),
+            quarantine_retention=timedelta(days=settings.quarantine_retention_days),
+        )
+
     def __init__(
         self,
         events_table: str,

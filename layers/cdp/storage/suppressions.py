@@ -9,15 +9,33 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
+from cdp.storage.secrets import secret
 from cdp.suppression import identity_hash
 
 ANY = "#any"
 BATCH_GET_LIMIT = 100
 
 
+class SuppressionSettings(Protocol):
+    """The settings of a function that checks erased people."""
+
+    @property
+    def suppressions_table(self) -> str: ...
+    @property
+    def suppression_pepper_name(self) -> str: ...
+
+
 class SuppressionList:
+    @classmethod
+    def from_settings(cls, settings: SuppressionSettings, *, client: Any) -> SuppressionList:
+        return cls(
+            settings.suppressions_table,
+            client=client,
+            pepper=secret(settings.suppression_pepper_name),
+        )
+
     def __init__(
         self,
         table: str,

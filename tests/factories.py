@@ -123,7 +123,7 @@ def stream_record(
     number = str(sequence if sequence is not None else next(_sequence))
     image = {
         "pk": {"S": partition},
-        "sk": {"S": f"{message['timestamp']}#{message['messageId']}"},
+        "sk": {"S": message["messageId"]},
         "type": {"S": message.get("type", "track")},
         "timestamp": {"S": message["timestamp"]},
         "source": {"S": source},

@@ -5,7 +5,8 @@ of their user id made by the website's back end."""
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -135,7 +136,13 @@ class FormsService:
         problems |= {f"consent.{p}": "is not asked by this form" for p in sorted(not_asked)}
         if problems:
             raise InvalidRequestError(_problem_text(problems), details=problems)
-        submission = _submission_id(data.get("submissionId"))
+        when = _when(data.get("timestamp"), self.clock())
+        submission = _submission_id(
+            data.get("submissionId"),
+            (key.source, definition.id, who.identity, clean, consent),
+            client_time=data.get("timestamp"),
+            now=self.clock(),
+        )
         messages = declared_messages(
             identity=who.message_identity,
             answers=clean,
@@ -143,7 +150,7 @@ class FormsService:
             consent=consent,
             consent_version=definition.consent_version,
             message_id=f"form-{submission}",
-            timestamp=_when(data.get("timestamp"), self.clock()),
+            timestamp=when,
             form_id=definition.id,
         )
         self.save(event, messages, key)
@@ -205,14 +212,22 @@ class FormsService:
             raise InvalidRequestError(_problem_text(problems), details=problems)
         if not clean and not consent:
             raise InvalidRequestError("send consent, preferences, or both")
+        when = _when(data.get("timestamp"), self.clock())
+        version = _text(data.get("consentVersion"))
+        submission = _submission_id(
+            data.get("submissionId"),
+            (key.source, "preferences", who.identity, clean, consent, version),
+            client_time=data.get("timestamp"),
+            now=self.clock(),
+        )
         messages = declared_messages(
             identity=who.message_identity,
             answers=clean,
             fields=fields,
             consent=consent,
-            consent_version=_text(data.get("consentVersion")),
-            message_id=f"prefs-{_submission_id(data.get('submissionId'))}",
-            timestamp=_when(data.get("timestamp"), self.clock()),
+            consent_version=version,
+            message_id=f"prefs-{submission}",
+            timestamp=when,
             form_id=None,
         )
         self.save(event, messages, key)
@@ -342,13 +357,19 @@ def _limit(value: str | None) -> int | None:
     return int(value)
 
 
-def _submission_id(value: Any) -> str:
-    """The client's id for the submission (the same on a retry, so it is stored once)."""
-    if value is None:
-        return uuid.uuid4().hex
-    if not isinstance(value, str) or not 8 <= len(value) <= 64 or not value.isprintable():
-        raise InvalidRequestError("submissionId: must be 8 to 64 characters of text")
-    return value
+def _submission_id(value: Any, content: tuple[Any, ...], *, client_time: Any, now: datetime) -> str:
+    """The id of a submission, the same on every resend of it, so it is stored once.
+
+    The client's own id when it sends one. Otherwise one derived from what was submitted, by
+    whom, and when: the client's time if it sent one, else the day it arrives (the same
+    answers sent again on another day are a new submission)."""
+    if value is not None:
+        if not isinstance(value, str) or not 8 <= len(value) <= 64 or not value.isprintable():
+            raise InvalidRequestError("submissionId: must be 8 to 64 characters of text")
+        return value
+    moment = str(client_time) if client_time is not None else now.date().isoformat()
+    text = json.dumps([*content, moment], sort_keys=True, separators=(",", ":"))
+    return "d" + hashlib.sha256(text.encode()).hexdigest()[:31]
 
 
 def _when(value: Any, now: datetime) -> datetime:

@@ -64,7 +64,7 @@ def create_app(
     def export(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> dict[str, Any]:
         profile = find(identity)
         definitions = load_definitions(config.definitions("computed_trait"))
-        return export_document(profile, events.newest, definitions, clock())
+        return export_document(profile, events.stored, definitions, clock())
 
     @app.delete("/v1/profiles/<identity>", tags=["Privacy"], summary="Erase a person")
     def erase(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> Response[Any]:

@@ -82,7 +82,7 @@ def create_app(
         cursor: Annotated[str | None, Query(max_length=8192)] = None,
     ) -> EventsPage:
         profile = find(identity)
-        page = read_page(list(profile.identities), events.newest, limit=limit, cursor=cursor)
+        page = read_page(list(profile.identities), events.stored, limit=limit, cursor=cursor)
         return EventsPage(events=page.events, cursor=page.cursor)
 
     @app.get(

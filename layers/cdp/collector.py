@@ -14,7 +14,7 @@ from typing import Any, NoReturn, Protocol
 
 from cdp.consent import analytics_granted, decisions_of
 from cdp.errors import InvalidRequestError
-from cdp.identity import identities_of
+from cdp.identity import ANONYMOUS_ID, USER_ID, identities_of, identity_key
 from cdp.intake import Event, Intake, Rejection, read_request
 from cdp.jsontext import parse_json
 from cdp.keys import ApiKey, authenticate
@@ -59,19 +59,27 @@ _CONSENT_RECORD_FIELDS = (
 
 
 def screen(
-    intake: Intake, *, consent_required: bool, suppressed: Callable[[set[str]], set[str]]
+    intake: Intake,
+    *,
+    consent_required: bool,
+    suppressed: Callable[[set[str]], set[str]],
+    shared_context: Any = None,
 ) -> tuple[Intake, int]:
     """Keep out what must not be stored: events of erased people, and (when the deployment
     requires consent) events without analytics consent, of which only consent decisions
-    themselves are kept, reduced to the decision. Answers the screened intake and how many
-    messages were kept out."""
-    keys = {event.identity for event in intake.events}
-    for event in intake.events:
-        keys.update(identities_of(event.message).keys)
-    erased = suppressed(keys)
+    themselves are kept, reduced to the decision. Refused messages of erased people, or
+    without consent where it is required, keep only their reason, never the payload.
+    Answers the screened intake and how many valid messages were kept out."""
+    carried = {
+        id(event): {event.identity, *identities_of(event.message).keys} for event in intake.events
+    }
+    mentioned = {
+        id(rejection): _mentioned_identities(rejection.payload) for rejection in intake.rejections
+    }
+    erased = suppressed(set().union(*carried.values(), *mentioned.values()))
     kept: list[Event] = []
     for event in intake.events:
-        if erased and erased & {event.identity, *identities_of(event.message).keys}:
+        if erased and erased & carried[id(event)]:
             continue
         if consent_required and not analytics_granted(event.message):
             decisions, _ = decisions_of(event.message)
@@ -79,7 +87,14 @@ def screen(
                 kept.append(_consent_record(event))
             continue
         kept.append(event)
-    return Intake(events=kept, rejections=intake.rejections), len(intake.events) - len(kept)
+    rejections = [
+        replace(rejection, payload=None)
+        if (erased & mentioned[id(rejection)])
+        or (consent_required and not _carries_consent(rejection.payload, shared_context))
+        else rejection
+        for rejection in intake.rejections
+    ]
+    return Intake(events=kept, rejections=rejections), len(intake.events) - len(kept)
 
 
 def collect(
@@ -100,9 +115,16 @@ def collect(
 
     def refuse_whole(reason: str, payload: Any) -> NoReturn:
         if key is not None:
-            rejection = Rejection(index=None, message_id=None, reason=reason, payload=payload)
-            store.save(
+            rejection = Rejection(
+                index=None, message_id=None, reason=reason, payload=payload, kind=kind
+            )
+            screened, _ = screen(
                 Intake(rejections=[rejection]),
+                consent_required=consent_required,
+                suppressed=suppressed,
+            )
+            store.save(
+                screened,
                 source=key.source,
                 received_at=received_at,
                 request_id=request_id,
@@ -125,7 +147,12 @@ def collect(
         refuse_whole(error.message, parsed)
 
     valid = len(intake.events)
-    intake, not_stored = screen(intake, consent_required=consent_required, suppressed=suppressed)
+    intake, not_stored = screen(
+        intake,
+        consent_required=consent_required,
+        suppressed=suppressed,
+        shared_context=parsed.get("context") if kind == "batch" else None,
+    )
     store.save(intake, source=key.source, received_at=received_at, request_id=request_id)
     collected = Collected(
         accepted=len(intake.events), rejections=intake.rejections, not_stored=not_stored
@@ -136,6 +163,28 @@ def collect(
         message = first if len(reasons) == 1 else f"no message was accepted; the first: {first}"
         raise InvalidRequestError(message, details=reasons)
     return collected
+
+
+def _carries_consent(payload: Any, shared_context: Any) -> bool:
+    if not isinstance(payload, dict):
+        return False  # not even a message: nothing says the person agreed
+    context = payload.get("context")
+    context = context if isinstance(context, dict) else {}
+    if isinstance(shared_context, dict):
+        context = {**shared_context, **context}
+    return analytics_granted({"context": context})
+
+
+def _mentioned_identities(payload: Any) -> set[str]:
+    """The identities a refused message names, as far as they can be read from it."""
+    if not isinstance(payload, dict):
+        return set()
+    found = set(identities_of(payload).keys)
+    for field_name, kind in (("userId", USER_ID), ("anonymousId", ANONYMOUS_ID)):
+        value = payload.get(field_name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            found.add(identity_key(kind, str(value)))
+    return found
 
 
 def _consent_record(event: Event) -> Event:

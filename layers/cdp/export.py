@@ -9,7 +9,7 @@ from typing import Any
 from cdp.clock import iso
 from cdp.computed import ComputedTraitDefinition
 from cdp.profile import Profile, profile_view
-from cdp.timeline import PartitionReader, read_page
+from cdp.timeline import PartitionReader, all_events, encode_cursor
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024  # an API answer stays under Lambda's 6 MB
 
@@ -27,17 +27,14 @@ def export_document(
     size = 0
     cursor: str | None = None
     truncated = False
-    while True:
-        page = read_page(list(profile.identities), read, limit=100, cursor=cursor)
-        page_size = sum(len(json.dumps(e, separators=(",", ":"))) for e in page.events)
-        if events and size + page_size > MAX_EVENT_BYTES:
-            truncated = True  # whole pages only: `cursor` continues exactly here
+    for stored in all_events(list(profile.identities), read):
+        message = stored.message()
+        size += len(json.dumps(message, separators=(",", ":")))
+        if events and size > MAX_EVENT_BYTES:
+            truncated = True  # the timeline continues from the last event included
             break
-        events += page.events
-        size += page_size
-        if page.cursor is None:
-            break
-        cursor = page.cursor
+        events.append(message)
+        cursor = encode_cursor(stored.position)
     return {
         "exported_at": iso(now),
         "profile": profile_view(profile, definitions, now),

@@ -6,6 +6,7 @@ and hands the parsed JSON object here together with the time it arrived.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -27,13 +28,11 @@ MAX_REQUEST_BYTES = 500 * 1024
 class Event:
     """One accepted message, normalised, ready to store.
 
-    `sort_time` is the client's own timestamp (or the arrival time when it sent none): unlike
-    the skew-corrected `timestamp` it is the same on every retry of the message, which is what
-    makes the storage key of a retried message identical.
+    Stored under (`identity`, `message_id`): both are the same on every retry of a message,
+    whatever times the client fills in or leaves out, so a retry overwrites its own item.
     """
 
     identity: str
-    sort_time: str
     message_id: str
     type: str
     name: str | None
@@ -45,12 +44,17 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A message we refused, with the reason and what the client sent."""
+    """A message we refused, with the reason and what the client sent.
+
+    `kind` is what the message was sent as (the route's type, or `batch`); `payload` is None
+    when the client's payload must not be kept (no analytics consent where it is required).
+    """
 
     index: int | None
     message_id: str | None
     reason: str
     payload: Any
+    kind: str = "batch"
 
     def as_answer(self) -> dict[str, Any]:
         answer: dict[str, Any] = {"reason": self.reason}
@@ -115,6 +119,7 @@ def read_request(body: Any, kind: str, *, source: str, received_at: datetime) ->
                     message_id=message_id if isinstance(message_id, str) else None,
                     reason=rejected.reason,
                     payload=raw,
+                    kind=kind,
                 )
             )
     return intake
@@ -156,13 +161,16 @@ def read_message(
         value = getattr(model, field_name, None)
         if value is not None:
             message[field_name] = value  # numbers normalised to text
-    message_id = model.messageId or f"cdp-{uuid.uuid4()}"
+    # The client's own time: Segment's libraries send `timestamp`, RudderStack's only
+    # `originalTimestamp`. It is kept as `originalTimestamp`; `timestamp` is corrected.
+    client_time = model.timestamp or model.originalTimestamp
+    message_id = model.messageId or _message_id_for(raw, client_time)
     message["messageId"] = message_id
-    if model.timestamp is not None:
-        message["originalTimestamp"] = iso(model.timestamp)
+    if client_time is not None:
+        message["originalTimestamp"] = iso(client_time)
     if model.sentAt is not None:
         message["sentAt"] = iso(model.sentAt)
-    message["timestamp"] = iso(_corrected_timestamp(model.timestamp, model.sentAt, received_at))
+    message["timestamp"] = iso(_corrected_timestamp(client_time, model.sentAt, received_at))
     message["receivedAt"] = iso(received_at)
 
     if model.userId is not None:
@@ -175,7 +183,6 @@ def read_message(
     name = message.get("event") if model.type == "track" else message.get("name")
     return Event(
         identity=identity,
-        sort_time=message.get("originalTimestamp") or message["receivedAt"],
         message_id=message_id,
         type=model.type,
         name=name if isinstance(name, str) else None,
@@ -197,8 +204,8 @@ def _validated(
         if size > MAX_MESSAGE_BYTES:
             raise MessageRejected(_too_large(size))
     message = dict(raw)
-    for field_name in ("writeKey", "receivedAt", "originalTimestamp"):
-        # A credential is never stored; the times are ours to set, never the client's.
+    for field_name in ("writeKey", "receivedAt"):
+        # A credential is never stored; the arrival time is ours to set, never the client's.
         message.pop(field_name, None)
     if forced_type is not None:
         message["type"] = forced_type
@@ -211,6 +218,25 @@ def _validated(
         return message, MODELS[kind].model_validate(message)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
+
+
+# What a client may change between two sends of one message: the sending time, and ours.
+_SEND_FIELDS = ("sentAt", "writeKey", "receivedAt")
+
+
+def _message_id_for(raw: dict[str, Any], client_time: datetime | None) -> str:
+    """An id for a message the client sent without one.
+
+    With a time of its own, the message is identified by its content (sending fields aside),
+    so a resend is recognised as the same message. Without any time, two identical messages
+    may well be two events (a button clicked twice), so each gets a new id.
+    """
+    if client_time is None:
+        return f"cdp-{uuid.uuid4()}"
+    content = {name: value for name, value in raw.items() if name not in _SEND_FIELDS}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+    return f"cdp-{digest[:32]}"
 
 
 def _corrected_timestamp(

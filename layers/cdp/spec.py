@@ -92,6 +92,7 @@ class Message(BaseModel):
     userId: Identifier | None = None
     anonymousId: Identifier | None = None
     timestamp: Time | None = None
+    originalTimestamp: Time | None = None  # RudderStack's name for the client's time
     sentAt: Time | None = None
     context: Object = Field(default_factory=dict)
     integrations: Object = Field(default_factory=dict)

@@ -1,10 +1,14 @@
 """A person's timeline: their events across every identity they are filed under, newest
 first, in pages.
 
-Events are stored per identity (`user_id:42`, `anonymous_id:abc`), each partition sorted by
-time. A page reads the newest `limit` events of each partition past the cursor and merges
-them; the cursor remembers, per partition, the last event handed out. A page therefore costs
-one query per partition (a profile's identities are bounded), never a scan.
+Events are stored per identity (`user_id:42`, `anonymous_id:abc`) under their message id, so
+that a resent message can never be stored twice whatever times it carries. Time order is
+therefore made here: a page reads the person's events (one query per identity, each item's
+`timestamp` beside its still compressed body), sorts them by event time and opens only the
+bodies it hands out. The cursor is the position of the last event handed out.
+
+What that costs: the person's stored events are read for each page, a few read units for a
+typical person (an event item is well under 1 KB); never a scan.
 """
 
 from __future__ import annotations
@@ -16,12 +20,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cdp.codec import decompress
 from cdp.errors import InvalidRequestError
 
 MAX_PAGE = 100
 
-# (partition, before sort key or None, limit) -> [(sort key, message)], newest first
-PartitionReader = Callable[[str, str | None, int], list[tuple[str, dict[str, Any]]]]
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event item as the events table holds it: its time, id and compressed body."""
+
+    partition: str
+    timestamp: str
+    message_id: str
+    body: bytes
+
+    @property
+    def position(self) -> tuple[str, str, str]:
+        """Where it stands in a timeline (newest first): time, then identity, then id."""
+        return (self.timestamp, self.partition, self.message_id)
+
+    def message(self) -> dict[str, Any]:
+        message: dict[str, Any] = decompress(self.body)
+        return message
+
+
+# partition -> every event stored under it
+PartitionReader = Callable[[str], list[StoredEvent]]
 
 
 @dataclass(frozen=True)
@@ -36,53 +61,46 @@ def partitions_of(identities: list[str]) -> list[str]:
     return sorted(identities)
 
 
+def all_events(identities: list[str], read: PartitionReader) -> list[StoredEvent]:
+    """Every stored event of a person, newest first."""
+    found = [event for partition in partitions_of(identities) for event in read(partition)]
+    found.sort(key=lambda event: event.position, reverse=True)
+    return found
+
+
 def read_page(
     identities: list[str], read: PartitionReader, *, limit: int, cursor: str | None
 ) -> Page:
-    """One page of the timeline. The cursor maps each partition to the sort key of the last
-    event handed out from it, or to null once the partition has been handed out entirely."""
-    positions = decode_cursor(cursor)
-    partitions = [p for p in partitions_of(identities) if positions.get(p, "") is not None]
-    candidates: list[tuple[str, str, dict[str, Any]]] = []
-    complete: set[str] = set()
-    for partition in partitions:
-        items = read(partition, positions.get(partition) or None, limit)
-        if len(items) < limit:
-            complete.add(partition)  # nothing older is left beyond these
-        candidates += [(sort_key, partition, message) for sort_key, message in items]
-    candidates.sort(key=lambda candidate: candidate[0], reverse=True)
-    page, rest = candidates[:limit], candidates[limit:]
-
-    next_positions = dict(positions)
-    for partition in partitions:
-        taken = [sort_key for sort_key, owner, _ in page if owner == partition]
-        if taken:
-            next_positions[partition] = taken[-1]
-        if partition in complete and not any(owner == partition for _, owner, _ in rest):
-            next_positions[partition] = None
-    more = any(next_positions.get(partition, "") is not None for partition in partitions)
+    """One page of the timeline: the `limit` newest events past the cursor."""
+    after = decode_cursor(cursor)
+    events = all_events(identities, read)
+    if after is not None:
+        events = [event for event in events if event.position < after]
+    page = events[:limit]
+    more = len(events) > limit
     return Page(
-        events=[message for _, _, message in page],
-        cursor=encode_cursor(next_positions) if more else None,
+        events=[event.message() for event in page],
+        cursor=encode_cursor(page[-1].position) if more and page else None,
     )
 
 
-def encode_cursor(positions: dict[str, str | None]) -> str:
-    text = json.dumps(positions, separators=(",", ":"), sort_keys=True)
+def encode_cursor(position: tuple[str, str, str]) -> str:
+    text = json.dumps(list(position), separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, str | None]:
+def decode_cursor(cursor: str | None) -> tuple[str, str, str] | None:
     if not cursor:
-        return {}
+        return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        positions = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidRequestError("cursor: is not a cursor this API handed out") from None
-    if not isinstance(positions, dict) or not all(
-        isinstance(key, str) and (value is None or isinstance(value, str))
-        for key, value in positions.items()
+    if (
+        not isinstance(position, list)
+        or len(position) != 3
+        or not all(isinstance(part, str) for part in position)
     ):
         raise InvalidRequestError("cursor: is not a cursor this API handed out")
-    return positions
+    return (position[0], position[1], position[2])

@@ -192,7 +192,6 @@ def _event(config: WebhookConfig, entry: Any, received_at: datetime) -> Event:
     }
     return Event(
         identity=identity_key(EMAIL, email),
-        sort_time=timestamp,
         message_id=message_id,
         type="track",
         name=name,

@@ -17,6 +17,16 @@ WRITE_KEY = "wk_integration"
 SECRET_KEY = "sk_integration"
 
 
+@pytest.fixture(autouse=True)
+def _restore_clock() -> Iterator[None]:
+    """Tests move the process clock (`cdp.clock.advance`); each starts where it was."""
+    from cdp import clock
+
+    before = clock._offset
+    yield
+    clock._offset = before
+
+
 @pytest.fixture
 def keys(dynamodb: Any, table_names: dict[str, str]) -> None:
     store = KeyStore(table_names["KEYS_TABLE"], client=dynamodb)

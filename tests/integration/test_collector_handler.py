@@ -169,6 +169,48 @@ def test_resending_a_refused_message_does_not_grow_the_quarantine(
     assert len(quarantined(dynamodb, table_names["QUARANTINE_TABLE"])) == 1
 
 
+def test_two_different_refusals_of_one_person_are_both_kept(
+    collector: Send, dynamodb: Any, table_names: dict[str, str]
+) -> None:
+    # the same body to two routes: refused as a track (no event), and as a group (no groupId)
+    body = {"userId": "u", "properties": {"plan": "pro"}}
+    for path in ("/v1/track", "/v1/group"):
+        answer = collector(http_event(path=path, body=body, headers=basic_auth(WRITE_KEY)))
+        assert answer["statusCode"] == 400
+    reasons = sorted(
+        i["reason"]["S"] for i in quarantined(dynamodb, table_names["QUARANTINE_TABLE"])
+    )
+    assert reasons == ["event: is required", "groupId: is required"]
+
+
+def test_with_consent_required_a_refusal_without_consent_keeps_no_payload(
+    collector: Send, dynamodb: Any, table_names: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENT_REQUIRED", "true")
+    from functions.collector import handler
+
+    handler._app.cache_clear()
+    granted = {"consent": {"categoryPreferences": {"analytics": True}}}
+    no_consent = {"traits": {"email": "a@b.co"}}
+    batch = [
+        {"type": "track", "userId": "u", "messageId": "m-1", "context": no_consent},
+        {"type": "track", "userId": "u", "messageId": "m-2", "context": granted},
+    ]
+    body = {"batch": batch}
+    collector(http_event(path="/v1/batch", body=body, headers=basic_auth(WRITE_KEY)))
+    collector(http_event(path="/v1/batch", body="{not json", headers=basic_auth(WRITE_KEY)))
+    items = {
+        item.get("message_id", {}).get("S"): item
+        for item in quarantined(dynamodb, table_names["QUARANTINE_TABLE"])
+    }
+    assert set(items) == {"m-1", "m-2", None}
+    assert "payload" not in items["m-1"]
+    assert "payload_withheld" in items["m-1"]
+    assert "payload" not in items[None]  # not even JSON: nothing says the person agreed
+    assert json.loads(items["m-2"]["payload"]["S"]) == batch[1]  # consent given: kept
+    assert all(item["reason"]["S"] for item in items.values())
+
+
 @pytest.mark.parametrize(
     ("event", "status", "code"),
     [

@@ -4,7 +4,7 @@ center, consent enforcement, export and erasure."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -60,13 +60,6 @@ HOUSEHOLD = {
 @pytest.fixture(autouse=True)
 def _sweep_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERASURE_SWEEP_DELAY_SECONDS", "0")
-
-
-@pytest.fixture(autouse=True)
-def _restore_clock() -> Iterator[None]:
-    before = clock._offset
-    yield
-    clock._offset = before
 
 
 @pytest.fixture

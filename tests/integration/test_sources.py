@@ -53,7 +53,7 @@ def send(collector: Handler, key: str, message_id: str) -> int:
 
 def sources_of_stored_events(dynamodb: Any, table: str) -> dict[str, str]:
     items = dynamodb.scan(TableName=table)["Items"]
-    return {item["sk"]["S"].split("#", 1)[1]: item["source"]["S"] for item in items}
+    return {item["sk"]["S"]: item["source"]["S"] for item in items}
 
 
 def test_a_new_source_key_works_and_its_events_say_where_they_came_from(

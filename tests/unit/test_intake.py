@@ -72,7 +72,6 @@ def test_missing_message_id_is_generated() -> None:
 def test_missing_timestamp_means_the_arrival_time() -> None:
     event = read({"anonymousId": "a", "event": "x"}, "track").events[0]
     assert event.timestamp == iso(RECEIVED)
-    assert event.sort_time == iso(RECEIVED)
     assert "originalTimestamp" not in event.message
 
 
@@ -231,8 +230,69 @@ def test_a_retried_message_gets_the_same_storage_key(retry_delay: timedelta) -> 
     retried = read(
         {**message, "sentAt": retry_sent.isoformat()}, "track", received_at=RECEIVED + retry_delay
     ).events[0]
-    assert (retried.identity, retried.sort_time, retried.message_id) == (
-        first.identity,
-        first.sort_time,
-        first.message_id,
+    assert (retried.identity, retried.message_id) == (first.identity, first.message_id)
+
+
+time_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "timestamp": moments.map(lambda m: m.isoformat()),
+        "originalTimestamp": moments.map(lambda m: m.isoformat()),
+        "sentAt": moments.map(lambda m: m.isoformat()),
+    },
+)
+
+
+@given(
+    first=time_fields, resend=time_fields, delay=st.timedeltas(timedelta(0), timedelta(days=400))
+)
+def test_a_resent_message_has_the_same_storage_key_whatever_its_times(
+    first: dict[str, str], resend: dict[str, str], delay: timedelta
+) -> None:
+    # A client resends a message with the same messageId; it may fill in other times, or
+    # none (RudderStack's server libraries send only originalTimestamp, hand-written clients
+    # often nothing), and the resend may come much later.
+    message = {"userId": "u", "event": "Order Completed", "messageId": "m-1"}
+    stored = read({**message, **first}, "track").events[0]
+    again = read({**message, **resend}, "track", received_at=RECEIVED + delay).events[0]
+    assert (again.identity, again.message_id) == (stored.identity, stored.message_id)
+
+
+def test_the_clients_original_timestamp_is_its_time_when_it_sends_no_timestamp() -> None:
+    # RudderStack's libraries: originalTimestamp (the device's time) and sentAt
+    message = {
+        "anonymousId": "a",
+        "event": "x",
+        "originalTimestamp": "2026-11-23T08:00:00.000Z",
+        "sentAt": "2026-11-23T08:00:10.000Z",
+    }
+    event = read(message, "track").events[0]
+    assert event.message["originalTimestamp"] == "2026-11-23T08:00:00.000Z"
+    # sent ten seconds after it happened, received at 09:00: it happened at 08:59:50
+    assert event.timestamp == "2026-11-23T08:59:50.000Z"
+
+
+def test_an_unreadable_original_timestamp_is_refused_with_a_reason() -> None:
+    intake = read({"anonymousId": "a", "event": "x", "originalTimestamp": "soon"}, "track")
+    assert "originalTimestamp: must be an ISO 8601" in intake.rejections[0].reason
+
+
+@given(delay=st.timedeltas(timedelta(0), timedelta(days=30)))
+def test_a_message_without_an_id_but_with_a_time_is_known_again_by_its_content(
+    delay: timedelta,
+) -> None:
+    message = {"anonymousId": "a", "event": "x", "timestamp": "2026-11-23T08:00:00Z"}
+    first = read({**message, "sentAt": "2026-11-23T08:00:01Z"}, "track").events[0]
+    again = read(message, "track", received_at=RECEIVED + delay).events[0]
+    other = read({**message, "event": "y"}, "track").events[0]
+    assert first.message_id == again.message_id
+    assert other.message_id != first.message_id
+
+
+def test_a_message_without_an_id_or_a_time_is_a_new_event_each_time() -> None:
+    # Two identical clicks are two events: with nothing to tell a resend from a repeat,
+    # each message is kept.
+    message = {"anonymousId": "a", "event": "Button Clicked"}
+    assert (
+        read(message, "track").events[0].message_id != read(message, "track").events[0].message_id
     )

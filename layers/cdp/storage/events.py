@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp.codec import decompress
+from cdp.timeline import StoredEvent
 
 
 class EventReader:
@@ -12,20 +12,28 @@ class EventReader:
         self.table = table
         self.client = client
 
-    def newest(
-        self, partition: str, before: str | None, limit: int
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """Up to `limit` events of one identity, newest first, older than sort key `before`."""
-        condition = "pk = :pk"
-        values: dict[str, Any] = {":pk": {"S": partition}}
-        if before is not None:
-            condition += " AND sk < :before"
-            values[":before"] = {"S": before}
-        answer = self.client.query(
-            TableName=self.table,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [(item["sk"]["S"], decompress(item["body"]["B"])) for item in answer["Items"]]
+    def stored(self, partition: str) -> list[StoredEvent]:
+        """Every event filed under one identity, bodies still compressed (the timeline sorts
+        them by time and opens only what it hands out)."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+            "ProjectionExpression": "sk, #timestamp, body",
+            "ExpressionAttributeNames": {"#timestamp": "timestamp"},
+        }
+        found: list[StoredEvent] = []
+        while True:
+            answer = self.client.query(**arguments)
+            found += [
+                StoredEvent(
+                    partition=partition,
+                    timestamp=item["timestamp"]["S"],
+                    message_id=item["sk"]["S"],
+                    body=item["body"]["B"],
+                )
+                for item in answer["Items"]
+            ]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -2,10 +2,11 @@
 
 Item formats (attribute names in the events table):
 
-- `pk` identity (`user_id:42`), `sk` `<client timestamp>#<messageId>`: the same on every retry
-  of a message, so a retry overwrites its own item instead of adding one.
+- `pk` identity (`user_id:42`), `sk` the `messageId`: the same on every send of a message,
+  whatever times the client fills in or leaves out, so a resend overwrites its own item
+  (a MODIFY on the stream, which the profile builder ignores) instead of adding one.
 - `type`, `name` (event name or page/screen name), `timestamp` (skew-corrected), `source`:
-  what a timeline needs without opening the body.
+  what a timeline needs without opening the body (it sorts a person's events by `timestamp`).
 - `body`: the whole normalised message as zlib-compressed JSON. A typical browser event is
   1.5-2.5 KB of JSON and well under 1 KB compressed, so it costs one write unit instead of
   two or three, and the stream records the profile builder reads are smaller too.
@@ -139,7 +140,7 @@ class IntakeStore:
 def event_item(event: Event, expires_at: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": {"S": event.identity},
-        "sk": {"S": f"{event.sort_time}#{event.message_id}"},
+        "sk": {"S": event.message_id},
         "type": {"S": event.type},
         "timestamp": {"S": event.timestamp},
         "source": {"S": event.source},
@@ -161,24 +162,39 @@ def quarantine_item(
 ) -> dict[str, Any]:
     """A refused message, readable by an operator (plain JSON text, not compressed).
 
-    The key is derived from the payload, so a client retrying the same refused message
-    overwrites its quarantine entry instead of adding another.
+    The key is derived from what was refused, where and why (source, route, reason, payload):
+    a client resending the same refused message overwrites its entry instead of adding
+    another, while two different refusals never share one. A payload that must not be kept
+    (no analytics consent where it is required) leaves only the reason and when.
     """
-    payload = rejection.payload if isinstance(rejection.payload, str) else dumps(rejection.payload)
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:32]
-    truncated = len(payload) > MAX_QUARANTINE_PAYLOAD
+    withheld = rejection.payload is None
+    payload = (
+        ""
+        if withheld
+        else rejection.payload
+        if isinstance(rejection.payload, str)
+        else dumps(rejection.payload)
+    )
+    basis = dumps([source, rejection.kind, rejection.reason, payload])
+    if withheld:  # nothing of the payload to tell refusals apart by: the message id, else
+        basis += rejection.message_id or f"{request_id}#{rejection.index}"  # the request
+    digest = hashlib.sha256(basis.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
     item: dict[str, Any] = {
         "pk": {"S": received_at.strftime("%Y-%m-%d")},
         "sk": {"S": digest},
         "received_at": {"S": received_at.isoformat()},
         "reason": {"S": rejection.reason},
         "source": {"S": source},
+        "kind": {"S": rejection.kind},
         "request_id": {"S": request_id},
-        "payload": {"S": payload[:MAX_QUARANTINE_PAYLOAD]},
         "expires_at": {"N": str(expires_at)},
     }
-    if truncated:
-        item["truncated"] = {"BOOL": True}
+    if withheld:
+        item["payload_withheld"] = {"S": "no analytics consent: the payload is not kept"}
+    else:
+        item["payload"] = {"S": payload[:MAX_QUARANTINE_PAYLOAD]}
+        if len(payload) > MAX_QUARANTINE_PAYLOAD:
+            item["truncated"] = {"BOOL": True}
     if rejection.index is not None:
         item["batch_index"] = {"N": str(rejection.index)}
     if rejection.message_id is not None:

@@ -38,7 +38,7 @@ from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
-from cdp.storage.profiles import ProfileStore
+from cdp.storage.profiles import ProfileReader
 from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 from cdp.verification import verified
@@ -81,7 +81,7 @@ class FormsService:
         settings: FormsApiSettings,
         *,
         keys: KeyStore,
-        profiles: ProfileStore,
+        profiles: ProfileReader,
         config: ConfigStore,
         store: IntakeStore,
         suppressions: SuppressionList,
@@ -400,7 +400,7 @@ def _app() -> APIGatewayHttpResolver:
     service = FormsService(
         settings,
         keys=KeyStore(settings.keys_table, client=client),
-        profiles=ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        profiles=ProfileReader(settings.profiles_table, settings.identities_table, client=client),
         config=ConfigStore(settings.config_table, client=client),
         store=IntakeStore.from_settings(settings, client=client),
         suppressions=SuppressionList.from_settings(settings, client=client),

@@ -26,7 +26,7 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.erasure import Eraser
 from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
-from cdp.storage.profiles import ProfileStore
+from cdp.storage.profiles import ProfileReader
 from cdp.storage.queue import TaskQueue
 from cdp.storage.suppressions import SuppressionList
 from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
@@ -37,7 +37,7 @@ IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example
 
 def create_app(
     *,
-    profiles: ProfileStore,
+    profiles: ProfileReader,
     events: EventReader,
     keys: KeyStore,
     config: ConfigStore,
@@ -102,7 +102,7 @@ def _app() -> APIGatewayHttpResolver:
     settings = PrivacyApiSettings.from_env()
     client = clients.dynamodb()
     return create_app(
-        profiles=ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        profiles=ProfileReader(settings.profiles_table, settings.identities_table, client=client),
         events=EventReader(settings.events_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         config=ConfigStore(settings.config_table, client=client),

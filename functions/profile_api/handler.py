@@ -25,7 +25,7 @@ from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
-from cdp.storage.profiles import ProfileStore
+from cdp.storage.profiles import ProfileReader
 from cdp.timeline import MAX_PAGE, read_page
 from cdp.web import register_error_handlers, require_secret_key, secret_key_openapi, strict_json
 
@@ -40,7 +40,7 @@ IDENTITY_HELP = (
 
 def create_app(
     *,
-    profiles: ProfileStore,
+    profiles: ProfileReader,
     events: EventReader,
     keys: KeyStore,
     config: ConfigStore,
@@ -122,7 +122,7 @@ def _app() -> APIGatewayHttpResolver:
     settings = ProfileApiSettings.from_env()
     client = clients.dynamodb()
     return create_app(
-        profiles=ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        profiles=ProfileReader(settings.profiles_table, settings.identities_table, client=client),
         events=EventReader(settings.events_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         config=ConfigStore(settings.config_table, client=client),

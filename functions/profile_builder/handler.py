@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -40,12 +39,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits, Suppress
         external=settings.max_external_ids,
     )
     return (
-        ProfileStore(
-            settings.profiles_table,
-            settings.identities_table,
-            client=client,
-            retention=timedelta(days=settings.profile_retention_days),
-        ),
+        ProfileStore.from_settings(settings, client=client),
         ConfigStore(settings.config_table, client=client),
         limits,
         SuppressionList.from_settings(settings, client=client),

@@ -27,7 +27,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore]:
     settings = SchedulerSettings.from_env()
     client = clients.dynamodb()
     return (
-        ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        ProfileStore.from_settings(settings, client=client),
         ConfigStore(settings.config_table, client=client, ttl_seconds=0),
     )
 

@@ -33,7 +33,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, BackfillProgress, TaskQu
     settings = BackfillSettings.from_env()
     client = clients.dynamodb()
     return (
-        ProfileStore(settings.profiles_table, settings.identities_table, client=client),
+        ProfileStore.from_settings(settings, client=client),
         ConfigStore(settings.config_table, client=client, ttl_seconds=0),
         BackfillProgress(settings.config_table, client=client),
         TaskQueue(settings.backfill_queue_url, client=clients.sqs()),

@@ -65,6 +65,7 @@ _ACTIONS = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     ],
+    "read_delete": [*_READ, "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
 }
 
 

@@ -50,6 +50,7 @@ class Profile:
     groups: dict[str, str] = field(default_factory=dict)  # groupId -> last seen in a group call
     first_seen: str | None = None
     last_seen: str | None = None
+    last_received: str | None = None  # when the newest event arrived: retention counts from it
     event_count: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     # Events-table partition -> [highest applied stream sequence number, when]: what makes a
@@ -64,6 +65,12 @@ class Profile:
     # The next moment time alone could change a segment membership (see cdp.segments).
     due_at: str | None = None
     version: int = 0  # optimistic concurrency; stored beside the state, not in it
+
+    @property
+    def retained_from(self) -> str:
+        """What the retention (TTL) counts from: the arrival of the person's newest event,
+        as the events' own retention does (an imported record of 2019 arrives today)."""
+        return self.last_received or self.last_seen or self.created_at
 
     @property
     def user_ids(self) -> set[str]:
@@ -85,6 +92,7 @@ class Profile:
             "groups": self.groups,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
+            "last_received": self.last_received,
             "event_count": self.event_count,
             "conflicts": self.conflicts,
             "watermarks": self.watermarks,
@@ -109,6 +117,7 @@ class Profile:
             groups=dict(state.get("groups", {})),
             first_seen=state.get("first_seen"),
             last_seen=state.get("last_seen"),
+            last_received=state.get("last_received"),
             event_count=state.get("event_count", 0),
             conflicts=list(state.get("conflicts", [])),
             watermarks={key: list(mark) for key, mark in state.get("watermarks", {}).items()},
@@ -134,6 +143,9 @@ def apply_event(
     profile.event_count += 1
     profile.first_seen = min(profile.first_seen or timestamp, timestamp)
     profile.last_seen = max(profile.last_seen or timestamp, timestamp)
+    received = message.get("receivedAt")
+    if isinstance(received, str):
+        profile.last_received = max(profile.last_received or received, received)
     mark = profile.watermarks.get(event.partition)
     if mark is None or event.sequence > int(mark[0]):
         profile.watermarks[event.partition] = [str(event.sequence), processed_at]
@@ -217,6 +229,8 @@ def absorb(
     lasts = [moment for moment in (survivor.last_seen, other.last_seen) if moment]
     survivor.first_seen = min(firsts) if firsts else None
     survivor.last_seen = max(lasts) if lasts else None
+    arrivals = [moment for moment in (survivor.last_received, other.last_received) if moment]
+    survivor.last_received = max(arrivals) if arrivals else None
     survivor.event_count += other.event_count
     survivor.created_at = min(survivor.created_at, other.created_at)
     survivor.conflicts = (survivor.conflicts + other.conflicts)[-MAX_CONFLICTS:]

@@ -97,6 +97,7 @@ class SchedulerSettings(FunctionSettings):
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
 class BackfillSettings(FunctionSettings):
@@ -104,6 +105,7 @@ class BackfillSettings(FunctionSettings):
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
 class PrivacyApiSettings(FunctionSettings):
@@ -118,6 +120,8 @@ class PrivacyApiSettings(FunctionSettings):
     suppression_pepper_name: str = Field(min_length=1)
     # How long after an erasure the sweep runs: longer than collectors take to learn of it.
     erasure_sweep_delay_seconds: int = Field(default=300, ge=0, le=900)
+    # Unmerges write the profiles they split apart.
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
 class ErasureSweepSettings(FunctionSettings):

@@ -27,7 +27,9 @@ from cdp.settings import (
 )
 from cdp.tables import TableSpec
 
-Access = Literal["read", "write", "read_write"]
+# `read_delete`: reads and deletes, never puts or updates an item (erasure). IAM cannot tell
+# a BatchWriteItem's deletes from its puts; the code uses it for deletes only.
+Access = Literal["read", "write", "read_write", "read_delete"]
 
 
 @dataclass(frozen=True)
@@ -346,8 +348,8 @@ PRIVACY_API = FunctionSpec(
         Route("DELETE", "/v1/profiles/{identity}"),
     ),
     tables=(
-        (tables.EVENTS, "read_write"),
-        (tables.QUARANTINE, "read_write"),
+        (tables.EVENTS, "read_delete"),
+        (tables.QUARANTINE, "read_delete"),
         (tables.PROFILES, "read_write"),
         (tables.IDENTITIES, "read_write"),
         (tables.SUPPRESSIONS, "read_write"),
@@ -366,10 +368,10 @@ ERASURE_SWEEP = FunctionSpec(
     settings=ErasureSweepSettings,
     description="Erases, once more, what arrived for an erased person in the minute after",
     tables=(
-        (tables.EVENTS, "read_write"),
-        (tables.QUARANTINE, "read_write"),
-        (tables.PROFILES, "read_write"),
-        (tables.IDENTITIES, "read_write"),
+        (tables.EVENTS, "read_delete"),
+        (tables.QUARANTINE, "read_delete"),
+        (tables.PROFILES, "read_delete"),
+        (tables.IDENTITIES, "read_delete"),
     ),
     queue=QueueSource(ERASURE_QUEUE),
     scans=(tables.QUARANTINE,),

@@ -535,6 +535,8 @@ def test_each_function_touches_only_its_tables(
         }
         if access == "read":
             assert not granted & writes
+        if access == "read_delete":
+            assert not granted & {"dynamodb:PutItem", "dynamodb:UpdateItem"}
         if access == "write":
             assert not granted & {
                 "dynamodb:GetItem",

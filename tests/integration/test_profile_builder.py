@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cdp.builder import build_profiles
@@ -159,7 +159,12 @@ def test_profiles_merge_across_batches_into_one_with_a_redirect(
 
 
 def store_for(dynamodb: Any, names: dict[str, str]) -> ProfileStore:
-    return ProfileStore(names["PROFILES_TABLE"], names["IDENTITIES_TABLE"], client=dynamodb)
+    return ProfileStore(
+        names["PROFILES_TABLE"],
+        names["IDENTITIES_TABLE"],
+        client=dynamodb,
+        retention=timedelta(days=730),
+    )
 
 
 def build(store: Any, *records: dict[str, Any]):

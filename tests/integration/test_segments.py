@@ -26,13 +26,6 @@ BUYERS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _restore_clock() -> Iterator[None]:
-    before = clock._offset
-    yield
-    clock._offset = before
-
-
 class ProfilesStream:
     """Reads the profiles table's stream (moto) and hands its records over as Lambda does."""
 
@@ -160,6 +153,55 @@ def test_entering_and_leaving_reach_the_bus_and_the_index(
         admin_api(http_event("GET", "/v1/segments/recent-buyers", headers=bearer()))
     )
     assert answer["members"] == 0
+
+
+def test_profiles_rewritten_by_the_backfill_and_the_scheduler_keep_their_retention(
+    segments_stack: dict[str, Any],
+    profile_builder: Handler,
+    dynamodb: Any,
+    table_names: dict[str, str],
+) -> None:
+    # given people who bought, one of them long ago
+    now = clock.utc_now()
+    profile_builder(
+        stream_event(
+            order("recent", timestamp=clock.iso(now)),
+            order("early", timestamp=clock.iso(now - timedelta(days=29))),
+        )
+    )
+
+    def expiries() -> dict[str, int]:
+        items = dynamodb.scan(TableName=table_names["PROFILES_TABLE"])["Items"]
+        assert all("expires_at" in item for item in items), items
+        return {item["profile_id"]["S"]: int(item["expires_at"]["N"]) for item in items}
+
+    before = expiries()
+    # when a new segment is backfilled into them, and time passes with the scheduler
+    assert segments_stack["define"](BUYERS)["statusCode"] == 200
+    segments_stack["backfill"]()
+    assert expiries() == before
+    clock.advance(timedelta(days=2))
+    assert segments_stack["schedule"]()["exited"] == 1
+    # then every profile still expires when its retention says
+    assert expiries() == before
+
+
+def test_every_function_that_writes_profiles_knows_the_retention() -> None:
+    # A profile item is only written through ProfileStore, which cannot be built without a
+    # retention; a function that may write the profiles table must have it in its settings.
+    from cdp.tables import PROFILES
+    from cdp.wiring import FUNCTIONS
+
+    writers = {
+        spec.name
+        for spec in FUNCTIONS
+        for table, access in spec.tables
+        if table is PROFILES and access in ("write", "read_write")
+    }
+    assert writers >= {"profile_builder", "scheduler", "segment_backfill", "privacy_api"}
+    for spec in FUNCTIONS:
+        if spec.name in writers:
+            assert "profile_retention_days" in spec.settings.model_fields, spec.name
 
 
 def test_a_redelivered_profile_change_neither_counts_twice_nor_changes_event_ids(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cdp.storage.profiles import ProfileStore
+from cdp.storage.profiles import ProfileReader
 from tests.conftest import IDENTITY_SECRET
 from tests.reliability.conftest import (
     HTTP_FUNCTIONS,
@@ -76,7 +76,7 @@ def _walk_the_person_through(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> N
         def fail(*_: Any, **__: Any) -> None:
             raise ValueError(f"no profile for {EMAIL} ({PHONE})")
 
-        patch.setattr(ProfileStore, "find", fail)
+        patch.setattr(ProfileReader, "find", fail)
         assert stack.request("GET", by_email, headers=secret).status == 500
     assert stack.request("GET", f"{by_email}/export", headers=secret).status == 200
     assert stack.request("DELETE", by_email, headers=secret).status in (200, 202)

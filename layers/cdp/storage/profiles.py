@@ -1,8 +1,14 @@
 """The profiles and identities tables.
 
 Profile item: `profile_id`, `version` (optimistic concurrency), `state` (the profile as
-compressed JSON), `updated_at`; a merged-away profile keeps only `merged_into`.
+compressed JSON), `updated_at`, `expires_at` (DynamoDB TTL); a merged-away profile keeps only
+`merged_into` (and the survivor's `expires_at`).
 Identity item: `identity` (`user_id:42`), `profile_id`, `linked_at`.
+
+`ProfileReader` reads; `ProfileStore` also writes, and is the one way a profile item is
+written: every writer (the profile builder, the scheduler, the segment backfill, unmerges)
+goes through `_profile_item`, which sets the retention (TTL), the version and the due index.
+It cannot be built without a retention.
 
 Reading a profile by an identifier costs one read in each table (two if the identity still
 points at a profile that was merged away since; merges repoint identities right after).
@@ -14,7 +20,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -34,20 +40,29 @@ class ProfileTooLargeError(Exception):
     """A profile state over the documented bound: a bug in a bound, never expected."""
 
 
-class ProfileStore:
+class ProfileWriterSettings(Protocol):
+    """The settings of a function that writes profiles."""
+
+    @property
+    def profiles_table(self) -> str: ...
+    @property
+    def identities_table(self) -> str: ...
+    @property
+    def profile_retention_days(self) -> int: ...
+
+
+class ProfileReader:
     def __init__(
         self,
         profiles_table: str,
         identities_table: str,
         *,
         client: Any,
-        retention: timedelta | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.profiles_table = profiles_table
         self.identities_table = identities_table
         self.client = client
-        self.retention = retention  # a profile with no activity this long expires (TTL)
         self.sleep = sleep
 
     # -- reading -----------------------------------------------------------------------
@@ -123,16 +138,6 @@ class ProfileStore:
         ).get("Item")
         return _profile(item) if item is not None and "state" in item else None
 
-    def put(self, profile: Profile) -> None:
-        """Write a profile read with `get`, unless it changed since (`WriteConflictError`)."""
-        put = {
-            "TableName": self.profiles_table,
-            "Item": self._profile_item(profile, iso(utc_now())),
-            **_expect(profile.version),
-        }
-        self._conditional(lambda: self.client.put_item(**put))
-        profile.version += 1
-
     def scan_page(
         self, part: int, parts: int, start_key: dict[str, Any] | None, limit: int
     ) -> tuple[list[Profile], dict[str, Any] | None]:
@@ -149,7 +154,67 @@ class ProfileStore:
         live = [_profile(item) for item in answer["Items"] if "state" in item]
         return live, answer.get("LastEvaluatedKey")
 
-    # -- writing -----------------------------------------------------------------------
+    def _batch_get(
+        self, table: str, key: str, values: list[str], consistent: bool
+    ) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(values), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                table: {
+                    "Keys": [
+                        {key: {"S": value}} for value in values[start : start + BATCH_GET_LIMIT]
+                    ],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(8):
+                answer = self.client.batch_get_item(RequestItems=request)
+                items += answer.get("Responses", {}).get(table, [])
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311
+            else:
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "keys left unread"}},
+                    "BatchGetItem",
+                )
+        return items
+
+
+class ProfileStore(ProfileReader):
+    """Reads, and writes through the one path that keeps retention and versioning."""
+
+    def __init__(
+        self,
+        profiles_table: str,
+        identities_table: str,
+        *,
+        client: Any,
+        retention: timedelta,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(profiles_table, identities_table, client=client, sleep=sleep)
+        self.retention = retention  # a profile with no sign of life this long expires (TTL)
+
+    @classmethod
+    def from_settings(cls, settings: ProfileWriterSettings, *, client: Any) -> ProfileStore:
+        return cls(
+            settings.profiles_table,
+            settings.identities_table,
+            client=client,
+            retention=timedelta(days=settings.profile_retention_days),
+        )
+
+    def put(self, profile: Profile) -> None:
+        """Write a profile read with `get`, unless it changed since (`WriteConflictError`)."""
+        put = {
+            "TableName": self.profiles_table,
+            "Item": self._profile_item(profile, iso(utc_now())),
+            **_expect(profile.version),
+        }
+        self._conditional(lambda: self.client.put_item(**put))
+        profile.version += 1
 
     def save(self, plan: Plan) -> None:
         """Write a plan: claim new identities, then the profile (with any merged-away ones
@@ -163,11 +228,8 @@ class ProfileStore:
         for identity in plan.claims:
             self._claim(identity, survivor.profile_id)
         now = iso(utc_now())
-        put = {
-            "TableName": self.profiles_table,
-            "Item": self._profile_item(survivor, now),
-            **_expect(plan.expected_version),
-        }
+        item = self._profile_item(survivor, now)
+        put = {"TableName": self.profiles_table, "Item": item, **_expect(plan.expected_version)}
         if plan.absorbed:
             redirects = [
                 {
@@ -178,6 +240,7 @@ class ProfileStore:
                             "version": {"N": str(other.version + 1)},
                             "merged_into": {"S": survivor.profile_id},
                             "updated_at": {"S": now},
+                            "expires_at": item["expires_at"],  # gone with the survivor
                         },
                         **_expect(other.version),
                     }
@@ -208,18 +271,18 @@ class ProfileStore:
         )
 
     def _profile_item(self, profile: Profile, now: str) -> dict[str, Any]:
+        """The item for a profile: every profile write comes through here."""
         state = compress(profile.to_state())
         if len(state) > MAX_STATE_BYTES:
             raise ProfileTooLargeError(f"profile state is {len(state)} bytes")
+        expires = parse(profile.retained_from) + self.retention
         item = {
             "profile_id": {"S": profile.profile_id},
             "version": {"N": str(profile.version + 1)},
             "state": {"B": state},
             "updated_at": {"S": now},
+            "expires_at": {"N": str(int(expires.timestamp()))},
         }
-        if self.retention is not None and profile.last_seen is not None:
-            expires = parse(profile.last_seen) + self.retention
-            item["expires_at"] = {"N": str(int(expires.timestamp()))}
         if profile.due_at is not None:
             shard, quarter = due_index(profile.due_at, profile.profile_id)
             item["due_shard"] = {"S": shard}
@@ -240,33 +303,6 @@ class ProfileStore:
             ):
                 raise WriteConflictError(code) from None
             raise
-
-    def _batch_get(
-        self, table: str, key: str, values: list[str], consistent: bool
-    ) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(values), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                table: {
-                    "Keys": [
-                        {key: {"S": value}} for value in values[start : start + BATCH_GET_LIMIT]
-                    ],
-                    "ConsistentRead": consistent,
-                }
-            }
-            for attempt in range(8):
-                answer = self.client.batch_get_item(RequestItems=request)
-                items += answer.get("Responses", {}).get(table, [])
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                self.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311
-            else:
-                raise ClientError(
-                    {"Error": {"Code": "ThrottlingException", "Message": "keys left unread"}},
-                    "BatchGetItem",
-                )
-        return items
 
 
 def _expect(version: int) -> dict[str, Any]:

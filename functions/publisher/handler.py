@@ -53,13 +53,15 @@ def publish_record(record: DynamoDBRecord) -> None:
     change = record.raw_event["dynamodb"]
     old_image, new_image = change.get("OldImage") or {}, change.get("NewImage") or {}
     image = new_image or old_image
+    written_at = new_image.get("updated_at", {}).get("S") or iso(utc_now())
     events, membership = changes(
         image["profile_id"]["S"],
         _state(old_image),
         _state(new_image),
         merged_into=new_image.get("merged_into", {}).get("S"),
         version=int(image.get("version", {}).get("N", "0")),
-        now_iso=iso(utc_now()),
+        now_iso=written_at,
+        old_at=old_image.get("updated_at", {}).get("S"),
     )
     for segment_id, profile_id, at in membership.entered:
         index.enter(segment_id, profile_id, at)

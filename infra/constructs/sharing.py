@@ -1,6 +1,7 @@
 """Sharing: the event bus the publisher writes to, and the destinations configured in
-`cdk.json` (webhooks through API destinations, SQS queues), each filtered to the people who
-granted its purpose. Erasures (`profile.deleted`) reach every destination."""
+`cdk.json` (webhooks through API destinations, SQS queues), each receiving the events meant
+for its purpose (`for_purposes`: the people who granted it, and once more those who just
+withdrew it, to say so). Erasures (`profile.deleted`) reach every destination."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class Sharing(Construct):
                 event_pattern=events.EventPattern(
                     source=[SOURCE],
                     detail_type=consented,
-                    detail={"consented_purposes": [destination.purpose]},
+                    detail={"for_purposes": [destination.purpose]},
                 ),
                 targets=[target],
             )

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cdp import computed, consent, traits
-from cdp.clock import from_epoch, iso
+from cdp.clock import from_epoch, iso, parse
 from cdp.computed import ComputedTraitDefinition, EventFacts
 from cdp.identity import split_identity
 from cdp.segments import CompiledSegment, Facts, evaluate, next_change
@@ -372,6 +372,11 @@ def facts_of(
     )
 
 
+def _next_expiry(facts: Facts) -> datetime | None:
+    future = [moment for text in facts.trait_expiry.values() if (moment := parse(text)) > facts.now]
+    return min(future) if future else None
+
+
 @dataclass(frozen=True)
 class MembershipChange:
     entered: tuple[str, ...]
@@ -400,7 +405,10 @@ def update_segments(
         del profile.segments[segment_id]
     for segment_id in entered:
         profile.segments[segment_id] = now_iso
-    due = next_change(segments, facts)
+    # Besides what time alone changes in a segment, a fact expiring is a change to announce
+    # (`profile.updated`): the profile is due then too.
+    moments = [moment for moment in (next_change(segments, facts), _next_expiry(facts)) if moment]
+    due = min(moments) if moments else None
     due_at = iso(due) if due is not None else None
     moved = due_at != profile.due_at
     profile.due_at = due_at

@@ -12,8 +12,13 @@ emits, to the event bus:
 Nothing is emitted when nothing a consumer cares about changed (a page view that only moved a
 counter). Every event carries a deterministic `id` (the same on a redelivery, so consumers can
 drop duplicates: delivery is at least once), the profile's identities, and the consent
-purposes it has granted, so that routing rules send a person only to destinations whose
-purpose they granted.
+purposes it has granted.
+
+Routing follows consent: `for_purposes` names the purposes whose destinations receive the
+event (each destination's rule matches its purpose there). It is what the person has granted;
+and, once, in the change that withdraws a purpose, that purpose too, for the events that say
+so: the segments left, and a `profile.updated` carrying only the withdrawal. After that the
+purpose's destinations hear nothing more of the person.
 """
 
 from __future__ import annotations
@@ -51,18 +56,29 @@ def changes(
     merged_into: str | None,
     version: int,
     now_iso: str,
+    old_at: str | None = None,
 ) -> tuple[list[Published], MembershipChanges]:
     """Events and index changes for one profile item change. `old`/`new` are profile states
-    (None when the item held none: created, deleted, or a redirect)."""
+    (None when the item held none: created, deleted, or a redirect); `now_iso` is when the new
+    one was written, `old_at` when the old one was (what counted then: a fact that expired in
+    between is a change)."""
     old_segments: dict[str, str] = (old or {}).get("segments", {})
     new_segments: dict[str, str] = (new or {}).get("segments", {})
     state = new or old or {}
+    granted = _granted(state)
+    withdrawn = sorted(set(_granted(old or {})) - set(granted)) if new is not None else []
     common = {
         "profile_id": profile_id,
         "version": version,
         "identities": _identities(state),
-        "consented_purposes": _granted(state),
+        "consented_purposes": granted,
+        "for_purposes": granted,
     }
+    # The events that tell a withdrawn purpose's destinations that the person is gone from
+    # them; nothing else reaches those destinations.
+    leaving = {**common, "for_purposes": sorted({*granted, *withdrawn})}
+    if withdrawn:
+        leaving["withdrawn_purposes"] = withdrawn
     events: list[Published] = []
     if merged_into is not None and old is not None:
         events.append(_event("profile.merged", {**common, "merged_into": merged_into}))
@@ -83,17 +99,21 @@ def changes(
             events.append(_event("segment.entered", {**common, "segment_id": segment, "at": at}))
         for segment, _ in index.exited:
             events.append(
-                _event("segment.exited", {**common, "segment_id": segment, "at": now_iso})
+                _event("segment.exited", {**leaving, "segment_id": segment, "at": now_iso})
             )
-        updated = _profile_changes(old, new, now_iso)
+        updated = _profile_changes(old, new, old_at or now_iso, now_iso)
         if updated:
             events.append(_event("profile.updated", {**common, "changed": updated}))
+        if withdrawn:
+            notice = {**leaving, "for_purposes": withdrawn, "changed": {"consent": new["consent"]}}
+            events.append(_event("profile.updated", notice, part="withdrawal"))
     return events, index
 
 
-def _event(detail_type: str, detail: dict[str, Any]) -> Published:
+def _event(detail_type: str, detail: dict[str, Any], part: str = "") -> Published:
     basis = (
         f"{detail_type}|{detail['profile_id']}|{detail['version']}|{detail.get('segment_id', '')}"
+        + (f"|{part}" if part else "")
     )
     event_id = hashlib.sha256(basis.encode()).hexdigest()[:32]
     return Published(detail_type, {"id": event_id, "type": detail_type, **detail})
@@ -130,9 +150,9 @@ def _traits(state: dict[str, Any] | None, now_iso: str) -> dict[str, Any]:
 
 
 def _profile_changes(
-    old: dict[str, Any] | None, new: dict[str, Any], now_iso: str
+    old: dict[str, Any] | None, new: dict[str, Any], old_at: str, new_at: str
 ) -> dict[str, Any]:
-    before, after = _traits(old, now_iso), _traits(new, now_iso)
+    before, after = _traits(old, old_at), _traits(new, new_at)
     changed: dict[str, Any] = {}
     trait_changes = {
         name: after.get(name)

@@ -395,7 +395,7 @@ def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
                     "profile.updated",
                     "profile.merged",
                 ],
-                "detail": {"consented_purposes": ["marketing"]},
+                "detail": {"for_purposes": ["marketing"]},
             },
             "Targets": [
                 Match.object_like(
@@ -414,7 +414,7 @@ def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
             "EventPattern": {
                 "source": ["cdp"],
                 "detail-type": ["profile.updated"],
-                "detail": {"consented_purposes": ["analytics"]},
+                "detail": {"for_purposes": ["analytics"]},
             }
         },
     )

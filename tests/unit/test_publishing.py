@@ -51,7 +51,10 @@ def test_trait_identity_and_consent_changes_are_a_profile_update() -> None:
         identities={**before["identities"], "email:new@x.nl": NOW},
         consent={"marketing": {"state": "denied"}},
     )
-    [event], _ = changes("p1", before, after, merged_into=None, version=3, now_iso=NOW)
+    events, _ = changes("p1", before, after, merged_into=None, version=3, now_iso=NOW)
+    # the change, for the purposes still granted; and the withdrawal of marketing, said to it
+    event, notice = events
+    assert notice.detail["for_purposes"] == ["marketing"]
     assert event.detail_type == "profile.updated"
     assert event.detail["changed"] == {
         "traits": {"plan": "pro"},
@@ -104,3 +107,39 @@ def test_due_times_are_filed_in_the_quarter_after_them() -> None:
     assert due_index("2026-11-23T11:00:00.000Z", "p1")[1] == "2026-11-23T11:00"
     assert current_quarter(datetime(2026, 11, 23, 11, 4, tzinfo=UTC)) == "2026-11-23T11:00"
     assert current_quarter(datetime(2026, 11, 23, 10, 59, tzinfo=UTC)) < "2026-11-23T11:00"
+
+
+def test_a_withdrawal_is_said_once_to_the_withdrawn_purpose_and_nothing_else_is() -> None:
+    granted = {"marketing": {"state": "granted"}, "analytics": {"state": "granted"}}
+    before = state({"fans": NOW, "pros": NOW}, consent=granted)
+    after = state(
+        {"pros": NOW},
+        consent={**granted, "marketing": {"state": "denied"}},
+        traits={"plan": {"observed": ["pro", "web", NOW, "m2"]}},
+    )
+    events, _ = changes("p1", before, after, merged_into=None, version=9, now_iso=NOW)
+    by_type = {(e.detail_type, e.detail.get("withdrawn_purposes") is not None): e for e in events}
+    exited = by_type[("segment.exited", True)].detail
+    assert exited["for_purposes"] == ["analytics", "marketing"]
+    assert exited["consented_purposes"] == ["analytics"]
+    update = by_type[("profile.updated", False)].detail
+    assert update["for_purposes"] == ["analytics"]  # the new trait: not for marketing
+    assert set(update["changed"]) == {"traits", "consent"}
+    notice = by_type[("profile.updated", True)].detail
+    assert notice["for_purposes"] == ["marketing"]
+    assert set(notice["changed"]) == {"consent"}
+    assert notice["id"] != update["id"]
+    # and the next change says nothing to marketing
+    later = {**after, "segments": {}}
+    events, _ = changes("p1", after, later, merged_into=None, version=10, now_iso=NOW)
+    assert all("marketing" not in e.detail["for_purposes"] for e in events)
+
+
+def test_a_fact_that_expired_between_two_writes_is_a_change() -> None:
+    fact = {"moving": {"declared": [True, "form", NOW, "m1", "2026-11-30T00:00:00.000Z"]}}
+    before, after = state(traits=fact), state(traits=fact)
+    later = "2026-12-01T00:00:00.000Z"
+    [event], _ = changes(
+        "p1", before, after, merged_into=None, version=3, now_iso=later, old_at=NOW
+    )
+    assert event.detail["changed"] == {"traits": {"moving": None}}

@@ -77,6 +77,7 @@ def create_app(
             metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
             metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
             metrics.add_metric("EventsNotStored", MetricUnit.Count, collected.not_stored)
+            metrics.add_metric("ProvenanceRefused", MetricUnit.Count, collected.provenance_refused)
             return json_response(200, collected.answer())
 
         return receive

@@ -45,6 +45,8 @@ from cdp.verification import verified
 from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
 
 logger, tracer, metrics = powertools("forms_api")
+# What a person answers here, or sets in the preference center, is what they declared.
+DECLARED = frozenset({"declared"})
 FORM = "form"
 
 
@@ -291,7 +293,9 @@ class FormsService:
 
     def save(self, event: Any, messages: list[dict[str, Any]], key: ApiKey) -> None:
         now = self.clock()
-        intake = read_request({"batch": messages}, "batch", source=key.source, received_at=now)
+        intake = read_request(
+            {"batch": messages}, "batch", source=key.source, received_at=now, claims=DECLARED
+        )
         if intake.rejections:
             raise InvalidRequestError(intake.rejections[0].reason)
         # What a person declares is stored for the purpose shown with each question: the

@@ -30,6 +30,8 @@ from cdp.importing import ImportMapping, Row, RowRejectedError, rejected_line, r
 from cdp.intake import Intake, read_request
 
 PREFIX = "imports/"
+# Files in the private import bucket come from systems of record.
+IMPORTED = frozenset({"observed", "imported"})
 CONTINUE = ".continue.json"
 BATCH = 500
 LEASE_SECONDS = 960  # the function's 15 minutes, and a minute more
@@ -123,7 +125,7 @@ def run(
         now = clock()
         intake = read_request(
             {"batch": [message for _, message in pending]}, "batch", source=file.source,
-            received_at=now,
+            received_at=now, claims=IMPORTED,
         )  # fmt: skip
         for rejection in intake.rejections:
             assert rejection.index is not None

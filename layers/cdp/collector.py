@@ -31,6 +31,7 @@ class Collected:
     accepted: int
     rejections: list[Rejection]
     not_stored: int = 0  # valid, but kept out: no analytics consent, or an erased person
+    provenance_refused: int = 0  # stored as observed: the key may not claim that provenance
 
     def answer(self) -> dict[str, Any]:
         answer: dict[str, Any] = {"success": True}
@@ -40,6 +41,8 @@ class Collected:
         if self.not_stored:
             # No reason per message: a page must not learn that someone was erased.
             answer["not_stored"] = self.not_stored
+        if self.provenance_refused:
+            answer["provenance_refused"] = self.provenance_refused
         return answer
 
 
@@ -142,11 +145,13 @@ def collect(
         key = authenticate(presented, "write", find_key, now_epoch)
 
     try:
-        intake = read_request(parsed, kind, source=key.source, received_at=received_at)
+        intake = read_request(
+            parsed, kind, source=key.source, received_at=received_at, claims=key.claims
+        )
     except InvalidRequestError as error:
         refuse_whole(error.message, parsed)
 
-    valid = len(intake.events)
+    valid, refused = len(intake.events), intake.provenance_refused
     intake, not_stored = screen(
         intake,
         consent_required=consent_required,
@@ -155,7 +160,10 @@ def collect(
     )
     store.save(intake, source=key.source, received_at=received_at, request_id=request_id)
     collected = Collected(
-        accepted=len(intake.events), rejections=intake.rejections, not_stored=not_stored
+        accepted=len(intake.events),
+        rejections=intake.rejections,
+        not_stored=not_stored,
+        provenance_refused=refused,
     )
     if not valid:
         reasons = collected.answer()["rejected"]

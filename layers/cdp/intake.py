@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from cdp.clock import iso
 from cdp.errors import InvalidRequestError, RequestTooLargeError
 from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, identity_key
+from cdp.keys import OBSERVED
 from cdp.spec import MESSAGE_TYPES, MODELS, Message, describe_errors
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -69,6 +70,8 @@ class Rejection:
 class Intake:
     events: list[Event] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # Messages whose claimed provenance the sender may not claim (stored as observed).
+    provenance_refused: int = 0
 
 
 class MessageRejected(Exception):
@@ -77,12 +80,21 @@ class MessageRejected(Exception):
         self.reason = reason
 
 
-def read_request(body: Any, kind: str, *, source: str, received_at: datetime) -> Intake:
+def read_request(
+    body: Any,
+    kind: str,
+    *,
+    source: str,
+    received_at: datetime,
+    claims: frozenset[str] = OBSERVED,
+) -> Intake:
     """Split a request into accepted events and rejected messages.
 
     `kind` is the route: `batch`, or one of the message types for the single-message routes
     (the route decides the type, as in Segment's API). A single message that is invalid is a
     rejection like a batch member, so the caller can quarantine it and answer 400.
+    `claims` is the provenance the sender may claim for traits (`context.cdp.provenance`);
+    a claim beyond it is stored as `observed`, the claim kept as `provenance_refused`.
     """
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
@@ -108,9 +120,9 @@ def read_request(body: Any, kind: str, *, source: str, received_at: datetime) ->
     intake = Intake()
     for index, raw, forced_type in messages:
         try:
-            intake.events.append(
-                read_message(raw, forced_type, shared, source=source, received_at=received_at)
-            )
+            event = read_message(raw, forced_type, shared, source=source, received_at=received_at)
+            intake.provenance_refused += _hold_to_claims(event.message, claims)
+            intake.events.append(event)
         except MessageRejected as rejected:
             message_id = raw.get("messageId") if isinstance(raw, dict) else None
             intake.rejections.append(
@@ -218,6 +230,23 @@ def _validated(
         return message, MODELS[kind].model_validate(message)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
+
+
+def _hold_to_claims(message: dict[str, Any], claims: frozenset[str]) -> bool:
+    """Downgrade a provenance the sender may not claim to `observed`; True if it did."""
+    context = message.get("context")
+    extension = context.get("cdp") if isinstance(context, dict) else None
+    if not isinstance(context, dict) or not isinstance(extension, dict):
+        return False
+    claimed = extension.get("provenance")
+    if claimed is None or claimed in claims:
+        return False
+    refused = claimed if isinstance(claimed, str) else json.dumps(claimed)
+    message["context"] = {
+        **context,
+        "cdp": {**extension, "provenance": "observed", "provenance_refused": refused[:64]},
+    }
+    return True
 
 
 # What a client may change between two sends of one message: the sending time, and ours.

@@ -19,6 +19,7 @@ from cdp.errors import AuthenticationError
 KeyKind = Literal["write", "secret"]
 PREFIXES: dict[str, str] = {"write": "wk_", "secret": "sk_"}
 MAX_KEY_LENGTH = 256
+OBSERVED: frozenset[str] = frozenset({"observed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class ApiKey:
     source: str
     enabled: bool = True
     expires_at: int | None = None  # epoch seconds; set while a rotated key is phased out
+    # The provenance its messages may claim for their traits (`context.cdp.provenance`): a
+    # key in a web page is public, so only what its source is trusted with (see cdp.sources).
+    claims: frozenset[str] = OBSERVED
 
     def usable(self, now_epoch: float) -> bool:
         return self.enabled and (self.expires_at is None or now_epoch < self.expires_at)

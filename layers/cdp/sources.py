@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp.clock import iso
 from cdp.errors import ConflictError, NotFoundError
-from cdp.keys import ApiKey, KeyKind, generate_key, hash_key
+from cdp.keys import OBSERVED, ApiKey, KeyKind, generate_key, hash_key
 
 SOURCE = "source"
 SourceKind = Literal["website", "app", "server", "crm", "email", "other"]
+# Keys of these sources sit in web pages and apps, where anyone can read them.
+PUBLIC_KINDS = ("website", "app")
+# Sources that feed systems of record may say their traits are `imported`.
+IMPORTING_KINDS = ("server", "crm", "other")
 
 
 class NewSource(BaseModel):
@@ -30,6 +34,30 @@ class NewSource(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")
     kind: SourceKind = "other"
     description: str | None = Field(default=None, max_length=500)
+    declares: bool = Field(
+        default=False,
+        description="its messages may mark traits as declared (what the person said "
+        "themselves, e.g. your own back end's preference pages); never a website or app",
+    )
+
+    @model_validator(mode="after")
+    def _declares(self) -> NewSource:
+        if self.declares and self.kind in PUBLIC_KINDS:
+            raise ValueError(
+                f"declares: a {self.kind} key is public, so its messages cannot be trusted to "
+                "say what a person declared (the forms API and preference center do that)"
+            )
+        return self
+
+
+def claims_of(record: dict[str, Any]) -> frozenset[str]:
+    """The provenance a source's messages may claim for their traits."""
+    claims = {"observed"}
+    if record.get("kind", "other") in IMPORTING_KINDS:
+        claims.add("imported")
+    if record.get("declares") and record.get("kind") not in PUBLIC_KINDS:
+        claims.add("declared")
+    return frozenset(claims)
 
 
 class Definitions(Protocol):
@@ -135,6 +163,7 @@ class Sources:
                 source=record["name"],
                 enabled=entry["enabled"],
                 expires_at=entry.get("expires_at"),
+                claims=claims_of(record) if entry["kind"] == "write" else OBSERVED,
             ),
             created_at=entry["created_at"],
         )
@@ -156,6 +185,7 @@ def public(record: dict[str, Any], now: datetime) -> dict[str, Any]:
         "name": record["name"],
         "kind": record.get("kind", "other"),
         "description": record.get("description"),
+        "claims": sorted(claims_of(record)),
         "created_at": record["created_at"],
         "disabled": record.get("disabled"),
         "keys": [

@@ -318,11 +318,11 @@ def _definitions(commands: Any) -> None:
 def _sources(commands: Any) -> None:
     sources = commands.add_parser("sources", help="sources and their write keys")
     group = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
-    columns = ["name", "kind", "created_at", "keys"]
+    columns = ["name", "kind", "claims", "created_at", "keys"]
 
     def summary(source: dict[str, Any]) -> dict[str, Any]:
         keys = ", ".join(f"{k['key_id']} ({k['state']})" for k in source["keys"])
-        return {**source, "keys": keys}
+        return {**source, "keys": keys, "claims": ", ".join(source.get("claims", []))}
 
     def with_key(answer: dict[str, Any], a: argparse.Namespace) -> None:
         if a.json:
@@ -332,7 +332,8 @@ def _sources(commands: Any) -> None:
         return None
 
     def create(api: Api, a: argparse.Namespace) -> None:
-        with_key(api.post("/v1/sources", {"name": a.name, "kind": a.kind}), a)
+        body = {"name": a.name, "kind": a.kind, **({"declares": True} if a.declares else {})}
+        with_key(api.post("/v1/sources", body), a)
 
     def list_sources(api: Api, a: argparse.Namespace) -> None:
         answer = api.get("/v1/sources")["sources"]
@@ -349,6 +350,11 @@ def _sources(commands: Any) -> None:
     parser.add_argument("name")
     parser.add_argument(
         "--kind", default="other", choices=["website", "app", "server", "crm", "email", "other"]
+    )
+    parser.add_argument(
+        "--declares",
+        action="store_true",
+        help="its messages may mark traits as declared (a back end, never a website or app)",
     )
     _command(group, "list", list_sources, "every source and the state of its keys")
     parser = _command(group, "rotate", rotate, "a new write key; the old works for an overlap")

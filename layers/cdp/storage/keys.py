@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from cdp.keys import ApiKey
+from cdp.keys import OBSERVED, ApiKey
 
 
 class KeyStore:
@@ -54,6 +54,8 @@ class KeyStore:
         }
         if record.expires_at is not None:
             item["expires_at"] = {"N": str(record.expires_at)}
+        if record.claims != OBSERVED:
+            item["claims"] = {"SS": sorted(record.claims)}
         self.client.put_item(TableName=self.table, Item=item)
         self._cache.pop(record.key_hash, None)
 
@@ -66,4 +68,5 @@ def _from_item(item: dict[str, Any]) -> ApiKey:
         source=item["source"]["S"],
         enabled=item.get("enabled", {"BOOL": True})["BOOL"],
         expires_at=int(expires["N"]) if expires else None,
+        claims=frozenset(item["claims"]["SS"]) if "claims" in item else OBSERVED,
     )

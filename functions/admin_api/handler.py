@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -90,9 +91,16 @@ def create_app(
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
     app.use(middlewares=[require_secret_key(keys.find, clock)])
-    _computed_trait_routes(app, config, clock)
+
+    def backfill(segment_id: str) -> None:
+        """Evaluate every existing profile again, in the background."""
+        version = iso(clock())
+        progress.start(segment_id, version, PARTS, at=version)
+        queue.send([task.to_json() for task in first_tasks(segment_id, version)])
+
+    _computed_trait_routes(app, config, clock, backfill)
     _segment_routes(
-        app, config=config, members=members, progress=progress, queue=queue, clock=clock
+        app, config=config, members=members, progress=progress, backfill=backfill, clock=clock
     )
     _form_routes(app, config=config, purposes=purposes, clock=clock)
     _source_routes(app, sources=Sources(config=config, keys=keys), clock=clock)
@@ -101,8 +109,19 @@ def create_app(
 
 
 def _computed_trait_routes(
-    app: APIGatewayHttpResolver, config: ConfigStore, clock: Callable[[], datetime]
+    app: APIGatewayHttpResolver,
+    config: ConfigStore,
+    clock: Callable[[], datetime],
+    backfill: Callable[[str], None],
 ) -> None:
+    def reevaluate_users(trait_id: str) -> None:
+        """A changed computed trait can change who is in the segments that read it (a new
+        window, say): they are evaluated again, as a changed segment would be."""
+        window = re.compile(rf"{re.escape(trait_id)}(_\d+d)?")
+        for item in config.definitions(SEGMENT):
+            if any(window.fullmatch(name) for name in _computed_references(item.get("condition"))):
+                backfill(item["id"])
+
     @app.get("/v1/computed-traits", tags=["Computed traits"], summary="Every computed trait in use")
     def list_computed() -> ComputedTraitList:
         return ComputedTraitList(computed_traits=list(_effective(config)))
@@ -137,6 +156,7 @@ def _computed_trait_routes(
             definition.model_dump(mode="json", exclude_none=True),
             at=iso(clock()),
         )
+        reevaluate_users(trait_id)
         return definition
 
     @app.delete("/v1/computed-traits/<trait_id>", tags=["Computed traits"])
@@ -147,7 +167,18 @@ def _computed_trait_routes(
             config.put(COMPUTED, trait_id, {"id": trait_id, "enabled": False}, at=iso(clock()))
         elif not config.delete(COMPUTED, trait_id):
             raise NotFoundError(f"no computed trait is called {trait_id}")
+        reevaluate_users(trait_id)
         return json_response(200, {"success": True, "deleted": trait_id})
+
+
+def _computed_references(condition: Any) -> set[str]:
+    """The computed values a segment condition reads (`orders`, `orders_30d`)."""
+    if isinstance(condition, dict):
+        found = {condition["computed"]} if isinstance(condition.get("computed"), str) else set()
+        return found.union(*(_computed_references(v) for v in condition.values()))
+    if isinstance(condition, list):
+        return set().union(*(_computed_references(v) for v in condition))
+    return set()
 
 
 def _segment_routes(
@@ -156,7 +187,7 @@ def _segment_routes(
     config: ConfigStore,
     members: MembershipIndex,
     progress: BackfillProgress,
-    queue: TaskQueue,
+    backfill: Callable[[str], None],
     clock: Callable[[], datetime],
 ) -> None:
     def segment_out(definition: SegmentDefinition) -> SegmentOut:
@@ -172,12 +203,6 @@ def _segment_routes(
             item["id"]: SegmentDefinition.model_validate(item)
             for item in config.definitions(SEGMENT)
         }
-
-    def backfill(segment_id: str) -> None:
-        """Evaluate every existing profile again, in the background."""
-        version = iso(clock())
-        progress.start(segment_id, version, PARTS, at=version)
-        queue.send([task.to_json() for task in first_tasks(segment_id, version)])
 
     @app.put("/v1/segments/<segment_id>", tags=["Segments"], summary="Create or change a segment")
     def put_segment(
@@ -414,7 +439,7 @@ def _app() -> APIGatewayHttpResolver:
     settings = AdminApiSettings.from_env()
     client = clients.dynamodb()
     return create_app(
-        config=ConfigStore(settings.config_table, client=client, ttl_seconds=0),
+        config=ConfigStore(settings.config_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         members=MembershipIndex(settings.members_table, client=client),
         progress=BackfillProgress(settings.config_table, client=client),

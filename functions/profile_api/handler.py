@@ -14,15 +14,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from cdp import __version__
 from cdp.clock import utc_now
 from cdp.computed import load_definitions
+from cdp.definitions import in_force
 from cdp.errors import InvalidRequestError, NotFoundError
 from cdp.identity import identity_key, parse_identity
 from cdp.observability import http_handler, powertools
 from cdp.profile import Profile, facts_of, profile_view
 from cdp.profile_models import EventsPage, ProfileOut
-from cdp.segments import evaluate, explain, load_segments
+from cdp.segments import evaluate, explain_membership
 from cdp.settings import ProfileApiSettings
 from cdp.storage import clients
-from cdp.storage.config import ConfigStore
+from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileReader
@@ -51,6 +52,7 @@ def create_app(
     app.use(
         middlewares=[require_secret_key(keys.find, clock, public_paths=frozenset({OPENAPI_PATH}))]
     )
+    progress = BackfillProgress(config.table, client=config.client)
 
     def find(identity: str) -> Profile:
         parsed = parse_identity(unquote(identity))
@@ -95,13 +97,14 @@ def create_app(
         segment_id: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,63}$")],
     ) -> dict[str, Any]:
         profile = find(identity)
-        segments = load_segments(config.definitions("segment"))
-        if segment_id not in {segment.id for segment in segments}:
+        definitions = in_force(config)
+        if segment_id not in {segment.id for segment in definitions.segments}:
             raise NotFoundError(f"no segment is called {segment_id}")
-        definitions = load_definitions(config.definitions("computed_trait"))
-        facts = facts_of(profile, definitions, clock())
-        evaluate(segments, facts)
-        return explain(next(s for s in segments if s.id == segment_id), facts)
+        now = clock()
+        facts = facts_of(profile, definitions.computed, now)
+        evaluate(definitions.segments, facts)
+        segment = next(s for s in definitions.segments if s.id == segment_id)
+        return explain_membership(segment, facts, profile, progress.get(segment_id), now=now)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi() -> Response[Any]:
@@ -125,7 +128,7 @@ def _app() -> APIGatewayHttpResolver:
         profiles=ProfileReader(settings.profiles_table, settings.identities_table, client=client),
         events=EventReader(settings.events_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
-        config=ConfigStore(settings.config_table, client=client),
+        config=ConfigStore(settings.config_table, client=client, consistent=False),
     )
 
 

@@ -16,10 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.builder import build_profiles
 from cdp.clock import utc_now
-from cdp.computed import load_definitions
+from cdp.definitions import in_force, settle
 from cdp.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
 from cdp.observability import powertools
-from cdp.segments import load_segments
 from cdp.settings import ProfileBuilderSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
@@ -53,15 +52,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store, config, limits, suppressions = _dependencies()
     events, unreadable = read_event_records(event.get("Records", []))
     events, held = hold_back(events, unreadable)
+    definitions = in_force(config)  # as they are now: a change applies to the next batch
     outcome = build_profiles(
         events,
         store=store,
-        definitions=load_definitions(config.definitions("computed_trait")),
-        segments=load_segments(config.definitions("segment")),
+        definitions=definitions.computed,
+        segments=definitions.segments,
         suppressed=suppressions.suppressed,
         limits=limits,
         clock=utc_now,
     )
+    settle(store, outcome.written, definitions, config, utc_now())
     failures = {**unreadable, **held, **outcome.failures}
     metrics.add_metric("EventsApplied", MetricUnit.Count, outcome.events_applied)
     metrics.add_metric("ProfilesWritten", MetricUnit.Count, outcome.profiles_written)

@@ -10,10 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.clock import utc_now
-from cdp.computed import load_definitions
+from cdp.definitions import in_force, settle
 from cdp.observability import powertools
 from cdp.rescheduling import reevaluate_due
-from cdp.segments import load_segments
 from cdp.settings import SchedulerSettings
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
@@ -28,7 +27,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore]:
     client = clients.dynamodb()
     return (
         ProfileStore.from_settings(settings, client=client),
-        ConfigStore(settings.config_table, client=client, ttl_seconds=0),
+        ConfigStore(settings.config_table, client=client),
     )
 
 
@@ -37,12 +36,9 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore]:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store, config = _dependencies()
-    outcome = reevaluate_due(
-        store,
-        now=utc_now(),
-        definitions=load_definitions(config.definitions("computed_trait")),
-        segments=load_segments(config.definitions("segment")),
-    )
+    definitions = in_force(config)
+    outcome = reevaluate_due(store, now=utc_now(), definitions=definitions)
+    settle(store, outcome.written, definitions, config, utc_now())
     metrics.add_metric("DueProfilesEvaluated", MetricUnit.Count, outcome.profiles)
     metrics.add_metric("SegmentsEntered", MetricUnit.Count, outcome.entered)
     metrics.add_metric("SegmentsExited", MetricUnit.Count, outcome.exited)

@@ -16,9 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.backfill import BackfillTask, run_page
 from cdp.clock import utc_now
-from cdp.computed import load_definitions
+from cdp.definitions import in_force, settle
 from cdp.observability import powertools
-from cdp.segments import load_segments
 from cdp.settings import BackfillSettings
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
@@ -34,7 +33,7 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, BackfillProgress, TaskQu
     client = clients.dynamodb()
     return (
         ProfileStore.from_settings(settings, client=client),
-        ConfigStore(settings.config_table, client=client, ttl_seconds=0),
+        ConfigStore(settings.config_table, client=client),
         BackfillProgress(settings.config_table, client=client),
         TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
     )
@@ -46,13 +45,9 @@ def run_task(record: SQSRecord) -> None:
     current = progress.get(task.segment_id)
     if current is None or current["version"] != task.version:
         return  # the segment was deleted or changed again: a newer backfill covers it
-    outcome = run_page(
-        task,
-        store,
-        definitions=load_definitions(config.definitions("computed_trait")),
-        segments=load_segments(config.definitions("segment")),
-        now=utc_now(),
-    )
+    definitions = in_force(config)
+    outcome = run_page(task, store, definitions=definitions, now=utc_now())
+    settle(store, outcome.written, definitions, config, utc_now())
     if outcome.next_task is not None:
         queue.send([outcome.next_task.to_json()])
     progress.record(

@@ -14,14 +14,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from cdp.builder import WriteConflictError
-from cdp.computed import ComputedTraitDefinition
-from cdp.profile import Profile, update_segments
-from cdp.segments import CompiledSegment
+from cdp.definitions import Definitions, ProfilesToEvaluate, reevaluate
+from cdp.profile import Profile
 
 PARTS = 4
 PAGE = 200
-ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -44,51 +41,40 @@ def first_tasks(segment_id: str, version: str, parts: int = PARTS) -> list[Backf
     return [BackfillTask(segment_id, version, part, parts) for part in range(parts)]
 
 
-class ScannableProfiles(Protocol):
+class ScannableProfiles(ProfilesToEvaluate, Protocol):
     def scan_page(
         self, part: int, parts: int, start_key: dict[str, Any] | None, limit: int
     ) -> tuple[list[Profile], dict[str, Any] | None]: ...
-
-    def get(self, profile_id: str, *, consistent: bool = True) -> Profile | None: ...
-
-    def put(self, profile: Profile) -> None: ...
 
 
 @dataclass(frozen=True)
 class PageOutcome:
     evaluated: int
-    changed: int
+    written: list[str]
     next_task: BackfillTask | None
+
+    @property
+    def changed(self) -> int:
+        return len(self.written)
 
 
 def run_page(
     task: BackfillTask,
     store: ScannableProfiles,
     *,
-    definitions: tuple[ComputedTraitDefinition, ...],
-    segments: tuple[CompiledSegment, ...],
+    definitions: Definitions,
     now: datetime,
     page: int = PAGE,
 ) -> PageOutcome:
     profiles, last_key = store.scan_page(task.part, task.parts, task.start_key, page)
-    changed = 0
-    for scanned in profiles:
-        profile: Profile | None = scanned
-        for _ in range(ATTEMPTS):
-            if profile is None:
-                break
-            change, moved = update_segments(profile, segments, definitions, now)
-            if not change and not moved:
-                break
-            try:
-                store.put(profile)
-                changed += 1
-                break
-            except WriteConflictError:
-                profile = store.get(scanned.profile_id)
+    written = [
+        scanned.profile_id
+        for scanned in profiles
+        if reevaluate(store, scanned.profile_id, definitions, now, profile=scanned).written
+    ]
     next_task = (
         BackfillTask(task.segment_id, task.version, task.part, task.parts, last_key)
         if last_key
         else None
     )
-    return PageOutcome(evaluated=len(profiles), changed=changed, next_task=next_task)
+    return PageOutcome(evaluated=len(profiles), written=written, next_task=next_task)

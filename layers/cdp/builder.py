@@ -36,6 +36,7 @@ class ProfileWriter(Protocol):
 @dataclass
 class BuildOutcome:
     failures: dict[str, Exception] = field(default_factory=dict)  # record id -> why
+    written: list[str] = field(default_factory=list)  # ids of the profiles written
     profiles_written: int = 0
     events_applied: int = 0
     merges: int = 0
@@ -83,6 +84,7 @@ def build_profiles(
                 outcome.failures.update({event.record_id: error for event in plan.events})
                 continue
             outcome.profiles_written += 1
+            outcome.written.append(plan.profile.profile_id)
             outcome.events_applied += len(plan.applied)
             outcome.merges += len(plan.absorbed)
         pending = sorted(retry, key=lambda event: event.sequence)

@@ -3,25 +3,16 @@ for 90 days", a declared fact expiring, an order leaving a 30-day window)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from cdp.builder import WriteConflictError
-from cdp.computed import ComputedTraitDefinition
-from cdp.profile import Profile, update_segments
+from cdp.definitions import Definitions, ProfilesToEvaluate, reevaluate
 from cdp.schedule import current_quarter, shards
-from cdp.segments import CompiledSegment
-
-ATTEMPTS = 4
 
 
-class DueProfiles(Protocol):
+class DueProfiles(ProfilesToEvaluate, Protocol):
     def due(self, shard: str, until_quarter: str) -> list[str]: ...
-
-    def get(self, profile_id: str, *, consistent: bool = True) -> Profile | None: ...
-
-    def put(self, profile: Profile) -> None: ...
 
 
 @dataclass
@@ -30,14 +21,11 @@ class RescheduleOutcome:
     changed: int = 0
     entered: int = 0
     exited: int = 0
+    written: list[str] = field(default_factory=list)
 
 
 def reevaluate_due(
-    store: DueProfiles,
-    *,
-    now: datetime,
-    definitions: tuple[ComputedTraitDefinition, ...],
-    segments: tuple[CompiledSegment, ...],
+    store: DueProfiles, *, now: datetime, definitions: Definitions
 ) -> RescheduleOutcome:
     """Every due profile, re-evaluated at `now` and written if its segments or due time
     changed (conditionally: a profile the builder changed meanwhile is read again)."""
@@ -46,19 +34,10 @@ def reevaluate_due(
     for shard in shards():
         for profile_id in store.due(shard, until):
             outcome.profiles += 1
-            for _ in range(ATTEMPTS):
-                profile = store.get(profile_id)
-                if profile is None:
-                    break
-                change, moved = update_segments(profile, segments, definitions, now)
-                if not change and not moved:
-                    break
-                try:
-                    store.put(profile)
-                except WriteConflictError:
-                    continue
+            evaluated = reevaluate(store, profile_id, definitions, now)
+            if evaluated.written:
                 outcome.changed += 1
-                outcome.entered += len(change.entered)
-                outcome.exited += len(change.exited)
-                break
+                outcome.entered += evaluated.entered
+                outcome.exited += evaluated.exited
+                outcome.written.append(profile_id)
     return outcome

@@ -485,6 +485,43 @@ def explain(segment: CompiledSegment, facts: Facts) -> dict[str, Any]:
     return answer
 
 
+def explain_membership(
+    segment: CompiledSegment,
+    facts: Facts,
+    profile: Any,
+    backfill: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """Why a person is or is not a member. `member` is the membership itself (what other
+    systems were told); each condition is shown with the person's values now. When the two
+    differ, `pending` says what is about to bring the membership in line, and when.
+
+    `facts` must have been evaluated (`evaluate`) with the definitions in force."""
+    answer = explain(segment, facts)
+    evaluated = answer["member"]
+    member = segment.id in profile.segments
+    answer["member"] = member
+    if member != evaluated:
+        answer["pending"] = {"member": evaluated, "reason": _pending_reason(profile, backfill, now)}
+    return answer
+
+
+def _pending_reason(profile: Any, backfill: Mapping[str, Any] | None, now: datetime) -> str:
+    if backfill is not None and backfill.get("status") == "running":
+        return (
+            f"the segment changed at {backfill['started_at']}; every profile is being "
+            f"evaluated again ({backfill['evaluated']} so far)"
+        )
+    due = _parsed(profile.due_at) if isinstance(profile.due_at, str) else None
+    if due is not None and due <= now:
+        return (
+            f"time alone changed it at {profile.due_at}; the scheduler applies such changes "
+            "every few minutes"
+        )
+    return "the profile is evaluated again with its next event or scheduled evaluation"
+
+
 def next_change(segments: tuple[CompiledSegment, ...], facts: Facts) -> datetime | None:
     """The earliest moment at which time alone could change any membership."""
     moments = [moment for segment in segments if (moment := segment.condition.changes_at(facts))]

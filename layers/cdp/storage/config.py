@@ -1,55 +1,58 @@
-"""The config table: definitions kept as data (computed traits now; segments, forms later).
+"""The config table: definitions kept as data (computed traits, segments, forms, sources,
+webhooks).
 
-Readers cache a kind's definitions for `ttl_seconds`, so a warm function reads them about once
-a minute, not once per batch; a change takes effect within that time.
+Definitions are versioned: every change of one adds 1 to a counter item (`#version`), after
+the definition itself is written. Readers keep what they read with the version it had, and
+check the counter (one small, strongly consistent read) each time they ask: a change takes
+effect for the very next read after it was answered, with no cache delay, and costs a query
+only when something changed.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
+_VERSION_KEY = {"kind": {"S": "#version"}, "id": {"S": "definitions"}}
+
 
 class ConfigStore:
-    def __init__(
-        self,
-        table: str,
-        *,
-        client: Any,
-        ttl_seconds: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, table: str, *, client: Any, consistent: bool = True) -> None:
         self.table = table
         self.client = client
-        self.ttl_seconds = ttl_seconds
-        self.clock = clock
-        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        # Lookups for other systems may read the version eventually consistently (half the
+        # cost; a change shows within about a second); everything that writes reads it exactly.
+        self.consistent = consistent
+        self._version: int | None = None
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def version(self) -> int:
+        """The definitions' version now (0 before the first change)."""
+        item = self.client.get_item(
+            TableName=self.table, Key=_VERSION_KEY, ConsistentRead=self.consistent
+        ).get("Item")
+        return int(item["n"]["N"]) if item else 0
+
+    def current(self, *kinds: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+        """The definitions of `kinds` as they are now, and their version."""
+        version = self.version()
+        if version != self._version:
+            self._cache.clear()
+            self._version = version
+        for kind in kinds:
+            if kind not in self._cache:
+                self._cache[kind] = self._query(kind)
+        return version, {kind: self._cache[kind] for kind in kinds}
 
     def definitions(self, kind: str) -> list[dict[str, Any]]:
-        cached = self._cache.get(kind)
-        if cached is not None and cached[0] > self.clock():
-            return cached[1]
-        items: list[dict[str, Any]] = []
-        arguments: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "kind = :kind",
-            "ExpressionAttributeValues": {":kind": {"S": kind}},
-        }
-        while True:
-            answer = self.client.query(**arguments)
-            items += [json.loads(item["definition"]["S"]) for item in answer["Items"]]
-            if "LastEvaluatedKey" not in answer:
-                break
-            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        self._cache[kind] = (self.clock() + self.ttl_seconds, items)
-        return items
+        return self.current(kind)[1][kind]
 
     def get(self, kind: str, definition_id: str) -> dict[str, Any] | None:
         item = self.client.get_item(
-            TableName=self.table, Key={"kind": {"S": kind}, "id": {"S": definition_id}}
+            TableName=self.table,
+            Key={"kind": {"S": kind}, "id": {"S": definition_id}},
+            ConsistentRead=True,
         ).get("Item")
         return json.loads(item["definition"]["S"]) if item else None
 
@@ -63,7 +66,7 @@ class ConfigStore:
                 "updated_at": {"S": at},
             },
         )
-        self._cache.pop(kind, None)
+        self._changed()
 
     def delete(self, kind: str, definition_id: str) -> bool:
         answer = self.client.delete_item(
@@ -71,8 +74,36 @@ class ConfigStore:
             Key={"kind": {"S": kind}, "id": {"S": definition_id}},
             ReturnValues="ALL_OLD",
         )
-        self._cache.pop(kind, None)
-        return "Attributes" in answer
+        if "Attributes" not in answer:
+            return False  # nothing was there: nothing changed
+        self._changed()
+        return True
+
+    def _changed(self) -> None:
+        """Count the change, after it is stored: a reader that sees the new version then
+        finds the new definitions (its query is strongly consistent)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=_VERSION_KEY,
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        self._version = None
+
+    def _query(self, kind: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "kind = :kind",
+            "ExpressionAttributeValues": {":kind": {"S": kind}},
+            "ConsistentRead": True,
+        }
+        while True:
+            answer = self.client.query(**arguments)
+            items += [json.loads(item["definition"]["S"]) for item in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return items
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 class BackfillProgress:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -81,6 +82,9 @@ class DeploymentConfig(BaseModel):
     max_anonymous_ids: int = Field(default=100, ge=1, le=1000)
     max_emails: int = Field(default=5, ge=1, le=100)
     max_external_ids: int = Field(default=25, ge=1, le=100)
+    # Identifier values that are placeholders besides the defaults ("undefined", "null",
+    # "0", ...): a value for every type, or `type:value` for one type.
+    identity_blocklist: list[str] = Field(default_factory=list, max_length=1000)
     destinations: list[Destination] = Field(default_factory=list)
     # Where alarms are e-mailed (an SNS subscription to confirm); none: only the topic.
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -115,4 +119,5 @@ class DeploymentConfig(BaseModel):
             "max_anonymous_ids": self.max_anonymous_ids,
             "max_emails": self.max_emails,
             "max_external_ids": self.max_external_ids,
+            "identity_blocklist": json.dumps(self.identity_blocklist),
         }

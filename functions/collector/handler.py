@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cdp.clock import utc_now
 from cdp.collector import collect
 from cdp.errors import AuthenticationError, NotFoundError
+from cdp.identity import Placeholders
 from cdp.intake import MAX_REQUEST_BYTES
 from cdp.keys import authenticate
 from cdp.observability import http_handler, powertools
@@ -59,6 +60,7 @@ def create_app(
     )
     app = APIGatewayHttpResolver(cors=cors)
     register_error_handlers(app, logger, metrics)
+    placeholders = Placeholders.configured(settings.identity_blocklist)
 
     def message_route(kind: str) -> Callable[[], Response[Any]]:
         def receive() -> Response[Any]:
@@ -73,11 +75,18 @@ def create_app(
                 request_id=event.request_context.request_id,
                 consent_required=settings.consent_required,
                 suppressed=suppressions.suppressed,
+                placeholders=placeholders,
             )
             metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
             metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
             metrics.add_metric("EventsNotStored", MetricUnit.Count, collected.not_stored)
             metrics.add_metric("ProvenanceRefused", MetricUnit.Count, collected.provenance_refused)
+            if collected.ignored:
+                # What was ignored, not the values: the log says which kind of identifier.
+                kinds = sorted({entry["identity"].partition(":")[0] for entry in collected.ignored})
+                logger.info("placeholder identifiers ignored", count=len(collected.ignored),
+                            types=kinds)  # fmt: skip
+                metrics.add_metric("PlaceholdersIgnored", MetricUnit.Count, len(collected.ignored))
             return json_response(200, collected.answer())
 
         return receive

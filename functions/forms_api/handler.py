@@ -27,8 +27,16 @@ from cdp.forms import (
     declared_now,
     next_questions,
 )
-from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, fits_a_key, identity_key, identity_type
-from cdp.intake import MAX_MESSAGE_BYTES, read_request
+from cdp.identity import (
+    ANONYMOUS_ID,
+    EMAIL,
+    USER_ID,
+    Placeholders,
+    fits_a_key,
+    identity_key,
+    identity_type,
+)
+from cdp.intake import MAX_MESSAGE_BYTES, PLACEHOLDER, read_request
 from cdp.jsontext import parse_json
 from cdp.keys import ApiKey, authenticate
 from cdp.observability import http_handler, powertools
@@ -98,6 +106,7 @@ class FormsService:
         self.suppressions = suppressions
         self.identity_secret = identity_secret
         self.clock = clock
+        self.placeholders = Placeholders.configured(settings.identity_blocklist)
 
     # -- the four routes ----------------------------------------------------------------
 
@@ -261,15 +270,21 @@ class FormsService:
                     "a userId needs a valid signature from your website's back end "
                     "(HMAC-SHA256 of the user id with the identity secret)"
                 )
-            identity = identity_key(USER_ID, user_id)
+            identity = self.identity(USER_ID, "userId", user_id)
             return Person(identity, verified_user=True, profile=self.profiles.find(identity))
         if not isinstance(anonymous_id, str) or not fits_a_key(anonymous_id):
             raise InvalidRequestError(
                 "anonymousId (text of at most 512 characters) or userId (with signature) "
                 "is required"
             )
-        identity = identity_key(ANONYMOUS_ID, anonymous_id)
+        identity = self.identity(ANONYMOUS_ID, "anonymousId", anonymous_id)
         return Person(identity, verified_user=False, profile=self.profiles.find(identity))
+
+    def identity(self, kind: str, field: str, value: str) -> str:
+        identity = identity_key(kind, value)
+        if self.placeholders.blocks(identity) or not value.strip():
+            raise InvalidRequestError(f"{field}: {value!r} is {PLACEHOLDER}")
+        return identity
 
     def form(self, form_id: str) -> FormDefinition:
         for item in self.config.definitions(FORM):
@@ -294,7 +309,12 @@ class FormsService:
     def save(self, event: Any, messages: list[dict[str, Any]], key: ApiKey) -> None:
         now = self.clock()
         intake = read_request(
-            {"batch": messages}, "batch", source=key.source, received_at=now, claims=DECLARED
+            {"batch": messages},
+            "batch",
+            source=key.source,
+            received_at=now,
+            claims=DECLARED,
+            placeholders=self.placeholders,
         )
         if intake.rejections:
             raise InvalidRequestError(intake.rejections[0].reason)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cdp.bulk import MappingError, claim, finish, mapping_for, run
 from cdp.clock import utc_now
 from cdp.collector import screen
+from cdp.identity import Placeholders
 from cdp.intake import Intake
 from cdp.observability import powertools
 from cdp.settings import ImporterSettings
@@ -65,6 +66,7 @@ def import_object(bucket: Bucket, key: str, context: LambdaContext) -> dict[str,
         save=save,
         clock=utc_now,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        placeholders=Placeholders.configured(settings.identity_blocklist),
     )
     finish(bucket, work, outcome, utc_now())
     metrics.add_metric("RowsImported", MetricUnit.Count, outcome.stored)

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cdp.clock import utc_now
 from cdp.collector import screen
 from cdp.errors import NotFoundError
+from cdp.identity import DEFAULT_POLICY, Placeholders
 from cdp.intake import MAX_REQUEST_BYTES, Intake
 from cdp.jsontext import parse_json
 from cdp.observability import http_handler, powertools
@@ -33,6 +34,7 @@ def create_app(
     store: IntakeStore,
     suppressions: SuppressionList,
     consent_required: bool = False,
+    placeholders: Placeholders = DEFAULT_POLICY,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
@@ -48,7 +50,9 @@ def create_app(
         body = request_body(event, MAX_REQUEST_BYTES)
         verify(settings, body, {k.lower(): v for k, v in event.headers.items()})
         received_at = clock()
-        events, skipped = events_of(settings, parse_json(body), received_at=received_at)
+        events, skipped = events_of(
+            settings, parse_json(body), received_at=received_at, placeholders=placeholders
+        )
         intake, not_stored = screen(
             Intake(events=events),
             consent_required=consent_required,
@@ -81,6 +85,7 @@ def _app() -> APIGatewayHttpResolver:
         store=IntakeStore.from_settings(settings, client=client),
         suppressions=SuppressionList.from_settings(settings, client=client),
         consent_required=settings.consent_required,
+        placeholders=Placeholders.configured(settings.identity_blocklist),
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from cdp.clock import iso
+from cdp.identity import DEFAULT_POLICY, Placeholders
 from cdp.importing import ImportMapping, Row, RowRejectedError, rejected_line, row_message, rows
 from cdp.intake import Intake, read_request
 
@@ -113,6 +114,7 @@ def run(
     save: Callable[[Intake, datetime], None],
     clock: Callable[[], datetime],
     time_left: Callable[[], float],
+    placeholders: Placeholders = DEFAULT_POLICY,
 ) -> RunOutcome:
     """Import rows after `start_after` until the file ends or time runs short."""
     modified = objects.modified(file.key) or clock()
@@ -125,7 +127,7 @@ def run(
         now = clock()
         intake = read_request(
             {"batch": [message for _, message in pending]}, "batch", source=file.source,
-            received_at=now, claims=IMPORTED,
+            received_at=now, claims=IMPORTED, placeholders=placeholders,
         )  # fmt: skip
         for rejection in intake.rejections:
             assert rejection.index is not None

@@ -8,14 +8,21 @@ was refused — including a whole body that is not JSON at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn, Protocol
 
 from cdp.consent import analytics_granted, decisions_of
 from cdp.errors import InvalidRequestError
-from cdp.identity import ANONYMOUS_ID, USER_ID, identities_of, identity_key
-from cdp.intake import Event, Intake, Rejection, read_request
+from cdp.identity import (
+    ANONYMOUS_ID,
+    DEFAULT_POLICY,
+    USER_ID,
+    Placeholders,
+    identities_of,
+    identity_key,
+)
+from cdp.intake import PLACEHOLDER, Event, Intake, Rejection, read_request
 from cdp.jsontext import parse_json
 from cdp.keys import ApiKey, authenticate
 
@@ -32,6 +39,7 @@ class Collected:
     rejections: list[Rejection]
     not_stored: int = 0  # valid, but kept out: no analytics consent, or an erased person
     provenance_refused: int = 0  # stored as observed: the key may not claim that provenance
+    ignored: list[dict[str, Any]] = field(default_factory=list)  # placeholder identifiers
 
     def answer(self) -> dict[str, Any]:
         answer: dict[str, Any] = {"success": True}
@@ -43,6 +51,8 @@ class Collected:
             answer["not_stored"] = self.not_stored
         if self.provenance_refused:
             answer["provenance_refused"] = self.provenance_refused
+        if self.ignored:
+            answer["ignored_identities"] = self.ignored
         return answer
 
 
@@ -111,6 +121,7 @@ def collect(
     request_id: str,
     consent_required: bool = False,
     suppressed: Callable[[set[str]], set[str]] = lambda keys: set(),
+    placeholders: Placeholders = DEFAULT_POLICY,
 ) -> Collected:
     """Store what `body` holds; raise a `CdpError` when nothing of it can be accepted."""
     now_epoch = received_at.timestamp()
@@ -146,12 +157,23 @@ def collect(
 
     try:
         intake = read_request(
-            parsed, kind, source=key.source, received_at=received_at, claims=key.claims
+            parsed,
+            kind,
+            source=key.source,
+            received_at=received_at,
+            claims=key.claims,
+            placeholders=placeholders,
         )
     except InvalidRequestError as error:
         refuse_whole(error.message, parsed)
 
     valid, refused = len(intake.events), intake.provenance_refused
+    ignored = [
+        {**({"index": event.index} if event.index is not None else {}), "identity": key,
+         "reason": PLACEHOLDER}
+        for event in intake.events
+        for key in event.ignored
+    ]  # fmt: skip
     intake, not_stored = screen(
         intake,
         consent_required=consent_required,
@@ -164,6 +186,7 @@ def collect(
         rejections=intake.rejections,
         not_stored=not_stored,
         provenance_refused=refused,
+        ignored=ignored,
     )
     if not valid:
         reasons = collected.answer()["rejected"]

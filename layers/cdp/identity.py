@@ -8,7 +8,8 @@ key of the events table, and what the Profile API is asked for.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,22 @@ def fits_a_key(value: str) -> bool:
 
 
 def identity_key(kind: str, value: str) -> str:
-    """The one text form of an identity."""
-    return f"{kind}:{value}"
+    """The one text form of an identity: `<type>:<value>`, the value normalised (Unicode NFC,
+    no surrounding space; e-mail addresses also in compatibility form and lower case), so that
+    one identifier written two ways is one identity, to merge, look up and erase."""
+    return f"{kind}:{normalise_value(kind, value)}"
+
+
+def normalise_value(kind: str, value: str) -> str:
+    if kind == EMAIL:
+        return unicodedata.normalize("NFKC", value).strip().casefold()
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def comparable(text: str) -> str:
+    """A form of any text for finding an identifier in it whatever its case, Unicode form or
+    spacing (erasure looks for a person's identifiers this way)."""
+    return unicodedata.normalize("NFKC", text).casefold().strip()
 
 
 def split_identity(key: str) -> tuple[str, str]:
@@ -59,7 +74,7 @@ def normalise_email(value: Any) -> str | None:
     """Lower-cased and trimmed, or None when it is not an e-mail address at all."""
     if not isinstance(value, str):
         return None
-    email = value.strip().lower()
+    email = normalise_value(EMAIL, value)
     if len(email) > 254 or not _EMAIL.match(email):
         return None
     return email
@@ -75,6 +90,58 @@ def external_type(value: Any) -> str | None:
     if not _EXTERNAL_TYPE.match(kind) or kind in (USER_ID, ANONYMOUS_ID):
         return None
     return kind
+
+
+# Values buggy sites and SDKs send where an identifier should be. They are shared by everyone
+# who hit the same bug, so linking by them would merge strangers. Compared case-insensitively.
+DEFAULT_PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "undefined", "null", "nil", "none", "nan", "n/a", "na", "-", "0", "-1", "false", "true",
+        "[object object]", "{}", "[]", "''", '""', "(null)", "<nil>", "<null>", "(none)",
+        "anonymous", "anon", "guest", "unknown", "user", "test", "default", "not set",
+        "(not set)", "00000000-0000-0000-0000-000000000000",
+        "test@test.com", "email@email.com", "user@user.com", "a@a.com", "none@none.com",
+        "null@null.com", "undefined@undefined.com", "noreply@noreply.com", "email@example.com",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """Identifiers that are never identities: the defaults, and what a deployment adds
+    (`identity_blocklist` in cdk.json: a value for every type, or `type:value` for one)."""
+
+    values: frozenset[str] = DEFAULT_PLACEHOLDERS
+    keys: frozenset[str] = frozenset()
+
+    @classmethod
+    def configured(cls, extra: Iterable[str]) -> Placeholders:
+        values, keys = set(DEFAULT_PLACEHOLDERS), set()
+        for entry in extra:
+            kind, separator, value = entry.partition(":")
+            if separator and (kind in (USER_ID, ANONYMOUS_ID, EMAIL) or external_type(kind)):
+                keys.add(f"{kind}:{comparable(value)}")
+            else:
+                values.add(comparable(entry))
+        return cls(frozenset(values), frozenset(keys))
+
+    def blocks(self, key: str) -> bool:
+        kind, value = split_identity(key)
+        value = comparable(value)
+        return value in self.values or f"{kind}:{value}" in self.keys
+
+
+DEFAULT_POLICY = Placeholders()
+
+
+def ignored_identities(message: Mapping[str, Any]) -> frozenset[str]:
+    """The identities the collector found to be placeholders in a stored message."""
+    context = message.get("context")
+    extension = context.get("cdp") if isinstance(context, dict) else None
+    ignored = extension.get("ignored_identities") if isinstance(extension, dict) else None
+    if not isinstance(ignored, list):
+        return frozenset()
+    return frozenset(key for key in ignored if isinstance(key, str))
 
 
 @dataclass(frozen=True)
@@ -106,12 +173,15 @@ class CarriedIdentities:
 
 
 def identities_of(message: Mapping[str, Any]) -> CarriedIdentities:
+    """The identities a stored message carries, strongest first, without the placeholders the
+    collector marked (`context.cdp.ignored_identities`)."""
     keys: list[str] = []
+    ignored = ignored_identities(message)
 
     def add(kind: str, value: Any) -> None:
-        if isinstance(value, str) and fits_a_key(value):
+        if isinstance(value, str) and fits_a_key(value) and value.strip():
             key = identity_key(kind, value)
-            if key not in keys:
+            if key not in keys and key not in ignored:
                 keys.append(key)
 
     add(USER_ID, message.get("userId"))
@@ -139,19 +209,21 @@ def identities_of(message: Mapping[str, Any]) -> CarriedIdentities:
                 add(kind, value.strip())
     keys.sort(key=strength)
     previous = message.get("previousId") if message.get("type") == "alias" else None
+    if isinstance(previous, str):
+        previous = normalise_value(USER_ID, previous)
     return CarriedIdentities(
-        keys=tuple(keys), previous_id=previous if isinstance(previous, str) else None
+        keys=tuple(keys), previous_id=previous if isinstance(previous, str) and previous else None
     )
 
 
 def parse_identity(text: str) -> tuple[str, str] | None:
-    """`user_id:42` -> ("user_id", "42"); emails are normalised; None when malformed."""
+    """`user_id:42` -> ("user_id", "42"); values normalised; None when malformed."""
     kind, separator, value = text.partition(":")
-    if not separator or not fits_a_key(value):
+    if not separator or not fits_a_key(value) or not value.strip():
         return None
     if kind == EMAIL:
         email = normalise_email(value)
         return (EMAIL, email) if email else None
     if kind in (USER_ID, ANONYMOUS_ID) or external_type(kind) == kind:
-        return kind, value
+        return kind, normalise_value(kind, value)
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,15 @@ from pydantic import ValidationError
 
 from cdp.clock import iso
 from cdp.errors import InvalidRequestError, RequestTooLargeError
-from cdp.identity import ANONYMOUS_ID, EMAIL, USER_ID, identity_key
+from cdp.identity import (
+    ANONYMOUS_ID,
+    DEFAULT_POLICY,
+    EMAIL,
+    USER_ID,
+    Placeholders,
+    identities_of,
+    identity_key,
+)
 from cdp.keys import OBSERVED
 from cdp.spec import MESSAGE_TYPES, MODELS, Message, describe_errors
 
@@ -41,6 +49,8 @@ class Event:
     received_at: str
     source: str
     message: dict[str, Any]
+    ignored: tuple[str, ...] = ()  # identities it carries that are placeholders
+    index: int | None = None  # its position in the batch it came in
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +97,7 @@ def read_request(
     source: str,
     received_at: datetime,
     claims: frozenset[str] = OBSERVED,
+    placeholders: Placeholders = DEFAULT_POLICY,
 ) -> Intake:
     """Split a request into accepted events and rejected messages.
 
@@ -95,6 +106,9 @@ def read_request(
     rejection like a batch member, so the caller can quarantine it and answer 400.
     `claims` is the provenance the sender may claim for traits (`context.cdp.provenance`);
     a claim beyond it is stored as `observed`, the claim kept as `provenance_refused`.
+    Identifiers that are `placeholders` ("undefined", "null", ...) are no identities: they are
+    marked in the message (`context.cdp.ignored_identities`), and a message left with no
+    identity at all is refused.
     """
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
@@ -120,9 +134,16 @@ def read_request(
     intake = Intake()
     for index, raw, forced_type in messages:
         try:
-            event = read_message(raw, forced_type, shared, source=source, received_at=received_at)
+            event = read_message(
+                raw,
+                forced_type,
+                shared,
+                source=source,
+                received_at=received_at,
+                placeholders=placeholders,
+            )
             intake.provenance_refused += _hold_to_claims(event.message, claims)
-            intake.events.append(event)
+            intake.events.append(replace(event, index=index) if index is not None else event)
         except MessageRejected as rejected:
             message_id = raw.get("messageId") if isinstance(raw, dict) else None
             intake.rejections.append(
@@ -162,6 +183,7 @@ def read_message(
     *,
     source: str,
     received_at: datetime,
+    placeholders: Placeholders = DEFAULT_POLICY,
 ) -> Event:
     """Validate and normalise one message; raise `MessageRejected` with a readable reason."""
     message, model = _validated(raw, forced_type, shared)
@@ -185,16 +207,11 @@ def read_message(
     message["timestamp"] = iso(_corrected_timestamp(client_time, model.sentAt, received_at))
     message["receivedAt"] = iso(received_at)
 
-    if model.userId is not None:
-        identity = identity_key(USER_ID, model.userId)
-    elif model.anonymousId is not None:
-        identity = identity_key(ANONYMOUS_ID, model.anonymousId)
-    else:
-        assert model.email is not None  # guaranteed by the model
-        identity = identity_key(EMAIL, model.email)
+    identity, ignored = _identity_of(message, model, placeholders)
     name = message.get("event") if model.type == "track" else message.get("name")
     return Event(
         identity=identity,
+        ignored=ignored,
         message_id=message_id,
         type=model.type,
         name=name if isinstance(name, str) else None,
@@ -230,6 +247,47 @@ def _validated(
         return message, MODELS[kind].model_validate(message)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
+
+
+def _identity_of(
+    message: dict[str, Any], model: Message, placeholders: Placeholders
+) -> tuple[str, tuple[str, ...]]:
+    """The identity a message is filed under (its user id, else anonymous id, else e-mail
+    address), and the placeholders it carries, marked in the message so that nothing links
+    people by them; `MessageRejected` when no real identifier is left."""
+    context = message.get("context")
+    extension = context.get("cdp") if isinstance(context, dict) else None
+    if isinstance(extension, dict) and "ignored_identities" in extension:
+        # only the collector says what is ignored
+        extension = {k: v for k, v in extension.items() if k != "ignored_identities"}
+        message["context"] = {**message["context"], "cdp": extension}
+    ignored = tuple(key for key in identities_of(message).keys if placeholders.blocks(key))
+    if model.type == "alias":
+        for field_name, value in (("userId", model.userId), ("previousId", model.previousId)):  # type: ignore[attr-defined]
+            if value is not None and placeholders.blocks(identity_key(USER_ID, value)):
+                raise MessageRejected(f"{field_name}: {value!r} is {PLACEHOLDER}")
+    if ignored:
+        context = message.get("context")
+        message["context"] = {
+            **(context if isinstance(context, dict) else {}),
+            "cdp": {**(extension or {}), "ignored_identities": list(ignored)},
+        }
+    candidates = (
+        ("userId", USER_ID, model.userId),
+        ("anonymousId", ANONYMOUS_ID, model.anonymousId),
+        ("traits.email", EMAIL, model.email),
+    )
+    for _, kind, value in candidates:
+        if value is not None and identity_key(kind, value) not in ignored:
+            return identity_key(kind, value), ignored
+    named = [f"{name} {value!r}" for name, _, value in candidates if value is not None]
+    raise MessageRejected(
+        f"{' and '.join(named)}: {PLACEHOLDER}; send the anonymousId of the device, or "
+        "the person's real id"
+    )
+
+
+PLACEHOLDER = "a placeholder, not an identifier"
 
 
 def _hold_to_claims(message: dict[str, Any], claims: frozenset[str]) -> bool:

@@ -15,11 +15,12 @@ from typing import Any
 from cdp import computed, consent, traits
 from cdp.clock import from_epoch, iso, parse
 from cdp.computed import ComputedTraitDefinition, EventFacts
-from cdp.identity import split_identity
+from cdp.identity import ignored_identities, split_identity
 from cdp.segments import CompiledSegment, Facts, evaluate, next_change
 from cdp.traits import TraitTable, TraitValue
 
 MAX_CONFLICTS = 20
+MAX_IGNORED = 20
 MAX_MERGED_FROM = 200
 MAX_GROUPS = 20
 WATERMARK_DAYS = 2  # stream records live 24 hours; older watermarks can never be needed
@@ -53,6 +54,8 @@ class Profile:
     last_received: str | None = None  # when the newest event arrived: retention counts from it
     event_count: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # Placeholder identifiers its events carried ("undefined"), never linked: key -> first seen
+    ignored: dict[str, str] = field(default_factory=dict)
     # Events-table partition -> [highest applied stream sequence number, when]: what makes a
     # replayed stream batch a no-op. A partition's records reach the builder in sequence order
     # (one shard at a time, parents before children), and the builder never applies a record
@@ -95,6 +98,7 @@ class Profile:
             "last_received": self.last_received,
             "event_count": self.event_count,
             "conflicts": self.conflicts,
+            "ignored": self.ignored,
             "watermarks": self.watermarks,
             "consent": self.consent,
             "consent_history": self.consent_history,
@@ -120,6 +124,7 @@ class Profile:
             last_received=state.get("last_received"),
             event_count=state.get("event_count", 0),
             conflicts=list(state.get("conflicts", [])),
+            ignored=dict(state.get("ignored", {})),
             watermarks={key: list(mark) for key, mark in state.get("watermarks", {}).items()},
             consent=dict(state.get("consent", {})),
             consent_history=list(state.get("consent_history", [])),
@@ -150,6 +155,9 @@ def apply_event(
     if mark is None or event.sequence > int(mark[0]):
         profile.watermarks[event.partition] = [str(event.sequence), processed_at]
 
+    for key in ignored_identities(message):
+        if key in profile.ignored or len(profile.ignored) < MAX_IGNORED:
+            profile.ignored[key] = min(profile.ignored.get(key, timestamp), timestamp)
     decisions, version = consent.decisions_of(message)
     if decisions:
         consent.record(
@@ -234,6 +242,9 @@ def absorb(
     survivor.event_count += other.event_count
     survivor.created_at = min(survivor.created_at, other.created_at)
     survivor.conflicts = (survivor.conflicts + other.conflicts)[-MAX_CONFLICTS:]
+    for key, seen in other.ignored.items():
+        if key in survivor.ignored or len(survivor.ignored) < MAX_IGNORED:
+            survivor.ignored[key] = min(survivor.ignored.get(key, seen), seen)
     for partition, mark in other.watermarks.items():
         mine = survivor.watermarks.get(partition)
         if mine is None or int(mark[0]) > int(mine[0]):
@@ -298,8 +309,17 @@ def profile_view(
         "last_seen": profile.last_seen,
         "event_count": profile.event_count,
         "conflicts": profile.conflicts,
+        "ignored_identities": [
+            _ignored(key, seen) for key, seen in sorted(profile.ignored.items())
+        ],
         "created_at": profile.created_at,
     }
+
+
+def _ignored(key: str, first_seen: str) -> dict[str, str]:
+    kind, value = split_identity(key)
+    reason = "a placeholder, not an identifier"
+    return {"type": kind, "value": value, "reason": reason, "first_seen": first_seen}
 
 
 def _times(

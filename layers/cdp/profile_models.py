@@ -28,6 +28,13 @@ class Conflict(BaseModel):
     reason: str
 
 
+class IgnoredIdentity(BaseModel):
+    type: str
+    value: str
+    reason: str
+    first_seen: str
+
+
 class ProfileOut(BaseModel):
     profile_id: str
     identities: list[Identity]
@@ -42,6 +49,9 @@ class ProfileOut(BaseModel):
     last_seen: str | None
     event_count: int
     conflicts: list[Conflict] = Field(description="links that were refused (merge protection)")
+    ignored_identities: list[IgnoredIdentity] = Field(
+        description="placeholder identifiers its events carried, never linked"
+    )
     created_at: str
 
 

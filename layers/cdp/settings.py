@@ -7,6 +7,7 @@ deployment error, reported at once, never papered over.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
@@ -20,8 +21,16 @@ def _comma_separated(value: Any) -> Any:
     return value
 
 
+def _json_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else []
+    return value
+
+
 Origins = Annotated[list[str], BeforeValidator(_comma_separated)]
 Purposes = Annotated[list[str], BeforeValidator(_comma_separated)]
+# Identifier values that are placeholders, beyond the defaults (a JSON list; see cdp.identity).
+Blocklist = Annotated[list[str], BeforeValidator(_json_list)]
 
 
 class FunctionSettings(BaseModel):
@@ -53,6 +62,7 @@ class CollectorSettings(FunctionSettings):
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     # Origins allowed to call the collector from a browser; `*` allows every site.
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
+    identity_blocklist: Blocklist = Field(default_factory=list)
 
 
 class ProfileBuilderSettings(FunctionSettings):
@@ -147,6 +157,7 @@ class FormsApiSettings(FunctionSettings):
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
+    identity_blocklist: Blocklist = Field(default_factory=list)
 
 
 class WebhooksSettings(FunctionSettings):
@@ -158,6 +169,7 @@ class WebhooksSettings(FunctionSettings):
     suppression_pepper_name: str = Field(min_length=1)
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
+    identity_blocklist: Blocklist = Field(default_factory=list)
 
 
 class ImporterSettings(FunctionSettings):
@@ -169,3 +181,4 @@ class ImporterSettings(FunctionSettings):
     import_bucket: str = Field(min_length=1)
     event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
+    identity_blocklist: Blocklist = Field(default_factory=list)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp.clock import iso
 from cdp.errors import AuthenticationError, InvalidRequestError
-from cdp.identity import EMAIL, identity_key, normalise_email
+from cdp.identity import DEFAULT_POLICY, EMAIL, Placeholders, identity_key, normalise_email
 from cdp.intake import Event
 from cdp.spec import EARLIEST, LATEST
 
@@ -124,7 +124,11 @@ def _verify_sendgrid(key: str, body: bytes, headers: dict[str, str]) -> None:
 
 
 def events_of(
-    config: WebhookConfig, payload: Any, *, received_at: datetime
+    config: WebhookConfig,
+    payload: Any,
+    *,
+    received_at: datetime,
+    placeholders: Placeholders = DEFAULT_POLICY,
 ) -> tuple[list[Event], list[str]]:
     """The track events a payload carries, and why any entry was skipped."""
     entries = _entries(config, payload)
@@ -132,7 +136,10 @@ def events_of(
     skipped: list[str] = []
     for index, entry in enumerate(entries[:MAX_EVENTS]):
         try:
-            events.append(_event(config, entry, received_at))
+            event = _event(config, entry, received_at)
+            if placeholders.blocks(event.identity):
+                raise ValueError("a placeholder e-mail address, not a person's")
+            events.append(event)
         except ValueError as error:
             skipped.append(f"event {index}: {error}")
     return events, skipped

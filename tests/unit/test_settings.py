@@ -40,4 +40,13 @@ def test_env_names_are_the_upper_case_field_names() -> None:
         "QUARANTINE_RETENTION_DAYS",
         "ALLOWED_ORIGINS",
         "CONSENT_REQUIRED",
+        "IDENTITY_BLOCKLIST",
     }
+
+
+def test_the_identity_blocklist_is_a_json_list() -> None:
+    settings = CollectorSettings.from_env(
+        {**TABLES, "IDENTITY_BLOCKLIST": '["guest-user", "email:info@shop.example"]'}
+    )
+    assert settings.identity_blocklist == ["guest-user", "email:info@shop.example"]
+    assert CollectorSettings.from_env(TABLES).identity_blocklist == []

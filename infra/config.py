@@ -15,6 +15,7 @@ EVENT_TYPES = (
     "segment.exited",
     "profile.updated",
     "profile.merged",
+    "profile.unmerged",
     "profile.deleted",
 )
 

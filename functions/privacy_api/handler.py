@@ -9,11 +9,13 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp.clock import iso, utc_now
 from cdp.computed import load_definitions
+from cdp.definitions import Definitions, in_force, settle
 from cdp.erasure import SWEEP_DELAY_SECONDS, erase_person
 from cdp.errors import InvalidRequestError, NotFoundError
 from cdp.export import export_document
@@ -26,18 +28,38 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.erasure import Eraser
 from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
-from cdp.storage.profiles import ProfileReader
+from cdp.storage.profiles import ProfileStore
 from cdp.storage.queue import TaskQueue
 from cdp.storage.suppressions import SuppressionList
+from cdp.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
 from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
 
 logger, tracer, metrics = powertools("privacy_api")
 IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example.com"
 
 
+class UnmergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    identities: list[Annotated[str, Field(max_length=1100)]] | None = Field(
+        default=None,
+        max_length=MAX_SPLIT,
+        description="the identities to split out, type:value (user_id:42, email:ada@x.nl)",
+    )
+    merge: str | None = Field(
+        default=None, max_length=64, description="or: undo this recorded merge (its profile id)"
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> UnmergeRequest:
+        if (self.identities is None) == (self.merge is None):
+            raise ValueError("send either identities or merge")
+        return self
+
+
 def create_app(
     *,
-    profiles: ProfileReader,
+    profiles: ProfileStore,
     events: EventReader,
     keys: KeyStore,
     config: ConfigStore,
@@ -65,6 +87,44 @@ def create_app(
         profile = find(identity)
         definitions = load_definitions(config.definitions("computed_trait"))
         return export_document(profile, events.stored, definitions, clock())
+
+    @app.post(
+        "/v1/profiles/<identity>/unmerge",
+        tags=["Privacy"],
+        summary="Split identities merged by mistake out into a profile of their own",
+    )
+    def unmerge(
+        identity: Annotated[str, Path(description=IDENTITY_HELP)],
+        request: Annotated[UnmergeRequest, Body(embed=False)],
+    ) -> dict[str, Any]:
+        profile = find(identity)
+        named = None
+        if request.identities is not None:
+            named = []
+            for text in request.identities:
+                parsed = parse_identity(text)
+                if parsed is None:
+                    raise InvalidRequestError(f"identities: {text!r} is not type:value")
+                named.append(identity_key(*parsed))
+        used: list[Definitions] = []
+
+        def definitions() -> Definitions:
+            used.append(in_force(config))
+            return used[-1]
+
+        result = unmerge_profile(
+            profile.profile_id,
+            identities=named,
+            merge=request.merge,
+            store=profiles,
+            read=events.stored,
+            definitions=definitions,
+            now=clock,
+        )
+        written = [result.kept.profile_id, result.split.profile_id]
+        settle(profiles, written, used[-1], config, clock())
+        metrics.add_metric("ProfilesUnmerged", MetricUnit.Count, 1)
+        return unmerge_answer(result)
 
     @app.delete("/v1/profiles/<identity>", tags=["Privacy"], summary="Erase a person")
     def erase(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> Response[Any]:
@@ -102,7 +162,7 @@ def _app() -> APIGatewayHttpResolver:
     settings = PrivacyApiSettings.from_env()
     client = clients.dynamodb()
     return create_app(
-        profiles=ProfileReader(settings.profiles_table, settings.identities_table, client=client),
+        profiles=ProfileStore.from_settings(settings, client=client),
         events=EventReader(settings.events_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         config=ConfigStore(settings.config_table, client=client),

@@ -21,6 +21,8 @@ from cdp.traits import TraitTable, TraitValue
 
 MAX_CONFLICTS = 20
 MAX_IGNORED = 20
+MAX_MERGES = 50
+MAX_APART = 200
 MAX_MERGED_FROM = 200
 MAX_GROUPS = 20
 WATERMARK_DAYS = 2  # stream records live 24 hours; older watermarks can never be needed
@@ -64,6 +66,12 @@ class Profile:
     consent: dict[str, Any] = field(default_factory=dict)  # purpose -> newest decision
     consent_history: list[dict[str, Any]] = field(default_factory=list)
     merged_from: list[str] = field(default_factory=list)  # profile ids merged into this one
+    # Each merge into this profile: when, which profile and identities, the event that did it
+    merges: list[dict[str, Any]] = field(default_factory=list)
+    # Each unmerge of this profile (identities split out into another), newest last
+    unmerges: list[dict[str, Any]] = field(default_factory=list)
+    # Identities an unmerge split away from this person: never linked to it again
+    apart: list[str] = field(default_factory=list)
     segments: dict[str, str] = field(default_factory=dict)  # segment id -> when it entered
     # The next moment time alone could change a segment membership (see cdp.segments).
     due_at: str | None = None
@@ -103,6 +111,9 @@ class Profile:
             "consent": self.consent,
             "consent_history": self.consent_history,
             "merged_from": self.merged_from,
+            "merges": self.merges,
+            "unmerges": self.unmerges,
+            "apart": self.apart,
             "segments": self.segments,
             "due_at": self.due_at,
         }
@@ -129,6 +140,9 @@ class Profile:
             consent=dict(state.get("consent", {})),
             consent_history=list(state.get("consent_history", [])),
             merged_from=list(state.get("merged_from", [])),
+            merges=list(state.get("merges", [])),
+            unmerges=list(state.get("unmerges", [])),
+            apart=list(state.get("apart", [])),
             segments=dict(state.get("segments", {})),
             due_at=state.get("due_at"),
             version=version,
@@ -253,6 +267,22 @@ def absorb(
     survivor.merged_from = [*survivor.merged_from, other.profile_id, *other.merged_from][
         -MAX_MERGED_FROM:
     ]
+    survivor.merges = [*survivor.merges, *other.merges][-MAX_MERGES:]
+    survivor.apart = sorted({*survivor.apart, *other.apart})[:MAX_APART]
+
+
+def record_merge(survivor: Profile, other: Profile, cause: StreamEvent | None, at: str) -> None:
+    """Remember a merge with the event that caused it, so it can be looked at and undone."""
+    entry: dict[str, Any] = {
+        "at": at,
+        "profile_id": other.profile_id,
+        "identities": sorted(other.identities),
+    }
+    if cause is not None:
+        entry["message_id"] = str(cause.message.get("messageId", ""))
+        entry["event_time"] = cause.message.get("timestamp")
+        entry["filed_under"] = cause.partition
+    survivor.merges = [*survivor.merges, entry][-MAX_MERGES:]
 
 
 def record_conflict(profile: Profile, identities: list[str], reason: str, at: str) -> bool:
@@ -309,6 +339,8 @@ def profile_view(
         "last_seen": profile.last_seen,
         "event_count": profile.event_count,
         "conflicts": profile.conflicts,
+        "merges": profile.merges,
+        "unmerges": profile.unmerges,
         "ignored_identities": [
             _ignored(key, seen) for key, seen in sorted(profile.ignored.items())
         ],

@@ -49,6 +49,13 @@ class ProfileOut(BaseModel):
     last_seen: str | None
     event_count: int
     conflicts: list[Conflict] = Field(description="links that were refused (merge protection)")
+    merges: list[dict[str, Any]] = Field(
+        description="each profile merged into this one: when, its identities, and the event "
+        "that linked them (message_id, filed_under)"
+    )
+    unmerges: list[dict[str, Any]] = Field(
+        description="each unmerge: the identities split out and the profile they went to"
+    )
     ignored_identities: list[IgnoredIdentity] = Field(
         description="placeholder identifiers its events carried, never linked"
     )

@@ -7,7 +7,9 @@ emits, to the event bus:
 - `profile.updated`: when identities, trait values that count, or consent changed (computed
   values alone change with nearly every event and are not announced: look them up);
 - `profile.merged`: a profile was merged into another (its id is now a redirect);
-- `profile.deleted`: a profile was erased.
+- `profile.deleted`: a profile was erased;
+- `profile.unmerged`: identities merged by mistake were split out into another profile (which
+  announces itself with `profile.updated` and its segment entries).
 
 Nothing is emitted when nothing a consumer cares about changed (a page view that only moved a
 counter). Every event carries a deterministic `id` (the same on a redelivery, so consumers can
@@ -101,6 +103,15 @@ def changes(
             events.append(
                 _event("segment.exited", {**leaving, "segment_id": segment, "at": now_iso})
             )
+        for split in new.get("unmerges", [])[len((old or {}).get("unmerges", [])) :]:
+            if "profile_id" in split:
+                moved = _typed(split["identities"])
+                events.append(
+                    _event(
+                        "profile.unmerged",
+                        {**common, "split_into": split["profile_id"], "identities_moved": moved},
+                    )
+                )
         updated = _profile_changes(old, new, old_at or now_iso, now_iso)
         if updated:
             events.append(_event("profile.updated", {**common, "changed": updated}))
@@ -130,6 +141,10 @@ def _identities(state: dict[str, Any]) -> dict[str, Any]:
         elif kind == EMAIL:
             emails.append(value)
     return {"user_id": user_id, "emails": emails}
+
+
+def _typed(keys: list[str]) -> list[dict[str, str]]:
+    return [{"type": kind, "value": value} for kind, value in map(split_identity, keys)]
 
 
 def _granted(state: dict[str, Any]) -> list[str]:
@@ -168,6 +183,9 @@ def _profile_changes(
             {"type": kind, "value": value}
             for kind, value in (split_identity(key) for key in new_ids if key not in old_ids)
         ]
+        removed = [key for key in old_ids if key not in new_ids]
+        if removed:  # an unmerge moved them to another profile
+            changed["identities_removed"] = _typed(removed)
     if _choices((old or {}).get("consent", {})) != _choices(new.get("consent", {})):
         changed["consent"] = new.get("consent", {})
     return changed

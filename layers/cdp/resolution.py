@@ -8,7 +8,8 @@ profile (per the identities table) starts in that profile's group. Each event th
 identities, strongest first, unless linking would break a rule:
 
 - merge protection: one group never holds two different user_ids;
-- identity limits: at most N identities of a type per group (configurable).
+- identity limits: at most N identities of a type per group (configurable);
+- unmerges: identities an operator split apart are never linked again.
 
 A refused link is recorded as a conflict on the profile the event went to. The event belongs
 to the group of its strongest identity. A group with several existing profiles becomes one:
@@ -40,6 +41,7 @@ from cdp.profile import (
     absorb,
     apply_event,
     record_conflict,
+    record_merge,
     tidy,
     update_segments,
 )
@@ -94,17 +96,25 @@ def batch_identities(events: Iterable[StreamEvent]) -> set[str]:
 
 
 class _Groups:
-    """Union-find over identities and profiles, tracking each group's identities."""
+    """Union-find over identities and profiles, tracking each group's identities, the
+    identities it must never be linked with, and the profiles in it."""
 
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
         self.members: dict[str, set[str]] = {}  # root -> identities in the group
+        self.apart: dict[str, set[str]] = {}  # root -> identities it was unmerged from
+        self.profiles: dict[str, set[str]] = {}  # root -> profile nodes in the group
 
-    def add(self, node: str, identities: Iterable[str]) -> None:
+    def add(
+        self, node: str, identities: Iterable[str], apart: Iterable[str] = (), profile: bool = False
+    ) -> None:
         if node not in self.parent:
             self.parent[node] = node
-            self.members[node] = set()
-        self.members[self.find(node)].update(identities)
+            self.members[node], self.apart[node] = set(), set()
+            self.profiles[node] = {node} if profile else set()
+        root = self.find(node)
+        self.members[root].update(identities)
+        self.apart[root].update(apart)
 
     def find(self, node: str) -> str:
         root = node
@@ -121,11 +131,16 @@ class _Groups:
         keep, drop = sorted((root_a, root_b))
         self.parent[drop] = keep
         self.members[keep] |= self.members.pop(drop)
+        self.apart[keep] |= self.apart.pop(drop)
+        self.profiles[keep] |= self.profiles.pop(drop)
         return keep
 
     def refusal(self, a: str, b: str, limits: IdentityLimits) -> str | None:
         """Why groups `a` and `b` may not be joined, or None."""
-        together = self.members[self.find(a)] | self.members[self.find(b)]
+        root_a, root_b = self.find(a), self.find(b)
+        together = self.members[root_a] | self.members[root_b]
+        if self.apart[root_a] & self.members[root_b] or self.apart[root_b] & self.members[root_a]:
+            return "kept apart by an unmerge"
         if len({key for key in together if key.startswith("user_id:")}) > 1:
             return "different user_ids"
         counts: dict[str, int] = {}
@@ -154,6 +169,8 @@ class _Linking:
     anchors: list[tuple[StreamEvent, str]] = field(default_factory=list)
     conflicts: list[_Conflict] = field(default_factory=list)
     linked_at: dict[str, str] = field(default_factory=dict)
+    # profile node -> the event that joined its group to another profile's (a merge)
+    merged_by: dict[str, StreamEvent] = field(default_factory=dict)
 
 
 def plan_batch(
@@ -192,7 +209,9 @@ def _link(
     linking = _Linking(groups=groups, profile_node={})
     for profile_id, profile in known.profiles.items():
         linking.profile_node[profile_id] = f"profile:{profile_id}"
-        groups.add(linking.profile_node[profile_id], profile.identities)
+        groups.add(
+            linking.profile_node[profile_id], profile.identities, profile.apart, profile=True
+        )
 
     def node_of(key: str) -> str:
         if key in groups.parent:
@@ -205,7 +224,7 @@ def _link(
                 # two writes): carry on with that profile id, from empty.
                 known.profiles[owner] = Profile(profile_id=owner, created_at=now_iso)
                 linking.profile_node[owner] = f"profile:{owner}"
-                groups.add(linking.profile_node[owner], [key])
+                groups.add(linking.profile_node[owner], [key], profile=True)
             groups.union(key, linking.profile_node[owner])
         return key
 
@@ -222,6 +241,10 @@ def _link(
                 continue
             reason = groups.refusal(anchor, key, limits)
             if reason is None:
+                joined = groups.profiles[groups.find(anchor)], groups.profiles[groups.find(key)]
+                if joined[0] and joined[1]:
+                    for node in joined[0] | joined[1]:
+                        linking.merged_by.setdefault(node, event)
                 groups.union(anchor, key)
             else:
                 linking.conflicts.append(_Conflict(anchor, [keys[0], key], reason, timestamp))
@@ -277,6 +300,8 @@ def _plan_person(
     by_definition = {definition.id: definition for definition in definitions}
     for other in absorbed:
         absorb(survivor, other, by_definition)
+        cause = linking.merged_by.get(linking.profile_node[other.profile_id])
+        record_merge(survivor, other, cause, iso(now))
     for key in sorted(groups.members[root]):
         survivor.identities.setdefault(key, linking.linked_at.get(key, iso(now)))
         stored_owner = known.owners.get(key)

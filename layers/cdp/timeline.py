@@ -34,6 +34,7 @@ class StoredEvent:
     timestamp: str
     message_id: str
     body: bytes
+    source: str = "unknown"
 
     @property
     def position(self) -> tuple[str, str, str]:

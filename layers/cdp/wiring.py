@@ -342,9 +342,10 @@ PRIVACY_API = FunctionSpec(
     name="privacy_api",
     handler="functions.privacy_api.handler.handler",
     settings=PrivacyApiSettings,
-    description="Rights of the person: export everything, erase everything",
+    description="Rights of the person: export everything, erase everything, unmerge",
     routes=(
         Route("GET", "/v1/profiles/{identity}/export"),
+        Route("POST", "/v1/profiles/{identity}/unmerge"),
         Route("DELETE", "/v1/profiles/{identity}"),
     ),
     tables=(

@@ -144,6 +144,29 @@ def test_a_person_is_looked_up_exported_and_erased(dev_stack: DevStack, tmp_path
     assert user not in dev_stack.output()
 
 
+def test_a_mistaken_merge_is_undone_from_the_command_line(dev_stack: DevStack) -> None:
+    user, laptop = f"user-{uuid.uuid4().hex[:8]}", f"laptop-{uuid.uuid4().hex[:8]}"
+    assert track(dev_stack, {"anonymousId": laptop, "event": "Order Completed"}) == 200
+    wait_for_profile(dev_stack, f"anonymous_id:{laptop}", 1)
+    assert track(dev_stack, {"userId": user, "anonymousId": laptop, "event": "Signed In"}) == 200
+    wait_for_profile(dev_stack, f"user_id:{user}", 2)
+
+    usage = cdp(dev_stack, "profiles", "unmerge", f"user_id:{user}")
+    assert usage.code == 2
+    split = cdp(
+        dev_stack, "profiles", "unmerge", f"user_id:{user}", "--split", f"anonymous_id:{laptop}"
+    )
+    assert split.code == 0, split.err
+    assert f"anonymous_id:{laptop}" in split.out
+    person = cdp(dev_stack, "profiles", "get", f"user_id:{user}", "--json").json()
+    device = cdp(dev_stack, "profiles", "get", f"anonymous_id:{laptop}", "--json").json()
+    assert person["profile_id"] != device["profile_id"]
+    assert (person["event_count"], device["event_count"]) == (1, 1)
+    assert f"anonymous_id:{laptop}" not in {
+        f"{i['type']}:{i['value']}" for i in person["identities"]
+    }
+
+
 # -- configuration as code --------------------------------------------------------------
 
 SEGMENT = """\

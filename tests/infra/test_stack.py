@@ -395,6 +395,7 @@ def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
                     "segment.exited",
                     "profile.updated",
                     "profile.merged",
+                    "profile.unmerged",
                 ],
                 "detail": {"for_purposes": ["marketing"]},
             },

@@ -47,6 +47,8 @@ FORM = {
 SEGMENT = {"id": "parents", "name": "Parents", "condition": {"trait": "children", "gte": 1}}
 # Things the routes that delete may delete, so that every other route keeps its target.
 THROWAWAY_PERSON = {"userId": "person-2", "anonymousId": "anon-person-2"}
+# Someone whose anonymous id an unmerge may split out.
+UNMERGED_PERSON = {"userId": "person-3", "anonymousId": "anon-person-3"}
 SURVEY = {**FORM, "id": "survey", "fields": [FORM["fields"][0]]}
 OLD_SEGMENT = {"id": "old-segment", "name": "Old", "condition": {"trait": "home", "eq": "rent"}}
 
@@ -303,6 +305,7 @@ def stack(
         {"type": "identify", **{k: PERSON[k] for k in ("userId", "anonymousId")},
          "traits": {"email": PERSON["email"], "children": 2}},
         {"type": "identify", **THROWAWAY_PERSON, "traits": {"children": 1}},
+        {"type": "identify", **UNMERGED_PERSON, "traits": {"children": 3}},
     ]  # fmt: skip
     answer = stack.request(
         "POST", "/v1/batch", body={"batch": batch}, headers=basic(stack.keys.write)

@@ -24,6 +24,7 @@ from tests.reliability.conftest import (
     PERSON,
     SURVEY,
     THROWAWAY_PERSON,
+    UNMERGED_PERSON,
     Answer,
     Stack,
     basic,
@@ -87,7 +88,7 @@ class Route:
 
     @property
     def destructive(self) -> bool:
-        return self.method == "DELETE" or self.template.endswith("/disable")
+        return self.method == "DELETE" or self.template.endswith(("/disable", "/unmerge"))
 
 
 def now_iso() -> str:
@@ -212,6 +213,9 @@ def _catalogue() -> list[Route]:
             "POST", "/v1/webhooks/{source}", params={"source": "mailer"}, body=MAILER_EVENTS)),
         # Rights of the person
         _secret("GET", "/v1/profiles/{identity}/export", params=IDENTITY),
+        _secret("POST", "/v1/profiles/{identity}/unmerge",
+                params={"identity": f"user_id:{UNMERGED_PERSON['userId']}"},
+                body={"identities": [f"anonymous_id:{UNMERGED_PERSON['anonymousId']}"]}),
         _secret("DELETE", "/v1/profiles/{identity}",
                 params={"identity": f"user_id:{THROWAWAY_PERSON['userId']}"}),
     ]  # fmt: skip

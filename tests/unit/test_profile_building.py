@@ -332,11 +332,12 @@ def run(messages: list[dict[str, Any]], batch_size: int) -> MemoryProfiles:
 
 def people(store: MemoryProfiles) -> list[dict[str, Any]]:
     """Each profile's content, without what depends on processing order by nature (its
-    generated id, when it was created, when an identity was first linked)."""
+    generated id, when it was created, when an identity was first linked, which profiles
+    merged into which on the way)."""
     answer = []
     for profile in store.live_profiles():
         view = profile_view(profile, DEFINITIONS, NOW)
-        for unstable in ("profile_id", "created_at"):
+        for unstable in ("profile_id", "created_at", "merges"):
             view.pop(unstable)
         view["identities"] = sorted((i["type"], i["value"]) for i in view["identities"])
         answer.append(view)

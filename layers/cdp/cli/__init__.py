@@ -222,6 +222,37 @@ def _profiles(commands: Any) -> None:
             parser.add_argument("--output", "-o", help="write to this file")
         if name == "delete":
             parser.add_argument("--yes", action="store_true", help="really erase")
+    _unmerge(group)
+
+
+def _unmerge(group: Any) -> None:
+    def unmerge(api: Api, a: argparse.Namespace) -> int:
+        if bool(a.split) == bool(a.merge):
+            say("name the identities to split out (--split type:value), or a merge (--merge)")
+            return 2
+        body = {"identities": a.split} if a.split else {"merge": a.merge}
+        answer = api.post(f"/v1/profiles/{identity_path(a.identity)}/unmerge", body)
+        if a.json:
+            show(answer, as_json=True)
+            return 0
+        rows = [
+            {"profile": side, "profile_id": answer[side]["profile_id"],
+             "identities": ", ".join(answer[side]["identities"])}
+            for side in ("kept", "split")
+        ]  # fmt: skip
+        table(rows, ["profile", "profile_id", "identities"])
+        return 0
+
+    text = "split identities merged by mistake into a profile of their own"
+    parser = _command(group, "unmerge", unmerge, text)
+    parser.add_argument("identity", help="type:value of the merged profile")
+    parser.add_argument(
+        "--split", action="append", default=[], metavar="TYPE:VALUE",
+        help="an identity to split out (repeat for several)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge", metavar="PROFILE_ID", help="undo this recorded merge (see `get`)"
+    )
 
 
 # -- segments, forms, computed traits ---------------------------------------------------

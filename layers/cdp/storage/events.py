@@ -19,8 +19,8 @@ class EventReader:
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": partition}},
-            "ProjectionExpression": "sk, #timestamp, body",
-            "ExpressionAttributeNames": {"#timestamp": "timestamp"},
+            "ProjectionExpression": "sk, #timestamp, body, #source",
+            "ExpressionAttributeNames": {"#timestamp": "timestamp", "#source": "source"},
         }
         found: list[StoredEvent] = []
         while True:
@@ -31,6 +31,7 @@ class EventReader:
                     timestamp=item["timestamp"]["S"],
                     message_id=item["sk"]["S"],
                     body=item["body"]["B"],
+                    source=item.get("source", {}).get("S", "unknown"),
                 )
                 for item in answer["Items"]
             ]

@@ -259,6 +259,36 @@ class ProfileStore(ProfileReader):
                 Item=_identity_item(identity, survivor.profile_id, now),
             )
 
+    def save_unmerge(self, kept: Profile, split: Profile, identities: list[str]) -> None:
+        """Write both sides of an unmerge and move the split identities to the new profile,
+        in one transaction: either it all happened, or nothing did (`WriteConflictError` when
+        the profile changed since it was read; whatever moves an identity of it changes it)."""
+        now = iso(utc_now())
+        moves = [
+            {
+                "Put": {
+                    "TableName": self.identities_table,
+                    "Item": _identity_item(identity, split.profile_id, now),
+                }
+            }
+            for identity in identities
+        ]
+        profiles = [
+            {
+                "Put": {
+                    "TableName": self.profiles_table,
+                    "Item": self._profile_item(profile, now),
+                    **_expect(profile.version),
+                }
+            }
+            for profile in (kept, split)
+        ]
+        self._conditional(
+            lambda: self.client.transact_write_items(TransactItems=[*profiles, *moves])
+        )
+        kept.version += 1
+        split.version += 1
+
     def _claim(self, identity: str, profile_id: str) -> None:
         self._conditional(
             lambda: self.client.put_item(

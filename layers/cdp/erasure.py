@@ -10,13 +10,37 @@ whatever arrived in that minute, including a profile a late event may have start
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
+from cdp.identity import comparable, split_identity
 from cdp.profile import Profile
-from cdp.storage.erasure import Eraser, ErasureCounts
 
 SWEEP_DELAY_SECONDS = 300
+
+
+@dataclass
+class ErasureCounts:
+    events: int = 0
+    quarantined: int = 0
+    identities: int = 0
+    profiles: int = 0
+
+    def add(self, other: ErasureCounts) -> None:
+        self.events += other.events
+        self.quarantined += other.quarantined
+        self.identities += other.identities
+        self.profiles += other.profiles
+
+
+class Eraser(Protocol):
+    def erase_data(self, identities: Iterable[str]) -> ErasureCounts: ...
+
+    def erase_profiles(self, profile_ids: Iterable[str]) -> int: ...
+
+    def owner(self, identity: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -56,3 +80,52 @@ def sweep(task: SweepTask, eraser: Eraser) -> ErasureCounts:
     counts = eraser.erase_data(task.identities)
     counts.profiles = eraser.erase_profiles({*task.profile_ids, *started_again})
     return counts
+
+
+def mentions(payload: str, identities: Iterable[str]) -> bool:
+    """Whether a refused message names one of the identities, in any form: any case, Unicode
+    form or spacing, as text or as a number, in any field (the quarantine keeps what clients
+    sent, unnormalised, and even what is not JSON at all)."""
+    wanted = {comparable(split_identity(identity)[1]) for identity in identities}
+    wanted.discard("")
+    addresses = {value for value in wanted if "@" in value}
+    try:
+        texts: Iterable[str] = _texts(json.loads(payload))
+    except ValueError:
+        texts = [*_quoted(payload), payload]
+    for text in texts:
+        found = comparable(text)
+        if found in wanted or any(address in found for address in addresses):
+            return True
+    return False
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        yield str(int(value)) if float(value).is_integer() else str(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"|(-?\d+(?:\.\d+)?)')
+
+
+def _quoted(text: str) -> Iterator[str]:
+    """The strings and numbers of a text that is not valid JSON, as well as they can be read."""
+    for quoted, number in _QUOTED.findall(text):
+        if number:
+            yield number
+            continue
+        try:
+            yield json.loads(f'"{quoted}"')
+        except ValueError:
+            yield quoted

@@ -15,7 +15,7 @@ from typing import Any
 from cdp import computed, consent, traits
 from cdp.clock import from_epoch, iso, parse
 from cdp.computed import ComputedTraitDefinition, EventFacts
-from cdp.identity import ignored_identities, split_identity
+from cdp.identity import identity_type, ignored_identities, split_identity
 from cdp.segments import CompiledSegment, Facts, evaluate, next_change
 from cdp.traits import TraitTable, TraitValue
 
@@ -70,7 +70,7 @@ class Profile:
     merges: list[dict[str, Any]] = field(default_factory=list)
     # Each unmerge of this profile (identities split out into another), newest last
     unmerges: list[dict[str, Any]] = field(default_factory=list)
-    # Identities an unmerge split away from this person: never linked to it again
+    # Profiles an unmerge split from this person (ids): never joined with it again
     apart: list[str] = field(default_factory=list)
     segments: dict[str, str] = field(default_factory=dict)  # segment id -> when it entered
     # The next moment time alone could change a segment membership (see cdp.segments).
@@ -285,11 +285,28 @@ def record_merge(survivor: Profile, other: Profile, cause: StreamEvent | None, a
     survivor.merges = [*survivor.merges, entry][-MAX_MERGES:]
 
 
-def record_conflict(profile: Profile, identities: list[str], reason: str, at: str) -> bool:
-    """Remember a link that was refused, for an operator to look at; True if it is new."""
-    entry = {"at": at, "identities": sorted(identities), "reason": reason}
-    if entry in profile.conflicts:
-        return False
+def record_conflict(
+    profile: Profile, *, identity: str, refused: str, reason: str, at: str, message_id: str
+) -> bool:
+    """Remember a link that was refused, for an operator to look at; True if it is new.
+
+    The refused identity may be another person's: only its type is kept (the event, by its
+    message id, says more to whoever may read it), so that no profile holds another person's
+    identifiers, in an export or after that person's erasure. The same refusal repeated (a
+    shared device, each visit) is counted, not listed again."""
+    kind = identity_type(refused)
+    for entry in profile.conflicts:
+        if (entry.get("identity"), entry.get("refused"), entry.get("reason")) == (
+            identity,
+            kind,
+            reason,
+        ):
+            if entry.get("last_at", entry["at"]) >= at:
+                return False
+            entry["last_at"], entry["count"] = at, int(entry.get("count", 1)) + 1
+            return True
+    entry = {"at": at, "identity": identity, "refused": kind, "reason": reason,
+             "message_id": message_id}  # fmt: skip
     profile.conflicts = [*profile.conflicts, entry][-MAX_CONFLICTS:]
     return True
 

@@ -23,9 +23,13 @@ class TraitSource(BaseModel):
 
 
 class Conflict(BaseModel):
-    at: str
-    identities: list[str]
+    at: str = Field(description="when it was first refused")
+    identity: str = Field(description="the person's own identity the event came with")
+    refused: str = Field(description="the type of the identity that was not linked")
     reason: str
+    message_id: str = Field(description="the event that carried it (first time)")
+    last_at: str | None = None
+    count: int = 1
 
 
 class IgnoredIdentity(BaseModel):

@@ -103,9 +103,11 @@ def changes(
             events.append(
                 _event("segment.exited", {**leaving, "segment_id": segment, "at": now_iso})
             )
+        moved = _typed(
+            [key for key in (old or {}).get("identities", {}) if key not in state["identities"]]
+        )
         for split in new.get("unmerges", [])[len((old or {}).get("unmerges", [])) :]:
             if "profile_id" in split:
-                moved = _typed(split["identities"])
                 events.append(
                     _event(
                         "profile.unmerged",

@@ -96,24 +96,29 @@ def batch_identities(events: Iterable[StreamEvent]) -> set[str]:
 
 
 class _Groups:
-    """Union-find over identities and profiles, tracking each group's identities, the
-    identities it must never be linked with, and the profiles in it."""
+    """Union-find over identities and profiles, tracking each group's identities, the profiles
+    in it (and those they absorbed), and the profiles it must never be joined with."""
 
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
         self.members: dict[str, set[str]] = {}  # root -> identities in the group
-        self.apart: dict[str, set[str]] = {}  # root -> identities it was unmerged from
-        self.profiles: dict[str, set[str]] = {}  # root -> profile nodes in the group
+        self.profiles: dict[str, set[str]] = {}  # root -> profile ids in the group
+        self.apart: dict[str, set[str]] = {}  # root -> profile ids an unmerge split from it
 
     def add(
-        self, node: str, identities: Iterable[str], apart: Iterable[str] = (), profile: bool = False
+        self,
+        node: str,
+        identities: Iterable[str],
+        *,
+        profiles: Iterable[str] = (),
+        apart: Iterable[str] = (),
     ) -> None:
         if node not in self.parent:
             self.parent[node] = node
-            self.members[node], self.apart[node] = set(), set()
-            self.profiles[node] = {node} if profile else set()
+            self.members[node], self.profiles[node], self.apart[node] = set(), set(), set()
         root = self.find(node)
         self.members[root].update(identities)
+        self.profiles[root].update(profiles)
         self.apart[root].update(apart)
 
     def find(self, node: str) -> str:
@@ -139,7 +144,7 @@ class _Groups:
         """Why groups `a` and `b` may not be joined, or None."""
         root_a, root_b = self.find(a), self.find(b)
         together = self.members[root_a] | self.members[root_b]
-        if self.apart[root_a] & self.members[root_b] or self.apart[root_b] & self.members[root_a]:
+        if self.apart[root_a] & self.profiles[root_b] or self.apart[root_b] & self.profiles[root_a]:
             return "kept apart by an unmerge"
         if len({key for key in together if key.startswith("user_id:")}) > 1:
             return "different user_ids"
@@ -155,9 +160,11 @@ class _Groups:
 @dataclass(frozen=True)
 class _Conflict:
     anchor: str
-    identities: list[str]
+    identity: str  # the person's own identity the event came with
+    refused: str  # the identity that was not linked (another person's, perhaps)
     reason: str
     at: str
+    message_id: str
 
 
 @dataclass
@@ -169,7 +176,7 @@ class _Linking:
     anchors: list[tuple[StreamEvent, str]] = field(default_factory=list)
     conflicts: list[_Conflict] = field(default_factory=list)
     linked_at: dict[str, str] = field(default_factory=dict)
-    # profile node -> the event that joined its group to another profile's (a merge)
+    # profile id -> the event that joined its group to another profile's (a merge)
     merged_by: dict[str, StreamEvent] = field(default_factory=dict)
 
 
@@ -210,7 +217,10 @@ def _link(
     for profile_id, profile in known.profiles.items():
         linking.profile_node[profile_id] = f"profile:{profile_id}"
         groups.add(
-            linking.profile_node[profile_id], profile.identities, profile.apart, profile=True
+            linking.profile_node[profile_id],
+            profile.identities,
+            profiles=[profile_id, *profile.merged_from],
+            apart=profile.apart,
         )
 
     def node_of(key: str) -> str:
@@ -224,7 +234,7 @@ def _link(
                 # two writes): carry on with that profile id, from empty.
                 known.profiles[owner] = Profile(profile_id=owner, created_at=now_iso)
                 linking.profile_node[owner] = f"profile:{owner}"
-                groups.add(linking.profile_node[owner], [key], profile=True)
+                groups.add(linking.profile_node[owner], [key], profiles=[owner])
             groups.union(key, linking.profile_node[owner])
         return key
 
@@ -243,11 +253,14 @@ def _link(
             if reason is None:
                 joined = groups.profiles[groups.find(anchor)], groups.profiles[groups.find(key)]
                 if joined[0] and joined[1]:
-                    for node in joined[0] | joined[1]:
-                        linking.merged_by.setdefault(node, event)
+                    for profile_id in joined[0] | joined[1]:
+                        linking.merged_by.setdefault(profile_id, event)
                 groups.union(anchor, key)
             else:
-                linking.conflicts.append(_Conflict(anchor, [keys[0], key], reason, timestamp))
+                message_id = str(event.message.get("messageId", ""))
+                linking.conflicts.append(
+                    _Conflict(anchor, keys[0], key, reason, timestamp, message_id)
+                )
         linking.anchors.append((event, anchor))
     return linking
 
@@ -300,7 +313,7 @@ def _plan_person(
     by_definition = {definition.id: definition for definition in definitions}
     for other in absorbed:
         absorb(survivor, other, by_definition)
-        cause = linking.merged_by.get(linking.profile_node[other.profile_id])
+        cause = linking.merged_by.get(other.profile_id)
         record_merge(survivor, other, cause, iso(now))
     for key in sorted(groups.members[root]):
         survivor.identities.setdefault(key, linking.linked_at.get(key, iso(now)))
@@ -313,7 +326,12 @@ def _plan_person(
     for conflict in linking.conflicts:
         if groups.find(conflict.anchor) == root:
             new_conflict |= record_conflict(
-                survivor, conflict.identities, conflict.reason, conflict.at
+                survivor,
+                identity=conflict.identity,
+                refused=conflict.refused,
+                reason=conflict.reason,
+                at=conflict.at,
+                message_id=conflict.message_id,
             )
     _apply_in_order(plan, definitions, iso(now))
     tidy(survivor, definitions, now)

@@ -8,8 +8,9 @@ in time order, so traits, consent, computed traits and segments follow each pers
 history. What no held event explains any more (events past their retention) stays with the
 profile that keeps the id: facts are not invented for the new one, nor dropped silently.
 
-The two sides are kept apart from then on (`apart`): an event carrying identities of both
-never links them again, and says so on the profile (a conflict).
+The two sides are kept apart from then on (`apart`, each naming the other's profile id): an
+event carrying identities of both never links them again, and says so on the profile (a
+conflict). Neither profile holds the other's identifiers.
 """
 
 from __future__ import annotations
@@ -86,16 +87,16 @@ def plan_unmerge(
         apply_event(side, event, definitions.computed, now_iso)
     explained = {e.message_id for e in stored}
     _keep_the_unexplained(profile, kept, explained)
-    for side, others in ((kept, split), (out, set(profile.identities) - split)):
+    for side, other in ((kept, out), (out, kept)):
         side.watermarks = {
             p: list(m) for p, m in profile.watermarks.items() if p in side.identities
         }
-        side.apart = sorted({*side.apart, *others})[:MAX_APART]
+        side.apart = sorted({*side.apart, other.profile_id})[:MAX_APART]
         tidy(side, definitions.computed, now)
         update_segments(side, definitions.segments, definitions.computed, now)
     kept.unmerges = [
         *profile.unmerges,
-        {"at": now_iso, "profile_id": out.profile_id, "identities": sorted(split)},
+        {"at": now_iso, "profile_id": out.profile_id, "identities_moved": len(split)},
     ][-MAX_UNMERGES:]
     out.unmerges = [{"at": now_iso, "split_from": profile.profile_id, "identities": sorted(split)}]
     out.merges = [m for m in profile.merges if set(m.get("identities", ())) & split]
@@ -111,7 +112,7 @@ def _fresh(profile: Profile, profile_id: str, created_at: str, identities: set[s
         identities={key: profile.identities[key] for key in sorted(identities)},
         conflicts=list(profile.conflicts) if profile_id == profile.profile_id else [],
         merged_from=list(profile.merged_from) if profile_id == profile.profile_id else [],
-        apart=list(profile.apart),
+        apart=list(profile.apart) if profile_id == profile.profile_id else [],
         version=profile.version if profile_id == profile.profile_id else 0,
     )
 

@@ -741,3 +741,55 @@ def test_retention_is_set_on_every_item_that_holds_personal_data(
     assert 394 < days(event) <= 395
     assert 29 < days(refused) <= 30
     assert 729 < days(profile) <= 730
+
+
+def comparable_text(dynamodb: Any) -> str:
+    """Every item of every table as text, in the form erasure compares identifiers in."""
+    from cdp.identity import comparable
+
+    return comparable(all_items(dynamodb).encode().decode("unicode_escape", errors="replace"))
+
+
+FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in "ada@example.com")
+
+
+@pytest.mark.parametrize(
+    "written", ["ADA@Example.COM", " ada@example.com ", FULLWIDTH, "Ada@Example.com\t"]
+)
+def test_erasure_finds_every_form_of_an_identifier_in_every_table(
+    written: str,
+    collector: Handler,
+    pipeline: Callable[[], None],
+    privacy_api: Handler,
+    dynamodb: Any,
+    table_names: dict[str, str],
+) -> None:
+    # given a person, and refused messages naming her address as clients wrote it
+    def send(body: Any, path: str = "/v1/batch") -> None:
+        collector(http_event(path=path, headers=basic_auth(WRITE_KEY), body=body))
+
+    send({"batch": [{"type": "identify", "userId": "ada-1", "traits": {"email": written}}]})
+    send(
+        {
+            "batch": [
+                {"type": "track", "userId": "someone", "context": {"traits": {"email": written}}}
+            ]
+        }
+    )
+    send({"anonymousId": "x", "traits": {"email": written}, "timestamp": "yesterday"}, "/v1/i")
+    send('{"userId": "ada-1", "traits": {"email": "' + written.strip() + '"', "/v1/identify")
+    pipeline()
+    assert len(dynamodb.scan(TableName=table_names["QUARANTINE_TABLE"])["Items"]) == 3
+
+    # when she is erased by her address, written the plain way
+    answer = privacy_api(
+        http_event("DELETE", "/v1/profiles/email:ada%40example.com", headers=bearer())
+    )
+    assert answer["statusCode"] == 200, answer["body"]
+    assert answer_json(answer)["erased"]["refused_messages"] == 3
+    pipeline()
+
+    # then no table holds her address or her user id in any form
+    left = comparable_text(dynamodb)
+    assert "ada@example.com" not in left
+    assert "ada-1" not in left

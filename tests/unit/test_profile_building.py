@@ -102,11 +102,14 @@ def test_two_user_ids_are_never_merged_and_the_conflict_is_recorded() -> None:
     assert "anonymous_id:shared" in alice.identities
     assert "anonymous_id:shared" not in bob.identities
     assert bob.event_count == 1
+    # alice's device id is not kept on bob's profile: only that one of its type was refused
     assert bob.conflicts == [
         {
             "at": "2026-11-23T09:00:00.000Z",
-            "identities": ["anonymous_id:shared", "user_id:bob"],
+            "identity": "user_id:bob",
+            "refused": "anonymous_id",
             "reason": "different user_ids",
+            "message_id": bob.conflicts[0]["message_id"],
         }
     ]
 
@@ -411,8 +414,10 @@ def test_a_profile_at_every_bound_stays_far_below_the_item_limit() -> None:
         }
     profile.groups = {noise(64): "2026-11-23T00:00:00.000Z" for _ in range(MAX_GROUPS)}
     profile.conflicts = [
-        {"at": "2026-11-23T00:00:00.000Z", "identities": [noise(80), noise(80)], "reason": "x" * 40}
-    ] * MAX_CONFLICTS
+        {"at": "2026-11-23T00:00:00.000Z", "identity": noise(200), "refused": noise(64),
+         "reason": "x" * 40, "message_id": noise(200), "last_at": "2026-11-23T00:00:00.000Z",
+         "count": 10**6}
+    ] * MAX_CONFLICTS  # fmt: skip
 
     size = len(compress(profile.to_state()))
     assert size < 350 * 1024, size

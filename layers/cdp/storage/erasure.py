@@ -7,28 +7,12 @@ profile and its redirects (whose removal the publisher announces as `profile.del
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from cdp.identity import split_identity
+from cdp.erasure import ErasureCounts, mentions
 
 BATCH = 25
-
-
-@dataclass
-class ErasureCounts:
-    events: int = 0
-    quarantined: int = 0
-    identities: int = 0
-    profiles: int = 0
-
-    def add(self, other: ErasureCounts) -> None:
-        self.events += other.events
-        self.quarantined += other.quarantined
-        self.identities += other.identities
-        self.profiles += other.profiles
 
 
 class Eraser:
@@ -91,28 +75,24 @@ class Eraser:
         return self._delete_keys(self.events_table, keys)
 
     def _delete_quarantined(self, identities: list[str]) -> int:
-        """Refused messages are kept as plain JSON text for a short time; any that mention one
-        of the identities' values goes. The quarantine is small (days of refusals), so a scan
-        is the right tool here."""
-        fragments = set()
-        for identity in identities:
-            value = split_identity(identity)[1]
-            fragments.add(json.dumps(value))  # the value as a JSON string, quotes included
-            if value.isdigit():
-                fragments.update({f'Id":{value}', f'Id": {value}'})  # numeric ids
-        if not fragments:
+        """Refused messages are kept as plain JSON text for a short time; any that names one
+        of the identities, in any form, goes. The quarantine is small (days of refusals) and
+        what it holds is unnormalised, so every entry is read and matched here (a scan is
+        the right tool: a filter would cost the same reads and could not normalise)."""
+        if not identities:
             return 0
-        names = {f":f{n}": {"S": fragment} for n, fragment in enumerate(sorted(fragments))}
         arguments: dict[str, Any] = {
             "TableName": self.quarantine_table,
-            "FilterExpression": " OR ".join(f"contains(payload, {name})" for name in names),
-            "ExpressionAttributeValues": names,
-            "ProjectionExpression": "pk, sk",
+            "ProjectionExpression": "pk, sk, payload",
         }
         keys: list[dict[str, Any]] = []
         while True:
             answer = self.client.scan(**arguments)
-            keys += answer["Items"]
+            keys += [
+                {"pk": item["pk"], "sk": item["sk"]}
+                for item in answer["Items"]
+                if "payload" in item and mentions(item["payload"]["S"], identities)
+            ]
             if "LastEvaluatedKey" not in answer:
                 break
             arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -16,6 +16,9 @@ from typing import Any
 USER_ID = "user_id"
 ANONYMOUS_ID = "anonymous_id"
 EMAIL = "email"
+# Not an identity of a person but a way to name one: segment member lists give profile ids,
+# and the APIs take `profile_id:<id>` wherever they take an identity.
+PROFILE_ID = "profile_id"
 BUILT_IN_TYPES: tuple[str, ...] = (USER_ID, ANONYMOUS_ID, EMAIL)
 
 # Strongest first: when an event's identities lead to profiles that may not be merged, the
@@ -87,7 +90,7 @@ def external_type(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     kind = value.strip().lower().replace("-", "_").replace(" ", "_")
-    if not _EXTERNAL_TYPE.match(kind) or kind in (USER_ID, ANONYMOUS_ID):
+    if not _EXTERNAL_TYPE.match(kind) or kind in (USER_ID, ANONYMOUS_ID, PROFILE_ID):
         return None
     return kind
 
@@ -224,6 +227,6 @@ def parse_identity(text: str) -> tuple[str, str] | None:
     if kind == EMAIL:
         email = normalise_email(value)
         return (EMAIL, email) if email else None
-    if kind in (USER_ID, ANONYMOUS_ID) or external_type(kind) == kind:
+    if kind in (USER_ID, ANONYMOUS_ID, PROFILE_ID) or external_type(kind) == kind:
         return kind, normalise_value(kind, value)
     return None

@@ -401,3 +401,27 @@ def test_a_profile_change_the_bus_cannot_take_is_reported_for_retry(
     assert answer["batchItemFailures"] == [
         {"itemIdentifier": records["Records"][0]["dynamodb"]["SequenceNumber"]}
     ]
+
+
+def test_every_member_of_a_list_can_be_looked_up_by_its_profile_id(
+    segments_stack: dict[str, Any],
+    profile_builder: Handler,
+    admin_api: Handler,
+    profile_api: Handler,
+) -> None:
+    segments_stack["define"](BUYERS)
+    now = clock.iso(clock.utc_now())
+    profile_builder(stream_event(order("u1", timestamp=now), order("u2", timestamp=now)))
+    segments_stack["publish"]()
+    members = answer_json(
+        admin_api(http_event("GET", "/v1/segments/recent-buyers/members", headers=bearer()))
+    )["members"]
+    assert len(members) == 2
+    for member in members:
+        found = profile_api(
+            http_event("GET", f"/v1/profiles/profile_id:{member['profile_id']}", headers=bearer())
+        )
+        assert found["statusCode"] == 200, found["body"]
+        assert answer_json(found)["profile_id"] == member["profile_id"]
+    unknown = profile_api(http_event("GET", "/v1/profiles/profile_id:nobody", headers=bearer()))
+    assert unknown["statusCode"] == 404

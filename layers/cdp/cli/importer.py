@@ -29,9 +29,12 @@ _QUOTED = re.compile(r"'[^']*'")
 
 @dataclass
 class Summary:
+    """What became of every row read: sent now, sent by an earlier (interrupted) run, or
+    rejected (now or then); the three always add up to the rows read."""
+
     read: int = 0
     sent: int = 0
-    skipped: int = 0  # done by an earlier, interrupted run
+    skipped: int = 0  # sent by an earlier, interrupted run
     rejected: Counter[str] = field(default_factory=Counter)
 
     def lines(self, rejects: Path, elapsed: float) -> list[str]:
@@ -108,9 +111,11 @@ def run_import(
     rejects_file = path.with_name(path.name + ".rejected.jsonl")
     done = _resume_from(progress_file, stat.st_size, stat.st_mtime, source)
     summary = Summary()
+    rejected_before: set[int] = set()
     if done:  # rows after `done` are read again: forget what was said of them
-        for reason in _keep_rejects_until(rejects_file, done):
+        for row_number, reason in _keep_rejects_until(rejects_file, done):
             summary.rejected[_QUOTED.sub("...", reason)] += 1
+            rejected_before.add(row_number)
     meter = _Meter(stat.st_size)
 
     def save(rows_done: int) -> None:
@@ -123,7 +128,8 @@ def run_import(
             last = row
             summary.read += 1
             if row.number <= done:
-                summary.skipped += 1
+                # done by the earlier run: sent then, or among its rejects (counted above)
+                summary.skipped += row.number not in rejected_before
                 continue
             if stop_after is not None and summary.read - summary.skipped > stop_after:
                 raise KeyboardInterrupt  # a simulated Ctrl-C, for tests
@@ -183,14 +189,14 @@ def _resume_from(progress: Path, size: int, mtime: float, source: str) -> int:
     return rows_done
 
 
-def _keep_rejects_until(rejects: Path, rows_done: int) -> list[str]:
-    """Keep the rejected rows up to `rows_done`; answer their reasons."""
+def _keep_rejects_until(rejects: Path, rows_done: int) -> list[tuple[int, str]]:
+    """Keep the rejected rows up to `rows_done`; answer their numbers and reasons."""
     if not rejects.is_file():
         return []
     with rejects.open() as lines:
         kept = [entry for line in lines if (entry := json.loads(line))["row"] <= rows_done]
     rejects.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
-    return [entry["reason"] for entry in kept]
+    return [(entry["row"], entry["reason"]) for entry in kept]
 
 
 def _save_progress(progress: Path, size: int, mtime: float, source: str, rows_done: int) -> None:

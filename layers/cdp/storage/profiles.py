@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from cdp.builder import WriteConflictError
 from cdp.clock import iso, parse, utc_now
 from cdp.codec import compress, decompress
+from cdp.identity import PROFILE_ID
 from cdp.profile import Profile
 from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
 from cdp.schedule import due_index
@@ -92,13 +93,18 @@ class ProfileReader:
         return known
 
     def find(self, identity: str) -> Profile | None:
-        """The profile an identity belongs to (eventually consistent: for the API)."""
-        answer = self.client.get_item(
-            TableName=self.identities_table, Key={"identity": {"S": identity}}
-        )
-        if "Item" not in answer:
-            return None
-        profile_id = answer["Item"]["profile_id"]["S"]
+        """The profile an identity belongs to, or that `profile_id:<id>` names (a merged-away
+        id leads to the profile it went into); eventually consistent: for the API."""
+        kind, _, value = identity.partition(":")
+        if kind == PROFILE_ID:
+            profile_id = value
+        else:
+            answer = self.client.get_item(
+                TableName=self.identities_table, Key={"identity": {"S": identity}}
+            )
+            if "Item" not in answer:
+                return None
+            profile_id = answer["Item"]["profile_id"]["S"]
         for _ in range(MAX_REDIRECT_HOPS):
             item = self.client.get_item(
                 TableName=self.profiles_table, Key={"profile_id": {"S": profile_id}}

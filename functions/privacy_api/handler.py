@@ -147,6 +147,7 @@ def create_app(
                 "erased": {
                     "profile_id": profile.profile_id,
                     "events": counts.events,
+                    "events_redacted": counts.events_redacted,
                     "refused_messages": counts.quarantined,
                     "identities": counts.identities,
                     "profiles": counts.profiles,

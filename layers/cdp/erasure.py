@@ -24,12 +24,14 @@ SWEEP_DELAY_SECONDS = 300
 @dataclass
 class ErasureCounts:
     events: int = 0
+    events_redacted: int = 0  # other people's events that named the person
     quarantined: int = 0
     identities: int = 0
     profiles: int = 0
 
     def add(self, other: ErasureCounts) -> None:
         self.events += other.events
+        self.events_redacted += other.events_redacted
         self.quarantined += other.quarantined
         self.identities += other.identities
         self.profiles += other.profiles
@@ -98,6 +100,32 @@ def mentions(payload: str, identities: Iterable[str]) -> bool:
         if found in wanted or any(address in found for address in addresses):
             return True
     return False
+
+
+ERASED = "[erased]"
+
+
+def scrub(value: Any, identities: Iterable[str]) -> Any:
+    """A copy of a message with every value that is one of the identities, in any form, or
+    holds one of their e-mail addresses, replaced by `[erased]`."""
+    wanted = {comparable(split_identity(identity)[1]) for identity in identities}
+    wanted.discard("")
+    addresses = {text for text in wanted if "@" in text}
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            found = comparable(item)
+            hit = found in wanted or any(address in found for address in addresses)
+            return ERASED if hit else item
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            return ERASED if next(_texts(item)) in wanted else item
+        if isinstance(item, dict):
+            return {key: clean(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [clean(inner) for inner in item]
+        return item
+
+    return clean(value)
 
 
 def _texts(value: Any) -> Iterator[str]:

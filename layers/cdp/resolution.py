@@ -81,6 +81,9 @@ class Plan:
     membership: MembershipChange | None = None
     failures: dict[str, Exception] = field(default_factory=dict)  # record id -> why
     changed: bool = False
+    # (identity of another person, partition): an event of this person, filed under that
+    # partition, names it (a refused link: a shared device). Erasing that person finds it.
+    mentions: list[tuple[str, str]] = field(default_factory=list)
 
 
 def batch_identities(events: Iterable[StreamEvent]) -> set[str]:
@@ -165,6 +168,7 @@ class _Conflict:
     reason: str
     at: str
     message_id: str
+    partition: str  # where the event is filed
 
 
 @dataclass
@@ -259,7 +263,7 @@ def _link(
             else:
                 message_id = str(event.message.get("messageId", ""))
                 linking.conflicts.append(
-                    _Conflict(anchor, keys[0], key, reason, timestamp, message_id)
+                    _Conflict(anchor, keys[0], key, reason, timestamp, message_id, event.partition)
                 )
         linking.anchors.append((event, anchor))
     return linking
@@ -324,15 +328,19 @@ def _plan_person(
             plan.repoints.append(key)
     new_conflict = False
     for conflict in linking.conflicts:
-        if groups.find(conflict.anchor) == root:
-            new_conflict |= record_conflict(
-                survivor,
-                identity=conflict.identity,
-                refused=conflict.refused,
-                reason=conflict.reason,
-                at=conflict.at,
-                message_id=conflict.message_id,
-            )
+        if groups.find(conflict.anchor) != root:
+            continue
+        refused_root = groups.find(conflict.refused)
+        if refused_root != root and groups.profiles[refused_root]:  # another person's
+            plan.mentions.append((conflict.refused, conflict.partition))
+        new_conflict |= record_conflict(
+            survivor,
+            identity=conflict.identity,
+            refused=conflict.refused,
+            reason=conflict.reason,
+            at=conflict.at,
+            message_id=conflict.message_id,
+        )
     _apply_in_order(plan, definitions, iso(now))
     tidy(survivor, definitions, now)
     plan.changed = bool(absorbed or plan.claims or plan.repoints or plan.applied or new_conflict)

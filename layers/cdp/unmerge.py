@@ -25,6 +25,7 @@ from cdp.builder import WriteConflictError
 from cdp.clock import iso
 from cdp.definitions import Definitions
 from cdp.errors import InvalidRequestError, NotFoundError, StorageBusyError
+from cdp.identity import identities_of
 from cdp.profile import MAX_APART, Profile, StreamEvent, apply_event, tidy, update_segments
 from cdp.timeline import PartitionReader, StoredEvent
 
@@ -37,6 +38,8 @@ class Unmerge:
     kept: Profile  # keeps the profile id and what no held event explains
     split: Profile  # the new profile of the identities split out
     identities: list[str] = field(default_factory=list)  # what moved
+    # (identity, partition): events that went to one side name an identity of the other
+    mentions: list[tuple[str, str]] = field(default_factory=list)
 
 
 def choose_split(profile: Profile, identities: Iterable[str] | None, merge: str | None) -> set[str]:
@@ -80,9 +83,13 @@ def plan_unmerge(
     now_iso = iso(now)
     kept = _fresh(profile, profile.profile_id, profile.created_at, set(profile.identities) - split)
     out = _fresh(profile, new_profile_id(), now_iso, split)
+    mentions: set[tuple[str, str]] = set()
     for stored_event in sorted(stored, key=lambda e: (e.timestamp, e.message_id)):
         side = out if stored_event.partition in split else kept
         message = stored_event.message()
+        other_side = set(profile.identities) - set(side.identities)
+        for named in set(identities_of(message).keys) & other_side:
+            mentions.add((named, stored_event.partition))
         event = StreamEvent(stored_event.partition, 0, message, stored_event.source)
         apply_event(side, event, definitions.computed, now_iso)
     explained = {e.message_id for e in stored}
@@ -101,7 +108,7 @@ def plan_unmerge(
     out.unmerges = [{"at": now_iso, "split_from": profile.profile_id, "identities": sorted(split)}]
     out.merges = [m for m in profile.merges if set(m.get("identities", ())) & split]
     kept.merges = [m for m in profile.merges if not set(m.get("identities", ())) & split]
-    return Unmerge(kept=kept, split=out, identities=sorted(split))
+    return Unmerge(kept=kept, split=out, identities=sorted(split), mentions=sorted(mentions))
 
 
 def _fresh(profile: Profile, profile_id: str, created_at: str, identities: set[str]) -> Profile:
@@ -148,6 +155,8 @@ def unmerge_answer(result: Unmerge) -> dict[str, Any]:
 class UnmergeStore(Protocol):
     def get(self, profile_id: str, *, consistent: bool = True) -> Profile | None: ...
 
+    def record_mentions(self, mentions: Iterable[tuple[str, str]]) -> None: ...
+
     def save_unmerge(self, kept: Profile, split: Profile, identities: list[str]) -> None: ...
 
 
@@ -175,6 +184,7 @@ def unmerge_profile(
         split = choose_split(profile, identities, merge)
         stored = [event for partition in profile.identities for event in read(partition)]
         result = plan_unmerge(profile, split, stored, definitions=definitions(), now=now())
+        store.record_mentions(result.mentions)  # first: harmless if the unmerge fails
         try:
             store.save_unmerge(result.kept, result.split, result.identities)
         except WriteConflictError:

@@ -349,7 +349,8 @@ PRIVACY_API = FunctionSpec(
         Route("DELETE", "/v1/profiles/{identity}"),
     ),
     tables=(
-        (tables.EVENTS, "read_delete"),
+        # events: deleted, and other people's events that name the person redacted
+        (tables.EVENTS, "read_write"),
         (tables.QUARANTINE, "read_delete"),
         (tables.PROFILES, "read_write"),
         (tables.IDENTITIES, "read_write"),
@@ -369,7 +370,7 @@ ERASURE_SWEEP = FunctionSpec(
     settings=ErasureSweepSettings,
     description="Erases, once more, what arrived for an erased person in the minute after",
     tables=(
-        (tables.EVENTS, "read_delete"),
+        (tables.EVENTS, "read_write"),  # deleted, or redacted where they name the person
         (tables.QUARANTINE, "read_delete"),
         (tables.PROFILES, "read_delete"),
         (tables.IDENTITIES, "read_delete"),

@@ -793,3 +793,36 @@ def test_erasure_finds_every_form_of_an_identifier_in_every_table(
     left = comparable_text(dynamodb)
     assert "ada@example.com" not in left
     assert "ada-1" not in left
+
+
+def test_erasure_takes_the_person_out_of_other_peoples_events_that_name_them(
+    collector: Handler,
+    pipeline: Callable[[], None],
+    privacy_api: Handler,
+    profile_api: Handler,
+    dynamodb: Any,
+) -> None:
+    # given a shared laptop: Ada signs in on it first, then Bob (his link to it is refused,
+    # but his event, filed under his user id, names the laptop)
+    def identify(user: str, email: str) -> None:
+        body = {"userId": user, "anonymousId": "laptop-7f3a", "traits": {"email": email}}
+        collector(http_event(path="/v1/identify", headers=basic_auth(WRITE_KEY), body=body))
+        pipeline()
+
+    identify("ada-7f3a", "ada-7f3a@example.com")
+    identify("bob-7f3a", "bob-7f3a@example.com")
+    # when Ada is erased
+    answer = privacy_api(http_event("DELETE", "/v1/profiles/user_id:ada-7f3a", headers=bearer()))
+    assert answer["statusCode"] == 200, answer["body"]
+    assert answer_json(answer)["erased"]["events_redacted"] == 1
+    pipeline()
+    # then nothing anywhere holds her identifiers, and Bob keeps his history
+    left = comparable_text(dynamodb)
+    for value in ("ada-7f3a", "laptop-7f3a"):
+        assert value not in left
+    bob = answer_json(
+        profile_api(http_event("GET", "/v1/profiles/user_id:bob-7f3a/events", headers=bearer()))
+    )
+    [event] = bob["events"]
+    assert event["userId"] == "bob-7f3a"
+    assert event["anonymousId"] == "[erased]"

@@ -1,8 +1,10 @@
 """Deleting everything held about a person, table by table.
 
 Order: first the suppression (so nothing new comes in), then the events of every identity
-they are filed under, refused messages that mention them, their identity links, and last the
-profile and its redirects (whose removal the publisher announces as `profile.deleted`).
+they are filed under, their identifiers in other people's events (a shared device: noted on
+the identity's item as `mentioned_in`), refused messages that mention them, their identity
+links, and last the profile and its redirects (whose removal the publisher announces as
+`profile.deleted`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from cdp.erasure import ErasureCounts, mentions
+from cdp.codec import compress, decompress
+from cdp.erasure import ErasureCounts, mentions, scrub
 
 BATCH = 25
 
@@ -35,8 +38,11 @@ class Eraser:
         """Events, refused messages and identity links of these identities."""
         identities = sorted(set(identities))
         counts = ErasureCounts()
+        elsewhere = self._mentioned_in(identities) - set(identities)
         for identity in identities:  # events are filed under any identity they came with
             counts.events += self._delete_partition(identity)
+        for partition in sorted(elsewhere):
+            counts.events_redacted += self._redact_partition(partition, identities)
         counts.quarantined = self._delete_quarantined(identities)
         counts.identities = self._delete_keys(
             self.identities_table, [{"identity": {"S": identity}} for identity in identities]
@@ -57,21 +63,57 @@ class Eraser:
         ).get("Item")
         return item["profile_id"]["S"] if item else None
 
-    def _delete_partition(self, partition: str) -> int:
-        keys: list[dict[str, Any]] = []
+    def _mentioned_in(self, identities: list[str]) -> set[str]:
+        """Partitions of other people whose events name these identities."""
+        found: set[str] = set()
+        for start in range(0, len(identities), 100):
+            request: dict[str, Any] = {
+                self.identities_table: {
+                    "Keys": [{"identity": {"S": i}} for i in identities[start : start + 100]],
+                    "ProjectionExpression": "mentioned_in",
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.identities_table, []):
+                    found.update(item.get("mentioned_in", {}).get("SS", []))
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def _redact_partition(self, partition: str, identities: list[str]) -> int:
+        """Take the identifiers out of another person's events that name them (the event
+        stays: it is that person's history)."""
+        redacted = 0
+        for item in self._query_partition(partition, projection=None):
+            message = decompress(item["body"]["B"])
+            cleaned = scrub(message, identities)
+            if cleaned != message:
+                self.client.put_item(
+                    TableName=self.events_table, Item={**item, "body": {"B": compress(cleaned)}}
+                )
+                redacted += 1
+        return redacted
+
+    def _query_partition(self, partition: str, projection: str | None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         arguments: dict[str, Any] = {
             "TableName": self.events_table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": partition}},
-            "ProjectionExpression": "pk, sk",
             "ConsistentRead": True,
         }
+        if projection:
+            arguments["ProjectionExpression"] = projection
         while True:
             answer = self.client.query(**arguments)
-            keys += answer["Items"]
+            items += answer["Items"]
             if "LastEvaluatedKey" not in answer:
-                break
+                return items
             arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _delete_partition(self, partition: str) -> int:
+        keys = self._query_partition(partition, projection="pk, sk")
         return self._delete_keys(self.events_table, keys)
 
     def _delete_quarantined(self, identities: list[str]) -> int:

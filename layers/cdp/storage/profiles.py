@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -231,6 +232,7 @@ class ProfileStore(ProfileReader):
         not written yet resolves to that profile id, which the replay then creates.
         """
         survivor = plan.profile
+        self.record_mentions(plan.mentions)
         for identity in plan.claims:
             self._claim(identity, survivor.profile_id)
         now = iso(utc_now())
@@ -260,25 +262,14 @@ class ProfileStore(ProfileReader):
             self._conditional(lambda: self.client.put_item(**put))
         survivor.version = plan.expected_version + 1
         for identity in plan.repoints:
-            self.client.put_item(
-                TableName=self.identities_table,
-                Item=_identity_item(identity, survivor.profile_id, now),
-            )
+            self.client.update_item(**self._pointing(identity, survivor.profile_id, now))
 
     def save_unmerge(self, kept: Profile, split: Profile, identities: list[str]) -> None:
         """Write both sides of an unmerge and move the split identities to the new profile,
         in one transaction: either it all happened, or nothing did (`WriteConflictError` when
         the profile changed since it was read; whatever moves an identity of it changes it)."""
         now = iso(utc_now())
-        moves = [
-            {
-                "Put": {
-                    "TableName": self.identities_table,
-                    "Item": _identity_item(identity, split.profile_id, now),
-                }
-            }
-            for identity in identities
-        ]
+        moves = [{"Update": self._pointing(i, split.profile_id, now)} for i in identities]
         profiles = [
             {
                 "Put": {
@@ -295,16 +286,37 @@ class ProfileStore(ProfileReader):
         kept.version += 1
         split.version += 1
 
+    def record_mentions(self, mentions: Iterable[tuple[str, str]]) -> None:
+        """Note on an identity's item the partitions whose events name it though they are
+        filed under someone else (`mentioned_in`), so that erasing its person finds them.
+        Rare (shared devices, unmerges), idempotent (a set), and written before what
+        depends on it."""
+        for identity, partition in sorted(set(mentions)):
+            with suppress(self.client.exceptions.ConditionalCheckFailedException):
+                self.client.update_item(
+                    TableName=self.identities_table,
+                    Key={"identity": {"S": identity}},
+                    UpdateExpression="ADD mentioned_in :partition",
+                    ConditionExpression="attribute_exists(#identity)",
+                    ExpressionAttributeNames={"#identity": "identity"},
+                    ExpressionAttributeValues={":partition": {"SS": [partition]}},
+                )
+
+    def _pointing(self, identity: str, profile_id: str, now: str) -> dict[str, Any]:
+        """An update that points an identity at a profile (an update, not a put: the item
+        keeps what else it knows, such as where the identity is mentioned)."""
+        return {
+            "TableName": self.identities_table,
+            "Key": {"identity": {"S": identity}},
+            "UpdateExpression": "SET profile_id = :profile, linked_at = :now",
+            "ExpressionAttributeValues": {":profile": {"S": profile_id}, ":now": {"S": now}},
+        }
+
     def _claim(self, identity: str, profile_id: str) -> None:
-        self._conditional(
-            lambda: self.client.put_item(
-                TableName=self.identities_table,
-                Item=_identity_item(identity, profile_id, iso(utc_now())),
-                ConditionExpression="attribute_not_exists(#identity) OR profile_id = :profile",
-                ExpressionAttributeNames={"#identity": "identity"},
-                ExpressionAttributeValues={":profile": {"S": profile_id}},
-            )
-        )
+        claim = self._pointing(identity, profile_id, iso(utc_now()))
+        claim["ConditionExpression"] = "attribute_not_exists(#identity) OR profile_id = :profile"
+        claim["ExpressionAttributeNames"] = {"#identity": "identity"}
+        self._conditional(lambda: self.client.update_item(**claim))
 
     def _profile_item(self, profile: Profile, now: str) -> dict[str, Any]:
         """The item for a profile: every profile write comes through here."""
@@ -347,14 +359,6 @@ def _expect(version: int) -> dict[str, Any]:
     return {
         "ConditionExpression": "version = :version",
         "ExpressionAttributeValues": {":version": {"N": str(version)}},
-    }
-
-
-def _identity_item(identity: str, profile_id: str, now: str) -> dict[str, Any]:
-    return {
-        "identity": {"S": identity},
-        "profile_id": {"S": profile_id},
-        "linked_at": {"S": now},
     }
 
 

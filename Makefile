@@ -48,9 +48,11 @@ test: $(PYTHON_READY) $(SNIPPET) browser lint
 	node --test snippet/test/
 	$(BIN)/pytest
 
-# The full load test (50,000 events against cdp dev); its figures go to docs/load.json.
+# The long forms: the load test (50,000 events against cdp dev; figures in docs/load.json) and
+# the invariant suite (many more and longer random sequences of operations).
 soak: $(PYTHON_READY) $(SNIPPET)
 	CDP_LOAD_EVENTS=50000 CDP_LOAD_REPORT=docs/load.json $(BIN)/pytest tests/e2e/test_load.py -q
+	CDP_INVARIANT_EXAMPLES=300 CDP_INVARIANT_STEPS=60 $(BIN)/pytest tests/invariants -q
 
 # The benchmark suite (not a test): figures into bench/results.json and docs/performance.md.
 bench: $(PYTHON_READY) $(SNIPPET) $(NODE_READY)

@@ -83,9 +83,7 @@ def screen(
     themselves are kept, reduced to the decision. Refused messages of erased people, or
     without consent where it is required, keep only their reason, never the payload.
     Answers the screened intake and how many valid messages were kept out."""
-    carried = {
-        id(event): {event.identity, *identities_of(event.message).keys} for event in intake.events
-    }
+    carried = {id(event): {event.identity, *event.identities} for event in intake.events}
     mentioned = {
         id(rejection): _mentioned_identities(rejection.payload) for rejection in intake.rejections
     }

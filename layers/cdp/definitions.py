@@ -96,7 +96,8 @@ def settle(
 ) -> int:
     """After writing profiles with `used`: if the definitions changed meanwhile, evaluate the
     written profiles again with the current ones. Answers how many that rewrote."""
-    if config.version() == used.version:
+    written = list(written)
+    if not written or config.version() == used.version:
         return 0
     current = in_force(config)
     return sum(reevaluate(store, profile_id, current, now).written for profile_id in written)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,8 @@ class Event:
     received_at: str
     source: str
     message: dict[str, Any]
-    ignored: tuple[str, ...] = ()  # identities it carries that are placeholders
+    identities: tuple[str, ...] = ()  # every identity it carries, strongest first
+    ignored: tuple[str, ...] = ()  # identifiers it carries that are placeholders
     index: int | None = None  # its position in the batch it came in
 
 
@@ -58,7 +59,8 @@ class Rejection:
     """A message we refused, with the reason and what the client sent.
 
     `kind` is what the message was sent as (the route's type, or `batch`); `payload` is None
-    when the client's payload must not be kept (no analytics consent where it is required).
+    when the client's payload must not be kept (an erased person's, or without analytics
+    consent where it is required).
     """
 
     index: int | None
@@ -141,9 +143,10 @@ def read_request(
                 source=source,
                 received_at=received_at,
                 placeholders=placeholders,
+                index=index,
             )
             intake.provenance_refused += _hold_to_claims(event.message, claims)
-            intake.events.append(replace(event, index=index) if index is not None else event)
+            intake.events.append(event)
         except MessageRejected as rejected:
             message_id = raw.get("messageId") if isinstance(raw, dict) else None
             intake.rejections.append(
@@ -184,6 +187,7 @@ def read_message(
     source: str,
     received_at: datetime,
     placeholders: Placeholders = DEFAULT_POLICY,
+    index: int | None = None,
 ) -> Event:
     """Validate and normalise one message; raise `MessageRejected` with a readable reason."""
     message, model = _validated(raw, forced_type, shared)
@@ -207,11 +211,13 @@ def read_message(
     message["timestamp"] = iso(_corrected_timestamp(client_time, model.sentAt, received_at))
     message["receivedAt"] = iso(received_at)
 
-    identity, ignored = _identity_of(message, model, placeholders)
+    identity, carried, ignored = _identity_of(message, model, placeholders)
     name = message.get("event") if model.type == "track" else message.get("name")
     return Event(
         identity=identity,
+        identities=carried,
         ignored=ignored,
+        index=index,
         message_id=message_id,
         type=model.type,
         name=name if isinstance(name, str) else None,
@@ -251,17 +257,19 @@ def _validated(
 
 def _identity_of(
     message: dict[str, Any], model: Message, placeholders: Placeholders
-) -> tuple[str, tuple[str, ...]]:
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The identity a message is filed under (its user id, else anonymous id, else e-mail
-    address), and the placeholders it carries, marked in the message so that nothing links
-    people by them; `MessageRejected` when no real identifier is left."""
+    address), the identities it carries, and the placeholders among them, marked in the
+    message so that nothing links people by them; `MessageRejected` when no real identifier
+    is left."""
     context = message.get("context")
     extension = context.get("cdp") if isinstance(context, dict) else None
     if isinstance(extension, dict) and "ignored_identities" in extension:
         # only the collector says what is ignored
         extension = {k: v for k, v in extension.items() if k != "ignored_identities"}
         message["context"] = {**message["context"], "cdp": extension}
-    ignored = tuple(key for key in identities_of(message).keys if placeholders.blocks(key))
+    carried = identities_of(message).keys
+    ignored = tuple(key for key in carried if placeholders.blocks(key))
     if model.type == "alias":
         for field_name, value in (("userId", model.userId), ("previousId", model.previousId)):  # type: ignore[attr-defined]
             if value is not None and placeholders.blocks(identity_key(USER_ID, value)):
@@ -277,9 +285,10 @@ def _identity_of(
         ("anonymousId", ANONYMOUS_ID, model.anonymousId),
         ("traits.email", EMAIL, model.email),
     )
+    real = tuple(key for key in carried if key not in ignored)
     for _, kind, value in candidates:
         if value is not None and identity_key(kind, value) not in ignored:
-            return identity_key(kind, value), ignored
+            return identity_key(kind, value), real, ignored
     named = [f"{name} {value!r}" for name, _, value in candidates if value is not None]
     raise MessageRejected(
         f"{' and '.join(named)}: {PLACEHOLDER}; send the anonymousId of the device, or "

@@ -81,8 +81,8 @@ class Plan:
     membership: MembershipChange | None = None
     failures: dict[str, Exception] = field(default_factory=dict)  # record id -> why
     changed: bool = False
-    # (identity of another person, partition): an event of this person, filed under that
-    # partition, names it (a refused link: a shared device). Erasing that person finds it.
+    # (identity, partition): an event filed under the partition names an identity that is
+    # not linked with it (a refused link: a shared device). Erasing either person finds it.
     mentions: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -330,9 +330,6 @@ def _plan_person(
     for conflict in linking.conflicts:
         if groups.find(conflict.anchor) != root:
             continue
-        refused_root = groups.find(conflict.refused)
-        if refused_root != root and groups.profiles[refused_root]:  # another person's
-            plan.mentions.append((conflict.refused, conflict.partition))
         new_conflict |= record_conflict(
             survivor,
             identity=conflict.identity,
@@ -341,6 +338,11 @@ def _plan_person(
             at=conflict.at,
             message_id=conflict.message_id,
         )
+    for event in events:
+        filed = groups.find(event.partition) if event.partition in groups.parent else None
+        for key in _keys_of(event, known):
+            if filed is not None and groups.find(key) != filed:
+                plan.mentions.append((key, event.partition))
     _apply_in_order(plan, definitions, iso(now))
     tidy(survivor, definitions, now)
     plan.changed = bool(absorbed or plan.claims or plan.repoints or plan.applied or new_conflict)

@@ -79,20 +79,31 @@ def plan_unmerge(
     new_profile_id: Callable[[], str] = lambda: uuid.uuid4().hex,
 ) -> Unmerge:
     """Both profiles after splitting `split` out of `profile`, from the events `stored` under
-    the profile's identities (every partition, as the timeline reads them)."""
+    the profile's identities and where they are named in other people's partitions.
+
+    Each event goes to the side of its strongest identity, as the builder applied it: an
+    event filed under a split identity but naming a stronger one of the kept side belongs to
+    the kept side, and one whose strongest identity is nobody's here (applied to another
+    profile, its link to this one refused) belongs to neither."""
     now_iso = iso(now)
     kept = _fresh(profile, profile.profile_id, profile.created_at, set(profile.identities) - split)
     out = _fresh(profile, new_profile_id(), now_iso, split)
     mentions: set[tuple[str, str]] = set()
-    for stored_event in sorted(stored, key=lambda e: (e.timestamp, e.message_id)):
-        side = out if stored_event.partition in split else kept
+    explained: set[str] = set()
+    unique = {(e.partition, e.message_id): e for e in stored}.values()
+    for stored_event in sorted(unique, key=lambda e: (e.timestamp, e.message_id)):
         message = stored_event.message()
-        other_side = set(profile.identities) - set(side.identities)
-        for named in set(identities_of(message).keys) & other_side:
-            mentions.add((named, stored_event.partition))
+        named = identities_of(message).keys or (stored_event.partition,)
+        side = out if named[0] in split else kept if named[0] in kept.identities else None
+        filed = stored_event.partition
+        if filed in profile.identities:  # ours: what it names may now be the other side's
+            crossing = (key for key in named if key in profile.identities)
+            mentions |= {(key, filed) for key in crossing if (key in split) != (filed in split)}
+        if side is None:
+            continue
+        explained.add(stored_event.message_id)
         event = StreamEvent(stored_event.partition, 0, message, stored_event.source)
         apply_event(side, event, definitions.computed, now_iso)
-    explained = {e.message_id for e in stored}
     _keep_the_unexplained(profile, kept, explained)
     for side, other in ((kept, out), (out, kept)):
         side.watermarks = {
@@ -155,6 +166,8 @@ def unmerge_answer(result: Unmerge) -> dict[str, Any]:
 class UnmergeStore(Protocol):
     def get(self, profile_id: str, *, consistent: bool = True) -> Profile | None: ...
 
+    def named_in(self, identities: Iterable[str]) -> set[str]: ...
+
     def record_mentions(self, mentions: Iterable[tuple[str, str]]) -> None: ...
 
     def save_unmerge(self, kept: Profile, split: Profile, identities: list[str]) -> None: ...
@@ -182,7 +195,8 @@ def unmerge_profile(
                 "the profile is gone (merged or erased meanwhile); look it up again"
             )
         split = choose_split(profile, identities, merge)
-        stored = [event for partition in profile.identities for event in read(partition)]
+        partitions = sorted({*profile.identities, *store.named_in(profile.identities)})
+        stored = [event for partition in partitions for event in read(partition)]
         result = plan_unmerge(profile, split, stored, definitions=definitions(), now=now())
         store.record_mentions(result.mentions)  # first: harmless if the unmerge fails
         try:

@@ -373,7 +373,7 @@ ERASURE_SWEEP = FunctionSpec(
         (tables.EVENTS, "read_write"),  # deleted, or redacted where they name the person
         (tables.QUARANTINE, "read_delete"),
         (tables.PROFILES, "read_delete"),
-        (tables.IDENTITIES, "read_delete"),
+        (tables.IDENTITIES, "read_write"),  # links deleted; notes of shared devices updated
     ),
     queue=QueueSource(ERASURE_QUEUE),
     scans=(tables.QUARANTINE,),

@@ -2,14 +2,15 @@
 
 Order: first the suppression (so nothing new comes in), then the events of every identity
 they are filed under, their identifiers in other people's events (a shared device: noted on
-the identity's item as `mentioned_in`), refused messages that mention them, their identity
-links, and last the profile and its redirects (whose removal the publisher announces as
-`profile.deleted`).
+the identity items, `named_in` and `names`, and those notes too), refused messages that
+mention them, their identity links, and last the profile and its redirects (whose removal
+the publisher announces as `profile.deleted`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 from cdp.codec import compress, decompress
@@ -38,11 +39,14 @@ class Eraser:
         """Events, refused messages and identity links of these identities."""
         identities = sorted(set(identities))
         counts = ErasureCounts()
-        elsewhere = self._mentioned_in(identities) - set(identities)
+        named_in, names = self._notes(identities)
         for identity in identities:  # events are filed under any identity they came with
             counts.events += self._delete_partition(identity)
-        for partition in sorted(elsewhere):
+        for partition in sorted(named_in - set(identities)):
             counts.events_redacted += self._redact_partition(partition, identities)
+            self._forget_note(partition, "names", identities)
+        for other in sorted(names - set(identities)):
+            self._forget_note(other, "named_in", identities)
         counts.quarantined = self._delete_quarantined(identities)
         counts.identities = self._delete_keys(
             self.identities_table, [{"identity": {"S": identity}} for identity in identities]
@@ -63,23 +67,39 @@ class Eraser:
         ).get("Item")
         return item["profile_id"]["S"] if item else None
 
-    def _mentioned_in(self, identities: list[str]) -> set[str]:
-        """Partitions of other people whose events name these identities."""
-        found: set[str] = set()
+    def _notes(self, identities: list[str]) -> tuple[set[str], set[str]]:
+        """Other people's partitions whose events name these identities, and other people's
+        identities that events filed under these name."""
+        named_in: set[str] = set()
+        names: set[str] = set()
         for start in range(0, len(identities), 100):
             request: dict[str, Any] = {
                 self.identities_table: {
                     "Keys": [{"identity": {"S": i}} for i in identities[start : start + 100]],
-                    "ProjectionExpression": "mentioned_in",
+                    "ProjectionExpression": "named_in, #names",
+                    "ExpressionAttributeNames": {"#names": "names"},
                     "ConsistentRead": True,
                 }
             }
             while request:
                 answer = self.client.batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self.identities_table, []):
-                    found.update(item.get("mentioned_in", {}).get("SS", []))
+                    named_in.update(item.get("named_in", {}).get("SS", []))
+                    names.update(item.get("names", {}).get("SS", []))
                 request = answer.get("UnprocessedKeys") or {}
-        return found
+        return named_in, names
+
+    def _forget_note(self, identity: str, attribute: str, values: list[str]) -> None:
+        """Take the erased identities out of another identity's notes."""
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.identities_table,
+                Key={"identity": {"S": identity}},
+                UpdateExpression="DELETE #note :values",  # `names` is a reserved word
+                ConditionExpression="attribute_exists(#identity)",
+                ExpressionAttributeNames={"#identity": "identity", "#note": attribute},
+                ExpressionAttributeValues={":values": {"SS": values}},
+            )
 
     def _redact_partition(self, partition: str, identities: list[str]) -> int:
         """Take the identifiers out of another person's events that name them (the event

@@ -117,6 +117,12 @@ class ProfileReader:
             profile_id = item["merged_into"]["S"]
         return None
 
+    def named_in(self, identities: Iterable[str]) -> set[str]:
+        """Other people's partitions whose events name these identities (a shared device;
+        see `ProfileStore.record_mentions`)."""
+        items = self._batch_get(self.identities_table, "identity", sorted(set(identities)), True)
+        return {partition for item in items for partition in item.get("named_in", {}).get("SS", [])}
+
     def due(self, shard: str, until_quarter: str) -> list[str]:
         """Ids of a shard's profiles due by the end of `until_quarter` (the sparse index)."""
         ids: list[str] = []
@@ -232,9 +238,9 @@ class ProfileStore(ProfileReader):
         not written yet resolves to that profile id, which the replay then creates.
         """
         survivor = plan.profile
-        self.record_mentions(plan.mentions)
         for identity in plan.claims:
             self._claim(identity, survivor.profile_id)
+        self.record_mentions(plan.mentions)
         now = iso(utc_now())
         item = self._profile_item(survivor, now)
         put = {"TableName": self.profiles_table, "Item": item, **_expect(plan.expected_version)}
@@ -287,20 +293,23 @@ class ProfileStore(ProfileReader):
         split.version += 1
 
     def record_mentions(self, mentions: Iterable[tuple[str, str]]) -> None:
-        """Note on an identity's item the partitions whose events name it though they are
-        filed under someone else (`mentioned_in`), so that erasing its person finds them.
-        Rare (shared devices, unmerges), idempotent (a set), and written before what
-        depends on it."""
+        """Note, where an event filed under one identity names another that is not linked
+        with it (a shared device, an unmerge), both ways: on the named identity's item the
+        partition (`named_in`), on the partition's item the identity (`names`). Erasing
+        either person then finds the other's events to redact, and the notes to remove.
+        Rare, idempotent (sets), and written before the profile that depends on them."""
         for identity, partition in sorted(set(mentions)):
-            with suppress(self.client.exceptions.ConditionalCheckFailedException):
-                self.client.update_item(
-                    TableName=self.identities_table,
-                    Key={"identity": {"S": identity}},
-                    UpdateExpression="ADD mentioned_in :partition",
-                    ConditionExpression="attribute_exists(#identity)",
-                    ExpressionAttributeNames={"#identity": "identity"},
-                    ExpressionAttributeValues={":partition": {"SS": [partition]}},
-                )
+            for key, attribute, value in ((identity, "named_in", partition),
+                                          (partition, "names", identity)):  # fmt: skip
+                with suppress(self.client.exceptions.ConditionalCheckFailedException):
+                    self.client.update_item(
+                        TableName=self.identities_table,
+                        Key={"identity": {"S": key}},
+                        UpdateExpression="ADD #note :value",  # `names` is a reserved word
+                        ConditionExpression="attribute_exists(#identity)",
+                        ExpressionAttributeNames={"#identity": "identity", "#note": attribute},
+                        ExpressionAttributeValues={":value": {"SS": [value]}},
+                    )
 
     def _pointing(self, identity: str, profile_id: str, now: str) -> dict[str, Any]:
         """An update that points an identity at a profile (an update, not a put: the item

@@ -1,0 +1,214 @@
+"""The whole platform on moto, fresh for each example of a state machine: every function of
+`cdp.wiring` in process, the tables' streams fed to the builder and the publisher as Lambda
+feeds them, the task queues (backfills, erasure sweeps) drained into their workers, the
+scheduler on demand, the import bucket, and two destinations behind the stack's own
+EventBridge rules, read from the synthesized template."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+
+from cdp.identity import comparable
+from cdp.local.aws import create_bus, create_queues, create_tables
+from cdp.local.gateway import Functions
+from cdp.storage import clients
+from cdp.wiring import FUNCTIONS, FunctionSpec
+from tests.reliability.conftest import Pipeline, Stack, _issue_keys, basic, bearer
+
+DESTINATIONS = [
+    {"name": "mailer", "type": "sqs", "purpose": "marketing"},
+    {"name": "warehouse", "type": "sqs", "purpose": "analytics"},
+]
+SPECS = {spec.name: spec for spec in FUNCTIONS}
+
+
+@lru_cache(maxsize=1)
+def destination_rules() -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Each destination's purpose and rule patterns, as the synthesized stack defines them."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.app import build
+
+    template = Template.from_stack(build(cdk.App(context={"cdp": {"destinations": DESTINATIONS}})))
+    found: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    for rule in template.find_resources("AWS::Events::Rule").values():
+        target = rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+        destination = next(d for d in DESTINATIONS if target.startswith(f"Sharing{d['name']}"))
+        _, patterns = found.setdefault(destination["name"], (destination["purpose"], []))
+        patterns.append(rule["Properties"]["EventPattern"])
+    return found
+
+
+def clear_caches() -> None:
+    """Forget every warm function's state, as new Lambda instances would."""
+    import importlib
+
+    for spec in FUNCTIONS:
+        module = importlib.import_module(spec.handler.rpartition(".")[0])
+        for cache in ("_app", "_dependencies", "_eraser"):
+            if hasattr(module, cache):
+                getattr(module, cache).cache_clear()
+    for factory in (clients.dynamodb, clients.sqs, clients.events, clients.s3):
+        factory.cache_clear()
+
+
+@dataclass
+class Platform:
+    stack: Stack
+    tables: dict[str, str]
+    queues: dict[str, str]
+    bucket: str
+    destinations: dict[str, tuple[str, str]]  # name -> (purpose, queue url)
+    delivered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, dynamodb: Any) -> Platform:
+        prefix = f"inv{uuid.uuid4().hex[:8]}"
+        sqs, events, s3 = boto3.client("sqs"), boto3.client("events"), boto3.client("s3")
+        tables = create_tables(dynamodb, prefix=prefix)
+        queues, _ = create_queues(sqs, prefix=prefix)
+        bus = create_bus(events, prefix=prefix)
+        bucket = f"{prefix}-imports"
+        s3.create_bucket(Bucket=bucket)
+        os.environ.update({**tables, **queues, **bus, "IMPORT_BUCKET": bucket})
+        destinations = {}
+        for name, (purpose, patterns) in destination_rules().items():
+            url = sqs.create_queue(QueueName=f"{prefix}-{name}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            for number, pattern in enumerate(patterns):
+                rule = f"{prefix}-{name}-{number}"
+                bus_name = bus["EVENT_BUS_NAME"]
+                events.put_rule(Name=rule, EventBusName=bus_name, EventPattern=json.dumps(pattern))
+                events.put_targets(
+                    Rule=rule,
+                    EventBusName=bus_name,
+                    Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+                )
+            destinations[name] = (purpose, url)
+        clear_caches()
+        stack = Stack(
+            functions=Functions(FUNCTIONS),
+            dynamodb=dynamodb,
+            tables=tables,
+            keys=_issue_keys(dynamodb, tables),
+            pipeline=Pipeline(tables),
+        )
+        return cls(stack, tables, queues, bucket, destinations)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def collect(self, path: str, body: Any) -> Any:
+        return self.stack.request("POST", path, body=body, headers=basic(self.stack.keys.write))
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        return self.stack.request(method, path, body=body, headers=bearer(self.stack.keys.secret))
+
+    def browser(self, method: str, path: str, body: Any = None, query: Any = None) -> Any:
+        headers = basic(self.stack.keys.write)
+        return self.stack.request(method, path, body=body, query=query, headers=headers)
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        return self.stack.functions.invoke(SPECS[function], event)
+
+    # -- what Lambda and AWS do between requests -------------------------------------------
+
+    def settle(self) -> None:
+        """Run everything that follows a request until nothing is left: the streams, the
+        backfill and erasure-sweep queues; and collect what the destinations received."""
+        while True:
+            built, published = self.stack.pipeline.run()
+            tasks = self._drain_queue("BACKFILL_QUEUE_URL", SPECS["segment_backfill"])
+            tasks += self._drain_queue("ERASURE_QUEUE_URL", SPECS["erasure_sweep"])
+            if not (built or published or tasks):
+                break
+        for name, (_, url) in self.destinations.items():
+            self.delivered.setdefault(name, []).extend(_drain(url))
+
+    def run_scheduler(self) -> dict[str, Any]:
+        answer = self.invoke("scheduler", {"source": "aws.scheduler", "detail": {}})
+        self.settle()
+        return answer
+
+    def import_rows(self, name: str, rows: list[dict[str, str]], mapping: dict[str, Any]) -> None:
+        """Drop a CSV into the import bucket and deliver its notification twice (S3 delivers
+        at least once)."""
+        s3 = boto3.client("s3")
+        out = io.StringIO()
+        writer = csv.DictWriter(out, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        key = f"imports/crm/{name}.csv"
+        s3.put_object(Bucket=self.bucket, Key=f"{key}.mapping.json", Body=json.dumps(mapping))
+        s3.put_object(Bucket=self.bucket, Key=key, Body=out.getvalue().encode())
+        record = {
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": self.bucket}, "object": {"key": quote_plus(key)}},
+        }
+        for _ in range(2):
+            self.invoke("importer", {"Records": [record]})
+
+    def _drain_queue(self, env: str, spec: FunctionSpec) -> int:
+        sqs = boto3.client("sqs")
+        url = self.queues[env]
+        handled = 0
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            records = [
+                {"messageId": m["MessageId"], "body": m["Body"],
+                 "receiptHandle": m["ReceiptHandle"], "eventSource": "aws:sqs",
+                 "attributes": {}, "messageAttributes": {}}
+                for m in messages
+            ]  # fmt: skip
+            assert self.stack.functions.invoke(spec, {"Records": records}) == {
+                "batchItemFailures": []
+            }
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            handled += len(messages)
+        return handled
+
+    # -- looking inside ------------------------------------------------------------------
+
+    def items(self, env: str) -> list[dict[str, Any]]:
+        return self.stack.items(env)
+
+    def everything(self) -> str:
+        """Every item of every table of this platform, readable and in the form erasure
+        compares identifiers in."""
+        from cdp.codec import decompress
+
+        text = []
+        for env in self.tables:
+            for item in self.items(env):
+                readable = {
+                    key: decompress(value["B"]) if key in ("body", "state") else value
+                    for key, value in item.items()
+                }
+                text.append(json.dumps(readable, ensure_ascii=False, default=_bytes))
+        return comparable("\n".join(text))
+
+
+def _drain(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    found = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def _bytes(value: Any) -> str:
+    return base64.b64encode(value).decode() if isinstance(value, bytes) else str(value)

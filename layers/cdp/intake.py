@@ -52,6 +52,8 @@ class Event:
     identities: tuple[str, ...] = ()  # every identity it carries, strongest first
     ignored: tuple[str, ...] = ()  # identifiers it carries that are placeholders
     index: int | None = None  # its position in the batch it came in
+    channel: str | None = None  # what sent it, as the client says: web, mobile, server
+    library: str | None = None  # the client library: `analytics-python/2.1.9`
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,7 @@ class _BatchDefaults:
         return cls(
             context=context if isinstance(context, dict) and context else None,
             integrations=integrations if isinstance(integrations, dict) and integrations else None,
-            sent_at=body.get("sentAt"),
+            sent_at=body.get("sentAt") or None,
         )
 
 
@@ -221,6 +223,8 @@ def read_message(
         message_id=message_id,
         type=model.type,
         name=name if isinstance(name, str) else None,
+        channel=_label(message.get("channel")),
+        library=_library_of(message.get("context")),
         timestamp=message["timestamp"],
         received_at=message["receivedAt"],
         source=source,
@@ -242,6 +246,9 @@ def _validated(
     for field_name in ("writeKey", "receivedAt"):
         # A credential is never stored; the arrival time is ours to set, never the client's.
         message.pop(field_name, None)
+    for field_name in _ABSENT_WHEN_EMPTY:
+        if message.get(field_name) == "":
+            del message[field_name]
     if forced_type is not None:
         message["type"] = forced_type
     kind = message.get("type")
@@ -253,6 +260,40 @@ def _validated(
         return message, MODELS[kind].model_validate(message)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
+
+
+# RudderStack's SDKs send `"userId": ""` until identify (and other libraries blank times they
+# do not know): an empty string there means the field is absent, as RudderStack's server reads it.
+_ABSENT_WHEN_EMPTY = (
+    "userId",
+    "anonymousId",
+    "messageId",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "previousId",
+    "groupId",
+)
+_MAX_LABEL = 128
+
+
+def _label(value: Any) -> str | None:
+    """A short label from the client (its channel, its library), or None if it sent none."""
+    if not isinstance(value, str) or not (value := value.strip()):
+        return None
+    return value[:_MAX_LABEL]
+
+
+def _library_of(context: Any) -> str | None:
+    """`name/version` of the library that sent a message (`context.library`)."""
+    library = context.get("library") if isinstance(context, dict) else None
+    if not isinstance(library, dict):
+        return None
+    name, version = _label(library.get("name")), library.get("version")
+    if name is None:
+        return None
+    version = _label(str(version)) if isinstance(version, str | int | float) else None
+    return _label(f"{name}/{version}" if version else name)
 
 
 def _identity_of(

@@ -201,9 +201,19 @@ def apply_event(
         computed.update(definition, profile.computed.setdefault(definition.id, {}), facts)
 
 
-def _offer_traits(profile: Profile, message: dict[str, Any], source: str, at: str) -> None:
+def identify_traits(message: dict[str, Any]) -> dict[str, Any]:
+    """The traits an identify sets: `traits`, over `context.traits`, where RudderStack's
+    libraries put them (its server libraries only there)."""
     values = message.get("traits")
-    if not isinstance(values, dict):
+    values = values if isinstance(values, dict) else {}
+    context = message.get("context")
+    shared = context.get("traits") if isinstance(context, dict) else None
+    return {**shared, **values} if isinstance(shared, dict) and shared else values
+
+
+def _offer_traits(profile: Profile, message: dict[str, Any], source: str, at: str) -> None:
+    values = identify_traits(message)
+    if not values:
         return
     context = message.get("context")
     extension = context.get("cdp") if isinstance(context, dict) else None

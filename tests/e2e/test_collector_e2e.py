@@ -153,3 +153,22 @@ def test_ctrl_c_stops_cdp_dev_cleanly() -> None:
     assert "cdp dev is running" in output
     assert "cdp dev stopped" in output
     assert "Traceback" not in output
+
+
+def test_the_request_log_says_what_an_operator_needs_and_no_more(dev_stack: DevStack) -> None:
+    # a CORS preflight, a typo in a route, and a lookup that names a person
+    requests.options(
+        f"{dev_stack.url}/v1/batch",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+        timeout=5,
+    )
+    requests.get(f"{dev_stack.url}/v1/profiles/user_id:ada-42/evnts", timeout=5)
+    requests.get(f"{dev_stack.url}/v1/profile/ada%40example.com", timeout=5)
+    requests.post(f"{dev_stack.url}/v1/bacth?writeKey=wk_secret_1", timeout=5)
+    log = dev_stack.output()
+    assert "OPTIONS /v1/batch 204" in log  # the method as received, the route pattern
+    assert "GET (no route: /v1/profiles/*/evnts) 404" in log
+    assert "GET (no route: /v1/profile/*) 404" in log
+    assert "POST (no route: /v1/bacth) 404" in log
+    for private in ("ada-42", "ada%40example.com", "ada@example.com", "wk_secret_1"):
+        assert private not in log

@@ -55,12 +55,13 @@ class RouteTarget:
 
 
 def compile_route(path: str) -> re.Pattern[str]:
-    """`/v1/profiles/{id}` -> a regex with named groups; `{name+}` matches the rest."""
+    """`/v1/profiles/{id}` -> a regex with named groups; `{name+}` matches the rest, even
+    nothing: API Gateway routes `/sourceConfig/` to `/sourceConfig/{proxy+}`."""
     regex = ""
     for part in re.split(r"(\{[^}]+\})", path):
         if part.startswith("{") and part.endswith("}"):
             name = part[1:-1]
-            regex += f"(?P<{name[:-1]}>.+)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
+            regex += f"(?P<{name[:-1]}>.*)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
         else:
             regex += re.escape(part)
     return re.compile(f"^{regex}$")
@@ -188,6 +189,7 @@ def make_server(
     """An HTTP server for `functions`; `extra_routes` answer fixed paths such as /health."""
     extra_routes = extra_routes or {}
     log = log or (lambda line: print(line, file=sys.stdout, flush=True))
+    templates = [target.template for target in functions.routes]
 
     class Gateway(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -206,12 +208,13 @@ def make_server(
         def _handle(self) -> None:
             started = time.perf_counter()
             url = urlsplit(self.path)
-            self.route = "(no route)"
+            self.route = f"(no route: {masked_path(url.path, templates)})"
             status = self._answer(url.path, url.query)
             elapsed = (time.perf_counter() - started) * 1000
-            # The route, as API Gateway's access log has it: paths and query strings carry
-            # identifiers (e-mail addresses, user ids), which stay out of logs.
-            log(f"{self.route} {status} {elapsed:.1f} ms")
+            # The method as received (OPTIONS for a CORS preflight) and the route pattern, as
+            # API Gateway's access log has it: paths and query strings carry identifiers
+            # (e-mail addresses, user ids), which stay out of logs.
+            log(f"{self.command} {self.route} {status} {elapsed:.1f} ms")
 
         def _answer(self, path: str, query: str) -> int:
             try:
@@ -225,14 +228,14 @@ def make_server(
                 )
             fixed = extra_routes.get((self.command, path))
             if fixed is not None:
-                self.route = f"{self.command} {path}"
+                self.route = path
                 status, headers, content = fixed(body, query)
                 return self._send(status, headers, content)
             found = functions.match(self.command, path)
             if found is None:
                 return self._send(404, {"content-type": "application/json"}, _message("Not Found"))
             target, parameters = found
-            self.route = f"{target.method} {target.template}"
+            self.route = target.template
             event = http_api_event(
                 method=self.command,
                 raw_path=path,
@@ -298,6 +301,33 @@ def make_server(
     server = ThreadingHTTPServer((host, port), Gateway)
     server.daemon_threads = True
     return server
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,39}")
+
+
+def masked_path(path: str, templates: list[str]) -> str:
+    """A path no route matched, with what may identify someone masked, so that a mistyped
+    route is still plain to see: a segment where a route of the same beginning takes a
+    parameter (`/v1/profiles/{identity}/…`) becomes `*`, as does any that is not a plain word
+    (a digit, `@`, `:`, `%`, a dot, or long). `/v1/profiles/user_id:42/evnts` ->
+    `/v1/profiles/*/evnts`."""
+    if len(path) > 512:
+        return "(a path too long to show)"
+    parts = path.split("/")
+    shapes = [template.split("/") for template in templates]
+    known = {part for shape in shapes for part in shape if not part.startswith("{")}
+    shown = []
+    for index, part in enumerate(parts):
+        parameter = any(
+            len(shape) > index
+            and shape[index].startswith("{")
+            and all(s.startswith("{") or s == p for s, p in zip(shape[:index], parts, strict=False))
+            for shape in shapes
+        )
+        plain = part in known or _WORD.fullmatch(part)
+        shown.append(part if not part or (not parameter and plain) else "*")
+    return "/".join(shown)
 
 
 def _message(text: str) -> bytes:

@@ -7,6 +7,8 @@ Item formats (attribute names in the events table):
   (a MODIFY on the stream, which the profile builder ignores) instead of adding one.
 - `type`, `name` (event name or page/screen name), `timestamp` (skew-corrected), `source`:
   what a timeline needs without opening the body (it sorts a person's events by `timestamp`).
+- `channel` and `library` (`analytics-python/2.1.9`), when the client says: which client sent
+  it, readable without opening the body (a few bytes; absent when not sent).
 - `body`: the whole normalised message as zlib-compressed JSON. A typical browser event is
   1.5-2.5 KB of JSON and well under 1 KB compressed, so it costs one write unit instead of
   two or three, and the stream records the profile builder reads are smaller too.
@@ -149,6 +151,10 @@ def event_item(event: Event, expires_at: int) -> dict[str, Any]:
     }
     if event.name is not None:
         item["name"] = {"S": event.name}
+    if event.channel is not None:
+        item["channel"] = {"S": event.channel}
+    if event.library is not None:
+        item["library"] = {"S": event.library}
     return item
 
 

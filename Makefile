@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
-SNIPPET := layers/cdp/static/cdp.js
+SNIPPET := layers/cdp/static/manifest.json
 SNIPPET_SOURCES := $(wildcard snippet/src/*.js) snippet/build.mjs snippet/stub.html
 STAGE ?= dev
 
@@ -26,7 +26,8 @@ $(NODE_READY): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The website tracker, built with esbuild into the package that serves it.
+# The website tracker, built with esbuild into the package that serves it, with its gzip and
+# brotli copies; the manifest naming their versions is written last.
 $(SNIPPET): $(NODE_READY) $(SNIPPET_SOURCES)
 	node snippet/build.mjs
 

@@ -8,6 +8,7 @@ from constructs import Construct
 from cdp import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.api import HttpApiFront
+from infra.constructs.cdn import Cdn
 from infra.constructs.functions import FunctionFactory
 from infra.constructs.observability import Observability
 from infra.constructs.secrets import Secrets
@@ -26,6 +27,7 @@ class CdpStack(cdk.Stack):
         )
         functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
         api = HttpApiFront(self, "Api", config=config, functions=functions)
+        cdn = Cdn(self, "Cdn", api=api.api)
         Observability(
             self,
             "Observability",
@@ -36,6 +38,13 @@ class CdpStack(cdk.Stack):
             api=api.api,
         )
         cdk.CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API")
+        cdk.CfnOutput(
+            self,
+            "CdnUrl",
+            value=cdn.url,
+            description="The API through CloudFront, the tracker's scripts cached at the edge: "
+            "the address for the loader stub",
+        )
         cdk.CfnOutput(self, "EventBusName", value=sharing.bus.event_bus_name)
         cdk.CfnOutput(
             self,

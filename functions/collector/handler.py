@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
@@ -11,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from cdp.assets import Script, built_scripts, not_modified
 from cdp.clock import utc_now
 from cdp.collector import collect
 from cdp.errors import AuthenticationError, NotFoundError
@@ -27,11 +27,31 @@ from cdp.web import basic_auth_user, json_response, register_error_handlers, req
 
 logger, tracer, metrics = powertools("collector")
 
+STABLE = "public, max-age=300"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+# Headers browser libraries send besides the CORS-safe ones (Powertools adds Authorization
+# and Content-Type): ours and analytics.js's retry count; RudderStack's v3 SDK's anonymous id,
+# sending time and retry details (its XHR transport sends them on every request).
+CLIENT_HEADERS = (
+    "Content-Encoding",
+    "X-Retry-Count",
+    "AnonymousId",
+    "SentAt",
+    "Rsa-Recovered",
+    "Rsa-Retry-Attempt",
+    "Rsa-Retry-Reason",
+    "Rsa-Since-First-Attempt",
+    "Rsa-Since-Last-Attempt",
+)
+
 # Route path -> what it carries. The route list itself lives in `cdp.wiring`.
 MESSAGE_KINDS: dict[str, str] = {
     "/v1/batch": "batch",
     "/v1/import": "batch",
     "/v1/b": "batch",
+    "/v1/import/": "batch",  # analytics-java's path
+    "/beacon/v1/batch": "batch",  # RudderStack's browser SDK on page exit (sendBeacon)
     **{f"/v1/{kind}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")},
     **{
         f"/v1/{kind[0]}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")
@@ -52,7 +72,7 @@ def create_app(
         CORSConfig(
             allow_origin=origins[0],
             extra_origins=origins[1:],
-            allow_headers=["Content-Encoding", "X-Retry-Count"],
+            allow_headers=list(CLIENT_HEADERS),
             max_age=600,
         )
         if origins
@@ -65,10 +85,14 @@ def create_app(
     def message_route(kind: str) -> Callable[[], Response[Any]]:
         def receive() -> Response[Any]:
             event = app.current_event
+            # A beacon cannot set headers: RudderStack's puts the write key in the query.
+            header_key = basic_auth_user(event.headers.get("authorization")) or (
+                event.get_query_string_value("writeKey") or None
+            )
             collected = collect(
                 request_body(event, MAX_REQUEST_BYTES),
                 kind,
-                header_key=basic_auth_user(event.headers.get("authorization")),
+                header_key=header_key,
                 find_key=keys.find,
                 store=store,
                 received_at=clock(),
@@ -125,41 +149,85 @@ def create_app(
             headers={"Cache-Control": "public, max-age=300"},
         )
 
+    @app.get("/sourceConfig")
+    @app.get("/sourceConfig/")
+    def source_config() -> Response[Any]:
+        """What RudderStack's browser and mobile SDKs load from their `configUrl` (control
+        plane) before they send anything: the source, enabled, with no device-mode
+        destinations, so every event comes to this API."""
+        event = app.current_event
+        presented = basic_auth_user(event.headers.get("authorization")) or (
+            event.get_query_string_value("writeKey") or None
+        )
+        key = authenticate(presented, "write", keys.find, clock().timestamp())
+        return json_response(
+            200, rudderstack_source_config(key.source), {"Cache-Control": "private, max-age=300"}
+        )
+
+    # The scripts' answers differ by the codings a browser accepts and, with CORS, its origin
+    # (the forms helpers are a module script, fetched with CORS).
+    vary = "Accept-Encoding, Origin" if cors else "Accept-Encoding"
+
     @app.get("/v1/cdp.js")
     def tracker() -> Response[Any]:
-        return script("cdp.js")
+        return script(built_scripts().named("cdp.js"), stable=True)
 
     @app.get("/v1/cdp-forms.js")
     def tracker_forms() -> Response[Any]:
-        return script("cdp-forms.js")
+        return script(built_scripts().named("cdp-forms.js"), stable=True)
 
-    def script(name: str) -> Response[Any]:
-        """The built tracker, cacheable: browsers keep it five minutes, then ask again with
-        its ETag and get a 304 until it changes."""
-        text, etag = static_file(name)
-        headers = {"Cache-Control": "public, max-age=300", "ETag": etag}
-        if app.current_event.headers.get("if-none-match") == etag:
+    @app.get("/v1/static/<file>")
+    def versioned_script(file: str) -> Response[Any]:
+        """A script under its content-hash name (`cdp.<hash>.js`): the same bytes for ever."""
+        return script(built_scripts().versioned(file), stable=False)
+
+    def script(built: Script, *, stable: bool) -> Response[Any]:
+        """The built script in the coding the browser accepts (compressed by the build), with
+        an ETag per coding. The stable paths, which pages load, are kept five minutes, then
+        revalidated (a 304 until a deploy changes them); the versioned ones for a year."""
+        request = app.current_event.headers
+        chosen = built.for_request(request.get("accept-encoding"))
+        headers = {
+            "Cache-Control": STABLE if stable else IMMUTABLE,
+            "ETag": chosen.etag,
+            "Vary": vary,
+        }
+        if stable:
+            headers["Content-Location"] = built.versioned_path  # the immutable copy
+        if not_modified(request.get("if-none-match"), chosen.etag):
             return Response(status_code=304, headers=headers, body="")
+        if chosen.encoding != "identity":
+            headers["Content-Encoding"] = chosen.encoding
         return Response(
             status_code=200,
             content_type="application/javascript; charset=utf-8",
-            body=text,
+            body=chosen.body,  # bytes: Powertools sends them base64-encoded (isBase64Encoded)
             headers=headers,
+            compress=False,  # compressed already
         )
 
     return app
 
 
-@lru_cache(maxsize=4)
-def static_file(name: str) -> tuple[str, str]:
-    """A file built into the package (`make` builds the snippet into cdp/static/)."""
-    from importlib.resources import files
-
-    try:
-        text = files("cdp").joinpath("static", name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"{name} is not built; run `make` (npm run build:snippet)") from None
-    return text, '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+def rudderstack_source_config(source: str) -> dict[str, Any]:
+    """The source configuration in the shape RudderStack's control plane answers it."""
+    return {
+        "isHosted": False,
+        "source": {
+            "id": source,
+            "name": source,
+            "enabled": True,
+            "workspaceId": "cdp",
+            "config": {
+                "statsCollection": {
+                    "errors": {"enabled": False},
+                    "metrics": {"enabled": False},
+                    "errorReports": {"enabled": False},
+                }
+            },
+            "destinations": [],
+        },
+    }
 
 
 @lru_cache(maxsize=1)

@@ -246,9 +246,6 @@ def _validated(
     for field_name in ("writeKey", "receivedAt"):
         # A credential is never stored; the arrival time is ours to set, never the client's.
         message.pop(field_name, None)
-    for field_name in _ABSENT_WHEN_EMPTY:
-        if message.get(field_name) == "":
-            del message[field_name]
     if forced_type is not None:
         message["type"] = forced_type
     kind = message.get("type")
@@ -256,14 +253,16 @@ def _validated(
         raise MessageRejected(f"type: must be one of {', '.join(MESSAGE_TYPES)}")
     if "sentAt" not in message and shared.sent_at is not None:
         message["sentAt"] = shared.sent_at
+    _read_client_habits(message, kind)
     try:
         return message, MODELS[kind].model_validate(message)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
 
 
-# RudderStack's SDKs send `"userId": ""` until identify (and other libraries blank times they
-# do not know): an empty string there means the field is absent, as RudderStack's server reads it.
+# RudderStack's SDKs send `"userId": ""` until identify, analytics-kotlin `"category": ""` on
+# every screen without one (and other libraries blank what they do not know): an empty string
+# there means the field is absent, as RudderStack's and Segment's servers read it.
 _ABSENT_WHEN_EMPTY = (
     "userId",
     "anonymousId",
@@ -273,8 +272,28 @@ _ABSENT_WHEN_EMPTY = (
     "sentAt",
     "previousId",
     "groupId",
+    "name",
+    "category",
 )
 _MAX_LABEL = 128
+
+
+def _read_client_habits(message: dict[str, Any], kind: str) -> None:
+    """Read what libraries mean where they say it their own way, in the message itself."""
+    for field_name in _ABSENT_WHEN_EMPTY:
+        if message.get(field_name) == "":
+            del message[field_name]
+    if kind == "alias" and "previousId" not in message and message.get("anonymousId"):
+        # analytics-swift aliases an anonymous device without a previousId: the device is it
+        message["previousId"] = message["anonymousId"]
+    if kind in {"page", "screen"} and "name" not in message:
+        # RudderStack's mobile SDKs name a screen in `event` and `properties.name`
+        properties = message.get("properties")
+        named = properties.get("name") if isinstance(properties, dict) else None
+        for candidate in (named, message.get("event")):
+            if isinstance(candidate, str) and candidate.strip():
+                message["name"] = candidate
+                break
 
 
 def _label(value: Any) -> str | None:

@@ -146,12 +146,23 @@ COLLECTOR = FunctionSpec(
         # Segment's documented paths, then the short ones of analytics.js (analytics-next)
         # and the mobile libraries, which post to `<apiHost>/<first letter>` and `/b`.
         *_posts("/v1/batch", "/v1/import", "/v1/identify", "/v1/track", "/v1/page"),
+        # analytics-java posts to `/v1/import/`: API Gateway gives a trailing slash to a
+        # greedy path, as a route cannot end in one.
+        Route("POST", "/v1/import/{proxy+}"),
         *_posts("/v1/screen", "/v1/group", "/v1/alias"),
         *_posts("/v1/b", "/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/g", "/v1/a", "/v1/m"),
         Route("GET", "/v1/projects/{write_key}/settings"),
-        # The tracker for websites (snippet/), and its forms helpers.
+        # RudderStack's: the batch its browser SDK sends on page exit, and the source
+        # configuration its browser and mobile SDKs load first (always asked for with a
+        # trailing slash by the browser SDK, which API Gateway routes to the greedy path).
+        *_posts("/beacon/v1/batch"),
+        Route("GET", "/sourceConfig"),
+        Route("GET", "/sourceConfig/{proxy+}"),
+        # The tracker for websites (snippet/), and its forms helpers; the same under their
+        # content-hash names (`cdp.<hash>.js`), immutable.
         Route("GET", "/v1/cdp.js"),
         Route("GET", "/v1/cdp-forms.js"),
+        Route("GET", "/v1/static/{file}"),
     ),
     tables=(
         (tables.EVENTS, "write"),

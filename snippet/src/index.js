@@ -13,6 +13,9 @@ const ANON = "cdp_aid";
 const USER = "cdp_uid";
 const SIGNATURE = "cdp_sig";
 const CONSENT = "cdp_consent";
+// The forms helpers' versioned, immutable path, which the build writes in (snippet/build.mjs);
+// unbuilt (the Node tests), their stable path.
+const FORMS = typeof CDP_FORMS === "string" ? CDP_FORMS : "/v1/cdp-forms.js";
 
 export function create(win = window) {
   let options = {};
@@ -203,7 +206,10 @@ export function create(win = window) {
     },
   };
   let loading;
-  const forms = () => (loading = loading || import(url("/v1/cdp-forms.js")));
+  // A page that loaded the tracker before a deploy asks for a version that is gone: then the
+  // stable path, which always holds the current one.
+  const forms = () =>
+    (loading = loading || import(url(FORMS)).catch(() => import(url("/v1/cdp-forms.js"))));
 
   for (const name of Object.keys(api)) api[name] = safe(api[name]);
   return api;

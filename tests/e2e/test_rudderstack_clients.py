@@ -26,7 +26,6 @@ import requests
 from cdp.local.aws import free_port
 from tests.e2e.conftest import ROOT, SECRET_KEY, WRITE_KEY, DevStack, start_dev, stop_dev
 from tests.e2e.lossy_proxy import LossyProxy
-from tests.e2e.test_snippet_browser import browser  # noqa: F401 (the Chromium fixture)
 
 pytestmark = pytest.mark.e2e
 

@@ -153,7 +153,8 @@ def test_each_event_records_its_channel_and_library(
     page = items["page-1-0001"]
     assert page["channel"] == {"S": "web"}
     assert page["library"] == {"S": "RudderLabs JavaScript SDK/3.34.1"}
-    assert "channel" not in items["bare-1"] and "library" not in items["bare-1"]
+    assert "channel" not in items["bare-1"]
+    assert "library" not in items["bare-1"]
 
 
 @pytest.mark.parametrize("path", ["/sourceConfig", "/sourceConfig/"])
@@ -225,3 +226,31 @@ def test_an_identify_sent_anonymous_id_header_only_is_still_refused_clearly(
     assert "anonymousId" in answer_json(answer)["message"]
     [kept] = quarantined(dynamodb, table_names["QUARANTINE_TABLE"])
     assert "anonymousId" in kept["reason"]["S"]
+
+
+def test_client_habits_are_read_as_meant(
+    collector: Handler, dynamodb: Any, table_names: dict[str, str]
+) -> None:
+    """Mobile libraries say some things their own way: RudderStack's name a screen in `event`
+    and `properties.name`, analytics-kotlin sends `"category": ""`, analytics-swift aliases
+    an anonymous device without a `previousId`."""
+    batch = [
+        {"type": "screen", "anonymousId": "dev-1", "messageId": "s-1", "event": "Basket",
+         "properties": {"name": "Basket"}, "channel": "mobile"},
+        {"type": "screen", "anonymousId": "dev-1", "messageId": "s-2", "name": "Home",
+         "category": ""},
+        {"type": "alias", "anonymousId": "dev-1", "userId": "swift-user", "messageId": "a-1"},
+    ]  # fmt: skip
+    answer = collector(
+        http_event(path="/v1/batch", headers=basic_auth(WRITE_KEY), body={"batch": batch})
+    )
+    assert answer["statusCode"] == 200, answer["body"]
+    assert "rejected" not in answer_json(answer)
+    items = {
+        item["sk"]["S"]: item
+        for item in dynamodb.scan(TableName=table_names["EVENTS_TABLE"])["Items"]
+    }
+    assert items["s-1"]["name"] == {"S": "Basket"}
+    stored = {m["messageId"]: m for m in stored_events(dynamodb, table_names["EVENTS_TABLE"])}
+    assert "category" not in stored["s-2"]
+    assert stored["a-1"]["previousId"] == "dev-1"

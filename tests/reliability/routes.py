@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+from cdp.assets import built_scripts
 from cdp.wiring import FUNCTIONS
 from functions.collector.handler import MESSAGE_KINDS
 from tests.reliability.conftest import (
@@ -124,7 +125,12 @@ def _collector_routes() -> list[Route]:
              "sentAt": now_iso(), "context": {"locale": "nl-NL"}}
             if kind == "batch" else message()
         )  # fmt: skip
-        routes.append(Route("POST", path, "write", Call("POST", path, body=body)))
+        # a path with a trailing slash is routed to a greedy path (see cdp.wiring)
+        template, params = (f"{path}{{proxy+}}", {"proxy+": ""}) if path.endswith("/") else (
+            path, {})  # fmt: skip
+        routes.append(
+            Route("POST", template, "write", Call("POST", template, body=body, params=params))
+        )
     return routes
 
 
@@ -157,8 +163,13 @@ def _catalogue() -> list[Route]:
             {"type": "Counter", "metric": "analytics_js.invoke", "value": 1, "tags": {}}]})),
         Route("GET", "/v1/projects/{write_key}/settings", "path_key",
               Call("GET", "/v1/projects/{write_key}/settings")),
+        Route("GET", "/sourceConfig", "write", Call("GET", "/sourceConfig", query={"p": "ios"})),
+        Route("GET", "/sourceConfig/{proxy+}", "write", Call("GET", "/sourceConfig/{proxy+}",
+              params={"proxy+": ""}, query={"p": "npm", "v": "3.34.1"})),
         Route("GET", "/v1/cdp.js", "public", Call("GET", "/v1/cdp.js")),
         Route("GET", "/v1/cdp-forms.js", "public", Call("GET", "/v1/cdp-forms.js")),
+        Route("GET", "/v1/static/{file}", "public", Call("GET", "/v1/static/{file}",
+              params={"file": built_scripts().named("cdp.js").versioned})),
         # Profile API
         _secret("GET", "/v1/profiles/{identity}", params=IDENTITY),
         _secret("GET", "/v1/profiles/{identity}/events", params=IDENTITY, query={"limit": "5"}),

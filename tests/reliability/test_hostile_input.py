@@ -56,7 +56,9 @@ def check(stack: Stack, route: Route, call: Call, hostile: Hostile) -> list[str]
 
 def _script(route: Route) -> bool:
     """The tracker's code and the OpenAPI document name things: they are not answers."""
-    return route.template.endswith((".js", "openapi.json"))
+    return route.template.endswith((".js", "openapi.json")) or route.template.startswith(
+        "/v1/static/"
+    )
 
 
 def _refusal_problems(answer: Answer) -> list[str]:

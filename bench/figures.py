@@ -17,7 +17,6 @@ from bench.recording import Invocation, Recorder
 from bench.segments import segment_definitions
 from bench.workload import Workload, generate
 
-PIPELINE = ("collector", "forms_api", "profile_builder", "publisher")
 E2E_SEGMENTS = 10
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "performance.md"
-STAGES = ("collector", "forms_api", "profile_builder", "publisher")
 
 
 def write(results: dict[str, Any]) -> Path:

@@ -19,7 +19,6 @@ EMAIL = "email"
 # Not an identity of a person but a way to name one: segment member lists give profile ids,
 # and the APIs take `profile_id:<id>` wherever they take an identity.
 PROFILE_ID = "profile_id"
-BUILT_IN_TYPES: tuple[str, ...] = (USER_ID, ANONYMOUS_ID, EMAIL)
 
 # Strongest first: when an event's identities lead to profiles that may not be merged, the
 # event goes to the profile of its strongest identity.

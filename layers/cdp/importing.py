@@ -204,12 +204,6 @@ def _identified(
     return message, email
 
 
-def file_identity(name: str, modified: datetime) -> tuple[str, datetime]:
-    """What makes rows of one file distinct from another's: its name; and its time, which
-    rows without a time of their own take (the same on every run)."""
-    return name, modified.astimezone(UTC)
-
-
 def _time(values: dict[str, Any], mapping: ImportMapping, default: datetime) -> datetime:
     if not mapping.timestamp:
         return default
@@ -272,7 +266,3 @@ def rejected_line(row: Row, reason: str) -> str:
     """One line of the rejected-rows file (JSON Lines: the row and the reason)."""
     values = {k: v for k, v in row.values.items() if not k.startswith("__")} or row.values
     return json.dumps({"row": row.number, "reason": reason, "values": values}, default=str) + "\n"
-
-
-def read_mapping(text: str) -> ImportMapping:
-    return ImportMapping.model_validate(json.loads(text))

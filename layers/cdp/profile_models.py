@@ -69,9 +69,3 @@ class ProfileOut(BaseModel):
 class EventsPage(BaseModel):
     events: list[dict[str, Any]] = Field(description="the stored messages, newest first")
     cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
-
-
-class ErrorOut(BaseModel):
-    success: Literal[False] = False
-    code: str
-    message: str

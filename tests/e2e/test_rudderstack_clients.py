@@ -285,3 +285,50 @@ def test_rudderstack_analytics_js_v3_from_another_origin(
     assert {event["channel"] for event in timeline} == {"web"}
     before = [e for e in timeline if e["type"] in {"page", "track"} and "userId" not in e]
     assert len(before) == 2  # sent with "userId": "" before identify, stored as anonymous
+
+
+def test_rudderstack_analytics_js_v3_beacon_transport(
+    stack: DevStack, browser: Any, shop: Path, page_port: int
+) -> None:
+    """With `useBeacon`, the SDK sends batches with navigator.sendBeacon to
+    /beacon/v1/batch, its write key in the query (a beacon cannot set headers)."""
+    run = uuid.uuid4().hex[:8]
+    user = f"rs-beacon-{run}"
+    with LossyProxy(stack.url, lose=0).running() as proxy:
+        (shop / f"{run}.html").write_text(
+            PAGE.replace("__WRITE_KEY__", WRITE_KEY)
+            .replace("__DATA_PLANE__", proxy.url)
+            .replace("__CONFIG_URL__", proxy.url)
+            .replace(
+                'plugins: ["XhrQueue"]',
+                'plugins: ["BeaconQueue"], useBeacon: true, '
+                "beaconQueueOptions: { flushQueueInterval: 300 }",
+            )
+        )
+        context = browser.new_context()
+        page = context.new_page()
+        failures: list[str] = []
+        page.on("pageerror", lambda error: failures.append(str(error)))
+        page.goto(f"http://{PAGE_ORIGIN_HOST}:{page_port}/{run}.html")
+        page.wait_for_function("() => window.rudderLoaded === true", timeout=20_000)
+        page.evaluate(
+            """([user]) => {
+              const a = window.rudderanalytics;
+              a.page("Shop", "Home");
+              a.identify(user, { email: user + "@example.com" });
+              a.track("Order Completed", { revenue: 5 });
+            }""",
+            [user],
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            line.startswith("POST /beacon/v1/batch") for line in proxy.forwarded
+        ):
+            page.wait_for_timeout(250)
+        page.goto("about:blank")  # leaving the page flushes what is queued
+        context.close()
+    assert failures == [], failures
+    assert any(line.startswith("POST /beacon/v1/batch") for line in proxy.forwarded)
+    profile, timeline = settled_profile(stack, f"user_id:{user}", 3)
+    assert profile["traits"]["email"] == f"{user}@example.com"
+    assert sorted(event["type"] for event in timeline) == ["identify", "page", "track"]

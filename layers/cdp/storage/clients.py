@@ -24,15 +24,6 @@ def dynamodb() -> Any:
 
 
 @lru_cache(maxsize=1)
-def dynamodb_streams() -> Any:
-    # Without this setting, current botocore asks an account-based endpoint that moto
-    # (and so `cdp dev`) does not answer.
-    return boto3.client(
-        "dynamodbstreams", config=_CONFIG.merge(Config(account_id_endpoint_mode="disabled"))
-    )
-
-
-@lru_cache(maxsize=1)
 def events() -> Any:
     return boto3.client("events", config=_CONFIG)
 

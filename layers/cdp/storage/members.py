@@ -78,29 +78,6 @@ class MembershipIndex:
         more = "LastEvaluatedKey" in answer
         return members, members[-1]["profile_id"] if more and members else None
 
-    def forget_segment(self, segment_id: str) -> int:
-        """Remove every member item and the count of a deleted segment."""
-        removed = 0
-        while True:
-            answer = self.client.query(
-                TableName=self.table,
-                KeyConditionExpression="segment_id = :segment",
-                ExpressionAttributeValues={":segment": {"S": segment_id}},
-                ProjectionExpression="segment_id, profile_id",
-            )
-            keys = answer["Items"]
-            for start in range(0, len(keys), 25):
-                self.client.batch_write_item(
-                    RequestItems={
-                        self.table: [
-                            {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-                        ]
-                    }
-                )
-            removed += len(keys)
-            if "LastEvaluatedKey" not in answer:
-                return removed
-
     def _apply(self, change: dict[str, Any], segment_id: str, delta: int) -> bool:
         try:
             self.client.transact_write_items(

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections import Counter
+from collections import defaultdict
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -131,10 +131,15 @@ def import_breakdown(module: str, *, service: str) -> dict[str, float]:
     return _attributed(answer.stderr, module)
 
 
+# One line of `-X importtime`: the module, its own and cumulative microseconds, and the imports
+# it made.
+_Import = tuple[str, int, int, list["_Import"]]
+
+
 def _attributed(importtime: str, module: str) -> dict[str, float]:
     """Our modules' own time to us; everything else by package, cumulatively, at the point
     where our code (or the handler) first imported it."""
-    pending: dict[int, list[tuple[str, int, int, list[Any]]]] = {}
+    pending: dict[int, list[_Import]] = {}
     root = None
     for line in importtime.splitlines():
         found = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
@@ -150,9 +155,9 @@ def _attributed(importtime: str, module: str) -> dict[str, float]:
         pending.setdefault(depth, []).append(node)
         if depth == 0 and node[0] == module:
             root = node
-    totals: Counter[str] = Counter()
+    totals: defaultdict[str, float] = defaultdict(float)
 
-    def visit(node: tuple[str, int, int, list[Any]]) -> None:
+    def visit(node: _Import) -> None:
         name, own, cumulative, children = node
         package = _package(name)
         if package != OURS:
@@ -164,7 +169,8 @@ def _attributed(importtime: str, module: str) -> dict[str, float]:
 
     if root is not None:
         visit(root)
-    return {name: round(ms, 1) for name, ms in totals.most_common()}
+    by_time = sorted(totals.items(), key=lambda total: total[1], reverse=True)
+    return {name: round(ms, 1) for name, ms in by_time}
 
 
 OURS = "our code (cdp, functions)"

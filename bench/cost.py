@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TypedDict
 
 MILLION = 1_000_000
 
+# The price tables of `prices.json` by service: prices["lambda"]["gb_second_arm64"], in dollars.
+Prices = Mapping[str, Mapping[str, float]]
+
+
+class Assumptions(TypedDict):
+    """`assumptions` in `prices.json`."""
+
+    vcpu_full_at_mb: int
+    cpu_time_factor: float
+    latency_ms: Mapping[str, float]  # by service, as the first part of a request's kind
+
 
 def invocation_ms(
-    cpu_ns: int, requests: Mapping[str, int], *, memory_mb: int, assumptions: Mapping[str, Any]
+    cpu_ns: int, requests: Mapping[str, int], *, memory_mb: int, assumptions: Assumptions
 ) -> int:
     """Billed milliseconds of one invocation."""
     share = min(1.0, memory_mb / assumptions["vcpu_full_at_mb"])
@@ -31,7 +42,7 @@ def gb_seconds(
     invocations: Iterable[tuple[int, Mapping[str, int]]],
     *,
     memory_mb: int,
-    assumptions: Mapping[str, Any],
+    assumptions: Assumptions,
 ) -> float:
     """GB-seconds of (cpu_ns, requests by kind) invocations of one function."""
     billed_ms = sum(
@@ -41,7 +52,7 @@ def gb_seconds(
     return billed_ms / 1000 * memory_mb / 1024
 
 
-def per_million(per_event: Mapping[str, float], prices: Mapping[str, Any]) -> dict[str, float]:
+def per_million(per_event: Mapping[str, float], prices: Prices) -> dict[str, float]:
     """Dollars per million events, by line. `per_event` holds: api_requests,
     lambda_invocations, lambda_gb_seconds, write_units, read_units, eventbridge_events,
     sqs_requests, log_bytes."""
@@ -68,9 +79,7 @@ def per_million(per_event: Mapping[str, float], prices: Mapping[str, Any]) -> di
     return {name: round(dollars, 4) for name, dollars in lines.items()}
 
 
-def storage_per_million(
-    item_bytes: float, *, retention_days: int, prices: Mapping[str, Any]
-) -> float:
+def storage_per_million(item_bytes: float, *, retention_days: int, prices: Prices) -> float:
     """Dollars to keep a million events for the retention period (DynamoDB Standard class:
     each item's size plus 100 bytes of per-item overhead, billed per GB-month)."""
     gb = MILLION * (item_bytes + 100) / 1024**3

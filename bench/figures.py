@@ -8,6 +8,7 @@ import json
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,9 @@ def workload_for(seed: int, visitors: int, batch_size: int, days: int) -> Worklo
 # -- 1, 2 and the cost inputs: the pipeline end to end ----------------------------------
 
 
-def end_to_end(recorder: Recorder, workload: Workload) -> tuple[dict[str, Any], list[Any]]:
+def end_to_end(
+    recorder: Recorder, workload: Workload
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the workload through collector, forms API, profile builder and publisher with
     every request recorded; answer the figures and the profile states it left."""
     recorder.reset()
@@ -125,7 +128,7 @@ def end_to_end(recorder: Recorder, workload: Workload) -> tuple[dict[str, Any], 
 
 def _cpu(
     invocations: list[Invocation], records: Counter[str], messages: int
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, str | float]]:
     """Microseconds of CPU per unit of work: per event for the API functions, per stream
     record for the stream consumers."""
     totals: dict[str, Counter[str]] = defaultdict(Counter)
@@ -158,7 +161,7 @@ def _scan(recorder: Recorder, table: str) -> list[dict[str, Any]]:
         arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
-def _percentile(values: list[float], percent: int) -> float:
+def _percentile(values: Sequence[float], percent: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 

@@ -30,7 +30,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.capacity import Consumption, ItemRef, TableSchema, consumed, key_id, write_actions
+from bench.capacity import (
+    Consumption,
+    Item,
+    ItemRef,
+    TableSchema,
+    consumed,
+    key_id,
+    write_actions,
+)
 
 EVENT_CHUNK_BYTES = 64 * 1024  # EventBridge and SQS bill each started 64 KB as one request
 
@@ -73,7 +81,7 @@ class _InFlight:
     kind: str
     operation: str
     params: Mapping[str, Any]
-    before: dict[ItemRef, Any]
+    before: dict[ItemRef, Item | None]
     start: int = 0
     transport_ns: int = 0
     transport_start: int = 0
@@ -224,7 +232,7 @@ class Recorder:
     # -- items --------------------------------------------------------------------------
 
     def _usage(self, call: _InFlight, parsed: Mapping[str, Any], error: str | None) -> Consumption:
-        after: dict[ItemRef, Any] = {}
+        after: dict[ItemRef, Item | None] = {}
         response = parsed
         if error is None and call.operation in ("UpdateItem", "TransactWriteItems"):
             updated = [
@@ -248,9 +256,9 @@ class Recorder:
             after=after,
         )
 
-    def _peek(self, refs: list[ItemRef]) -> dict[ItemRef, Any]:
+    def _peek(self, refs: list[ItemRef]) -> dict[ItemRef, Item | None]:
         """The items as they are now (None when absent), read without being recorded."""
-        found: dict[ItemRef, Any] = dict.fromkeys(refs)
+        found: dict[ItemRef, Item | None] = dict.fromkeys(refs)
         unique = list(dict.fromkeys(refs))
         self._local.busy = True
         try:

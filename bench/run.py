@@ -89,7 +89,7 @@ def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
     step_started = [time.monotonic()]
     end_to_end: dict[str, Any] = {}
     invocations: dict[str, Any] = {}
-    states: list[Any] = []
+    states: list[dict[str, Any]] = []
     for batch_size in (1, 20):
         step(f"end to end at batch size {batch_size}")
         workload = figures.workload_for(args.seed, args.visitors, batch_size, args.days)
@@ -229,7 +229,7 @@ def _cost(
     cost: dict[str, Any] = {"prices": prices}
     for batch_size, figures in end_to_end.items():
         messages = figures["messages"]
-        by_function: dict[str, list[Any]] = {}
+        by_function: dict[str, list[tuple[int, dict[str, int]]]] = {}
         for stage, cpu_ns, requests in invocations[batch_size]:
             by_function.setdefault(stage, []).append((cpu_ns, requests))
         lambda_gb_s = {

@@ -4,20 +4,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cdp.urls import webhook_url_problem
 
-EVENT_TYPES = (
+EventType = Literal[
     "segment.entered",
     "segment.exited",
     "profile.updated",
     "profile.merged",
     "profile.unmerged",
     "profile.deleted",
-)
+]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
 class WebhookAuth(BaseModel):
@@ -43,7 +44,7 @@ class Destination(BaseModel):
         pattern=r"^[a-z][a-z0-9_]{0,63}$",
         description="consent purpose the destination serves: only people who granted it are sent",
     )
-    events: list[Literal[EVENT_TYPES]] = Field(default_factory=lambda: list(EVENT_TYPES))  # type: ignore[valid-type]
+    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES))
     url: str | None = Field(default=None, pattern=r"^https://")
     rate_per_second: int = Field(default=10, ge=1, le=300)
     auth: WebhookAuth | None = None
@@ -107,7 +108,7 @@ class DeploymentConfig(BaseModel):
         """Tables of every stage but `dev` are protected from deletion."""
         return self.stage != "dev"
 
-    def function_settings(self) -> dict[str, Any]:
+    def function_settings(self) -> dict[str, str | int | bool]:
         """Values for the functions' settings that come from configuration, by setting name."""
         return {
             "event_retention_days": self.event_retention_days,

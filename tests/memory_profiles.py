@@ -7,7 +7,9 @@ minutes; every behaviour it models is also tested against moto in tests/integrat
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 from typing import Any
 
 from cdp.builder import WriteConflictError
@@ -16,19 +18,36 @@ from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
 
 
 class MemoryProfiles:
-    def __init__(self) -> None:
+    def __init__(self, stale_reads: random.Random | None = None) -> None:
+        """With `stale_reads`, an eventually consistent read may see the store as it was up
+        to three writes ago (chosen by that generator), as DynamoDB's may."""
         self.identities: dict[str, str] = {}
         self.items: dict[str, dict[str, Any]] = {}  # profile id -> {version, state | merged_into}
         self.writes = 0
+        self.stale_reads = stale_reads
+        self.history: list[tuple[dict[str, str], dict[str, dict[str, Any]]]] = []
 
-    def load(self, identities: set[str]) -> Known:
-        owners = {key: self.identities[key] for key in identities if key in self.identities}
+    def load(self, identities: set[str], *, consistent: bool = True) -> Known:
+        if self.stale_reads is not None and not consistent and self.history:
+            behind = self.stale_reads.randint(0, min(3, len(self.history)))
+            if behind:
+                past_identities, past_items = self.history[-behind]
+                return self._load(identities, past_identities, past_items)
+        return self._load(identities, self.identities, self.items)
+
+    def _load(
+        self,
+        identities: set[str],
+        owned: dict[str, str],
+        items: dict[str, dict[str, Any]],
+    ) -> Known:
+        owners = {key: owned[key] for key in identities if key in owned}
         known = Known(owners=owners, profiles={})
         wanted = set(owners.values())
         for _ in range(MAX_REDIRECT_HOPS):
             next_wanted = set()
             for profile_id in wanted:
-                item = self.items.get(profile_id)
+                item = items.get(profile_id)
                 if item is None:
                     continue
                 if "merged_into" in item:
@@ -43,6 +62,8 @@ class MemoryProfiles:
         return known
 
     def save(self, plan: Plan) -> None:
+        if self.stale_reads is not None:
+            self.history.append((copy.deepcopy(self.identities), copy.deepcopy(self.items)))
         survivor = plan.profile
         for key in plan.claims:
             if self.identities.get(key, survivor.profile_id) != survivor.profile_id:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
@@ -85,7 +85,7 @@ def create_app(
     members: MembershipIndex,
     progress: BackfillProgress,
     queue: TaskQueue,
-    purposes: list[str] = DEFAULT_PURPOSES,
+    purposes: Sequence[str] = DEFAULT_PURPOSES,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
@@ -276,7 +276,7 @@ def _form_routes(
     app: APIGatewayHttpResolver,
     *,
     config: ConfigStore,
-    purposes: list[str],
+    purposes: Sequence[str],
     clock: Callable[[], datetime],
 ) -> None:
     def stored() -> dict[str, FormDefinition]:

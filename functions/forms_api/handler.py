@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
@@ -51,6 +51,9 @@ from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
 from cdp.verification import verified
 from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 logger, tracer, metrics = powertools("forms_api")
 # What a person answers here, or sets in the preference center, is what they declared.
@@ -110,7 +113,7 @@ class FormsService:
 
     # -- the four routes ----------------------------------------------------------------
 
-    def next_questions(self, event: Any, form_id: str) -> dict[str, Any]:
+    def next_questions(self, event: APIGatewayProxyEventV2, form_id: str) -> dict[str, Any]:
         self.write_key(event)
         definition = self.form(form_id)
         query = event.query_string_parameters
@@ -130,7 +133,7 @@ class FormsService:
             },
         }
 
-    def submit(self, event: Any, form_id: str) -> dict[str, Any]:
+    def submit(self, event: APIGatewayProxyEventV2, form_id: str) -> dict[str, Any]:
         data = self.body(event)
         key = self.write_key(event, data)
         definition = self.form(form_id)
@@ -180,7 +183,7 @@ class FormsService:
             "next": next_questions(definition, declared),
         }
 
-    def preferences(self, event: Any) -> dict[str, Any]:
+    def preferences(self, event: APIGatewayProxyEventV2) -> dict[str, Any]:
         self.write_key(event)
         who = self.person(dict(event.query_string_parameters))
         answer: dict[str, Any] = {
@@ -206,7 +209,7 @@ class FormsService:
         answer["questions"] = [field.question() for field in fields.values()]
         return answer
 
-    def change_preferences(self, event: Any) -> dict[str, Any]:
+    def change_preferences(self, event: APIGatewayProxyEventV2) -> dict[str, Any]:
         data = self.body(event)
         key = self.write_key(event, data)
         who = self.person(data)
@@ -247,7 +250,9 @@ class FormsService:
 
     # -- what they share ----------------------------------------------------------------
 
-    def write_key(self, event: Any, body: dict[str, Any] | None = None) -> ApiKey:
+    def write_key(
+        self, event: APIGatewayProxyEventV2, body: dict[str, Any] | None = None
+    ) -> ApiKey:
         presented = (
             basic_auth_user(event.headers.get("authorization"))
             or (body or {}).get("writeKey")
@@ -300,13 +305,15 @@ class FormsService:
                 fields.setdefault(field.trait, field)
         return fields
 
-    def body(self, event: Any) -> dict[str, Any]:
+    def body(self, event: APIGatewayProxyEventV2) -> dict[str, Any]:
         data = parse_json(request_body(event, MAX_MESSAGE_BYTES))
         if not isinstance(data, dict):
             raise InvalidRequestError("the body must be a JSON object")
         return data
 
-    def save(self, event: Any, messages: list[dict[str, Any]], key: ApiKey) -> None:
+    def save(
+        self, event: APIGatewayProxyEventV2, messages: list[dict[str, Any]], key: ApiKey
+    ) -> None:
         now = self.clock()
         intake = read_request(
             {"batch": messages},

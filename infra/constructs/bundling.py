@@ -9,13 +9,23 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import aws_cdk as cdk
 import jsii
 
 ROOT = Path(__file__).resolve().parents[2]
 _IGNORED = ("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+
+
+class AssetOptions(TypedDict):
+    """Keyword arguments for `Code.from_asset`."""
+
+    path: str
+    bundling: cdk.BundlingOptions
+    exclude: NotRequired[list[str]]
+    asset_hash_type: NotRequired[cdk.AssetHashType]
+    asset_hash: NotRequired[str]
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -27,7 +37,9 @@ class CopyInto:
         self.target = target
         self.exclude = exclude
 
-    def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+    def try_bundle(
+        self, output_dir: str, *, image: cdk.DockerImage | None = None, **_: object
+    ) -> bool:
         shutil.copytree(
             self.source,
             Path(output_dir) / self.target,
@@ -37,7 +49,7 @@ class CopyInto:
         return True
 
 
-def copied_asset(source: Path, target: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+def copied_asset(source: Path, target: str, exclude: tuple[str, ...] = ()) -> AssetOptions:
     """Keyword arguments for `Code.from_asset` that bundle by copying, never with Docker."""
     return {
         "path": str(source),
@@ -77,7 +89,9 @@ class PipInstall:
     def built(self) -> Path:
         return ROOT / ".build" / f"lambda-dependencies-{self.fingerprint}"
 
-    def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+    def try_bundle(
+        self, output_dir: str, *, image: cdk.DockerImage | None = None, **_: object
+    ) -> bool:
         built = self.built
         if not built.is_dir():
             # A staging directory of its own: parallel synths (pytest -n) may build at once.
@@ -102,7 +116,7 @@ class PipInstall:
 _MANYLINUX = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
 
 
-def installed_asset(installer: PipInstall) -> dict[str, Any]:
+def installed_asset(installer: PipInstall) -> AssetOptions:
     """Keyword arguments for `Code.from_asset`: the requirements installed by `installer`."""
     return {
         "path": str(installer.requirements.parent),

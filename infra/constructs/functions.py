@@ -3,9 +3,7 @@ place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the two layer
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_cdk import Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -75,7 +73,8 @@ _NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3d
 
 def _logical_id(construct: Construct) -> str:
     child = construct.node.default_child
-    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
+    assert isinstance(child, CfnElement), f"{construct.node.path} has no CloudFormation resource"
+    return Stack.of(construct).get_logical_id(child)
 
 
 _RETENTION = {
@@ -151,7 +150,7 @@ class FunctionFactory(Construct):
         )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
-        settings: dict[str, Any] = self.config.function_settings()
+        settings = self.config.function_settings()
         environment = {
             table.env_var: self.storage.table(table).table_name for table, _ in spec.tables
         }
@@ -234,8 +233,9 @@ class FunctionFactory(Construct):
             actions = _ACTIONS[access] + (["dynamodb:Scan"] if table_spec in spec.scans else [])
             table.grant(function, *actions)
             if table_spec.indexes:
+                assert function.role is not None  # build() gives every function its own role
                 acknowledge(
-                    function.role,  # type: ignore[arg-type]
+                    function.role,
                     f"AwsSolutions-IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]",
                     f"the same actions on the {table_spec.logical_name} table's own indexes "
                     "(`due`: the scheduler's sparse index)",
@@ -268,8 +268,9 @@ class FunctionFactory(Construct):
                     resources=[bucket.arn_for_objects(f"{PREFIX}*")],
                 )
             )
+            assert function.role is not None
             acknowledge(
-                function.role,  # type: ignore[arg-type]
+                function.role,
                 f"AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{PREFIX}*]",
                 "files arrive under any name below imports/; only get and put on them",
             )

@@ -6,6 +6,7 @@ withdrew it, to say so). Erasures (`profile.deleted`) reach every destination.""
 from __future__ import annotations
 
 import json
+from typing import TypedDict
 
 from aws_cdk import Duration, SecretValue, Tags
 from aws_cdk import aws_events as events
@@ -19,15 +20,30 @@ from infra.config import DeploymentConfig, Destination
 from infra.constructs.checks import acknowledge
 
 
-def encrypted_queue(scope: Construct, construct_id: str, **options: object) -> sqs.Queue:
+def encrypted_queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    visibility_timeout: Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
     return sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
-        **options,  # type: ignore[arg-type]
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
     )
+
+
+class _Retry(TypedDict):
+    """What a rule target does with an event it cannot deliver."""
+
+    dead_letter_queue: sqs.IQueue
+    retry_attempts: int
+    max_event_age: Duration
 
 
 class Sharing(Construct):
@@ -67,7 +83,7 @@ class Sharing(Construct):
             )
 
     def _target(self, destination: Destination, failures: sqs.Queue) -> events.IRuleTarget:
-        retry = {
+        retry: _Retry = {
             "dead_letter_queue": failures,
             "retry_attempts": 20,
             "max_event_age": Duration.hours(24),
@@ -83,7 +99,7 @@ class Sharing(Construct):
                 f"{destination.name}-queue",
                 dead_letter_queue=sqs.DeadLetterQueue(queue=unprocessed, max_receive_count=5),
             )
-            return targets.SqsQueue(queue, **retry)  # type: ignore[arg-type]
+            return targets.SqsQueue(queue, **retry)
         assert destination.url is not None
         assert destination.auth is not None
         auth = destination.auth
@@ -108,5 +124,5 @@ class Sharing(Construct):
             api_destination,
             event=events.RuleTargetInput.from_event_path("$.detail"),
             header_parameters={"X-CDP-Destination": json.dumps(destination.name)[1:-1]},
-            **retry,  # type: ignore[arg-type]
+            **retry,
         )

@@ -28,7 +28,7 @@ class WriteConflictError(Exception):
 
 
 class ProfileWriter(Protocol):
-    def load(self, identities: set[str]) -> Known: ...
+    def load(self, identities: set[str], *, consistent: bool = True) -> Known: ...
 
     def save(self, plan: Plan) -> None: ...
 
@@ -60,7 +60,10 @@ def build_profiles(
     for attempt in range(attempts):
         if not pending:
             break
-        known = store.load(batch_identities(pending))
+        # The first read is eventually consistent (half the read units): every write is
+        # conditional on what was read, so a stale read can only cost a conflict, and the
+        # people it concerns are read again, consistently.
+        known = store.load(batch_identities(pending), consistent=attempt > 0)
         retry: list[StreamEvent] = []
         plans = plan_batch(
             pending, known, definitions, limits=limits, now=clock(), segments=segments

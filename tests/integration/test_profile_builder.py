@@ -191,7 +191,7 @@ def test_a_conditional_write_lost_to_another_builder_is_retried(
 
         raced = False
 
-        def load(self, identities: set[str]) -> Any:
+        def load(self, identities: set[str], *, consistent: bool = True) -> Any:
             return store.load(identities)
 
         def save(self, plan: Any) -> None:
@@ -218,7 +218,7 @@ def test_a_crash_between_claiming_identities_and_writing_the_profile_is_replayed
     )
 
     class CrashAfterClaims:
-        def load(self, identities: set[str]) -> Any:
+        def load(self, identities: set[str], *, consistent: bool = True) -> Any:
             return store.load(identities)
 
         def save(self, plan: Any) -> None:

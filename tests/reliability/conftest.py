@@ -174,7 +174,7 @@ class Stack:
         for env in ("CONFIG_TABLE", "KEYS_TABLE", "PROFILES_TABLE", "IDENTITIES_TABLE",
                     "MEMBERS_TABLE", "SUPPRESSIONS_TABLE"):  # fmt: skip
             for item in sorted(json.dumps(i.to_json(), sort_keys=True, default=repr)
-                               for i in tables[self.tables[env]].all_items()):  # fmt: skip
+                               for i in _unsorted_items(tables[self.tables[env]])):  # fmt: skip
                 digest.update(item.encode())
         return digest.hexdigest()
 
@@ -183,7 +183,7 @@ class Stack:
         table = self._moto_tables()[self.tables["QUARANTINE_TABLE"]]
         return [
             item.to_json()["Attributes"]
-            for item in table.all_items()
+            for item in _unsorted_items(table)
             if item.attrs["request_id"].value == request_id
         ]
 
@@ -194,6 +194,13 @@ class Stack:
     def webhook_headers(self, body: bytes) -> dict[str, str]:
         digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
         return {"x-mailer-signature": f"sha256={digest}"}
+
+
+def _unsorted_items(table: Any) -> Iterator[Any]:
+    """A moto table's items in no order. Its `all_items` sorts them by key on every call, which
+    costs more than the request under test once the quarantine holds thousands of items."""
+    for entry in table.items.values():
+        yield from entry.values() if table.range_key_attr else (entry,)
 
 
 class Pipeline:

@@ -231,7 +231,7 @@ def test_a_lost_race_is_retried_with_fresh_reads() -> None:
                 build(inner, [event({"type": "track", "anonymousId": "tablet", "event": "X"}, 100)])
             return inner.save(plan)
 
-        def load(self, identities):  # type: ignore[no-untyped-def]
+        def load(self, identities, *, consistent=True):  # type: ignore[no-untyped-def]
             return inner.load(identities)
 
     inner = store
@@ -325,8 +325,10 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
     return messages
 
 
-def run(messages: list[dict[str, Any]], batch_size: int) -> MemoryProfiles:
-    store = MemoryProfiles()
+def run(
+    messages: list[dict[str, Any]], batch_size: int, store: MemoryProfiles | None = None
+) -> MemoryProfiles:
+    store = store or MemoryProfiles()
     events = [event(message, sequence) for sequence, message in enumerate(messages, start=1)]
     for start in range(0, len(events), batch_size):
         build(store, events[start : start + batch_size])
@@ -421,3 +423,15 @@ def test_a_profile_at_every_bound_stays_far_below_the_item_limit() -> None:
 
     size = len(compress(profile.to_state()))
     assert size < 350 * 1024, size
+
+
+@settings(max_examples=100, deadline=None)
+@given(messages=histories(), data=st.data())
+def test_stale_first_reads_give_the_same_profiles(
+    messages: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """The builder reads eventually consistently first: whatever old state a read returns,
+    the conditional writes refuse what was planned on it, and the profiles come out the same."""
+    batch_size = data.draw(st.integers(1, 4))
+    stale = MemoryProfiles(stale_reads=data.draw(st.randoms(use_true_random=False)))
+    assert people(run(messages, batch_size, stale)) == people(run(messages, 100))

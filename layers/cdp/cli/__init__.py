@@ -10,13 +10,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cdp.cli.client import Api, CliError, Target, identity_path
 from cdp.cli.output import pairs, say, show, table
 
+if TYPE_CHECKING:
+    # What `add_subparsers` answers (argparse gives it no public name).
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
-def _dev_parser(commands: Any) -> None:
+
+def _dev_parser(commands: Commands) -> None:
     from cdp.local.dev import DEV_SECRET_KEY, DEV_WRITE_KEY
 
     dev = commands.add_parser(
@@ -113,15 +117,17 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _command(
-    group: Any, name: str, run: Callable[[Api, argparse.Namespace], int | None], help_text: str
+    group: Commands, name: str, run: Callable[[Api, argparse.Namespace], int | None], help_text: str
 ) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    parser = group.add_parser(name, help=help_text, description=help_text)
     _api_options(parser)
     parser.set_defaults(run=lambda arguments: _with_api(run, arguments))
     return parser
 
 
-def _with_api(run: Callable[[Api, argparse.Namespace], int | None], arguments: Any) -> int:
+def _with_api(
+    run: Callable[[Api, argparse.Namespace], int | None], arguments: argparse.Namespace
+) -> int:
     api = Api(Target.resolve(arguments.url, arguments.secret_key, arguments.config))
     return run(api, arguments) or 0
 
@@ -129,7 +135,7 @@ def _with_api(run: Callable[[Api, argparse.Namespace], int | None], arguments: A
 # -- profiles ---------------------------------------------------------------------------
 
 
-def _profiles(commands: Any) -> None:
+def _profiles(commands: Commands) -> None:
     profiles = commands.add_parser("profiles", help="look up, export and erase people")
     group = profiles.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -225,7 +231,7 @@ def _profiles(commands: Any) -> None:
     _unmerge(group)
 
 
-def _unmerge(group: Any) -> None:
+def _unmerge(group: Commands) -> None:
     def unmerge(api: Api, a: argparse.Namespace) -> int:
         if bool(a.split) == bool(a.merge):
             say("name the identities to split out (--split type:value), or a merge (--merge)")
@@ -262,13 +268,13 @@ PRUNE_HELP = (
 )
 
 
-def _definitions(commands: Any) -> None:
-    from cdp.cli.apply import COMPUTED, FORMS, SEGMENTS, apply
+def _definitions(commands: Commands) -> None:
+    from cdp.cli.apply import COMPUTED, FORMS, SEGMENTS, Kind, apply
 
     segments = commands.add_parser("segments", help="segments as code; members; explain")
     group = segments.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    def apply_command(kind: Any) -> Callable[[Api, argparse.Namespace], int]:
+    def apply_command(kind: Kind) -> Callable[[Api, argparse.Namespace], int]:
         def run(api: Api, a: argparse.Namespace) -> int:
             apply(api, kind, a.files, dry_run=a.dry_run, prune=a.prune)
             return 0
@@ -346,7 +352,7 @@ def _definitions(commands: Any) -> None:
 # -- sources ----------------------------------------------------------------------------
 
 
-def _sources(commands: Any) -> None:
+def _sources(commands: Commands) -> None:
     sources = commands.add_parser("sources", help="sources and their write keys")
     group = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
     columns = ["name", "kind", "claims", "created_at", "keys"]
@@ -398,7 +404,7 @@ def _sources(commands: Any) -> None:
 # -- import -----------------------------------------------------------------------------
 
 
-def _import(commands: Any) -> None:
+def _import(commands: Commands) -> None:
     parser = _command(commands, "import", _run_import, "import a CSV or JSON Lines file")
     parser.add_argument("file")
     parser.add_argument("--source", required=True, help="the source the rows come from (crm)")
@@ -480,7 +486,7 @@ def _run_import(api: Api, a: argparse.Namespace) -> int:
 # -- keys (AWS) -------------------------------------------------------------------------
 
 
-def _keys(commands: Any) -> None:
+def _keys(commands: Commands) -> None:
     keys = commands.add_parser("keys", help="the first secret key of a deployed stack")
     group = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = group.add_parser(
@@ -525,7 +531,7 @@ def _create_secret(arguments: argparse.Namespace) -> int:
 # -- redrive (AWS) ----------------------------------------------------------------------
 
 
-def _redrive(commands: Any) -> None:
+def _redrive(commands: Commands) -> None:
     parser = commands.add_parser(
         "redrive",
         help="give failed stream records and dead letters back to the platform (AWS)",

@@ -10,6 +10,7 @@ import random
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ class Api:
             raise CliError(f"cannot reach {self.target.url}: {reason}") from None
 
 
-def with_retries(send: Any, attempts: int = 8) -> tuple[int, Any]:
+def with_retries(send: Callable[[], tuple[int, Any]], attempts: int = 8) -> tuple[int, Any]:
     """Retry a sending function on network errors, 429 and 5xx, with jittered backoff."""
     for attempt in range(attempts):
         try:

@@ -14,10 +14,11 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from cdp.cli.client import Api, CliError, basic, with_retries
 from cdp.importing import ImportMapping, Row, RowRejectedError, rejected_line, row_message, rows
@@ -53,7 +54,9 @@ class Summary:
 class _Outbox:
     """Messages waiting to be sent as one batch; sending records rejects and progress."""
 
-    def __init__(self, api: Api, key: str, rejects: Any, summary: Summary, save: Any) -> None:
+    def __init__(
+        self, api: Api, key: str, rejects: IO[str], summary: Summary, save: Callable[[int], None]
+    ) -> None:
         self.api = api
         self.key = key
         self.rejects = rejects

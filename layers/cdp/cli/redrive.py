@@ -149,7 +149,7 @@ def function_of(cloudformation: Any, stack: str, name: str) -> str:
     """The deployed name of the function `name` (see infra: `Functions/<name>`)."""
     prefix = "Functions" + name.replace("_", "")
     resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
-    matches = [
+    matches: list[str] = [
         r["PhysicalResourceId"]
         for r in resources
         if r["ResourceType"] == "AWS::Lambda::Function"

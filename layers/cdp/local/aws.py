@@ -7,12 +7,15 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from cdp import tables
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 # moto accepts any credentials; these make sure nothing ever reaches a real account.
@@ -35,7 +38,7 @@ class LocalAws:
     """moto's server, running in this process on a loopback port."""
 
     endpoint: str
-    server: Any
+    server: ThreadedMotoServer
 
     @classmethod
     def start(cls, host: str = "127.0.0.1", port: int = 0) -> LocalAws:

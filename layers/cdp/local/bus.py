@@ -28,7 +28,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect is answered as the failure it is here: following it would deliver to a host
     that was never checked."""
 
-    def redirect_request(self, *_: Any, **__: Any) -> None:
+    def redirect_request(self, *_: object, **__: object) -> None:
         return None
 
 
@@ -115,7 +115,7 @@ class BusTap:
         )
         try:
             with _OPENER.open(request, timeout=5) as response:
-                ok = 200 <= response.status < 300
+                ok: bool = 200 <= response.status < 300
         except OSError as error:
             print(f"  webhook failed: {error}", file=sys.stderr, flush=True)
             return False  # kept in the queue: retried after its visibility timeout

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from cdp import clock, wiring
-from cdp.keys import ApiKey, hash_key
+from cdp.keys import ApiKey, KeyKind, hash_key
 from cdp.local.aws import (
     LocalAws,
     apply_environment,
@@ -167,7 +167,8 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     )
     keys = KeyStore(table_env[KEYS.env_var], client=dynamodb)
     created_at = datetime.now(UTC).isoformat()
-    for key, kind in ((options.write_key, "write"), (options.secret_key, "secret")):
+    dev_keys: dict[KeyKind, str] = {"write": options.write_key, "secret": options.secret_key}
+    for kind, key in dev_keys.items():
         keys.put(ApiKey(key_hash=hash_key(key), kind=kind, source="dev"), created_at=created_at)
 
     ConfigStore(table_env[CONFIG.env_var], client=dynamodb).put(
@@ -177,7 +178,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
     streams = aws.client("dynamodbstreams")
-    workers: list[Any] = [
+    workers: list[StreamRunner | QueueRunner | BusTap | Scheduler] = [
         StreamRunner(
             spec,
             table_name=table_env[spec.stream.table.env_var],

@@ -1,7 +1,11 @@
-"""The segment membership index: one item per member, one `#count` item per segment.
+"""The segment membership index: one small item per member, under its segment.
 
-A change and its count move together in one transaction, conditioned on the member item
-(absent to enter, present to leave), so a redelivered change neither adds nor counts twice.
+An entry is a put conditioned on the member item being absent, an exit a delete conditioned on
+it being present: one write unit each, and a redelivered change writes nothing. A segment's
+size is counted from its items when asked (the admin API's segment view), not kept in a count
+item: a count updated with every change would need a transaction (two items, two units each:
+four units per change instead of one) and would make every change of a popular segment
+contend for one item.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-COUNT = "#count"  # sorts before every profile id (hex), so member queries start after it
+# Deployments before 2026-11 kept a count item under this key; it sorts before every profile id
+# (hex), so queries of members start after it, and any such item is never read as a member.
+COUNT = "#count"
 
 
 class MembershipIndex:
@@ -19,41 +25,46 @@ class MembershipIndex:
         self.client = client
 
     def enter(self, segment_id: str, profile_id: str, at: str) -> bool:
-        return self._apply(
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {
-                        "segment_id": {"S": segment_id},
-                        "profile_id": {"S": profile_id},
-                        "entered_at": {"S": at},
-                    },
-                    "ConditionExpression": "attribute_not_exists(profile_id)",
-                }
+        """Add a member; False if it already was one (a redelivered change)."""
+        return self._conditionally(
+            self.client.put_item,
+            Item={
+                "segment_id": {"S": segment_id},
+                "profile_id": {"S": profile_id},
+                "entered_at": {"S": at},
             },
-            segment_id,
-            1,
+            ConditionExpression="attribute_not_exists(profile_id)",
         )
 
     def leave(self, segment_id: str, profile_id: str) -> bool:
-        return self._apply(
-            {
-                "Delete": {
-                    "TableName": self.table,
-                    "Key": {"segment_id": {"S": segment_id}, "profile_id": {"S": profile_id}},
-                    "ConditionExpression": "attribute_exists(profile_id)",
-                }
-            },
-            segment_id,
-            -1,
+        """Remove a member; False if it was none (a redelivered change)."""
+        return self._conditionally(
+            self.client.delete_item,
+            Key={"segment_id": {"S": segment_id}, "profile_id": {"S": profile_id}},
+            ConditionExpression="attribute_exists(profile_id)",
         )
 
     def count(self, segment_id: str) -> int:
-        item = self.client.get_item(
-            TableName=self.table,
-            Key={"segment_id": {"S": segment_id}, "profile_id": {"S": COUNT}},
-        ).get("Item")
-        return int(item["members"]["N"]) if item else 0
+        """How many members the segment has: a count of its items (eventually consistent
+        reads, half a unit per 4 KB: a million members cost about 7,000 read units)."""
+        total, start = 0, None
+        while True:
+            arguments: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "segment_id = :segment AND profile_id > :count",
+                "ExpressionAttributeValues": {
+                    ":segment": {"S": segment_id},
+                    ":count": {"S": COUNT},
+                },
+                "Select": "COUNT",
+            }
+            if start:
+                arguments["ExclusiveStartKey"] = start
+            answer = self.client.query(**arguments)
+            total += int(answer["Count"])
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return total
 
     def members(
         self, segment_id: str, *, limit: int, after: str | None
@@ -78,24 +89,11 @@ class MembershipIndex:
         more = "LastEvaluatedKey" in answer
         return members, members[-1]["profile_id"] if more and members else None
 
-    def _apply(self, change: dict[str, Any], segment_id: str, delta: int) -> bool:
+    def _conditionally(self, write: Any, **arguments: Any) -> bool:
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    change,
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"segment_id": {"S": segment_id}, "profile_id": {"S": COUNT}},
-                            "UpdateExpression": "ADD members :delta",
-                            "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
-                        }
-                    },
-                ]
-            )
+            write(TableName=self.table, **arguments)
         except ClientError as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False  # already applied: a redelivery
             raise
         return True

@@ -1,11 +1,12 @@
-"""Collector: the Segment HTTP Tracking API in front of the events table."""
+"""Collector: the Segment and RudderStack tracking APIs in front of the events table."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,6 +25,9 @@ from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.suppressions import SuppressionList
 from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 logger, tracer, metrics = powertools("collector")
 
@@ -131,7 +135,7 @@ def create_app(
             authenticate(write_key, "write", keys.find, clock().timestamp())
         except AuthenticationError:
             raise NotFoundError("no project has this write key") from None
-        host = app.current_event.request_context.domain_name
+        host = viewer_host(app.current_event)
         protocol = app.current_event.headers.get("x-forwarded-proto", "https")
         return json_response(
             200,
@@ -207,6 +211,16 @@ def create_app(
         )
 
     return app
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+
+
+def viewer_host(event: APIGatewayProxyEventV2) -> str:
+    """The address the client used: the CDN's, which it passes as X-Forwarded-Host, else the
+    API's own domain. Only a well-formed host name is taken from the header."""
+    forwarded = (event.headers.get("x-forwarded-host") or "").strip()
+    return forwarded if _HOST.fullmatch(forwarded) else event.request_context.domain_name
 
 
 def rudderstack_source_config(source: str) -> dict[str, Any]:

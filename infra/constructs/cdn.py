@@ -78,6 +78,21 @@ class Cdn(Construct):
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
             response_headers_policy=security,
         )
+        # The API sees its own domain as Host; the settings analytics.js loads name the address
+        # the viewer used (the distribution's), so events keep coming through it.
+        viewer_host = cloudfront.Function(
+            self,
+            "ViewerHost",
+            comment="The address the viewer asked for, as X-Forwarded-Host",
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            code=cloudfront.FunctionCode.from_inline(
+                "function handler(event) {\n"
+                "  var request = event.request;\n"
+                "  request.headers['x-forwarded-host'] = {value: request.headers.host.value};\n"
+                "  return request;\n"
+                "}\n"
+            ),
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -92,6 +107,12 @@ class Cdn(Construct):
                 # A redirect would turn a POST into a GET without its body: refused instead.
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 response_headers_policy=security,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=viewer_host,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
             ),
             additional_behaviors=dict.fromkeys(SCRIPT_PATHS, script_behavior),
         )

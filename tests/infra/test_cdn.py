@@ -120,3 +120,14 @@ def test_the_cdn_address_is_an_output(template: Template) -> None:
     assert output["Value"] == {
         "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]
     }
+
+
+def test_the_api_learns_the_address_the_viewer_used(template: Template) -> None:
+    """The API sees its own domain as Host: a viewer-request function passes the CDN's as
+    X-Forwarded-Host, so the settings analytics.js loads send its events through the CDN."""
+    function_id, function = only(template, "AWS::CloudFront::Function")
+    assert "x-forwarded-host" in function["FunctionCode"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    [association] = distribution(template)["DefaultCacheBehavior"]["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    assert association["FunctionARN"] == {"Fn::GetAtt": [function_id, "FunctionARN"]}

@@ -310,6 +310,25 @@ def test_analytics_js_settings_point_it_at_this_api(collector: Send) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("forwarded", "api_host"),
+    [
+        ("d111.cloudfront.net", "d111.cloudfront.net/v1"),  # through the CDN: its address
+        ("evil.example/steal?x=", "cdp.shop.example/v1"),  # not a host name: ignored
+    ],
+)
+def test_behind_the_cdn_analytics_js_is_pointed_at_the_cdn(
+    collector: Send, forwarded: str, api_host: str
+) -> None:
+    event = http_event(
+        method="GET",
+        path=f"/v1/projects/{WRITE_KEY}/settings",
+        headers={"host": "cdp.shop.example", "x-forwarded-host": forwarded},
+    )
+    settings = answer_json(collector(event))
+    assert settings["integrations"]["Segment.io"]["apiHost"] == api_host
+
+
 def test_library_metrics_are_acknowledged_and_dropped(
     collector: Send, dynamodb: Any, table_names: dict[str, str]
 ) -> None:

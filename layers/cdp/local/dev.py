@@ -293,8 +293,12 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
-        for worker in workers:
-            worker.stop()
+        # Together: each may be in a one-second poll, and one after another adds up.
+        stopping_workers = [threading.Thread(target=worker.stop) for worker in workers]
+        for thread in stopping_workers:
+            thread.start()
+        for thread in stopping_workers:
+            thread.join()
         server.server_close()
         aws.stop()
         print("cdp dev stopped", flush=True)

@@ -327,7 +327,9 @@ class Promises(RuleBasedStateMachine):
         everything = self.platform.everything()
         for identity in gone:
             value = split_identity(identity)[1]
-            assert value.lower() not in everything, f"{identity} is still held after erasure"
+            where = everything.find(value.lower())
+            held = everything[max(0, where - 600) : where + 200]
+            assert where < 0, f"{identity} is still held after erasure, in: ...{held}..."
 
     @precondition(lambda self: self.model.mistaken)
     @rule(index=st.integers(0, 100))

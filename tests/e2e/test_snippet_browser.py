@@ -247,6 +247,8 @@ def test_the_forms_helpers_still_load_when_their_version_is_gone(
 
     # the tracker falls back to the stable path, and the form is asked all the same
     eventually(page, lambda: stable == [200])
+    assert stable == [200]
     page.click("#accept")
     page.click("#nav-insurance")
     page.wait_for_selector(".cdp-question")
+    assert page.locator(".cdp-question").count() >= 1

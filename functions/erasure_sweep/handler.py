@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +33,7 @@ def _eraser() -> Eraser:
         quarantine_table=settings.quarantine_table,
         identities_table=settings.identities_table,
         profiles_table=settings.profiles_table,
+        profile_retention=timedelta(days=settings.profile_retention_days),
         client=clients.dynamodb(),
     )
 

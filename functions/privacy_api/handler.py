@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -148,6 +148,7 @@ def create_app(
                     "profile_id": profile.profile_id,
                     "events": counts.events,
                     "events_redacted": counts.events_redacted,
+                    "profiles_redacted": counts.profiles_redacted,
                     "refused_messages": counts.quarantined,
                     "identities": counts.identities,
                     "profiles": counts.profiles,
@@ -173,6 +174,7 @@ def _app() -> APIGatewayHttpResolver:
             quarantine_table=settings.quarantine_table,
             identities_table=settings.identities_table,
             profiles_table=settings.profiles_table,
+            profile_retention=timedelta(days=settings.profile_retention_days),
             client=client,
         ),
         sweeps=TaskQueue(settings.erasure_queue_url, client=clients.sqs()),

@@ -25,6 +25,7 @@ SWEEP_DELAY_SECONDS = 300
 class ErasureCounts:
     events: int = 0
     events_redacted: int = 0  # other people's events that named the person
+    profiles_redacted: int = 0  # and the profiles those events built
     quarantined: int = 0
     identities: int = 0
     profiles: int = 0
@@ -32,6 +33,7 @@ class ErasureCounts:
     def add(self, other: ErasureCounts) -> None:
         self.events += other.events
         self.events_redacted += other.events_redacted
+        self.profiles_redacted += other.profiles_redacted
         self.quarantined += other.quarantined
         self.identities += other.identities
         self.profiles += other.profiles
@@ -108,24 +110,70 @@ ERASED = "[erased]"
 def scrub(value: Any, identities: Iterable[str]) -> Any:
     """A copy of a message with every value that is one of the identities, in any form, or
     holds one of their e-mail addresses, replaced by `[erased]`."""
-    wanted = {comparable(split_identity(identity)[1]) for identity in identities}
-    wanted.discard("")
-    addresses = {text for text in wanted if "@" in text}
+    hit = _finder(identities)
 
     def clean(item: Any) -> Any:
-        if isinstance(item, str):
-            found = comparable(item)
-            hit = found in wanted or any(address in found for address in addresses)
-            return ERASED if hit else item
-        if isinstance(item, int | float) and not isinstance(item, bool):
-            return ERASED if next(_texts(item)) in wanted else item
         if isinstance(item, dict):
             return {key: clean(inner) for key, inner in item.items()}
         if isinstance(item, list):
             return [clean(inner) for inner in item]
-        return item
+        return ERASED if hit(item) else item
 
     return clean(value)
+
+
+def forget_in_profile(profile: Profile, identities: Iterable[str]) -> bool:
+    """Take erased identifiers out of another person's profile, built from events of theirs
+    that named them (a shared device, a mistaken merge the erasure took apart): traits that
+    hold one go, as do notes that list one. Answers whether anything changed."""
+    erased = list(identities)
+    named = _finder(erased)
+    before = profile.to_state()
+    for name, by_kind in list(profile.traits.items()):
+        kept = {kind: value for kind, value in by_kind.items() if not _holds(value.value, named)}
+        if kept:
+            profile.traits[name] = kept
+        else:
+            del profile.traits[name]
+    profile.identities = {key: at for key, at in profile.identities.items() if not named(key)}
+    profile.watermarks = {key: mark for key, mark in profile.watermarks.items() if not named(key)}
+    profile.conflicts = [entry for entry in profile.conflicts if not _holds(entry, named)]
+    for notes in (profile.merges, profile.unmerges):
+        for entry in notes:
+            entry["identities"] = [key for key in entry.get("identities", []) if not named(key)]
+    profile.merges = scrub(profile.merges, erased)
+    profile.unmerges = scrub(profile.unmerges, erased)
+    return profile.to_state() != before
+
+
+def _finder(identities: Iterable[str]) -> Callable[[Any], bool]:
+    """Whether a scalar is one of the identities' values, in any form (`email:…` too), or
+    holds one of their e-mail addresses."""
+    wanted = {comparable(split_identity(identity)[1]) for identity in identities}
+    wanted.discard("")
+    addresses = {text for text in wanted if "@" in text}
+
+    def hit(item: Any) -> bool:
+        if isinstance(item, str):
+            found = comparable(item)
+            return (
+                found in wanted
+                or comparable(found.partition(":")[2]) in wanted
+                or any(address in found for address in addresses)
+            )
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            return next(_texts(item)) in wanted
+        return False
+
+    return hit
+
+
+def _holds(value: Any, named: Callable[[Any], bool]) -> bool:
+    if isinstance(value, dict):
+        return any(named(key) or _holds(inner, named) for key, inner in value.items())
+    if isinstance(value, list):
+        return any(_holds(inner, named) for inner in value)
+    return named(value)
 
 
 def _texts(value: Any) -> Iterator[str]:

@@ -139,6 +139,8 @@ class ErasureSweepSettings(FunctionSettings):
     quarantine_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
+    # Other people's profiles that named the person are rewritten, with their retention.
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
 class FormsApiSettings(FunctionSettings):

@@ -383,7 +383,7 @@ ERASURE_SWEEP = FunctionSpec(
     tables=(
         (tables.EVENTS, "read_write"),  # deleted, or redacted where they name the person
         (tables.QUARANTINE, "read_delete"),
-        (tables.PROFILES, "read_delete"),
+        (tables.PROFILES, "read_write"),  # deleted, or redacted where they name the person
         (tables.IDENTITIES, "read_write"),  # links deleted; notes of shared devices updated
     ),
     queue=QueueSource(ERASURE_QUEUE),

@@ -1,20 +1,23 @@
 """Deleting everything held about a person, table by table.
 
 Order: first the suppression (so nothing new comes in), then the events of every identity
-they are filed under, their identifiers in other people's events (a shared device: noted on
-the identity items, `named_in` and `names`, and those notes too), refused messages that
-mention them, their identity links, and last the profile and its redirects (whose removal
-the publisher announces as `profile.deleted`).
+they are filed under, their identifiers in other people's events and in the profiles those
+events built (a shared device: noted on the identity items, `named_in` and `names`, and those
+notes too), refused messages that mention them, their identity links, and last the profile
+and its redirects (whose removal the publisher announces as `profile.deleted`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
+from cdp.builder import WriteConflictError
 from cdp.codec import compress, decompress
-from cdp.erasure import ErasureCounts, mentions, scrub
+from cdp.erasure import ErasureCounts, forget_in_profile, mentions, scrub
+from cdp.storage.profiles import ProfileStore
 
 BATCH = 25
 
@@ -27,6 +30,7 @@ class Eraser:
         quarantine_table: str,
         identities_table: str,
         profiles_table: str,
+        profile_retention: timedelta,
         client: Any,
     ) -> None:
         self.events_table = events_table
@@ -34,6 +38,9 @@ class Eraser:
         self.identities_table = identities_table
         self.profiles_table = profiles_table
         self.client = client
+        self.profiles = ProfileStore(
+            profiles_table, identities_table, client=client, retention=profile_retention
+        )
 
     def erase_data(self, identities: Iterable[str]) -> ErasureCounts:
         """Events, refused messages and identity links of these identities."""
@@ -44,6 +51,7 @@ class Eraser:
             counts.events += self._delete_partition(identity)
         for partition in sorted(named_in - set(identities)):
             counts.events_redacted += self._redact_partition(partition, identities)
+            counts.profiles_redacted += self._redact_profile(partition, identities)
             self._forget_note(partition, "names", identities)
         for other in sorted(names - set(identities)):
             self._forget_note(other, "named_in", identities)
@@ -114,6 +122,20 @@ class Eraser:
                 )
                 redacted += 1
         return redacted
+
+    def _redact_profile(self, partition: str, identities: list[str], attempts: int = 5) -> int:
+        """Take the identifiers out of the profile that other person's events built."""
+        for _ in range(attempts):
+            owner = self.owner(partition)
+            profile = self.profiles.get(owner) if owner else None
+            if profile is None or not forget_in_profile(profile, identities):
+                return 0
+            try:
+                self.profiles.put(profile)
+                return 1
+            except WriteConflictError:
+                continue  # the builder wrote it meanwhile: read it again
+        raise WriteConflictError("the profile kept changing; the erasure will be retried")
 
     def _query_partition(self, partition: str, projection: str | None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -257,10 +257,10 @@ def segment_evaluation(states: list[dict[str, Any]], counts: tuple[int, ...]) ->
     """Time to evaluate every segment for one profile, as the profile builder does on each
     write (`update_segments`: gather the profile's facts, evaluate each segment in dependency
     order, find when time alone could next change a membership)."""
-    from cdp.codec import decompress
-    from cdp.computed import load_definitions
-    from cdp.profile import Profile, facts_of, update_segments
-    from cdp.segments import load_segments
+    from cdp.profiles.computed import load_definitions
+    from cdp.profiles.profile import Profile, facts_of, update_segments
+    from cdp.runtime.codec import decompress
+    from cdp.segments.conditions import load_segments
 
     definitions = load_definitions([])
     now = datetime.now(UTC)
@@ -443,7 +443,7 @@ class _Person:
         )
 
     def message(self, kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
-        from cdp.clock import iso
+        from cdp.runtime.clock import iso
 
         self.sequence += 1
         return {

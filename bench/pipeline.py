@@ -28,7 +28,7 @@ REGION = "us-east-1"
 PREFIX = "bench"
 WEBSITE_KEY = "wk_bench_website"
 MAILER_KEY = "wk_bench_mailer"
-STREAM_BATCH = 100  # the event source mappings' batch size (cdp.wiring)
+STREAM_BATCH = 100  # the event source mappings' batch size (infra.wiring)
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 FORM = {
@@ -123,10 +123,10 @@ class Platform:
         import boto3
         from moto import mock_aws
 
-        from cdp.keys import ApiKey, hash_key
-        from cdp.local.aws import create_bus, create_queues, create_secrets, create_tables
+        from cdp.access.keys import ApiKey, hash_key
         from cdp.storage.config import ConfigStore
         from cdp.storage.keys import KeyStore
+        from workbench.local.aws import create_bus, create_queues, create_secrets, create_tables
 
         os.environ.update(lambda_environment())
         self._mock = mock_aws()
@@ -245,7 +245,7 @@ class StreamFeed:
         )["ShardIterator"]
 
     def new_records(self) -> list[dict[str, Any]]:
-        from cdp.local.streams import _as_lambda_json
+        from workbench.local.streams import _as_lambda_json
 
         records = []
         while True:

@@ -300,8 +300,9 @@ def _billed(kind: str, params: Mapping[str, Any]) -> int:
 
 
 def schemas_for(names: Mapping[str, str]) -> dict[str, TableSchema]:
-    """Table schemas from `cdp.tables`, keyed by the tables' names (env var -> name given)."""
-    from cdp import tables
+    """Table schemas from `cdp.runtime.tables`, keyed by the tables' names (env var ->
+    name given)."""
+    from cdp.runtime import tables
 
     schemas = {}
     for spec in tables.ALL_TABLES:

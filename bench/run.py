@@ -128,7 +128,7 @@ def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
     }
 
     step("cold start")
-    from cdp.wiring import FUNCTIONS
+    from infra.wiring import FUNCTIONS
 
     handlers = {spec.name: spec.handler.rsplit(".", 1)[0] for spec in FUNCTIONS}
     hot_path = ("collector", "profile_builder", "publisher")
@@ -220,8 +220,8 @@ def _cost(
     end_to_end: dict[str, Any], invocations: dict[str, Any], prices: dict[str, Any]
 ) -> dict[str, Any]:
     from bench.cost import gb_seconds, invocation_ms, per_million, storage_per_million
-    from cdp.settings import CollectorSettings
-    from cdp.wiring import FUNCTIONS
+    from cdp.runtime.settings import CollectorSettings
+    from infra.wiring import FUNCTIONS
 
     memory = {spec.name: spec.memory_mb for spec in FUNCTIONS}
     assumptions = prices["assumptions"]

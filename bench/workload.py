@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cdp.clock import iso
+from cdp.runtime.clock import iso
 
 CATEGORIES = ("shoes", "bags", "jackets", "shirts", "hats", "socks", "belts", "watches")
 PAGES = ("/", "/new", "/sale", "/about", "/help/shipping", "/help/returns", "/blog/care")

@@ -1,1 +1,1 @@
-"""The AWS CDK application: the whole stack, built from `cdp.tables` and `cdp.wiring`."""
+"""The AWS CDK application: the whole stack, built from `cdp.runtime.tables` and `infra.wiring`."""

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cdp.urls import webhook_url_problem
+from cdp.sharing.urls import webhook_url_problem
 
 EventType = Literal[
     "segment.entered",

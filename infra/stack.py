@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from cdp import wiring
+from infra import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.api import HttpApiFront
 from infra.constructs.cdn import Cdn

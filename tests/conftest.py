@@ -67,7 +67,7 @@ IDENTITY_SECRET = "test-identity-secret"
 def table_names(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Every table, created from the same specs as the CDK stack, and the secrets;
     env var -> table name."""
-    from cdp.local.aws import create_secrets, create_tables
+    from workbench.local.aws import create_secrets, create_tables
 
     names = create_tables(dynamodb, prefix="test")
     # The same values in every test: Powertools caches secrets for the whole process.

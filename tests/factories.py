@@ -108,7 +108,7 @@ def stream_record(
 
     `message` is a normalised message as the collector stores it; `timestamp` and
     `messageId` are filled in when missing."""
-    from cdp.codec import compress
+    from cdp.runtime.codec import compress
 
     message = {
         "messageId": uuid.uuid4().hex,

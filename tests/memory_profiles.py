@@ -12,9 +12,9 @@ import json
 import random
 from typing import Any
 
-from cdp.builder import WriteConflictError
-from cdp.profile import Profile
-from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
+from cdp.profiles.builder import WriteConflictError
+from cdp.profiles.profile import Profile
+from cdp.profiles.resolution import MAX_REDIRECT_HOPS, Known, Plan
 
 
 class MemoryProfiles:

@@ -12,29 +12,34 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field
 
-from cdp.backfill import PARTS, first_tasks
-from cdp.clock import iso, utc_now
-from cdp.computed import (
+from cdp.access.sources import NewSource, Sources, public
+from cdp.intake.webhooks import WEBHOOK, WebhookConfig
+from cdp.privacy.consent import DEFAULT_PURPOSES
+from cdp.privacy.forms import FormDefinition
+from cdp.profiles.computed import (
     MAX_DEFINITIONS,
     ComputedTraitDefinition,
     default_definitions,
     load_definitions,
     time_trait_ids,
 )
-from cdp.consent import DEFAULT_PURPOSES
-from cdp.errors import InvalidRequestError, NotFoundError
-from cdp.forms import FormDefinition
-from cdp.observability import http_handler, powertools
-from cdp.segments import ConditionError, SegmentDefinition, compile_condition, compile_segments
-from cdp.settings import AdminApiSettings
-from cdp.sources import NewSource, Sources, public
+from cdp.runtime.clock import iso, utc_now
+from cdp.runtime.errors import InvalidRequestError, NotFoundError
+from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.settings import AdminApiSettings
+from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
+from cdp.segments.backfill import PARTS, first_tasks
+from cdp.segments.conditions import (
+    ConditionError,
+    SegmentDefinition,
+    compile_condition,
+    compile_segments,
+)
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
-from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
-from cdp.webhooks import WEBHOOK, WebhookConfig
 
 logger, tracer, metrics = powertools("admin_api")
 

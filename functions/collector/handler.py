@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cdp.assets import Script, built_scripts, not_modified
-from cdp.clock import utc_now
-from cdp.collector import collect
-from cdp.errors import AuthenticationError, NotFoundError
-from cdp.identity import Placeholders
-from cdp.intake import MAX_REQUEST_BYTES
-from cdp.keys import authenticate
-from cdp.observability import http_handler, powertools
-from cdp.settings import CollectorSettings
+from cdp.access.keys import authenticate
+from cdp.intake.assets import Script, built_scripts, not_modified
+from cdp.intake.collector import collect
+from cdp.intake.messages import MAX_REQUEST_BYTES
+from cdp.profiles.identity import Placeholders
+from cdp.runtime.clock import utc_now
+from cdp.runtime.errors import AuthenticationError, NotFoundError
+from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.settings import CollectorSettings
+from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.suppressions import SuppressionList
-from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -49,7 +49,7 @@ CLIENT_HEADERS = (
     "Rsa-Since-Last-Attempt",
 )
 
-# Route path -> what it carries. The route list itself lives in `cdp.wiring`.
+# Route path -> what it carries. The route list itself lives in `infra.wiring`.
 MESSAGE_KINDS: dict[str, str] = {
     "/v1/batch": "batch",
     "/v1/import": "batch",

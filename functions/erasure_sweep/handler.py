@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.erasure import SweepTask, sweep
-from cdp.observability import powertools
-from cdp.settings import ErasureSweepSettings
+from cdp.privacy.erasure import SweepTask, sweep
+from cdp.runtime.observability import powertools
+from cdp.runtime.settings import ErasureSweepSettings
 from cdp.storage import clients
 from cdp.storage.erasure import Eraser
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cdp.clock import utc_now
-from cdp.collector import screen
-from cdp.errors import ForbiddenError, InvalidRequestError, NotFoundError
-from cdp.forms import (
+from cdp.access.keys import ApiKey, authenticate
+from cdp.intake.collector import screen
+from cdp.intake.jsontext import parse_json
+from cdp.intake.messages import MAX_MESSAGE_BYTES, PLACEHOLDER, read_request
+from cdp.intake.verification import verified
+from cdp.privacy.forms import (
     FormDefinition,
     FormField,
     check_answers,
@@ -27,7 +29,7 @@ from cdp.forms import (
     declared_now,
     next_questions,
 )
-from cdp.identity import (
+from cdp.profiles.identity import (
     ANONYMOUS_ID,
     EMAIL,
     USER_ID,
@@ -36,12 +38,12 @@ from cdp.identity import (
     identity_key,
     identity_type,
 )
-from cdp.intake import MAX_MESSAGE_BYTES, PLACEHOLDER, read_request
-from cdp.jsontext import parse_json
-from cdp.keys import ApiKey, authenticate
-from cdp.observability import http_handler, powertools
-from cdp.profile import Profile
-from cdp.settings import FormsApiSettings
+from cdp.profiles.profile import Profile
+from cdp.runtime.clock import utc_now
+from cdp.runtime.errors import ForbiddenError, InvalidRequestError, NotFoundError
+from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.settings import FormsApiSettings
+from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.intake import IntakeStore
@@ -49,8 +51,6 @@ from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileReader
 from cdp.storage.secrets import secret
 from cdp.storage.suppressions import SuppressionList
-from cdp.verification import verified
-from cdp.web import basic_auth_user, json_response, register_error_handlers, request_body
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2

@@ -11,13 +11,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.bulk import MappingError, claim, finish, mapping_for, run
-from cdp.clock import utc_now
-from cdp.collector import screen
-from cdp.identity import Placeholders
-from cdp.intake import Intake
-from cdp.observability import powertools
-from cdp.settings import ImporterSettings
+from cdp.intake.bulk import MappingError, claim, finish, mapping_for, run
+from cdp.intake.collector import screen
+from cdp.intake.messages import Intake
+from cdp.profiles.identity import Placeholders
+from cdp.runtime.clock import utc_now
+from cdp.runtime.observability import powertools
+from cdp.runtime.settings import ImporterSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.objects import Bucket

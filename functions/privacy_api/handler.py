@@ -13,16 +13,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cdp.clock import iso, utc_now
-from cdp.computed import load_definitions
-from cdp.definitions import Definitions, in_force, settle
-from cdp.erasure import SWEEP_DELAY_SECONDS, erase_person
-from cdp.errors import InvalidRequestError, NotFoundError
-from cdp.export import export_document
-from cdp.identity import identity_key, parse_identity
-from cdp.observability import http_handler, powertools
-from cdp.profile import Profile
-from cdp.settings import PrivacyApiSettings
+from cdp.privacy.erasure import SWEEP_DELAY_SECONDS, erase_person
+from cdp.privacy.export import export_document
+from cdp.profiles.computed import load_definitions
+from cdp.profiles.identity import identity_key, parse_identity
+from cdp.profiles.profile import Profile
+from cdp.profiles.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
+from cdp.runtime.clock import iso, utc_now
+from cdp.runtime.errors import InvalidRequestError, NotFoundError
+from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.settings import PrivacyApiSettings
+from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
+from cdp.segments.definitions import Definitions, in_force, settle
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.erasure import Eraser
@@ -31,8 +33,6 @@ from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileStore
 from cdp.storage.queue import TaskQueue
 from cdp.storage.suppressions import SuppressionList
-from cdp.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
-from cdp.web import json_response, register_error_handlers, require_secret_key, strict_json
 
 logger, tracer, metrics = powertools("privacy_api")
 IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example.com"

@@ -12,23 +12,28 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from cdp import __version__
-from cdp.clock import utc_now
-from cdp.computed import load_definitions
-from cdp.definitions import in_force
-from cdp.errors import InvalidRequestError, NotFoundError
-from cdp.identity import identity_key, parse_identity
-from cdp.observability import http_handler, powertools
-from cdp.profile import Profile, facts_of, profile_view
-from cdp.profile_models import EventsPage, ProfileOut
-from cdp.segments import evaluate, explain_membership
-from cdp.settings import ProfileApiSettings
+from cdp.profiles.computed import load_definitions
+from cdp.profiles.identity import identity_key, parse_identity
+from cdp.profiles.profile import Profile, facts_of, profile_view
+from cdp.profiles.timeline import MAX_PAGE, read_page
+from cdp.profiles.wire import EventsPage, ProfileOut
+from cdp.runtime.clock import utc_now
+from cdp.runtime.errors import InvalidRequestError, NotFoundError
+from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.settings import ProfileApiSettings
+from cdp.runtime.web import (
+    register_error_handlers,
+    require_secret_key,
+    secret_key_openapi,
+    strict_json,
+)
+from cdp.segments.conditions import evaluate, explain_membership
+from cdp.segments.definitions import in_force
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.events import EventReader
 from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileReader
-from cdp.timeline import MAX_PAGE, read_page
-from cdp.web import register_error_handlers, require_secret_key, secret_key_openapi, strict_json
 
 logger, tracer, metrics = powertools("profile_api")
 

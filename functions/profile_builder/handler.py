@@ -15,17 +15,17 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.builder import build_profiles
-from cdp.clock import utc_now
-from cdp.definitions import in_force, settle
-from cdp.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
-from cdp.observability import powertools
-from cdp.settings import ProfileBuilderSettings
+from cdp.profiles.builder import build_profiles
+from cdp.profiles.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
+from cdp.runtime.clock import utc_now
+from cdp.runtime.observability import powertools
+from cdp.runtime.settings import ProfileBuilderSettings
+from cdp.segments.definitions import in_force, settle
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.profiles import ProfileStore
+from cdp.storage.streams import hold_back, read_event_records
 from cdp.storage.suppressions import SuppressionList
-from cdp.streams import hold_back, read_event_records
 
 logger, tracer, metrics = powertools("profile_builder")
 

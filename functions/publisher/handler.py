@@ -17,11 +17,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.clock import iso, utc_now
-from cdp.codec import decompress
-from cdp.observability import powertools
-from cdp.publishing import changes
-from cdp.settings import PublisherSettings
+from cdp.runtime.clock import iso, utc_now
+from cdp.runtime.codec import decompress
+from cdp.runtime.observability import powertools
+from cdp.runtime.settings import PublisherSettings
+from cdp.sharing.changes import changes
 from cdp.storage import clients
 from cdp.storage.bus import EventBus
 from cdp.storage.members import MembershipIndex

@@ -9,11 +9,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.clock import utc_now
-from cdp.definitions import in_force, settle
-from cdp.observability import powertools
-from cdp.rescheduling import reevaluate_due
-from cdp.settings import SchedulerSettings
+from cdp.runtime.clock import utc_now
+from cdp.runtime.observability import powertools
+from cdp.runtime.settings import SchedulerSettings
+from cdp.segments.definitions import in_force, settle
+from cdp.segments.due import reevaluate_due
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.profiles import ProfileStore

@@ -15,11 +15,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.backfill import BackfillTask, run_page
-from cdp.clock import utc_now
-from cdp.definitions import in_force, settle
-from cdp.observability import powertools
-from cdp.settings import BackfillSettings
+from cdp.runtime.clock import utc_now
+from cdp.runtime.observability import powertools
+from cdp.runtime.settings import BackfillSettings
+from cdp.segments.backfill import BackfillTask, run_page
+from cdp.segments.definitions import in_force, settle
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.profiles import ProfileStore

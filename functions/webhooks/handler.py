@@ -10,20 +10,20 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cdp.clock import utc_now
-from cdp.collector import screen
-from cdp.errors import NotFoundError
-from cdp.identity import DEFAULT_POLICY, Placeholders
-from cdp.intake import MAX_REQUEST_BYTES, Intake
-from cdp.jsontext import parse_json
-from cdp.observability import http_handler, powertools
-from cdp.settings import WebhooksSettings
+from cdp.intake.collector import screen
+from cdp.intake.jsontext import parse_json
+from cdp.intake.messages import MAX_REQUEST_BYTES, Intake
+from cdp.intake.webhooks import WEBHOOK, WebhookConfig, events_of, verify
+from cdp.profiles.identity import DEFAULT_POLICY, Placeholders
+from cdp.runtime.clock import utc_now
+from cdp.runtime.errors import NotFoundError
+from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.settings import WebhooksSettings
+from cdp.runtime.web import json_response, register_error_handlers, request_body
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.intake import IntakeStore
 from cdp.storage.suppressions import SuppressionList
-from cdp.web import json_response, register_error_handlers, request_body
-from cdp.webhooks import WEBHOOK, WebhookConfig, events_of, verify
 
 logger, tracer, metrics = powertools("webhooks")
 

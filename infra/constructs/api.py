@@ -1,4 +1,4 @@
-"""The HTTP API: routes from `cdp.wiring`, stage throttling and access logs.
+"""The HTTP API: routes from `infra.wiring`, stage throttling and access logs.
 
 CORS is answered by the functions themselves (Powertools), from the same allow-list the local
 runtime uses; the API has no CORS configuration of its own, which would override them.
@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdp import wiring
+from infra import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.checks import acknowledge
 

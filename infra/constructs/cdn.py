@@ -22,7 +22,7 @@ from constructs import Construct
 from infra.constructs.checks import acknowledge
 
 SCRIPT_PATHS = ("/v1/cdp.js", "/v1/cdp-forms.js", "/v1/static/*")
-"""The collector's routes of the tracker's scripts (`cdp.wiring`), as CloudFront patterns."""
+"""The collector's routes of the tracker's scripts (`infra.wiring`), as CloudFront patterns."""
 
 
 class Cdn(Construct):

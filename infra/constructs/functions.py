@@ -1,4 +1,4 @@
-"""Lambda functions built from `cdp.wiring` specs, with the defaults of every function in one
+"""Lambda functions built from `infra.wiring` specs, with the defaults of every function in one
 place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the two layers."""
 
 from __future__ import annotations
@@ -18,20 +18,20 @@ from aws_cdk import aws_ssm as ssm
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
-from cdp.bulk import CONTINUE, PREFIX
-from cdp.wiring import (
-    EVENT_BUS_ENV,
-    IMPORT_BUCKET_ENV,
-    QUEUES,
-    REDRIVE_TAG,
-    FunctionSpec,
-)
+from cdp.intake.bulk import CONTINUE, PREFIX
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, PipInstall, copied_asset, installed_asset
 from infra.constructs.checks import acknowledge
 from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import encrypted_queue
 from infra.constructs.storage import Storage
+from infra.wiring import (
+    EVENT_BUS_ENV,
+    IMPORT_BUCKET_ENV,
+    QUEUES,
+    REDRIVE_TAG,
+    FunctionSpec,
+)
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -127,9 +127,7 @@ class FunctionFactory(Construct):
         self.domain_layer = lambda_.LayerVersion(
             self,
             "DomainLayer",
-            code=lambda_.Code.from_asset(
-                **copied_asset(ROOT / "layers" / "cdp", "python/cdp", exclude=("local", "cli"))
-            ),
+            code=lambda_.Code.from_asset(**copied_asset(ROOT / "layers" / "cdp", "python/cdp")),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="cdp domain package",

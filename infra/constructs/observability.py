@@ -20,7 +20,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdp import wiring
+from infra import wiring
 from infra.config import DeploymentConfig
 
 FIVE_MINUTES = Duration.minutes(5)

@@ -1,5 +1,5 @@
 """Secrets the functions read (never in code or environment values): generated at deploy
-time, one per `cdp.wiring.SECRETS` entry."""
+time, one per `infra.wiring.SECRETS` entry."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdp.wiring import SECRETS, SecretSpec
 from infra.config import DeploymentConfig
 from infra.constructs.checks import acknowledge
+from infra.wiring import SECRETS, SecretSpec
 
 
 class Secrets(Construct):

@@ -14,10 +14,10 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdp.publishing import SOURCE
-from cdp.wiring import REDRIVE_TAG
+from cdp.sharing.changes import SOURCE
 from infra.config import DeploymentConfig, Destination
 from infra.constructs.checks import acknowledge
+from infra.wiring import REDRIVE_TAG
 
 
 def encrypted_queue(

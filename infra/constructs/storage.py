@@ -1,5 +1,5 @@
-"""DynamoDB tables, one per `cdp.tables` spec: on-demand, point-in-time recovery, TTL, streams,
-and deletion protection outside the dev stage."""
+"""DynamoDB tables, one per `cdp.runtime.tables` spec: on-demand, point-in-time recovery, TTL,
+streams, and deletion protection outside the dev stage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdp import tables
+from cdp.runtime import tables
 from infra.config import DeploymentConfig
 from infra.constructs.checks import acknowledge
 

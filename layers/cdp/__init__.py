@@ -1,7 +1,7 @@
 """The domain package of the customer data platform.
 
 It is installed as one Python package for local use and deployed to AWS as a Lambda layer.
-Nothing in it sees a Lambda event or an HTTP request except the thin adapters in `cdp.web`;
+Nothing in it sees a Lambda event or an HTTP request except the thin adapters in `cdp.runtime.web`;
 only `cdp.storage` touches boto3.
 """
 

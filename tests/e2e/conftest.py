@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from cdp import tables
-from cdp.codec import decompress
-from cdp.local.aws import client_for, free_port, table_name
+from cdp.runtime import tables
+from cdp.runtime.codec import decompress
+from workbench.local.aws import client_for, free_port, table_name
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "wk_e2e_tests"
@@ -66,7 +66,7 @@ def start_dev(*extra: str) -> DevStack:
         [
             sys.executable,
             "-m",
-            "cdp.cli",
+            "workbench.cli",
             "dev",
             "--port",
             str(port),

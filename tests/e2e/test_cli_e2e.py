@@ -40,7 +40,7 @@ def cdp(stack: DevStack, *args: str, secret_key: str = SECRET_KEY, cwd: Path = R
         "CDP_CONFIG": str(cwd / "no-such-config.json"),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "cdp.cli", *args],
+        [sys.executable, "-m", "workbench.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -297,7 +297,8 @@ def test_the_config_file_is_used_when_no_flag_or_environment_says_otherwise(
     config.write_text(json.dumps({"url": dev_stack.url, "secret_key": SECRET_KEY}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
     done = subprocess.run(
-        [sys.executable, "-m", "cdp.cli", "sources", "list", "--json", "--config", str(config)],
+        [sys.executable, "-m", "workbench.cli", "sources", "list", "--json",
+         "--config", str(config)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from cdp import tables
-from cdp.codec import decompress
-from cdp.local.aws import table_name
+from cdp.runtime import tables
+from cdp.runtime.codec import decompress
 from tests.e2e.conftest import ROOT, SECRET_KEY, DevStack
+from workbench.local.aws import table_name
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def crm_export(path: Path) -> None:
 def command(stack: DevStack, file: Path) -> tuple[list[str], dict[str, str]]:
     args = [part.format(file=file) for part in IMPORT]
     env = {**os.environ, "CDP_URL": stack.url, "CDP_SECRET_KEY": SECRET_KEY, "CDP_CONFIG": "-"}
-    return [sys.executable, "-m", "cdp.cli", *args], env
+    return [sys.executable, "-m", "workbench.cli", *args], env
 
 
 def stored_count(stack: DevStack) -> int:
@@ -71,7 +71,7 @@ def test_a_large_import_survives_an_interruption_without_losing_or_doubling_a_ro
     dev_stack: DevStack, tmp_path: Path
 ) -> None:
     source = subprocess.run(
-        [sys.executable, "-m", "cdp.cli", "sources", "create", "crm", "--kind", "crm"],
+        [sys.executable, "-m", "workbench.cli", "sources", "create", "crm", "--kind", "crm"],
         cwd=ROOT, env=command(dev_stack, tmp_path)[1], capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip

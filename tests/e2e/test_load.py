@@ -26,9 +26,9 @@ import pytest
 import requests
 from segment.analytics.client import Client
 
-from cdp import tables
-from cdp.local.aws import table_name
+from cdp.runtime import tables
 from tests.e2e.conftest import SECRET_KEY, WRITE_KEY, DevStack, start_dev, stop_dev
+from workbench.local.aws import table_name
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
-from cdp.local.aws import free_port
 from tests.e2e.conftest import ROOT, SECRET_KEY, WRITE_KEY, DevStack, start_dev, stop_dev
 from tests.e2e.lossy_proxy import LossyProxy
+from workbench.local.aws import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import pytest
 import requests
 from segment.analytics.client import Client
 
-from cdp.local.aws import free_port
 from tests.e2e.conftest import SECRET_KEY, WEBHOOK_SECRET, WRITE_KEY, DevStack, start_dev, stop_dev
+from workbench.local.aws import free_port
 
 pytestmark = pytest.mark.e2e
 

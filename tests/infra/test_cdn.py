@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from cdp import wiring
+from infra import wiring
 from infra.app import build
 from infra.constructs.cdn import SCRIPT_PATHS
 

@@ -8,7 +8,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from cdp import tables, wiring
+from cdp.runtime import tables
+from infra import wiring
 from infra.app import build
 from infra.config import DeploymentConfig
 

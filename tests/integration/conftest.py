@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cdp.codec import decompress
-from cdp.keys import ApiKey, hash_key
+from cdp.access.keys import ApiKey, hash_key
+from cdp.runtime.codec import decompress
 from cdp.storage import clients
 from cdp.storage.keys import KeyStore
 from tests.factories import LambdaContext
@@ -19,8 +19,8 @@ SECRET_KEY = "sk_integration"
 
 @pytest.fixture(autouse=True)
 def _restore_clock() -> Iterator[None]:
-    """Tests move the process clock (`cdp.clock.advance`); each starts where it was."""
-    from cdp import clock
+    """Tests move the process clock (`cdp.runtime.clock.advance`); each starts where it was."""
+    from cdp.runtime import clock
 
     before = clock._offset
     yield
@@ -110,8 +110,8 @@ def bus(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dic
     answers a function that drains that queue."""
     import boto3
 
-    from cdp.local.aws import create_bus
-    from cdp.local.bus import connect_tap
+    from workbench.local.aws import create_bus
+    from workbench.local.bus import connect_tap
 
     events, sqs = boto3.client("events"), boto3.client("sqs")
     names = create_bus(events, prefix="test")
@@ -137,7 +137,7 @@ def bus(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dic
 def queues(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     import boto3
 
-    from cdp.local.aws import create_queues
+    from workbench.local.aws import create_queues
 
     urls, _ = create_queues(boto3.client("sqs"), prefix="test")
     for env_var, url in urls.items():
@@ -201,7 +201,7 @@ class TableStream:
         )["ShardIterator"]
 
     def new_records(self) -> dict[str, Any]:
-        from cdp.local.streams import lambda_record
+        from workbench.local.streams import lambda_record
 
         answer = self.streams.get_records(ShardIterator=self.iterator)
         self.iterator = answer["NextShardIterator"]

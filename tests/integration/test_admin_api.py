@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cdp.clock import iso
+from cdp.runtime.clock import iso
 from tests.factories import answer_json, basic_auth, http_event, stream_event, stream_record
 from tests.integration.conftest import SECRET_KEY, WRITE_KEY, bearer
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from cdp.cli.client import Api, Target
-from cdp.cli.importer import run_import
-from cdp.importing import ImportMapping
+from cdp.intake.importing import ImportMapping
 from tests.factories import answer_json, http_event
 from tests.integration.conftest import WRITE_KEY, stored_events
+from workbench.cli.client import Api, Target
+from workbench.cli.importer import run_import
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 ROWS = 300

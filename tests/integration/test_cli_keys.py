@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from cdp.cli import main
-from cdp.keys import hash_key
+from cdp.access.keys import hash_key
 from cdp.storage.keys import KeyStore
+from workbench.cli import main
 
 TEMPLATE = {
     "Resources": {

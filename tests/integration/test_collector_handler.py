@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cdp.settings import CollectorSettings
+from cdp.runtime.settings import CollectorSettings
 from cdp.storage.intake import IntakeStore, RetryPolicy
 from cdp.storage.keys import KeyStore
 from cdp.storage.suppressions import SuppressionList

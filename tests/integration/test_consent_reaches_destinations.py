@@ -16,7 +16,7 @@ import boto3
 import pytest
 from aws_cdk.assertions import Template
 
-from cdp import clock
+from cdp.runtime import clock
 from infra.app import build
 from tests.factories import basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, bearer

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cdp import clock
+from cdp.runtime import clock
 from tests.factories import answer_json, http_event, stream_event, stream_record
 from tests.integration.conftest import bearer
 from tests.integration.test_segments import segments_stack  # noqa: F401 (fixture)

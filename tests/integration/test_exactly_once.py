@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cdp import clock
+from cdp.runtime import clock
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, bearer, stored_events
 

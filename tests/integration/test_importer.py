@@ -175,7 +175,7 @@ def test_notifications_delivered_twice_run_once(
 
 
 def test_of_two_runs_racing_for_the_same_stretch_one_wins(s3: Any) -> None:
-    from cdp.bulk import claim
+    from cdp.intake.bulk import claim
     from cdp.storage.objects import Bucket
 
     drop(s3, "imports/crm/export.csv", crm_export(10))
@@ -194,7 +194,7 @@ def test_of_two_runs_racing_for_the_same_stretch_one_wins(s3: Any) -> None:
 def test_a_run_that_died_is_taken_over_when_its_lease_runs_out(
     importer: Invoke, s3: Any, dynamodb: Any, table_names: dict[str, str]
 ) -> None:
-    from cdp.bulk import LEASE_SECONDS, claim
+    from cdp.intake.bulk import LEASE_SECONDS, claim
     from cdp.storage.objects import Bucket
 
     key = "imports/crm/export.csv"

@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 
-from cdp.clock import iso
-from cdp.codec import decompress
-from cdp.local.gateway import Functions
-from cdp.wiring import COLLECTOR
+from cdp.runtime.clock import iso
+from cdp.runtime.codec import decompress
+from infra.wiring import COLLECTOR
 from tests.factories import answer_json, http_event
 from tests.integration.conftest import bearer
+from workbench.local.gateway import Functions
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 

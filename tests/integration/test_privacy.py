@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from cdp import clock
-from cdp.verification import sign
+from cdp.intake.verification import sign
+from cdp.runtime import clock
 from tests.conftest import IDENTITY_SECRET
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, bearer
@@ -394,7 +394,7 @@ def track(collector: Handler, consent: dict[str, bool] | None, **extra: Any) -> 
 
 
 def stored(dynamodb: Any, table_names: dict[str, str]) -> list[dict[str, Any]]:
-    from cdp.codec import decompress
+    from cdp.runtime.codec import decompress
 
     return [
         decompress(i["body"]["B"])
@@ -511,7 +511,7 @@ def test_export_holds_everything(
 
 def all_items(dynamodb: Any) -> str:
     """Every item of every table, as text (a test may scan; the application never does)."""
-    from cdp.codec import decompress
+    from cdp.runtime.codec import decompress
 
     text = []
     for name in dynamodb.list_tables()["TableNames"]:
@@ -662,7 +662,7 @@ def test_the_sweep_erases_what_slipped_in_before_every_collector_knew(
     table_names: dict[str, str],
     queues: dict[str, str],
 ) -> None:
-    from cdp.intake import read_request
+    from cdp.intake.messages import read_request
     from cdp.storage.intake import IntakeStore
 
     collector(
@@ -745,7 +745,7 @@ def test_retention_is_set_on_every_item_that_holds_personal_data(
 
 def comparable_text(dynamodb: Any) -> str:
     """Every item of every table as text, in the form erasure compares identifiers in."""
-    from cdp.identity import comparable
+    from cdp.profiles.identity import comparable
 
     return comparable(all_items(dynamodb).encode().decode("unicode_escape", errors="replace"))
 

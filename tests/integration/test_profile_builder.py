@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cdp.builder import build_profiles
-from cdp.codec import decompress
-from cdp.computed import load_definitions
-from cdp.identity import IdentityLimits
-from cdp.profile import StreamEvent
+from cdp.profiles.builder import build_profiles
+from cdp.profiles.computed import load_definitions
+from cdp.profiles.identity import IdentityLimits
+from cdp.profiles.profile import StreamEvent
+from cdp.runtime.codec import decompress
 from cdp.storage.profiles import ProfileStore
-from cdp.streams import read_event_records
+from cdp.storage.streams import read_event_records
 from tests.factories import stream_event, stream_record
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

@@ -48,7 +48,7 @@ def test_a_public_write_key_cannot_overwrite_what_the_person_declared(
     pipeline: Callable[[], None],
     profile_api: Handler,
 ) -> None:
-    from cdp.verification import sign
+    from cdp.intake.verification import sign
     from tests.conftest import IDENTITY_SECRET
 
     admin_api(http_event("PUT", "/v1/forms/household", body=FORM, headers=bearer()))

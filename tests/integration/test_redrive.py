@@ -12,12 +12,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from cdp.cli.redrive import function_of, redrive_stream_failures, tagged_queues
-from cdp.streams import UnreadableRecordError
-from cdp.wiring import REDRIVE_TAG
+from cdp.storage.streams import UnreadableRecordError
 from functions.profile_builder import handler as builder_module
+from infra.wiring import REDRIVE_TAG
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, TableStream, bearer
+from workbench.cli.redrive import function_of, redrive_stream_failures, tagged_queues
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -11,12 +11,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from cdp import clock
-from cdp.local.streams import _as_lambda_json
-from cdp.publishing import Published
+from cdp.runtime import clock
+from cdp.sharing.changes import Published
 from cdp.storage.bus import BusUnavailableError, EventBus
 from tests.factories import LambdaContext, answer_json, http_event, stream_event, stream_record
 from tests.integration.conftest import bearer
+from workbench.local.streams import _as_lambda_json
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 BUYERS = {
@@ -189,8 +189,8 @@ def test_profiles_rewritten_by_the_backfill_and_the_scheduler_keep_their_retenti
 def test_every_function_that_writes_profiles_knows_the_retention() -> None:
     # A profile item is only written through ProfileStore, which cannot be built without a
     # retention; a function that may write the profiles table must have it in its settings.
-    from cdp.tables import PROFILES
-    from cdp.wiring import FUNCTIONS
+    from cdp.runtime.tables import PROFILES
+    from infra.wiring import FUNCTIONS
 
     writers = {
         spec.name

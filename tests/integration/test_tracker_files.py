@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cdp.assets import built_scripts
+from cdp.intake.assets import built_scripts
 from tests.factories import http_event
 
 Send = Callable[[dict[str, Any]], dict[str, Any]]

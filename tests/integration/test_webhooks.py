@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cdp.webhooks import SIGNATURE, TIMESTAMP
+from cdp.intake.webhooks import SIGNATURE, TIMESTAMP
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, bearer, stored_events
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from cdp.identity import strength
+from cdp.profiles.identity import strength
 
 PLACEHOLDERS = ("undefined", "null", "0", "Undefined", "[object Object]")
 

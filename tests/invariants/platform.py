@@ -1,5 +1,5 @@
 """The whole platform on moto, fresh for each example of a state machine: every function of
-`cdp.wiring` in process, the tables' streams fed to the builder and the publisher as Lambda
+`infra.wiring` in process, the tables' streams fed to the builder and the publisher as Lambda
 feeds them, the task queues (backfills, erasure sweeps) drained into their workers, the
 scheduler on demand, the import bucket, and two destinations behind the stack's own
 EventBridge rules, read from the synthesized template."""
@@ -19,12 +19,12 @@ from urllib.parse import quote_plus
 
 import boto3
 
-from cdp.identity import comparable
-from cdp.local.aws import create_bus, create_queues, create_tables
-from cdp.local.gateway import Functions
+from cdp.profiles.identity import comparable
 from cdp.storage import clients
-from cdp.wiring import FUNCTIONS, FunctionSpec
+from infra.wiring import FUNCTIONS, FunctionSpec
 from tests.reliability.conftest import Pipeline, Stack, _issue_keys, basic, bearer
+from workbench.local.aws import create_bus, create_queues, create_tables
+from workbench.local.gateway import Functions
 
 DESTINATIONS = [
     {"name": "mailer", "type": "sqs", "purpose": "marketing"},
@@ -192,7 +192,7 @@ class Platform:
     def everything(self) -> str:
         """Every item of every table of this platform, readable and in the form erasure
         compares identifiers in."""
-        from cdp.codec import decompress
+        from cdp.runtime.codec import decompress
 
         text = []
         for env in self.tables:

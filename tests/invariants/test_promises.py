@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from cdp import clock
-from cdp.identity import split_identity
+from cdp.profiles.identity import split_identity
+from cdp.runtime import clock
 from tests.invariants.model import PLACEHOLDERS, Model, Person
 from tests.invariants.platform import Platform, clear_caches
 
@@ -357,7 +357,7 @@ class Promises(RuleBasedStateMachine):
     # -- the promises ----------------------------------------------------------------------
 
     def _profiles(self) -> list[dict[str, Any]]:
-        from cdp.codec import decompress
+        from cdp.runtime.codec import decompress
 
         return [
             {**decompress(item["state"]["B"]), "profile_id": item["profile_id"]["S"]}
@@ -507,6 +507,14 @@ FOUND: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("answer_a_form", {"children": 1, "device": 1, "person": 1, "with_id": True,
                            "with_time": False}),
         ("sign_in", {"device": 0, "person": 0, "plan": "pro", "times": "timestamp only"}),
+        ("erase", {"person": 2}),
+    ],
+    "erasing a person whose sign-in merged a device that an unmerge gave back": [
+        ("import_from_the_crm", {"person": 2, "plan": "pro"}),
+        ("browse", {"batch": False, "device": 0, "order": False, "person": 0, "revenue": 1,
+                    "times": "segment"}),
+        ("sign_in_on_someone_elses_device", {"other": 1, "person": 2}),
+        ("unmerge", {"index": 0}),
         ("erase", {"person": 2}),
     ],
     "an unmerge after an erasure counts a redacted event again": [

@@ -1,4 +1,4 @@
-"""The whole HTTP surface in one process, on moto: every route of `cdp.wiring` answered by its
+"""The whole HTTP surface in one process, on moto: every route of `infra.wiring` answered by its
 deployed handler, routed the way `cdp dev`'s local API Gateway routes it, with keys of every
 kind and state, a form, a segment, a generic webhook and one known person to aim at."""
 
@@ -19,16 +19,16 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cdp.keys import ApiKey, hash_key
-from cdp.local.gateway import Functions, http_api_event
-from cdp.sources import NewSource, Sources
+from cdp.access.keys import ApiKey, hash_key
+from cdp.access.sources import NewSource, Sources
+from cdp.intake.verification import sign
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
-from cdp.verification import sign
-from cdp.wiring import FUNCTIONS, FunctionSpec
+from infra.wiring import FUNCTIONS, FunctionSpec
 from tests.conftest import IDENTITY_SECRET, REGION
 from tests.integration.conftest import TableStream, bus, queues  # noqa: F401 (fixtures)
+from workbench.local.gateway import Functions, http_api_event
 
 ALLOWED_ORIGINS = ("https://shop.example", "https://www.shop.example")
 SECRET_KEY = "sk_reliability_operator"

@@ -5,7 +5,7 @@ browser routes (forms, preferences) authenticate a write key; the Profile, priva
 APIs sit behind `require_secret_key`; inbound webhooks are authenticated by the e-mail tool's
 signature; the tracker scripts, the OpenAPI document and analytics.js's delivery metrics are
 public, and the analytics.js settings carry the write key in their path.
-`test_every_route_is_catalogued` keeps this list equal to `cdp.wiring`.
+`test_every_route_is_catalogued` keeps this list equal to `infra.wiring`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from cdp.assets import built_scripts
-from cdp.wiring import FUNCTIONS
+from cdp.intake.assets import built_scripts
 from functions.collector.handler import MESSAGE_KINDS
+from infra.wiring import FUNCTIONS
 from tests.reliability.conftest import (
     OLD_SEGMENT,
     PERSON,
@@ -80,7 +80,7 @@ class Route:
 
     @property
     def function(self) -> str:
-        """The name of the function that answers it (`cdp.wiring`)."""
+        """The name of the function that answers it (`infra.wiring`)."""
         return next(
             spec.name
             for spec in FUNCTIONS
@@ -125,7 +125,7 @@ def _collector_routes() -> list[Route]:
              "sentAt": now_iso(), "context": {"locale": "nl-NL"}}
             if kind == "batch" else message()
         )  # fmt: skip
-        # a path with a trailing slash is routed to a greedy path (see cdp.wiring)
+        # a path with a trailing slash is routed to a greedy path (see infra.wiring)
         template, params = (f"{path}{{proxy+}}", {"proxy+": ""}) if path.endswith("/") else (
             path, {})  # fmt: skip
         routes.append(

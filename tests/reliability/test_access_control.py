@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cdp.wiring import FUNCTIONS
+from infra.wiring import FUNCTIONS
 from tests.reliability.conftest import (
     ALLOWED_ORIGINS,
     HTTP_FUNCTIONS,
@@ -161,9 +161,9 @@ SECRET_NAMES = ("key_hash", "signature", "digest", "secret", "token", "presented
 def test_keys_and_signatures_are_compared_in_constant_time(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cdp.keys
-    import cdp.verification
-    import cdp.webhooks
+    import cdp.access.keys
+    import cdp.intake.verification
+    import cdp.intake.webhooks
 
     compared: list[str] = []
     original = hmac.compare_digest
@@ -172,7 +172,7 @@ def test_keys_and_signatures_are_compared_in_constant_time(
         compared.append(inspect.stack()[1].function)
         return original(a, b)
 
-    for module in (cdp.keys, cdp.verification, cdp.webhooks):
+    for module in (cdp.access.keys, cdp.intake.verification, cdp.intake.webhooks):
         monkeypatch.setattr(module.hmac, "compare_digest", spy)
     for key in ("POST /v1/track", "GET /v1/preferences", "POST /v1/webhooks/{source}"):
         route = BY_KEY[key]

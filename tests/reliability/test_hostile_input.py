@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from cdp.intake import MAX_REQUEST_BYTES
+from cdp.intake.messages import MAX_REQUEST_BYTES
 from tests.reliability.conftest import INTERNAL_DETAIL, Answer, Stack, basic
 from tests.reliability.hostile import NAMED, Hostile, generated
 from tests.reliability.routes import BY_FUNCTION, BY_KEY, Call, Raw, Route, send
@@ -163,7 +163,7 @@ def test_generated_hostile_input(stack: Stack, function: str, hostile: Hostile) 
 
 
 def stored(stack: Stack) -> list[dict[str, Any]]:
-    from cdp.codec import decompress
+    from cdp.runtime.codec import decompress
 
     return [decompress(item["body"]["B"]) for item in stack.items("EVENTS_TABLE")]
 

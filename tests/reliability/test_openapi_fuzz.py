@@ -31,8 +31,8 @@ from schemathesis import APIOperation, Case, GenerationMode, checks
 from schemathesis.errors import FailureGroup
 
 from cdp import __version__
-from cdp.web import secret_key_openapi
-from cdp.wiring import FUNCTIONS
+from cdp.runtime.web import secret_key_openapi
+from infra.wiring import FUNCTIONS
 from tests.reliability.conftest import INTERNAL_DETAIL, SEGMENT, Answer, Stack, bearer
 from tests.reliability.routes import BY_FUNCTION, Route
 from tests.reliability.test_hostile_input import _refusal_problems

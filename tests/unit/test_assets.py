@@ -1,4 +1,4 @@
-"""Choosing the coding of the tracker's answer, and revalidating it (cdp.assets)."""
+"""Choosing the coding of the tracker's answer, and revalidating it (cdp.intake.assets)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdp.assets import choose_encoding, not_modified
+from cdp.intake.assets import choose_encoding, not_modified
 
 
 @pytest.mark.parametrize(

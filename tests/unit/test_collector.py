@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from cdp.collector import collect
-from cdp.errors import AuthenticationError, InvalidRequestError
-from cdp.intake import Intake
-from cdp.jsontext import parse_json
-from cdp.keys import ApiKey, hash_key
+from cdp.access.keys import ApiKey, hash_key
+from cdp.intake.collector import collect
+from cdp.intake.jsontext import parse_json
+from cdp.intake.messages import Intake
+from cdp.runtime.errors import AuthenticationError, InvalidRequestError
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WRITE_KEY = "wk_test"

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cdp.computed import (
+from cdp.profiles.computed import (
     ComputedTraitDefinition,
     EventFacts,
     combine,

@@ -7,10 +7,10 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdp.erasure import ERASED, forget_in_profile, scrub
-from cdp.identity import comparable
-from cdp.profile import Profile
-from cdp.traits import TraitValue
+from cdp.privacy.erasure import ERASED, forget_in_profile, scrub
+from cdp.profiles.identity import comparable
+from cdp.profiles.profile import Profile
+from cdp.profiles.traits import TraitValue
 
 ERASED_IDENTITIES = ["email:Carol@Example.com", "anonymous_id:laptop-1", "user_id:42"]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdp.identity import identities_of, normalise_email, parse_identity
+from cdp.profiles.identity import identities_of, normalise_email, parse_identity
 
 
 def test_a_message_carries_its_ids_strongest_first() -> None:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdp.clock import iso
-from cdp.errors import InvalidRequestError, RequestTooLargeError
-from cdp.intake import MAX_MESSAGE_BYTES, _corrected_timestamp, read_request
+from cdp.intake.messages import MAX_MESSAGE_BYTES, _corrected_timestamp, read_request
+from cdp.runtime.clock import iso
+from cdp.runtime.errors import InvalidRequestError, RequestTooLargeError
 
 RECEIVED = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdp.errors import AuthenticationError
-from cdp.keys import ApiKey, authenticate, generate_key, hash_key
+from cdp.access.keys import ApiKey, authenticate, generate_key, hash_key
+from cdp.runtime.errors import AuthenticationError
 
 
 def test_generated_keys_are_random_and_typed() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdp.builder import build_profiles
-from cdp.computed import load_definitions
-from cdp.identity import IdentityLimits
-from cdp.profile import Profile, StreamEvent, profile_view
+from cdp.profiles.builder import build_profiles
+from cdp.profiles.computed import load_definitions
+from cdp.profiles.identity import IdentityLimits
+from cdp.profiles.profile import Profile, StreamEvent, profile_view
 from tests.memory_profiles import MemoryProfiles
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -383,10 +383,10 @@ def test_replaying_any_batches_changes_nothing(
 def test_a_profile_at_every_bound_stays_far_below_the_item_limit() -> None:
     import os
 
-    from cdp.codec import compress
-    from cdp.computed import MAX_DISTINCT_VALUES
-    from cdp.profile import MAX_CONFLICTS, MAX_GROUPS
-    from cdp.traits import KINDS, MAX_TRAITS, TraitValue
+    from cdp.profiles.computed import MAX_DISTINCT_VALUES
+    from cdp.profiles.profile import MAX_CONFLICTS, MAX_GROUPS
+    from cdp.profiles.traits import KINDS, MAX_TRAITS, TraitValue
+    from cdp.runtime.codec import compress
 
     def noise(size: int) -> str:
         return os.urandom(size).hex()[:size]  # incompressible text

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cdp.publishing import changes
-from cdp.schedule import current_quarter, due_index, shard_of
+from cdp.segments.due import current_quarter, due_index, shard_of
+from cdp.sharing.changes import changes
 
 NOW = "2026-11-23T12:00:00.000Z"
 

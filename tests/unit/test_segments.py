@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from cdp.segments import (
+from cdp.segments.conditions import (
     ConditionError,
     Facts,
     SegmentDefinition,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from cdp.settings import CollectorSettings
+from cdp.runtime.settings import CollectorSettings
 
 TABLES = {
     "EVENTS_TABLE": "e",

@@ -3,8 +3,8 @@ first would move the person's watermark past the failed record, which would then
 
 from __future__ import annotations
 
-from cdp.profile import StreamEvent
-from cdp.streams import UnreadableRecordError, WaitingForEarlierRecordError, hold_back
+from cdp.profiles.profile import StreamEvent
+from cdp.storage.streams import UnreadableRecordError, WaitingForEarlierRecordError, hold_back
 
 
 def event(partition: str, sequence: int) -> StreamEvent:

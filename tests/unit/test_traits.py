@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cdp.traits import TraitTable, TraitValue, current_traits, next_expiry, offer
+from cdp.profiles.traits import TraitTable, TraitValue, current_traits, next_expiry, offer
 
 NOW = "2026-11-23T12:00:00.000Z"
 

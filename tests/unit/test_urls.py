@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cdp.urls import address_problem, resolved_problem, webhook_url_problem
+from cdp.sharing.urls import address_problem, resolved_problem, webhook_url_problem
 
 REFUSED = [
     # the cloud's metadata service, as written in every way a resolver reads it

@@ -6,8 +6,8 @@ import gzip
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from cdp.errors import AuthenticationError, InvalidRequestError, RequestTooLargeError
-from cdp.web import basic_auth_user, request_body
+from cdp.runtime.errors import AuthenticationError, InvalidRequestError, RequestTooLargeError
+from cdp.runtime.web import basic_auth_user, request_body
 from tests.factories import http_event
 
 LIMIT = 1024

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cdp.publishing import SOURCE, Published
+from cdp.sharing.changes import SOURCE, Published
 
 PUT_LIMIT = 10  # entries per PutEvents call
 

@@ -14,9 +14,9 @@ from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
-from cdp.builder import WriteConflictError
-from cdp.codec import compress, decompress
-from cdp.erasure import ErasureCounts, forget_in_profile, mentions, scrub
+from cdp.privacy.erasure import ErasureCounts, forget_in_profile, mentions, scrub
+from cdp.profiles.builder import WriteConflictError
+from cdp.runtime.codec import compress, decompress
 from cdp.storage.profiles import ProfileStore
 
 BATCH = 25
@@ -51,10 +51,15 @@ class Eraser:
             counts.events += self._delete_partition(identity)
         for partition in sorted(named_in - set(identities)):
             counts.events_redacted += self._redact_partition(partition, identities)
-            counts.profiles_redacted += self._redact_profile(partition, identities)
             self._forget_note(partition, "names", identities)
         for other in sorted(names - set(identities)):
             self._forget_note(other, "named_in", identities)
+        # The profiles of those other people: built from events that named the person, or
+        # holding the record of a merge one of the person's events caused (an unmerge gave
+        # it back with its history).
+        others = (named_in | names) - set(identities)
+        for profile_id in sorted({owner for other in others if (owner := self.owner(other))}):
+            counts.profiles_redacted += self._redact_profile(profile_id, identities)
         counts.quarantined = self._delete_quarantined(identities)
         counts.identities = self._delete_keys(
             self.identities_table, [{"identity": {"S": identity}} for identity in identities]
@@ -123,11 +128,10 @@ class Eraser:
                 redacted += 1
         return redacted
 
-    def _redact_profile(self, partition: str, identities: list[str], attempts: int = 5) -> int:
-        """Take the identifiers out of the profile that other person's events built."""
+    def _redact_profile(self, profile_id: str, identities: list[str], attempts: int = 5) -> int:
+        """Take the identifiers out of another person's profile."""
         for _ in range(attempts):
-            owner = self.owner(partition)
-            profile = self.profiles.get(owner) if owner else None
+            profile = self.profiles.get(profile_id)
             if profile is None or not forget_in_profile(profile, identities):
                 return 0
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp.timeline import StoredEvent
+from cdp.profiles.timeline import StoredEvent
 
 
 class EventReader:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from cdp.codec import compress, dumps
-from cdp.errors import StorageBusyError
-from cdp.intake import Event, Intake, Rejection
+from cdp.intake.messages import Event, Intake, Rejection
+from cdp.runtime.codec import compress, dumps
+from cdp.runtime.errors import StorageBusyError
 
 BATCH_LIMIT = 25  # BatchWriteItem's maximum number of requests per call
 MAX_QUARANTINE_PAYLOAD = 256 * 1024  # stays well inside DynamoDB's 400 KB item limit

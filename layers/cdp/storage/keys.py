@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from cdp.keys import OBSERVED, ApiKey
+from cdp.access.keys import OBSERVED, ApiKey
 
 
 class KeyStore:

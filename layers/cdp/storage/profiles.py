@@ -25,13 +25,13 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from cdp.builder import WriteConflictError
-from cdp.clock import iso, parse, utc_now
-from cdp.codec import compress, decompress
-from cdp.identity import PROFILE_ID
-from cdp.profile import Profile
-from cdp.resolution import MAX_REDIRECT_HOPS, Known, Plan
-from cdp.schedule import due_index
+from cdp.profiles.builder import WriteConflictError
+from cdp.profiles.identity import PROFILE_ID
+from cdp.profiles.profile import Profile
+from cdp.profiles.resolution import MAX_REDIRECT_HOPS, Known, Plan
+from cdp.runtime.clock import iso, parse, utc_now
+from cdp.runtime.codec import compress, decompress
+from cdp.segments.due import due_index
 
 BATCH_GET_LIMIT = 100
 MAX_STATE_BYTES = 350 * 1024  # DynamoDB's item limit is 400 KB; stay clear of it

@@ -11,8 +11,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from cdp.privacy.suppression import identity_hash
 from cdp.storage.secrets import secret
-from cdp.suppression import identity_hash
 
 ANY = "#any"
 BATCH_GET_LIMIT = 100

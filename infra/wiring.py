@@ -1,0 +1,407 @@
+"""The one description of every function: its handler, routes, tables and settings.
+
+The CDK stack builds Lambda functions, API routes and IAM grants from it; `cdp dev` routes
+requests and sets environments from it. A route added here exists in both, or in neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cdp.runtime import tables
+from cdp.runtime.settings import (
+    AdminApiSettings,
+    BackfillSettings,
+    CollectorSettings,
+    ErasureSweepSettings,
+    FormsApiSettings,
+    FunctionSettings,
+    ImporterSettings,
+    PrivacyApiSettings,
+    ProfileApiSettings,
+    ProfileBuilderSettings,
+    PublisherSettings,
+    SchedulerSettings,
+    WebhooksSettings,
+)
+from cdp.runtime.tables import TableSpec
+
+# `read_delete`: reads and deletes, never puts or updates an item (erasure). IAM cannot tell
+# a BatchWriteItem's deletes from its puts; the code uses it for deletes only.
+Access = Literal["read", "write", "read_write", "read_delete"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway syntax: /v1/projects/{write_key}/settings
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A table stream feeding a function, with the event source mapping's settings. The local
+    runtime's stream runner honours the same batch size, window and retry bound."""
+
+    table: tables.TableSpec
+    batch_size: int = 100
+    batching_window_seconds: int = 1
+    retry_attempts: int = 10
+    max_record_age_seconds: int = 6 * 3600
+    parallelization_factor: int = 1
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An SQS queue of tasks; `env_var` carries its URL to the functions that send to it."""
+
+    logical_name: str
+    env_var: str
+    visibility_timeout_seconds: int = 900
+    max_receive_count: int = 5  # then the task goes to the queue's dead-letter queue
+
+
+BACKFILL_QUEUE = QueueSpec("Backfill", "BACKFILL_QUEUE_URL")
+# Sweeps a few minutes after each erasure (the message is sent with a delay).
+ERASURE_QUEUE = QueueSpec("Erasure", "ERASURE_QUEUE_URL", visibility_timeout_seconds=300)
+QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE, ERASURE_QUEUE)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret in Secrets Manager; `env_var` carries its name to the functions that read it."""
+
+    logical_name: str
+    env_var: str
+    description: str
+
+
+IDENTITY_SECRET = SecretSpec(
+    "IdentityVerification",
+    "IDENTITY_SECRET_NAME",
+    "Key websites sign user ids with (HMAC-SHA256) to prove who is signed in",
+)
+SUPPRESSION_PEPPER = SecretSpec(
+    "SuppressionPepper",
+    "SUPPRESSION_PEPPER_NAME",
+    "Pepper of the hashes that keep erased people out",
+)
+SECRETS: tuple[SecretSpec, ...] = (IDENTITY_SECRET, SUPPRESSION_PEPPER)
+
+# The bucket files are dropped into for server-side imports (`imports/<source>/<file>`).
+IMPORT_BUCKET_ENV = "IMPORT_BUCKET"
+
+# The tag on failure and dead-letter queues by which `cdp redrive` finds them in a stack:
+# `stream:<function>` (a stream consumer's on-failure queue), `queue:<name>` (a queue's
+# dead-letter queue) or `destination:<name>` (events a destination did not take).
+REDRIVE_TAG = "cdp:redrive"
+
+# The EventBridge bus the publisher puts segment and profile events on.
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    queue: QueueSpec
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str
+    settings: type[FunctionSettings]
+    description: str
+    routes: tuple[Route, ...] = ()
+    tables: tuple[tuple[tables.TableSpec, Access], ...] = ()
+    # Browsers call it from any allowed site: it answers CORS preflights.
+    browser_facing: bool = False
+    stream: StreamSource | None = None
+    queue: QueueSource | None = None  # consumes this queue
+    sends_to: tuple[QueueSpec, ...] = ()
+    publishes_events: bool = False
+    secrets: tuple[SecretSpec, ...] = ()
+    scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
+    imports: bool = False  # triggered by files in the import bucket
+    # needs the third-party packages of layers/dependencies/requirements.txt
+    third_party: bool = False
+    # Caps how many run at once, where many parallel copies would only crowd the tables.
+    reserved_concurrency: int | None = None
+    every_minutes: int | None = None  # runs on a schedule
+    memory_mb: int = 512
+    timeout_seconds: int = 10
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _posts(*paths: str) -> tuple[Route, ...]:
+    return tuple(Route("POST", path) for path in paths)
+
+
+COLLECTOR = FunctionSpec(
+    name="collector",
+    handler="functions.collector.handler.handler",
+    settings=CollectorSettings,
+    description="Segment Tracking API: validates messages and stores events",
+    routes=(
+        # Segment's documented paths, then the short ones of analytics.js (analytics-next)
+        # and the mobile libraries, which post to `<apiHost>/<first letter>` and `/b`.
+        *_posts("/v1/batch", "/v1/import", "/v1/identify", "/v1/track", "/v1/page"),
+        # analytics-java posts to `/v1/import/`: API Gateway gives a trailing slash to a
+        # greedy path, as a route cannot end in one.
+        Route("POST", "/v1/import/{proxy+}"),
+        *_posts("/v1/screen", "/v1/group", "/v1/alias"),
+        *_posts("/v1/b", "/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/g", "/v1/a", "/v1/m"),
+        Route("GET", "/v1/projects/{write_key}/settings"),
+        # RudderStack's: the batch its browser SDK sends on page exit, and the source
+        # configuration its browser and mobile SDKs load first (always asked for with a
+        # trailing slash by the browser SDK, which API Gateway routes to the greedy path).
+        *_posts("/beacon/v1/batch"),
+        Route("GET", "/sourceConfig"),
+        Route("GET", "/sourceConfig/{proxy+}"),
+        # The tracker for websites (snippet/), and its forms helpers; the same under their
+        # content-hash names (`cdp.<hash>.js`), immutable.
+        Route("GET", "/v1/cdp.js"),
+        Route("GET", "/v1/cdp-forms.js"),
+        Route("GET", "/v1/static/{file}"),
+    ),
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.KEYS, "read"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    browser_facing=True,
+)
+
+PROFILE_BUILDER = FunctionSpec(
+    name="profile_builder",
+    handler="functions.profile_builder.handler.handler",
+    settings=ProfileBuilderSettings,
+    description="Events stream: identity resolution, traits and computed traits",
+    tables=(
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read_write"),
+        (tables.CONFIG, "read"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    stream=StreamSource(tables.EVENTS, batch_size=100, batching_window_seconds=1),
+    memory_mb=1024,
+    timeout_seconds=60,
+)
+
+PROFILE_API = FunctionSpec(
+    name="profile_api",
+    handler="functions.profile_api.handler.handler",
+    settings=ProfileApiSettings,
+    description="Profile API: lookups by any identifier, timelines",
+    routes=(
+        Route("GET", "/v1/profiles/{identity}"),
+        Route("GET", "/v1/profiles/{identity}/events"),
+        Route("GET", "/v1/profiles/{identity}/segments/{segment_id}/explain"),
+        Route("GET", "/v1/openapi.json"),
+    ),
+    tables=(
+        (tables.EVENTS, "read"),
+        (tables.PROFILES, "read"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read"),
+        (tables.KEYS, "read"),
+    ),
+)
+
+ADMIN_API = FunctionSpec(
+    name="admin_api",
+    handler="functions.admin_api.handler.handler",
+    settings=AdminApiSettings,
+    description="Admin API: segments, computed traits and other configuration",
+    routes=(
+        Route("GET", "/v1/computed-traits"),
+        Route("GET", "/v1/computed-traits/{trait_id}"),
+        Route("PUT", "/v1/computed-traits/{trait_id}"),
+        Route("DELETE", "/v1/computed-traits/{trait_id}"),
+        Route("GET", "/v1/segments"),
+        Route("GET", "/v1/segments/{segment_id}"),
+        Route("PUT", "/v1/segments/{segment_id}"),
+        Route("DELETE", "/v1/segments/{segment_id}"),
+        Route("GET", "/v1/segments/{segment_id}/members"),
+        Route("GET", "/v1/forms"),
+        Route("GET", "/v1/forms/{form_id}"),
+        Route("PUT", "/v1/forms/{form_id}"),
+        Route("DELETE", "/v1/forms/{form_id}"),
+        Route("POST", "/v1/sources"),
+        Route("GET", "/v1/sources"),
+        Route("GET", "/v1/sources/{name}"),
+        Route("POST", "/v1/sources/{name}/rotate"),
+        Route("POST", "/v1/sources/{name}/keys"),
+        Route("POST", "/v1/sources/{name}/disable"),
+        Route("GET", "/v1/webhooks"),
+        Route("PUT", "/v1/webhooks/{source}"),
+        Route("DELETE", "/v1/webhooks/{source}"),
+    ),
+    tables=(
+        (tables.CONFIG, "read_write"),
+        (tables.KEYS, "read_write"),
+        (tables.MEMBERS, "read"),
+    ),
+    sends_to=(BACKFILL_QUEUE,),
+)
+
+PUBLISHER = FunctionSpec(
+    name="publisher",
+    handler="functions.publisher.handler.handler",
+    settings=PublisherSettings,
+    description="Profiles stream: segment and profile events to EventBridge, membership index",
+    tables=((tables.MEMBERS, "read_write"), (tables.IDENTITIES, "read_write")),
+    stream=StreamSource(tables.PROFILES, batch_size=100, batching_window_seconds=1),
+    publishes_events=True,
+    timeout_seconds=60,
+)
+
+SCHEDULER = FunctionSpec(
+    name="scheduler",
+    handler="functions.scheduler.handler.handler",
+    settings=SchedulerSettings,
+    description="Re-evaluates profiles whose segments time alone may have changed",
+    tables=(
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read"),
+    ),
+    every_minutes=5,
+    reserved_concurrency=1,
+    timeout_seconds=300,
+)
+
+SEGMENT_BACKFILL = FunctionSpec(
+    name="segment_backfill",
+    handler="functions.segment_backfill.handler.handler",
+    settings=BackfillSettings,
+    description="Evaluates existing profiles against a new or changed segment, page by page",
+    tables=(
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read_write"),
+    ),
+    queue=QueueSource(BACKFILL_QUEUE),
+    sends_to=(BACKFILL_QUEUE,),
+    scans=(tables.PROFILES,),
+    reserved_concurrency=4,
+    timeout_seconds=300,
+    memory_mb=1024,
+)
+
+FORMS_API = FunctionSpec(
+    name="forms_api",
+    handler="functions.forms_api.handler.handler",
+    settings=FormsApiSettings,
+    description="Progressive forms and the preference center, for browsers (write key)",
+    routes=(
+        Route("GET", "/v1/forms/{form_id}/next"),
+        Route("POST", "/v1/forms/{form_id}/submissions"),
+        Route("GET", "/v1/preferences"),
+        Route("PUT", "/v1/preferences"),
+    ),
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.KEYS, "read"),
+        (tables.PROFILES, "read"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER, IDENTITY_SECRET),
+    browser_facing=True,
+)
+
+WEBHOOKS = FunctionSpec(
+    name="webhooks",
+    handler="functions.webhooks.handler.handler",
+    settings=WebhooksSettings,
+    description="Inbound webhooks of e-mail tools: engagement events by e-mail address",
+    routes=(Route("POST", "/v1/webhooks/{source}"),),
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.CONFIG, "read"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    third_party=True,  # cryptography, for SendGrid's signatures
+)
+
+IMPORTER = FunctionSpec(
+    name="importer",
+    handler="functions.importer.handler.handler",
+    settings=ImporterSettings,
+    description="Imports CSV and JSON Lines files dropped into the import bucket",
+    tables=(
+        (tables.EVENTS, "write"),
+        (tables.QUARANTINE, "write"),
+        (tables.SUPPRESSIONS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    imports=True,
+    reserved_concurrency=2,
+    timeout_seconds=900,
+    memory_mb=1024,
+)
+
+PRIVACY_API = FunctionSpec(
+    name="privacy_api",
+    handler="functions.privacy_api.handler.handler",
+    settings=PrivacyApiSettings,
+    description="Rights of the person: export everything, erase everything, unmerge",
+    routes=(
+        Route("GET", "/v1/profiles/{identity}/export"),
+        Route("POST", "/v1/profiles/{identity}/unmerge"),
+        Route("DELETE", "/v1/profiles/{identity}"),
+    ),
+    tables=(
+        # events: deleted, and other people's events that name the person redacted
+        (tables.EVENTS, "read_write"),
+        (tables.QUARANTINE, "read_delete"),
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read_write"),
+        (tables.SUPPRESSIONS, "read_write"),
+        (tables.CONFIG, "read"),
+        (tables.KEYS, "read"),
+    ),
+    secrets=(SUPPRESSION_PEPPER,),
+    sends_to=(ERASURE_QUEUE,),
+    scans=(tables.QUARANTINE,),
+    timeout_seconds=120,
+)
+
+ERASURE_SWEEP = FunctionSpec(
+    name="erasure_sweep",
+    handler="functions.erasure_sweep.handler.handler",
+    settings=ErasureSweepSettings,
+    description="Erases, once more, what arrived for an erased person in the minute after",
+    tables=(
+        (tables.EVENTS, "read_write"),  # deleted, or redacted where they name the person
+        (tables.QUARANTINE, "read_delete"),
+        (tables.PROFILES, "read_write"),  # deleted, or redacted where they name the person
+        (tables.IDENTITIES, "read_write"),  # links deleted; notes of shared devices updated
+    ),
+    queue=QueueSource(ERASURE_QUEUE),
+    scans=(tables.QUARANTINE,),
+    timeout_seconds=120,
+)
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    COLLECTOR,
+    PROFILE_BUILDER,
+    PROFILE_API,
+    ADMIN_API,
+    PUBLISHER,
+    SCHEDULER,
+    SEGMENT_BACKFILL,
+    FORMS_API,
+    WEBHOOKS,
+    IMPORTER,
+    PRIVACY_API,
+    ERASURE_SWEEP,
+)

@@ -1,0 +1,1 @@
+"""Who may call the platform: sources and their write keys, secret keys, all stored hashed."""

@@ -1,0 +1,119 @@
+"""Configuration as code: `cdp segments apply segments/*.yaml` makes the deployment match the
+files in your repository. It shows a diff first, changes only what differs, and running it
+again changes nothing."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.cli.client import Api, CliError
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of definition the admin API keeps."""
+
+    name: str  # for messages
+    path: str  # /v1/segments
+    key: str  # the id field: "id" or "source"
+    wrapped: str | None  # GET /v1/segments/{id} answers {"segment": ...}
+
+    def current(self, api: Api, definition_id: str) -> dict[str, Any] | None:
+        status, answer = api.send("GET", f"{self.path}/{definition_id}")
+        if status == 404:
+            return None
+        if status >= 400:
+            message = answer.get("message") if isinstance(answer, dict) else answer
+            raise CliError(f"GET {self.path}/{definition_id}: {status} {message}")
+        found: dict[str, Any] = answer[self.wrapped] if self.wrapped else answer
+        return found
+
+    def deployed_ids(self, api: Api) -> list[str]:
+        answer = api.get(self.path)
+        items: list[dict[str, Any]] = next(iter(answer.values()))
+        return [(item[self.wrapped] if self.wrapped else item)[self.key] for item in items]
+
+
+SEGMENTS = Kind("segment", "/v1/segments", "id", "segment")
+FORMS = Kind("form", "/v1/forms", "id", None)
+COMPUTED = Kind("computed trait", "/v1/computed-traits", "id", None)
+
+
+def load(paths: list[str]) -> list[dict[str, Any]]:
+    """Definitions from YAML or JSON files; a file holds one definition or a list of them."""
+    definitions: list[dict[str, Any]] = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise CliError(f"{name}: no such file")
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as error:
+            raise CliError(f"{name}: cannot be read: {error}") from None
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            if not isinstance(item, dict):
+                raise CliError(f"{name}: a definition must be an object")
+            definitions.append(item)
+    return definitions
+
+
+def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool = False) -> int:
+    """Print the diff of every definition that differs, then PUT those (unless dry run);
+    with `prune`, delete what the files do not name. Answers how many changed."""
+    changed = 0
+    definitions = load(paths)
+    for definition in definitions:
+        definition_id = definition.get(kind.key)
+        if not isinstance(definition_id, str):
+            raise CliError(f"a {kind.name} needs its {kind.key!r}")
+        current = kind.current(api, definition_id)
+        deployed = _as_written(current, definition) if current is not None else None
+        if deployed == definition:
+            print(f"= {kind.name} {definition_id}: unchanged")
+            continue
+        changed += 1
+        print(f"{'~' if current else '+'} {kind.name} {definition_id}")
+        before = _text(deployed) if deployed is not None else []
+        for line in difflib.unified_diff(
+            before, _text(definition), "deployed", "file", lineterm=""
+        ):
+            print("    " + line)
+        if not dry_run:
+            api.put(f"{kind.path}/{definition_id}", definition)
+    named = {definition[kind.key] for definition in definitions}
+    for extra in sorted(set(kind.deployed_ids(api)) - named):
+        if not prune:
+            print(f"  {kind.name} {extra}: deployed, not in the files (--prune deletes it)")
+            continue
+        changed += 1
+        print(f"- {kind.name} {extra}")
+        if not dry_run:
+            api.delete(f"{kind.path}/{extra}")
+    verb = "would change" if dry_run else "changed"
+    print(f"{changed} {kind.name}(s) {verb}")
+    return changed
+
+
+def _as_written(deployed: Any, wanted: Any) -> Any:
+    """The deployed definition, limited to what the file speaks of (fields the file leaves
+    out keep their defaults), at every depth: equal to the file when nothing is to change."""
+    if isinstance(deployed, dict) and isinstance(wanted, dict):
+        return {k: _as_written(deployed[k], v) for k, v in wanted.items() if k in deployed}
+    if isinstance(deployed, list) and isinstance(wanted, list) and len(deployed) == len(wanted):
+        return [_as_written(d, w) for d, w in zip(deployed, wanted, strict=True)]
+    return deployed
+
+
+def _text(definition: dict[str, Any]) -> list[str]:
+    return json.dumps(definition, indent=2, sort_keys=True, ensure_ascii=False).splitlines()

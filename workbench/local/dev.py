@@ -1,0 +1,306 @@
+"""`cdp dev`: the whole platform on one machine, with no AWS account and no Docker."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from cdp.access.keys import ApiKey, KeyKind, hash_key
+from cdp.intake.verification import sign
+from cdp.runtime import clock
+from cdp.runtime.tables import CONFIG, KEYS
+from cdp.storage.config import ConfigStore
+from cdp.storage.keys import KeyStore
+from infra import wiring
+from workbench.local.aws import (
+    LocalAws,
+    apply_environment,
+    create_bus,
+    create_queues,
+    create_secrets,
+    create_tables,
+)
+from workbench.local.bus import BusTap, connect_tap
+from workbench.local.gateway import Functions, make_server
+from workbench.local.queues import QueueRunner
+from workbench.local.streams import StreamRunner
+
+DEV_WRITE_KEY = "wk_dev_local"
+DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (a printed local default, not a secret)
+Answer = tuple[int, dict[str, str], bytes]
+
+# The form the demo page asks, two questions at a time.
+DEMO_FORM: dict[str, Any] = {
+    "id": "household",
+    "name": "About your household",
+    "questions_per_step": 2,
+    "consent_purposes": ["personalization", "marketing"],
+    "consent_text": "We use your answers to tailor offers to you. You can change this any time.",
+    "consent_version": "demo-1",
+    "fields": [
+        {
+            "trait": "moving_soon",
+            "label": "Are you moving in the next six months?",
+            "type": "boolean",
+            "purpose": "So we can offer moving insurance at the right time",
+            "valid_days": 180,
+        },
+        {
+            "trait": "home",
+            "label": "Do you own or rent your home?",
+            "type": "select",
+            "options": ["own", "rent"],
+            "purpose": "For mortgage and rental offers",
+        },
+        {
+            "trait": "children",
+            "label": "How many children live with you?",
+            "type": "number",
+            "purpose": "For family offers",
+        },
+        {
+            "trait": "car",
+            "label": "Do you have a car?",
+            "type": "boolean",
+            "purpose": "For car insurance offers",
+        },
+    ],
+}
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    aws_port: int = 0
+    write_key: str = DEV_WRITE_KEY
+    secret_key: str = DEV_SECRET_KEY
+    allowed_origins: str = "*"
+    webhook: str | None = None
+    identity_secret: str | None = None
+    consent_required: bool = False
+    webhook_secret: str | None = None
+    scheduler_seconds: float = 60.0
+    verbose: bool = False
+
+
+def function_environment(options: DevOptions, resources: dict[str, str]) -> dict[str, str]:
+    """The environment every function reads in `cdp dev`: what CDK sets in AWS, plus quiet
+    Powertools (no X-Ray daemon here, and one log line per request is written by the gateway)."""
+    return {
+        **resources,
+        "ALLOWED_ORIGINS": options.allowed_origins,
+        "CONSENT_REQUIRED": "true" if options.consent_required else "false",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG" if options.verbose else "WARNING",
+    }
+
+
+def _json(status: int, body: dict[str, Any]) -> Answer:
+    return status, {"content-type": "application/json"}, json.dumps(body).encode()
+
+
+class Scheduler:
+    """EventBridge Scheduler's part: runs the scheduled functions on a timer, and on demand."""
+
+    def __init__(self, functions: Functions, every_seconds: float) -> None:
+        self.functions = functions
+        self.every_seconds = every_seconds
+        self.specs = [spec for spec in wiring.FUNCTIONS if spec.every_minutes]
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def run_now(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                spec.name: self.functions.invoke(
+                    spec,
+                    {
+                        "id": str(uuid.uuid4()),
+                        "source": "aws.scheduler",
+                        "detail-type": "Scheduled Event",
+                        "time": clock.iso(clock.utc_now()),
+                        "detail": {},
+                    },
+                )
+                for spec in self.specs
+            }
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_seconds):
+            try:
+                self.run_now()
+            except Exception as error:
+                print(f"  scheduler: {error!r}", file=sys.stderr, flush=True)
+
+
+def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired here, in order)
+    aws = LocalAws.start(options.host, options.aws_port)
+    apply_environment(aws.environment())
+    dynamodb, sqs, events = aws.client("dynamodb"), aws.client("sqs"), aws.client("events")
+    table_env = create_tables(dynamodb)
+    queue_urls, queue_arns = create_queues(sqs)
+    bus_env = create_bus(events)
+    identity_secret = options.identity_secret or secrets.token_urlsafe(24)
+    secret_env = create_secrets(aws.client("secretsmanager"), identity_secret=identity_secret)
+    apply_environment(
+        function_environment(options, {**table_env, **queue_urls, **bus_env, **secret_env})
+    )
+    keys = KeyStore(table_env[KEYS.env_var], client=dynamodb)
+    created_at = datetime.now(UTC).isoformat()
+    dev_keys: dict[KeyKind, str] = {"write": options.write_key, "secret": options.secret_key}
+    for kind, key in dev_keys.items():
+        keys.put(ApiKey(key_hash=hash_key(key), kind=kind, source="dev"), created_at=created_at)
+
+    ConfigStore(table_env[CONFIG.env_var], client=dynamodb).put(
+        "form", DEMO_FORM["id"], DEMO_FORM, at=created_at
+    )
+    functions = Functions(wiring.FUNCTIONS)
+    for spec in wiring.FUNCTIONS:
+        functions.handler(spec)  # import now: a broken handler fails at start, not per request
+    streams = aws.client("dynamodbstreams")
+    workers: list[StreamRunner | QueueRunner | BusTap | Scheduler] = [
+        StreamRunner(
+            spec,
+            table_name=table_env[spec.stream.table.env_var],
+            dynamodb=dynamodb,
+            streams=streams,
+            invoke=functions.invoke,
+        )
+        for spec in wiring.FUNCTIONS
+        if spec.stream is not None
+    ]
+    workers += [
+        QueueRunner(
+            spec,
+            queue_url=queue_urls[spec.queue.queue.env_var],
+            queue_arn=queue_arns[spec.queue.queue.env_var],
+            sqs=sqs,
+            invoke=functions.invoke,
+        )
+        for spec in wiring.FUNCTIONS
+        if spec.queue is not None
+    ]
+    webhook_secret = options.webhook_secret or secrets.token_urlsafe(24)
+    tap = BusTap(
+        sqs=sqs,
+        queue_url=connect_tap(events, sqs, bus_env[wiring.EVENT_BUS_ENV], "cdp-dev-bus-tap"),
+        webhook=options.webhook,
+        secret=webhook_secret,
+    )
+    scheduler = Scheduler(functions, options.scheduler_seconds)
+    workers += [tap, scheduler]
+
+    def health(_: bytes, __: str) -> Answer:
+        return _json(200, {"status": "ok", "functions": [spec.name for spec in wiring.FUNCTIONS]})
+
+    def move_clock(body: bytes, _: str) -> Answer:
+        """POST /_dev/clock {"advance_days": 91}: time travel for time-based segments."""
+        try:
+            days = float(json.loads(body or b"{}").get("advance_days", 0))
+        except (ValueError, AttributeError):
+            return _json(400, {"message": 'send {"advance_days": <number>}'})
+        now = clock.advance(timedelta(days=days))
+        return _json(200, {"now": clock.iso(now)})
+
+    def run_scheduler(_: bytes, __: str) -> Answer:
+        return _json(200, scheduler.run_now())
+
+    def demo(_: bytes, __: str) -> Answer:
+        page = (files("workbench.local") / "demo.html").read_text(encoding="utf-8")
+        html = page.replace("__WRITE_KEY__", options.write_key)
+        return 200, {"content-type": "text/html; charset=utf-8"}, html.encode()
+
+    def sign_user(_: bytes, query: str) -> Answer:
+        """Plays the website's back end for the demo: signs a user id (never in AWS)."""
+        user = dict(parse_qsl(query)).get("userId", "")
+        if not user:
+            return _json(400, {"message": "send ?userId="})
+        return _json(200, {"signature": sign(user, identity_secret)})
+
+    try:
+        server = make_server(
+            options.host,
+            options.port,
+            functions,
+            extra_routes={
+                ("GET", "/health"): health,
+                ("POST", "/_dev/clock"): move_clock,
+                ("POST", "/_dev/scheduler"): run_scheduler,
+                ("GET", "/demo"): demo,
+                ("GET", "/_dev/sign"): sign_user,
+            },
+        )
+    except OSError as error:
+        aws.stop()
+        print(
+            f"cdp dev: cannot listen on {options.host}:{options.port}: {error.strerror}; "
+            "choose another --port",
+            file=sys.stderr,
+        )
+        return 2
+
+    url = f"http://{options.host}:{server.server_address[1]}"
+    webhook_line = (
+        f"  webhook      {options.webhook}   (signed: X-CDP-Signature, secret {webhook_secret})\n"
+        if options.webhook
+        else "  webhook      none (pass --webhook URL to receive segment and profile events)\n"
+    )
+    print(
+        f"cdp dev is running\n"
+        f"  API          {url}   (health: {url}/health)\n"
+        f"  demo site    {url}/demo\n"
+        f"  write key    {options.write_key}   (set CDP_WRITE_KEY or --write-key to change)\n"
+        f"  secret key   {options.secret_key}   (set CDP_SECRET_KEY or --secret-key to change)\n"
+        f"{webhook_line}"
+        f"  identity     signing secret for user ids: {identity_secret}\n"
+        f"  AWS (moto)   {aws.endpoint}   region us-east-1, tables: "
+        f"{', '.join(sorted(table_env.values()))}\n"
+        f"  Point a Segment library at {url} with the write key above. Ctrl-C stops.",
+        flush=True,
+    )
+
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for worker in workers:
+        worker.start()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        # Together: each may be in a one-second poll, and one after another adds up.
+        stopping_workers = [threading.Thread(target=worker.stop) for worker in workers]
+        for thread in stopping_workers:
+            thread.start()
+        for thread in stopping_workers:
+            thread.join()
+        server.server_close()
+        aws.stop()
+        print("cdp dev stopped", flush=True)
+    return 0

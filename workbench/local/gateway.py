@@ -1,0 +1,337 @@
+"""A local API Gateway: turns each HTTP request into an HTTP API (payload 2.0) event for the
+same handler function Lambda runs, and the handler's answer back into an HTTP response.
+
+Routes come from `infra.wiring`, so a path that is not routed in AWS is not routed here either.
+Each function handles one request at a time, like one Lambda instance.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from infra.wiring import FunctionSpec
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that Powertools reads."""
+
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    deadline: float = 0.0
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class RouteTarget:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    function: FunctionSpec
+
+
+def compile_route(path: str) -> re.Pattern[str]:
+    """`/v1/profiles/{id}` -> a regex with named groups; `{name+}` matches the rest, even
+    nothing: API Gateway routes `/sourceConfig/` to `/sourceConfig/{proxy+}`."""
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1]
+            regex += f"(?P<{name[:-1]}>.*)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}$")
+
+
+class Functions:
+    """The handler functions of the stack, imported on first use, one request at a time each."""
+
+    def __init__(self, specs: tuple[FunctionSpec, ...]) -> None:
+        self.specs = specs
+        self.routes = [
+            RouteTarget(route.method, route.path, compile_route(route.path), spec)
+            for spec in specs
+            for route in spec.routes
+        ]
+        self._handlers: dict[str, Handler] = {}
+        self._locks = {spec.name: threading.Lock() for spec in specs}
+
+    def handler(self, spec: FunctionSpec) -> Handler:
+        if spec.name not in self._handlers:
+            module_name, _, attribute = spec.handler.rpartition(".")
+            self._handlers[spec.name] = getattr(importlib.import_module(module_name), attribute)
+        return self._handlers[spec.name]
+
+    def match(self, method: str, path: str) -> tuple[RouteTarget, dict[str, str]] | None:
+        for target in self.routes:
+            found = target.pattern.match(path)
+            if found is None:
+                continue
+            if target.method == method or (method == "OPTIONS" and target.function.browser_facing):
+                return target, found.groupdict()
+        return None
+
+    def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
+        context = LambdaContext(
+            function_name=f"cdp-dev-{spec.name}",
+            aws_request_id=str(uuid.uuid4()),
+            memory_limit_in_mb=spec.memory_mb,
+            deadline=time.monotonic() + spec.timeout_seconds,
+        )
+        with self._locks[spec.name]:
+            return self.handler(spec)(event, context)
+
+
+def http_api_event(
+    *,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    route_key: str,
+    path_parameters: dict[str, str],
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload 2.0 event, as Lambda receives it."""
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "cookie":
+            cookies += [part.strip() for part in value.split(";") if part.strip()]
+            continue
+        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
+    # API Gateway adds these; the client's own values are replaced, as there.
+    joined["x-forwarded-for"] = source_ip
+    joined["x-forwarded-proto"] = "http"
+    parameters: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
+    binary = bool(joined.get("content-encoding"))
+    if not binary:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            binary = True
+    now = datetime.now(UTC)
+    request_id = base64.b32encode(uuid.uuid4().bytes).decode()[:16]
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "cdpdev",
+            "domainName": joined.get("host", "localhost"),
+            "domainPrefix": joined.get("host", "localhost").split(".")[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": binary,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if parameters:
+        event["queryStringParameters"] = parameters
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body:
+        event["body"] = base64.b64encode(body).decode() if binary else text
+    return event
+
+
+def make_server(
+    host: str,
+    port: int,
+    functions: Functions,
+    *,
+    extra_routes: dict[tuple[str, str], Callable[[bytes, str], tuple[int, dict[str, str], bytes]]]
+    | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ThreadingHTTPServer:
+    """An HTTP server for `functions`; `extra_routes` answer fixed paths such as /health."""
+    fixed_routes = extra_routes or {}
+    log_line = log or (lambda line: print(line, file=sys.stdout, flush=True))
+    templates = [target.template for target in functions.routes]
+
+    class Gateway(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm the body waits for the
+        # client's delayed ACK, 40 ms on every answer of a kept-alive connection.
+        disable_nagle_algorithm = True
+        server_version = "cdp-dev"
+        sys_version = ""
+        route = "(no route)"  # what the request's log line names
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # one line per request is written by _handle
+
+        def _handle(self) -> None:
+            started = time.perf_counter()
+            url = urlsplit(self.path)
+            self.route = f"(no route: {masked_path(url.path, templates)})"
+            status = self._answer(url.path, url.query)
+            elapsed = (time.perf_counter() - started) * 1000
+            # The method as received (OPTIONS for a CORS preflight) and the route pattern, as
+            # API Gateway's access log has it: paths and query strings carry identifiers
+            # (e-mail addresses, user ids), which stay out of logs.
+            log_line(f"{self.command} {self.route} {status} {elapsed:.1f} ms")
+
+        def _answer(self, path: str, query: str) -> int:
+            try:
+                body = self._read_body()
+            except ValueError as error:
+                return self._send(400, {"content-type": "application/json"}, _message(str(error)))
+            if body is None:
+                self.close_connection = True
+                return self._send(
+                    413, {"content-type": "application/json"}, _message("Request Entity Too Large")
+                )
+            fixed = fixed_routes.get((self.command, path))
+            if fixed is not None:
+                self.route = path
+                status, headers, data = fixed(body, query)
+                return self._send(status, headers, data)
+            found = functions.match(self.command, path)
+            if found is None:
+                return self._send(404, {"content-type": "application/json"}, _message("Not Found"))
+            target, parameters = found
+            self.route = target.template
+            event = http_api_event(
+                method=self.command,
+                raw_path=path,
+                query=query,
+                headers=list(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+                route_key=f"{target.method} {target.template}",
+                path_parameters=parameters,
+            )
+            try:
+                answer = functions.invoke(target.function, event)
+            except Exception as error:  # what API Gateway does when a function crashes
+                # Its type only: the message may quote the request (--verbose shows the log).
+                name = type(error).__name__
+                print(f"  {target.function.name} failed: {name}", file=sys.stderr, flush=True)
+                return self._send(
+                    500, {"content-type": "application/json"}, _message("Internal Server Error")
+                )
+            content = answer.get("body") or ""
+            data = base64.b64decode(content) if answer.get("isBase64Encoded") else content.encode()
+            headers = {
+                name.lower(): str(value) for name, value in (answer.get("headers") or {}).items()
+            }
+            for cookie in answer.get("cookies") or []:
+                headers.setdefault("set-cookie", cookie)
+            return self._send(int(answer.get("statusCode", 200)), headers, data)
+
+        def _read_body(self) -> bytes | None:
+            if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                return self._read_chunked()
+            length = int(self.headers.get("content-length") or 0)
+            if length < 0:
+                raise ValueError("invalid Content-Length")
+            if length > MAX_BODY_BYTES:
+                return None
+            return self.rfile.read(length) if length else b""
+
+        def _read_chunked(self) -> bytes | None:
+            data = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass  # trailers
+                    return bytes(data)
+                data += self.rfile.read(size)
+                self.rfile.readline()
+                if len(data) > MAX_BODY_BYTES:
+                    return None
+
+        def _send(self, status: int, headers: dict[str, str], content: bytes) -> int:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name not in {"content-length", "connection", "transfer-encoding"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(content)
+            return status
+
+    server = ThreadingHTTPServer((host, port), Gateway)
+    server.daemon_threads = True
+    return server
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,39}")
+
+
+def masked_path(path: str, templates: list[str]) -> str:
+    """A path no route matched, with what may identify someone masked, so that a mistyped
+    route is still plain to see: a segment where a route of the same beginning takes a
+    parameter (`/v1/profiles/{identity}/…`) becomes `*`, as does any that is not a plain word
+    (a digit, `@`, `:`, `%`, a dot, or long). `/v1/profiles/user_id:42/evnts` ->
+    `/v1/profiles/*/evnts`."""
+    if len(path) > 512:
+        return "(a path too long to show)"
+    parts = path.split("/")
+    shapes = [template.split("/") for template in templates]
+    known = {part for shape in shapes for part in shape if not part.startswith("{")}
+    shown = []
+    for index, part in enumerate(parts):
+        parameter = any(
+            len(shape) > index
+            and shape[index].startswith("{")
+            and all(s.startswith("{") or s == p for s, p in zip(shape[:index], parts, strict=False))
+            for shape in shapes
+        )
+        plain = part in known or _WORD.fullmatch(part)
+        shown.append(part if not part or (not parameter and plain) else "*")
+    return "/".join(shown)
+
+
+def _message(text: str) -> bytes:
+    return json.dumps({"message": text}).encode()

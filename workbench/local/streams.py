@@ -1,0 +1,177 @@
+"""A local event source mapping: reads a table's DynamoDB stream from moto and invokes the
+consuming function the way Lambda does.
+
+- Batches of up to `batch_size` records, gathered for at most the batching window.
+- The function answers partial batch failures (`batchItemFailures`); the batch is retried from
+  the first failed record, with backoff, up to `retry_attempts` times. A batch that still fails
+  is reported (where Lambda would send it to the on-failure destination) and skipped.
+- A function that raises has its whole batch retried the same way.
+
+moto's own event source mappings need Docker and swallow stream records, so this runner reads
+the stream itself with GetRecords.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from infra.wiring import FunctionSpec, StreamSource
+from workbench.local.aws import REGION
+
+POLL_SECONDS = 0.1
+Invoke = Callable[[FunctionSpec, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    iterator: str | None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    first_seen: float = 0.0
+    attempts: int = 0
+    closed: bool = False
+
+
+class StreamRunner:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        table_name: str,
+        dynamodb: Any,
+        streams: Any,
+        invoke: Invoke,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        assert spec.stream is not None
+        self.spec = spec
+        self.source: StreamSource = spec.stream
+        self.table_name = table_name
+        self.dynamodb = dynamodb
+        self.streams = streams
+        self.invoke = invoke
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+        self.shards: dict[str, _Shard] = {}
+        self.discarded: list[dict[str, Any]] = []  # what Lambda would send to the DLQ
+        self.invocations = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"stream-{spec.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._discover_shards()
+                for shard in list(self.shards.values()):
+                    self._poll(shard)
+            except Exception as error:  # keep the runner alive; say what happened
+                self.log(f"  stream runner for {self.spec.name}: {error!r}")
+                self._stop.wait(1.0)
+            self._stop.wait(POLL_SECONDS)
+
+    def _discover_shards(self) -> None:
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            if shard["ShardId"] not in self.shards:
+                iterator = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON",
+                )["ShardIterator"]
+                self.shards[shard["ShardId"]] = _Shard(shard["ShardId"], iterator)
+
+    def _poll(self, shard: _Shard) -> None:
+        if shard.iterator and len(shard.pending) < self.source.batch_size:
+            answer = self.streams.get_records(
+                ShardIterator=shard.iterator, Limit=self.source.batch_size - len(shard.pending)
+            )
+            shard.iterator = answer.get("NextShardIterator")
+            if answer["Records"] and not shard.pending:
+                shard.first_seen = time.monotonic()
+            shard.pending += answer["Records"]
+        if not shard.pending:
+            return
+        window_over = time.monotonic() - shard.first_seen >= self.source.batching_window_seconds
+        if len(shard.pending) < self.source.batch_size and not window_over:
+            return
+        self._deliver(shard)
+
+    def _deliver(self, shard: _Shard) -> None:
+        batch = shard.pending[: self.source.batch_size]
+        failed_from = self._invoke(batch)
+        if failed_from is None:
+            shard.pending = shard.pending[len(batch) :]
+            shard.attempts = 0
+            shard.first_seen = time.monotonic()
+            return
+        # Checkpoint before the first failure; retry from it.
+        shard.pending = shard.pending[failed_from:]
+        shard.attempts += 1
+        if shard.attempts > self.source.retry_attempts:
+            dropped = shard.pending[: len(batch) - failed_from]
+            self.discarded += dropped
+            self.log(
+                f"  {self.spec.name}: {len(dropped)} stream records failed "
+                f"{self.source.retry_attempts} retries and were discarded "
+                f"(sequence numbers {dropped[0]['dynamodb']['SequenceNumber']}..)"
+            )
+            shard.pending = shard.pending[len(dropped) :]
+            shard.attempts = 0
+            return
+        self._stop.wait(min(2.0, 0.1 * 2**shard.attempts))
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
+        """Invoke the function; answer the index of the first failed record, or None."""
+        event = {"Records": [self._lambda_record(record) for record in batch]}
+        self.invocations += 1
+        try:
+            answer = self.invoke(self.spec, event)
+        except Exception as error:
+            self.log(f"  {self.spec.name} failed: {error!r}")
+            return 0
+        failures = {
+            item.get("itemIdentifier") for item in (answer or {}).get("batchItemFailures", [])
+        }
+        for index, record in enumerate(batch):
+            if record["dynamodb"]["SequenceNumber"] in failures:
+                return index
+        return None
+
+    def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        return lambda_record(record, self.stream_arn)
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """boto3's parsed stream record -> the JSON Lambda delivers (binary as base64, epoch
+    times), for the local event source mappings and `cdp redrive`."""
+    converted: dict[str, Any] = _as_lambda_json(record)
+    converted["eventSourceARN"] = stream_arn
+    converted.setdefault("awsRegion", REGION)
+    converted["eventVersion"] = "1.1"
+    return converted
+
+
+def _as_lambda_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, dict):
+        return {key: _as_lambda_json(item) for key, item in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_as_lambda_json(item) for item in value]
+    return value

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from cdp.profiles.computed import (
     ComputedTraitDefinition,
     EventFacts,
+    changes_at,
     combine,
     default_definitions,
     load_definitions,
@@ -48,6 +49,30 @@ def test_counts_in_total_and_in_rolling_windows() -> None:
         order("2026-09-01T10:00:00.000Z"),
     )
     assert values(orders, state, NOW, {}) == {"orders": 4, "orders_7d": 2, "orders_30d": 3}
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # the 16th leaves the 7-day window at the start of the 23rd, the 17th a day later
+        (
+            datetime(2026, 11, 22, 23, 59, tzinfo=UTC),
+            {"orders_7d": datetime(2026, 11, 23, tzinfo=UTC)},
+        ),
+        (datetime(2026, 11, 23, tzinfo=UTC), {"orders_7d": datetime(2026, 11, 24, tzinfo=UTC)}),
+        (NOW, {"orders_7d": datetime(2026, 11, 24, tzinfo=UTC)}),
+        (datetime(2026, 11, 24, tzinfo=UTC), {}),
+    ],
+)
+def test_a_window_changes_when_its_oldest_day_leaves_it(
+    now: datetime, expected: dict[str, datetime]
+) -> None:
+    orders = define(id="orders", type="count", event="Order Completed", windows=[7])
+    state = fold(orders, order("2026-11-17T10:00:00.000Z"), order("2026-11-16T23:00:00.000Z"))
+    assert changes_at(orders, state, now, {}) == expected
+    for moment in expected.values():  # the count does change then
+        before = values(orders, state, moment - timedelta(microseconds=1), {})
+        assert values(orders, state, moment, {}) != before
 
 
 def test_sums_are_exact_decimals() -> None:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -176,7 +177,7 @@ def values(
         answer = {definition.id: _plain(total)}
         buckets = state.get("d", {})
         for days in definition.windows:
-            oldest = _day(now - timedelta(days=days - 1))
+            oldest = _day_before(now, days - 1)
             in_window = [
                 amount if kind == "count" else Decimal(amount)
                 for day, amount in buckets.items()
@@ -217,14 +218,14 @@ def changes_at(
             if since is not None:
                 answer[definition.id] = since + timedelta(days=max(0, (now - since).days) + 1)
         return answer
+    buckets = state.get("d", {})
     for days in definition.windows:
-        leaving = [
-            datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=days)
-            for day in state.get("d", {})
-        ]
-        future = [moment for moment in leaving if moment > now]
-        if future:
-            answer[f"{definition.id}_{days}d"] = min(future)
+        # A day leaves the window `days` after it began; the days still to leave are those
+        # after the day `days` before now (days as text sort as time).
+        after = _day_before(now, days)
+        staying = [day for day in buckets if day > after]
+        if staying:
+            answer[f"{definition.id}_{days}d"] = _day_start(min(staying)) + timedelta(days=days)
     return answer
 
 
@@ -253,6 +254,17 @@ class EventFacts:
 
 def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d")
+
+
+@lru_cache(maxsize=64)
+def _day_before(now: datetime, days: int) -> str:
+    """The day `days` before `now`: every definition's windows ask it for the same `now`."""
+    return _day(now - timedelta(days=days))
+
+
+@lru_cache(maxsize=1024)
+def _day_start(day: str) -> datetime:
+    return datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
 
 
 def _days_between(moment: str, now: datetime) -> int | None:

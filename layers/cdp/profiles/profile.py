@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 from cdp.privacy import consent
@@ -477,10 +478,9 @@ def update_segments(
     facts = facts_of(profile, definitions, now)
     members = evaluate(segments, facts)
     now_iso = iso(now)
-    entered = tuple(
-        sorted(s for s, member in members.items() if member and s not in profile.segments)
-    )
-    exited = tuple(sorted(s for s in profile.segments if not members.get(s, False)))
+    current = set(compress(members, members.values()))
+    entered = tuple(sorted(current.difference(profile.segments)))
+    exited = tuple(sorted(profile.segments.keys() - current))
     for segment_id in exited:
         del profile.segments[segment_id]
     for segment_id in entered:

@@ -20,15 +20,22 @@ Operators: `eq`, `neq`, `in`, `contains`, `exists`, `gt`, `gte`, `lt`, `lte`, `b
 
 Every operator but `exists` and `neq` is false for a missing value; `neq` is `not eq`.
 Strings are compared as given (`contains` and `prefix` ignore case). Times are ISO 8601 text,
-so `gt`/`lt` work on them too.
+so `gt`/`lt` work on them too; `within` and `older_than` read a time without an offset as UTC.
+
+A condition compiles to `holds` and `explain` for itself, and to a shape from which a whole set
+of segments is evaluated at once (`Plan`: what several segments share is computed once per
+profile), as the profile builder does for every segment on every write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from bisect import bisect_right
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -91,17 +98,44 @@ class Facts:
 
 
 Getter = Callable[[Facts], Any]
-Test = Callable[[Any, datetime], bool]  # (value, now) -> holds
+Test = Callable[[Any], bool]  # value -> holds (every operator but the time operators)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One subject and one operator, as compiled. A time operator has no `test`: it compares
+    the value's age with `window` (microseconds), which needs the moment of evaluation."""
+
+    subject: str
+    name: str
+    operator: str
+    operand: Any
+    test: Test | None
+    window: int = 0
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Leaves with equal keys always agree (`1` and `true` differ as operands)."""
+        return (self.subject, self.name, self.operator, json.dumps(self.operand))
+
+
+@dataclass(frozen=True)
+class Node:
+    """`all`, `any` (several parts) or `not` (one part)."""
+
+    combinator: str
+    parts: tuple[Leaf | Node, ...]
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled condition: `holds(facts)`, plus what `explain` and `changes_at` need."""
+    """A compiled condition: `holds(facts)` and `explain(facts)` for one condition; `shape`
+    is what a set of segments is evaluated from (`evaluate`, `next_change`)."""
 
     holds: Callable[[Facts], bool]
     explain: Callable[[Facts], dict[str, Any]]
-    changes_at: Callable[[Facts], datetime | None]  # next moment time alone can change it
     segments: frozenset[str]  # other segments it refers to
+    shape: Leaf | Node
 
 
 def compile_condition(raw: Any, path: str = "condition") -> Condition:
@@ -135,8 +169,8 @@ def _compile(raw: Any, path: str, depth: int, leaves: list[int]) -> Condition:
         return Condition(
             holds=lambda facts: not inner.holds(facts),
             explain=lambda facts: {"not": inner.explain(facts), "holds": not inner.holds(facts)},
-            changes_at=inner.changes_at,
             segments=inner.segments,
+            shape=Node("not", (inner.shape,)),
         )
     leaves[0] += 1
     if leaves[0] > MAX_LEAVES:
@@ -146,7 +180,6 @@ def _compile(raw: Any, path: str, depth: int, leaves: list[int]) -> Condition:
 
 def _combine(combinator: str, children: list[Condition]) -> Condition:
     tests = tuple(child.holds for child in children)
-    # Plain loops: this runs for every segment on every profile change (no generators).
     if combinator == "all":
 
         def holds(facts: Facts) -> bool:
@@ -163,18 +196,14 @@ def _combine(combinator: str, children: list[Condition]) -> Condition:
                     return True
             return False
 
-    def changes_at(facts: Facts) -> datetime | None:
-        moments = [moment for child in children if (moment := child.changes_at(facts))]
-        return min(moments) if moments else None
-
     return Condition(
         holds=holds,
         explain=lambda facts: {
             combinator: [child.explain(facts) for child in children],
             "holds": holds(facts),
         },
-        changes_at=changes_at,
         segments=frozenset().union(*(child.segments for child in children)),
+        shape=Node(combinator, tuple(child.shape for child in children)),
     )
 
 
@@ -204,12 +233,23 @@ def _leaf(raw: dict[str, Any], path: str) -> Condition:
         operator, operand = "eq", (True if subject == "segment" else "granted")
     else:
         operand = raw[operator]
-    test = _test(operator, operand, f"{path}.{operator}")
+    where = f"{path}.{operator}"
+    if operator in TIME_OPERATORS:
+        leaf = Leaf(subject, name, operator, operand, None, _days(operand, where))
+    else:
+        leaf = Leaf(subject, name, operator, operand, _TESTS[operator](operand, where))
     get = _getter(subject, name)
-    changes_at = _changes_at(subject, name, operator, operand)
+    test = leaf.test
+    if test is None:
+        older, window = operator == "older_than", leaf.window
 
-    def holds(facts: Facts) -> bool:
-        return test(get(facts), facts.now)
+        def holds(facts: Facts) -> bool:
+            return _aged(_time_us(get(facts)), _epoch_us(facts.now), window, older)
+
+    else:
+
+        def holds(facts: Facts) -> bool:
+            return test(get(facts))
 
     def explain(facts: Facts) -> dict[str, Any]:
         return {subject: name, operator: operand, "actual": get(facts), "holds": holds(facts)}
@@ -217,8 +257,8 @@ def _leaf(raw: dict[str, Any], path: str) -> Condition:
     return Condition(
         holds=holds,
         explain=explain,
-        changes_at=changes_at,
         segments=frozenset({name}) if subject == "segment" else frozenset(),
+        shape=leaf,
     )
 
 
@@ -240,17 +280,17 @@ def _getter(subject: str, name: str) -> Getter:
 def _exists(operand: Any, path: str) -> Test:
     if not isinstance(operand, bool):
         raise ConditionError(path, "must be true or false")
-    return (lambda value, _: value is not None) if operand else (lambda value, _: value is None)
+    return (lambda value: value is not None) if operand else (lambda value: value is None)
 
 
 def _eq(operand: Any, path: str) -> Test:
     _scalar(operand, path)
-    return lambda value, _: _equal(value, operand)
+    return lambda value: _equal(value, operand)
 
 
 def _neq(operand: Any, path: str) -> Test:
     _scalar(operand, path)
-    return lambda value, _: not _equal(value, operand)
+    return lambda value: not _equal(value, operand)
 
 
 def _in(operand: Any, path: str) -> Test:
@@ -258,18 +298,24 @@ def _in(operand: Any, path: str) -> Test:
         raise ConditionError(path, "must be a non-empty list of values")
     for index, item in enumerate(operand):
         _scalar(item, f"{path}[{index}]")
-    return lambda value, _: any(_equal(value, item) for item in operand)
+    return lambda value: any(_equal(value, item) for item in operand)
 
 
 def _contains_test(operand: Any, path: str) -> Test:
     _scalar(operand, path)
-    return lambda value, _: _contains(value, operand)
+    return lambda value: _contains(value, operand)
 
 
 def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, str], Test]:
     def build(operand: Any, path: str) -> Test:
         _orderable(operand, path)
-        return lambda value, _: _comparable(value, operand) and compare(value, operand)
+        if _number(operand):
+            return lambda value: (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and compare(value, operand)
+            )
+        return lambda value: isinstance(value, str) and compare(value, operand)
 
     return build
 
@@ -282,7 +328,7 @@ def _between(operand: Any, path: str) -> Test:
     _orderable(high, f"{path}[1]")
     if type(low) is not type(high) and not (_number(low) and _number(high)):
         raise ConditionError(path, "low and high must be of the same type")
-    return lambda value, _: (
+    return lambda value: (
         _comparable(value, low) and _comparable(value, high) and low <= value <= high
     )
 
@@ -291,17 +337,7 @@ def _prefix(operand: Any, path: str) -> Test:
     if not isinstance(operand, str) or not operand:
         raise ConditionError(path, "must be text")
     folded = operand.casefold()
-    return lambda value, _: isinstance(value, str) and value.casefold().startswith(folded)
-
-
-def _within(operand: Any, path: str) -> Test:
-    days = _days(operand, path)
-    return lambda value, now: (age := _age(value, now)) is not None and age <= days
-
-
-def _older_than(operand: Any, path: str) -> Test:
-    days = _days(operand, path)
-    return lambda value, now: (age := _age(value, now)) is not None and age > days
+    return lambda value: isinstance(value, str) and value.casefold().startswith(folded)
 
 
 _TESTS: dict[str, Callable[[Any, str], Test]] = {
@@ -316,20 +352,44 @@ _TESTS: dict[str, Callable[[Any, str], Test]] = {
     "lte": _ordering(lambda a, b: bool(a <= b)),
     "between": _between,
     "prefix": _prefix,
-    "within": _within,
-    "older_than": _older_than,
 }
 
 
-def _test(operator: str, operand: Any, path: str) -> Test:
-    return _TESTS[operator](operand, path)
+def _aged(start: int | None, now: int, window: int, older: bool) -> bool:
+    """`within` (not `older`) or `older_than` a window, for a start and now in microseconds."""
+    if start is None:
+        return False
+    return now - start > window if older else now - start <= window
 
 
-def _age(value: Any, now: datetime) -> timedelta | None:
-    if not isinstance(value, str):
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _epoch_us(moment: datetime) -> int:
+    """Whole microseconds since the epoch: exact, as datetime arithmetic is."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _moment(epoch_us: int) -> datetime | None:
+    try:
+        return _EPOCH + timedelta(microseconds=epoch_us)
+    except OverflowError:
+        return None  # after the year 9999: time never gets there
+
+
+def _time_us(value: Any) -> int | None:
+    return _micros(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _micros(text: str) -> int | None:
+    """A time text as microseconds since the epoch (once per text: times repeat across
+    profiles); a time without an offset is UTC."""
+    moment = _parsed(text)
+    if moment is None:
         return None
-    moment = _parsed(value)
-    return None if moment is None else now - moment
+    return _epoch_us(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 
 @lru_cache(maxsize=4096)
@@ -341,47 +401,10 @@ def _parsed(value: str) -> datetime | None:
         return None
 
 
-def _days(operand: Any, path: str) -> timedelta:
+def _days(operand: Any, path: str) -> int:
     if not _number(operand) or operand < 0 or operand > 36500:
         raise ConditionError(path, "must be a number of days, 0 to 36500")
-    return timedelta(days=operand)
-
-
-def _changes_at(
-    subject: str, name: str, operator: str, operand: Any
-) -> Callable[[Facts], datetime | None]:
-    """When time alone can change a leaf: a time crossing its threshold, a trait expiring,
-    a computed value losing a day from its window or gaining a day since."""
-
-    # Runs for every leaf of every segment on every profile change: what can be decided when
-    # the condition is compiled is decided here, and times are parsed through the cache.
-    timed = operator in TIME_OPERATORS
-    expires = subject in ("trait", "trait_set_at")
-    computed = subject == "computed"
-    if not (timed or expires or computed):
-        return _never
-    get = _getter(subject, name)
-    window = timedelta(days=operand) if timed else timedelta(0)
-
-    def moment(facts: Facts) -> datetime | None:
-        candidates: list[datetime] = []
-        if timed:
-            value = get(facts)
-            start = _parsed(value) if isinstance(value, str) else None
-            if start is not None:
-                candidates.append(start + window)
-        if expires and name in facts.trait_expiry:
-            candidates.append(parse(facts.trait_expiry[name]))
-        if computed and name in facts.computed_changes_at:
-            candidates.append(facts.computed_changes_at[name])
-        future = [candidate for candidate in candidates if candidate > facts.now]
-        return min(future) if future else None
-
-    return moment
-
-
-def _never(facts: Facts) -> datetime | None:
-    return None
+    return timedelta(days=operand) // _MICROSECOND
 
 
 def _scalar(operand: Any, path: str) -> None:
@@ -430,7 +453,15 @@ class CompiledSegment:
         return self.definition.id
 
 
-def compile_segments(definitions: list[SegmentDefinition]) -> tuple[CompiledSegment, ...]:
+class SegmentSet(tuple[CompiledSegment, ...]):
+    """Compiled segments in dependency order, with the plan that evaluates them together."""
+
+    @cached_property
+    def plan(self) -> Plan:
+        return Plan(self)
+
+
+def compile_segments(definitions: list[SegmentDefinition]) -> SegmentSet:
     """Compile and order segments so that a segment comes after the ones it refers to.
     Unknown references and cycles raise `ConditionError`."""
     compiled = {
@@ -458,17 +489,163 @@ def compile_segments(definitions: list[SegmentDefinition]) -> tuple[CompiledSegm
 
     for segment_id in sorted(compiled):
         visit(segment_id, (segment_id,))
-    return tuple(ordered)
+    return SegmentSet(ordered)
+
+
+# A step computes one register from the facts and the registers before it.
+Step = Callable[[Facts, list[Any]], Any]
+
+
+class Plan:
+    """Every segment of a set evaluated at once, as straight-line steps over registers.
+
+    Register 0 holds the moment of evaluation (microseconds since the epoch); each step adds
+    one: a value read from the facts, a time read from such a value, a leaf's truth, or a
+    combination of earlier truths. A value, a leaf or a combination that several segments
+    use (the same trait, `orders_30d >= 1`, a purpose) is one step, computed once per profile;
+    a segment that refers to another reads that one's register. Steps do not short-circuit:
+    every one is a few operations, cheaper than deciding what to skip.
+
+    Time alone changes a membership only through a time crossing a window, a trait expiring or
+    a computed value changing: `next_change` reads just those, whatever the memberships are.
+    """
+
+    def __init__(self, segments: Sequence[CompiledSegment]) -> None:
+        self.steps: list[Step] = []
+        self._registers: dict[Hashable, int] = {}
+        self._defined: dict[str, int] = {}  # segment id -> its membership's register
+        self._windows: dict[tuple[str, str], set[int]] = {}
+        self._expiring: set[str] = set()
+        self._changing: set[str] = set()
+        ids: list[str] = []
+        outputs: list[int] = []
+        for segment in segments:
+            register = self._shape(segment.condition.shape)
+            purpose = segment.definition.purpose
+            if purpose is not None:
+                granted = self._leaf(Leaf("consent", purpose, "eq", "granted", _GRANTED))
+                register = self._combination("all", (granted, register))
+            self._defined[segment.id] = register
+            ids.append(segment.id)
+            outputs.append(register)
+        self.ids = tuple(ids)
+        self._outputs = tuple(outputs)
+        self._timed = tuple(
+            (_getter(subject, name), tuple(sorted(windows)))
+            for (subject, name), windows in self._windows.items()
+        )
+
+    def members(self, facts: Facts) -> Iterable[bool]:
+        """Membership of each segment, in the order of `ids`."""
+        registers: list[Any] = [_epoch_us(facts.now)]
+        append = registers.append
+        for step in self.steps:
+            append(step(facts, registers))
+        return map(registers.__getitem__, self._outputs)
+
+    def next_change(self, facts: Facts) -> datetime | None:
+        now = _epoch_us(facts.now)
+        soonest: int | None = None
+        for get, windows in self._timed:
+            start = _time_us(get(facts))
+            if start is not None:
+                # The smallest window the time's age has not yet passed: it passes it next.
+                index = bisect_right(windows, now - start)
+                if index < len(windows):
+                    moment = start + windows[index]
+                    soonest = moment if soonest is None else min(soonest, moment)
+        for name in self._expiring:
+            expiry = _time_us(facts.trait_expiry.get(name))
+            if expiry is not None and expiry > now:
+                soonest = expiry if soonest is None else min(soonest, expiry)
+        for name in self._changing:
+            changes = facts.computed_changes_at.get(name)
+            if changes is not None and (moment := _epoch_us(changes)) > now:
+                soonest = moment if soonest is None else min(soonest, moment)
+        return None if soonest is None else _moment(soonest)
+
+    def _step(self, key: Hashable, step: Step) -> int:
+        register = self._registers.get(key)
+        if register is None:
+            self.steps.append(step)
+            register = self._registers[key] = len(self.steps)
+        return register
+
+    def _shape(self, shape: Leaf | Node) -> int:
+        if isinstance(shape, Leaf):
+            return self._leaf(shape)
+        parts = tuple(self._shape(part) for part in shape.parts)
+        return self._combination(shape.combinator, parts)
+
+    def _value(self, subject: str, name: str) -> int:
+        if subject == "segment" and name in self._defined:
+            return self._defined[name]  # evaluated before: segments come in dependency order
+        get = _getter(subject, name)
+        return self._step(("value", subject, name), lambda facts, _: get(facts))
+
+    def _leaf(self, leaf: Leaf) -> int:
+        subject, name = leaf.subject, leaf.name
+        if subject in ("trait", "trait_set_at"):
+            self._expiring.add(name)
+        elif subject == "computed":
+            self._changing.add(name)
+        value = self._value(subject, name)
+        if subject == "segment" and leaf.key[2:] == ("eq", "true") and name in self._defined:
+            return value  # a membership is true or false
+        test = leaf.test
+        if test is not None:
+            return self._step(
+                ("leaf", value, *leaf.key[2:]), lambda _, registers: test(registers[value])
+            )
+        self._windows.setdefault((subject, name), set()).add(leaf.window)
+        start = self._step(("time", value), lambda _, registers: _time_us(registers[value]))
+        window = leaf.window
+        if leaf.operator == "older_than":
+
+            def older(_: Facts, registers: list[Any]) -> bool:
+                begun = registers[start]
+                return begun is not None and registers[0] - begun > window
+
+            return self._step(("older", start, window), older)
+
+        def within(_: Facts, registers: list[Any]) -> bool:
+            begun = registers[start]
+            return begun is not None and registers[0] - begun <= window
+
+        return self._step(("within", start, window), within)
+
+    def _combination(self, combinator: str, parts: tuple[int, ...]) -> int:
+        if len(parts) == 1:
+            if combinator != "not":
+                return parts[0]
+            (part,) = parts
+            return self._step(("not", part), lambda _, registers: not registers[part])
+        if len(parts) == 2:
+            first, second = parts
+            if combinator == "all":
+                return self._step(
+                    ("all", *parts), lambda _, registers: registers[first] and registers[second]
+                )
+            return self._step(
+                ("any", *parts), lambda _, registers: registers[first] or registers[second]
+            )
+        pick = itemgetter(*parts)
+        combine = all if combinator == "all" else any
+        return self._step((combinator, *parts), lambda _, registers: combine(pick(registers)))
+
+
+_GRANTED = _TESTS["eq"]("granted", "purpose")
+
+
+def _plan(segments: tuple[CompiledSegment, ...]) -> Plan:
+    return segments.plan if isinstance(segments, SegmentSet) else Plan(segments)
 
 
 def evaluate(segments: tuple[CompiledSegment, ...], facts: Facts) -> dict[str, bool]:
     """Membership of every segment (in dependency order); a segment that declares a consent
     purpose only holds profiles that granted it."""
-    for segment in segments:
-        purpose = segment.definition.purpose
-        facts.segments[segment.id] = (
-            purpose is None or facts.consent.get(purpose) == "granted"
-        ) and segment.condition.holds(facts)
+    plan = _plan(segments)
+    facts.segments.update(zip(plan.ids, plan.members(facts), strict=True))
     return facts.segments
 
 
@@ -524,21 +701,16 @@ def _pending_reason(profile: Any, backfill: Mapping[str, Any] | None, now: datet
 
 def next_change(segments: tuple[CompiledSegment, ...], facts: Facts) -> datetime | None:
     """The earliest moment at which time alone could change any membership."""
-    moments = [moment for segment in segments if (moment := segment.condition.changes_at(facts))]
-    return min(moments) if moments else None
+    return _plan(segments).next_change(facts)
 
 
 def load_segments(configured: list[dict[str, Any]]) -> tuple[CompiledSegment, ...]:
     """Compiled segments from the config table's items, compiled once per change of them."""
-    import json
-
     return _load_segments(json.dumps(configured, sort_keys=True))
 
 
 @lru_cache(maxsize=4)
 def _load_segments(configured_json: str) -> tuple[CompiledSegment, ...]:
-    import json
-
     definitions = []
     for item in json.loads(configured_json):
         try:

@@ -259,13 +259,13 @@ def segment_evaluation(states: list[dict[str, Any]], counts: tuple[int, ...]) ->
     order, find when time alone could next change a membership)."""
     from cdp.profiles.computed import load_definitions
     from cdp.profiles.profile import Profile, facts_of, update_segments
-    from cdp.runtime.codec import decompress
     from cdp.segments.conditions import load_segments
+    from cdp.storage.profiles import decode_state
 
     definitions = load_definitions([])
     now = datetime.now(UTC)
     profiles = [
-        (item["profile_id"]["S"], decompress(item["state"]["B"]), int(item["version"]["N"]))
+        (item["profile_id"]["S"], decode_state(item["state"]["B"]), int(item["version"]["N"]))
         for item in states
     ]
     results: dict[str, Any] = {"profiles": len(profiles)}

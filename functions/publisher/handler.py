@@ -18,14 +18,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import iso, utc_now
-from cdp.runtime.codec import decompress
 from cdp.runtime.observability import powertools
 from cdp.runtime.settings import PublisherSettings
 from cdp.sharing.changes import changes
 from cdp.storage import clients
 from cdp.storage.bus import EventBus
 from cdp.storage.members import MembershipIndex
-from cdp.storage.profiles import IdentityLinks
+from cdp.storage.profiles import IdentityLinks, decode_state
 
 logger, tracer, metrics = powertools("publisher")
 
@@ -44,8 +43,7 @@ def _state(image: dict[str, Any]) -> dict[str, Any] | None:
     data = image.get("state", {}).get("B")
     if data is None:
         return None
-    state: dict[str, Any] = decompress(data if isinstance(data, bytes) else base64.b64decode(data))
-    return state
+    return decode_state(data if isinstance(data, bytes) else base64.b64decode(data))
 
 
 def publish_record(record: DynamoDBRecord) -> None:

@@ -512,12 +512,15 @@ def test_export_holds_everything(
 def all_items(dynamodb: Any) -> str:
     """Every item of every table, as text (a test may scan; the application never does)."""
     from cdp.runtime.codec import decompress
+    from cdp.storage.profiles import decode_state
 
     text = []
     for name in dynamodb.list_tables()["TableNames"]:
         for item in dynamodb.scan(TableName=name)["Items"]:
             readable = {
-                key: decompress(value["B"]) if key in ("body", "state") else value
+                key: (decode_state if key == "state" else decompress)(value["B"])
+                if key in ("body", "state")
+                else value
                 for key, value in item.items()
             }
             text.append(json.dumps(readable, default=str))

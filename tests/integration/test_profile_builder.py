@@ -11,8 +11,7 @@ from cdp.profiles.builder import build_profiles
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import IdentityLimits
 from cdp.profiles.profile import StreamEvent
-from cdp.runtime.codec import decompress
-from cdp.storage.profiles import ProfileStore
+from cdp.storage.profiles import ProfileStore, decode_state
 from cdp.storage.streams import read_event_records
 from tests.factories import stream_event, stream_record
 
@@ -26,7 +25,7 @@ def profiles(dynamodb: Any, names: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 def live(dynamodb: Any, names: dict[str, str]) -> list[dict[str, Any]]:
     return [
-        decompress(item["state"]["B"]) | {"version": int(item["version"]["N"])}
+        decode_state(item["state"]["B"]) | {"version": int(item["version"]["N"])}
         for item in profiles(dynamodb, names).values()
         if "state" in item
     ]

@@ -193,12 +193,15 @@ class Platform:
         """Every item of every table of this platform, readable and in the form erasure
         compares identifiers in."""
         from cdp.runtime.codec import decompress
+        from cdp.storage.profiles import decode_state
 
         text = []
         for env in self.tables:
             for item in self.items(env):
                 readable = {
-                    key: decompress(value["B"]) if key in ("body", "state") else value
+                    key: (decode_state if key == "state" else decompress)(value["B"])
+                    if key in ("body", "state")
+                    else value
                     for key, value in item.items()
                 }
                 text.append(json.dumps(readable, ensure_ascii=False, default=_bytes))

@@ -357,10 +357,10 @@ class Promises(RuleBasedStateMachine):
     # -- the promises ----------------------------------------------------------------------
 
     def _profiles(self) -> list[dict[str, Any]]:
-        from cdp.runtime.codec import decompress
+        from cdp.storage.profiles import decode_state
 
         return [
-            {**decompress(item["state"]["B"]), "profile_id": item["profile_id"]["S"]}
+            {**decode_state(item["state"]["B"]), "profile_id": item["profile_id"]["S"]}
             for item in self.platform.items("PROFILES_TABLE")
             if "state" in item
         ]

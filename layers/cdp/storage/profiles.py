@@ -1,8 +1,8 @@
 """The profiles and identities tables.
 
 Profile item: `profile_id`, `version` (optimistic concurrency), `state` (the profile as
-compressed JSON), `updated_at`, `expires_at` (DynamoDB TTL); a merged-away profile keeps only
-`merged_into` (and the survivor's `expires_at`).
+compressed JSON: `encode_state`, `decode_state`), `updated_at`, `expires_at` (DynamoDB TTL); a
+merged-away profile keeps only `merged_into` (and the survivor's `expires_at`).
 Identity item: `identity` (`user_id:42`), `profile_id`, `linked_at`.
 
 `ProfileReader` reads; `ProfileStore` also writes, and is the one way a profile item is
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import timedelta
@@ -329,7 +330,7 @@ class ProfileStore(ProfileReader):
 
     def _profile_item(self, profile: Profile, now: str) -> dict[str, Any]:
         """The item for a profile: every profile write comes through here."""
-        state = compress(profile.to_state())
+        state = encode_state(profile.to_state())
         if len(state) > MAX_STATE_BYTES:
             raise ProfileTooLargeError(f"profile state is {len(state)} bytes")
         expires = parse(profile.retained_from) + self.retention
@@ -373,8 +374,44 @@ def _expect(version: int) -> dict[str, Any]:
 
 def _profile(item: dict[str, Any]) -> Profile:
     return Profile.from_state(
-        item["profile_id"]["S"], decompress(item["state"]["B"]), int(item["version"]["N"])
+        item["profile_id"]["S"], decode_state(item["state"]["B"]), int(item["version"]["N"])
     )
+
+
+# What a profile state repeats: its keys, consent decisions, the default computed traits and
+# identity types, most common last (where deflate finds them cheapest). Small states compress
+# about a third smaller with it, so most profile items stay under 1 KB: one write unit, not
+# two. Never edit it: states written with it name it by its Adler-32; add another instead.
+STATE_DICTIONARY_1 = (
+    b'"anonymous_id:","user_id:","email:","observed","declared","imported","computed",'
+    b'{"page_views":{"n":1,"d":{}},"orders":{"n":1},"revenue":{"s":0},"revenue_30d":{"d":{}},'
+    b'"orders_30d":{"d":{}},"favorite_category":{"c":{}},"last_order":{},'
+    b'"days_since_last_order":{}}'
+    b'{"purpose":"analytics","state":"granted","at":"","source":"website","message_id":""}'
+    b'{"purpose":"analytics","state":"denied","at":"","source":"website","message_id":""}'
+    b'{"purpose":"marketing","state":"granted","at":"","source":"website","message_id":""}'
+    b'{"purpose":"marketing","state":"denied","at":"","source":"website","message_id":""}'
+    b'{"purpose":"personalization","state":"granted","at":"","source":"website","message_id":""}'
+    b'{"purpose":"personalization","state":"denied","at":"","source":"website","message_id":""}'
+    b'{"purpose":"sharing","state":"granted","at":"","source":"website","message_id":""}'
+    b'{"purpose":"sharing","state":"denied","at":"","source":"website","message_id":""}'
+    b'{"created_at":"2026-01-01T00:00:00.000Z","identities":{},"traits":{},"computed":{},'
+    b'"groups":{},"first_seen":null,"last_seen":null,"last_received":null,"event_count":0,'
+    b'"conflicts":[],"ignored":{},"watermarks":{},"consent":{},"consent_history":[],'
+    b'"merged_from":[],"merges":[],"unmerges":[],"apart":[],"segments":{},"due_at":null}'
+)
+_STATE_DICTIONARIES = {zlib.adler32(STATE_DICTIONARY_1): STATE_DICTIONARY_1}
+
+
+def encode_state(state: dict[str, Any]) -> bytes:
+    return compress(state, STATE_DICTIONARY_1)
+
+
+def decode_state(data: bytes) -> dict[str, Any]:
+    """A stored state, whichever dictionary (or none, before there was one) it was written
+    with."""
+    state: dict[str, Any] = decompress(data, _STATE_DICTIONARIES)
+    return state
 
 
 class IdentityLinks:

@@ -35,6 +35,7 @@ from cdp.runtime.codec import compress, decompress
 from cdp.segments.due import due_index
 
 BATCH_GET_LIMIT = 100
+MAX_REMEMBERED_OWNERS = 100_000  # a few MB: forgotten all at once when full
 MAX_STATE_BYTES = 350 * 1024  # DynamoDB's item limit is 400 KB; stay clear of it
 _CONFLICT_CODES = {"ConditionalCheckFailed", "TransactionConflict"}
 
@@ -67,17 +68,50 @@ class ProfileReader:
         self.identities_table = identities_table
         self.client = client
         self.sleep = sleep
+        # identity -> profile id, as this warm function last read or wrote it in the
+        # identities table (see `load`)
+        self._owners: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------------------
 
     def load(self, identities: Iterable[str], *, consistent: bool = True) -> Known:
-        """The owners of `identities` and their live profiles, redirects followed."""
-        items = self._batch_get(
-            self.identities_table, "identity", sorted(set(identities)), consistent
-        )
-        owners = {item["identity"]["S"]: item["profile_id"]["S"] for item in items}
-        known = Known(owners=owners, profiles={})
-        wanted = set(owners.values())
+        """The owners of `identities` and their live profiles, redirects followed.
+
+        An eventually consistent load takes owners this warm function already knows from
+        memory instead of reading them again (half the builder's reads): an owner is only
+        ever changed by a merge (which leaves a redirect to where the identity went), an
+        unmerge (which takes the identity out of the profile) or an erasure (which deletes
+        the profile), so a remembered owner holds exactly when the live profile it leads
+        to still lists the identity; one that does not is read again."""
+        wanted = sorted(set(identities))
+        remembered = {} if consistent else {i: self._owners[i] for i in wanted if i in self._owners}
+        known = Known(owners=dict(remembered), profiles={})
+        self._read_owners(known, [i for i in wanted if i not in remembered], consistent)
+        stale = [identity for identity in remembered if not _lists(known, identity)]
+        if stale:
+            for identity in stale:
+                del known.owners[identity]
+                self._owners.pop(identity, None)
+            self._read_owners(known, stale, consistent)
+        return known
+
+    def remember(self, owners: dict[str, str]) -> None:
+        """Owners this function wrote to the identities table."""
+        if len(self._owners) + len(owners) > MAX_REMEMBERED_OWNERS:
+            self._owners.clear()
+        self._owners.update(owners)
+
+    def _read_owners(self, known: Known, identities: list[str], consistent: bool) -> None:
+        """Read these identities' owners into `known`, and the profiles they lead to."""
+        items = self._batch_get(self.identities_table, "identity", identities, consistent)
+        read = {item["identity"]["S"]: item["profile_id"]["S"] for item in items}
+        known.owners.update(read)
+        self.remember(read)
+        wanted = {
+            profile_id
+            for profile_id in known.owners.values()
+            if profile_id not in known.profiles and profile_id not in known.redirects
+        }
         for _ in range(MAX_REDIRECT_HOPS):
             if not wanted:
                 break
@@ -88,11 +122,10 @@ class ProfileReader:
                 if "merged_into" in item:
                     target = item["merged_into"]["S"]
                     known.redirects[profile_id] = target
-                    if target not in known.profiles:
+                    if target not in known.profiles and target not in known.redirects:
                         wanted.add(target)
                 else:
                     known.profiles[profile_id] = _profile(item)
-        return known
 
     def find(self, identity: str) -> Profile | None:
         """The profile an identity belongs to, or that `profile_id:<id>` names (a merged-away
@@ -270,6 +303,7 @@ class ProfileStore(ProfileReader):
         survivor.version = plan.expected_version + 1
         for identity in plan.repoints:
             self.client.update_item(**self._pointing(identity, survivor.profile_id, now))
+        self.remember(dict.fromkeys(plan.claims + plan.repoints, survivor.profile_id))
 
     def save_unmerge(self, kept: Profile, split: Profile, identities: list[str]) -> None:
         """Write both sides of an unmerge and move the split identities to the new profile,
@@ -361,6 +395,12 @@ class ProfileStore(ProfileReader):
             ):
                 raise WriteConflictError(code) from None
             raise
+
+
+def _lists(known: Known, identity: str) -> bool:
+    """Whether the live profile the identity's owner leads to lists it."""
+    profile = known.profiles.get(known.owner(identity) or "")
+    return profile is not None and identity in profile.identities
 
 
 def _expect(version: int) -> dict[str, Any]:

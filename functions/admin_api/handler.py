@@ -28,7 +28,6 @@ from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import http_handler, powertools
 from cdp.runtime.settings import AdminApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
-from cdp.segments.backfill import PARTS, first_tasks
 from cdp.segments.conditions import (
     ConditionError,
     SegmentDefinition,
@@ -98,7 +97,11 @@ def create_app(
     app.use(middlewares=[require_secret_key(keys.find, clock)])
 
     def backfill(segment_id: str) -> None:
-        """Evaluate every existing profile again, in the background."""
+        """Evaluate every existing profile again, in the background. Imported here, not at
+        cold start: only a changed segment or computed trait needs it, and it brings the
+        evaluation code (the profile builder's) that no other route of this API runs."""
+        from cdp.segments.backfill import PARTS, first_tasks
+
         version = iso(clock())
         progress.start(segment_id, version, PARTS, at=version)
         queue.send([task.to_json() for task in first_tasks(segment_id, version)])

@@ -3,12 +3,17 @@ HTTP function, written once for all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 if TYPE_CHECKING:
+    import numbers
+    import traceback
+
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 NAMESPACE = "CDP"
@@ -18,9 +23,72 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 def powertools(service: str) -> tuple[Logger, Tracer, Metrics]:
     return (
         Logger(service=service),
-        Tracer(service=service),
+        _tracer(service),
         Metrics(namespace=NAMESPACE, service=service),
     )
+
+
+def _tracer(service: str) -> Tracer:
+    """Where Powertools traces (in Lambda, unless POWERTOOLS_TRACE_DISABLED), the X-Ray SDK
+    patches botocore, the one client library the functions use: by default it patches every
+    library it supports, importing requests and sqlite3 to do so. Where it does not trace
+    (tests, `cdp dev`), the X-Ray SDK is not loaded at all: outside Lambda its recorder builds
+    a sampler with an X-Ray client of its own as it is imported, a fifth of a second."""
+    if Tracer._is_tracer_disabled():
+        return Tracer(service=service, disabled=True, provider=_NoTracing())
+    return Tracer(service=service, patch_modules=("botocore",))
+
+
+class _NoSegment(BaseSegment):
+    def close(self, end_time: int | None = None) -> None:
+        pass
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        pass
+
+    def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def add_exception(
+        self,
+        exception: BaseException,
+        stack: list[traceback.StackSummary],
+        remote: bool = False,
+    ) -> None:
+        pass
+
+
+class _NoTracing(BaseProvider):
+    """The provider of a disabled Tracer: what the X-Ray SDK does when it is switched off
+    (segments that record nothing), without the SDK."""
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        yield _NoSegment()
+
+    @asynccontextmanager
+    async def in_subsegment_async(
+        self, name: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[BaseSegment]:
+        yield _NoSegment()
+
+    def put_annotation(self, key: str, value: str | numbers.Number | bool) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        pass
+
+    def patch(self, modules: Sequence[str]) -> None:
+        pass
+
+    def patch_all(self) -> None:
+        pass
 
 
 def http_handler(

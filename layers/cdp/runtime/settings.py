@@ -35,7 +35,9 @@ Blocklist = Annotated[list[str], BeforeValidator(_json_list)]
 
 
 class FunctionSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A function reads one of these models, once: its validator is built then, not the
+    # twelve of them whenever this module is imported.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     @classmethod
     def env_names(cls) -> set[str]:

@@ -1,0 +1,97 @@
+"""What importing a handler loads, in a fresh interpreter as Lambda starts one: the cold start
+(issue 16) stays near `import boto3` only while nothing a first request does not need is
+imported. (`make bench` measures the times; this keeps the gains from quietly going.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from infra.wiring import FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = [spec.handler.rsplit(".", 1)[0] for spec in FUNCTIONS]
+
+
+def run(*modules: str, probe: str, tracing: bool) -> str:
+    """What `probe` prints after importing `modules` in a new interpreter, with a deployed
+    function's environment (tracing active as in Lambda) or a test's (tracing disabled)."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "cold_start",
+        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if tracing:
+        environment |= {"LAMBDA_TASK_ROOT": str(ROOT), "AWS_LAMBDA_FUNCTION_NAME": "cold_start"}
+    else:
+        environment["POWERTOOLS_TRACE_DISABLED"] = "true"
+    paths = [str(ROOT), str(ROOT / "layers"), sysconfig.get_paths()["purelib"]]
+    script = (
+        f"import json, sys; sys.path[:0] = {paths!r}\n"
+        + "".join(f"import {module}\n" for module in modules)
+        + probe
+    )
+    answer = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd="/",
+    )
+    return answer.stdout.strip().splitlines()[-1]
+
+
+def loaded_modules(*modules: str, tracing: bool) -> set[str]:
+    return set(
+        json.loads(run(*modules, probe="print(json.dumps(sorted(sys.modules)))", tracing=tracing))
+    )
+
+
+def test_traced_handlers_patch_only_botocore() -> None:
+    # when every handler is imported as deployed
+    loaded = loaded_modules(*HANDLERS, tracing=True)
+
+    # then the X-Ray SDK is there, and patched botocore, without importing other client
+    # libraries to patch them
+    assert "aws_xray_sdk.core" in loaded
+    assert "aws_xray_sdk.ext.botocore.patch" in loaded
+    assert not {"requests", "sqlite3", "httpx"} & loaded
+
+
+def test_untraced_handlers_do_not_load_the_xray_sdk() -> None:
+    loaded = loaded_modules(*HANDLERS, tracing=False)
+
+    assert "aws_xray_sdk.core" not in loaded
+    assert "wrapt" not in loaded
+
+
+@pytest.mark.parametrize(
+    ("handler", "rare"),
+    [
+        # a changed segment or computed trait starts a backfill; nothing else needs it
+        ("functions.admin_api.handler", "cdp.segments.backfill"),
+    ],
+)
+def test_rare_routes_load_their_code_when_used(handler: str, rare: str) -> None:
+    assert rare not in loaded_modules(handler, tracing=True)
+
+
+def test_settings_models_are_built_when_first_read() -> None:
+    # given every handler imported
+    probe = "print(json.dumps([model.__name__ for model in "
+    probe += "cdp.runtime.settings.FunctionSettings.__subclasses__() "
+    probe += "if model.__pydantic_complete__]))"
+
+    # then no settings model has built its validator: each function reads one, at its first
+    # invocation (pydantic's defer_build), and the other eleven are never built
+    assert json.loads(run(*HANDLERS, "cdp.runtime.settings", probe=probe, tracing=True)) == []

@@ -166,3 +166,23 @@ def test_an_unmerge_that_cannot_be_done_is_refused_with_the_reason(
     answer = unmerge(privacy_api, "user_id:ada", body)
     assert answer["statusCode"] == 400, answer["body"]
     assert message in answer["body"]
+
+
+def test_after_an_unmerge_a_split_identitys_events_go_to_its_own_profile(
+    mistaken_merge: dict[str, Any],
+    privacy_api: Handler,
+    profile_api: Handler,
+    collector: Handler,
+    pipeline: Callable[[], None],
+) -> None:
+    # the warm profile builder last saw the laptop as Ada's
+    [merge] = get(profile_api, "/v1/profiles/user_id:ada")["merges"]
+    assert unmerge(privacy_api, "user_id:ada", {"merge": merge["profile_id"]})["statusCode"] == 200
+    before = get(profile_api, "/v1/profiles/user_id:ada")["event_count"]
+    # when Bea browses on the laptop again
+    send(collector, {"type": "page", "anonymousId": "laptop", "name": "Hats", "messageId": "b-3"})
+    pipeline()
+    # then the page view is hers
+    assert get(profile_api, "/v1/profiles/user_id:ada")["event_count"] == before
+    bea = get(profile_api, "/v1/profiles/anonymous_id:laptop")
+    assert bea["event_count"] == 3

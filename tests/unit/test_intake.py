@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -296,3 +297,137 @@ def test_a_message_without_an_id_or_a_time_is_a_new_event_each_time() -> None:
     assert (
         read(message, "track").events[0].message_id != read(message, "track").events[0].message_id
     )
+
+
+# -- the plain reading of valid messages and the size from the stored text -------------
+
+_IDENTIFIERS = st.one_of(
+    st.none(),
+    st.text(max_size=6),
+    st.sampled_from(["u1", " x ", "undefined", "a\u2028b", "x" * 513, "é" * 480, "é" * 500]),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+)
+_TIMES = st.one_of(
+    st.none(),
+    st.builds(
+        lambda moment, style: (
+            moment.isoformat(timespec=style).replace("+00:00", "Z")
+            if style != "auto"
+            else moment.isoformat()
+        ),
+        st.datetimes(datetime(1900, 1, 1), datetime(2300, 1, 1), timezones=st.just(UTC)),
+        st.sampled_from(["milliseconds", "seconds", "microseconds", "auto"]),
+    ),
+    st.sampled_from(["2026-02-30T00:00:00Z", "2026-11-12T09:40:37+02:00", "soon", ""]),
+    st.integers(0, 2 * 10**12),
+)
+_OBJECTS = st.one_of(
+    st.none(),
+    st.text(max_size=2),
+    st.dictionaries(
+        st.sampled_from(["traits", "library", "cdp", "a"]),
+        st.one_of(
+            st.text(max_size=4),
+            st.fixed_dictionaries(
+                {}, optional={"email": st.sampled_from(["a@b.co", "x"]), "name": st.text()}
+            ),
+        ),
+        max_size=3,
+    ),
+)
+_MESSAGES = st.fixed_dictionaries(
+    {"type": st.sampled_from(["identify", "track", "page", "screen", "group", "alias"])},
+    optional={
+        "messageId": _IDENTIFIERS,
+        "userId": _IDENTIFIERS,
+        "anonymousId": _IDENTIFIERS,
+        "groupId": _IDENTIFIERS,
+        "previousId": _IDENTIFIERS,
+        "timestamp": _TIMES,
+        "originalTimestamp": _TIMES,
+        "sentAt": _TIMES,
+        "context": _OBJECTS,
+        "traits": _OBJECTS,
+        "properties": _OBJECTS,
+        "event": st.one_of(st.none(), st.text(max_size=4)),
+        "name": st.one_of(st.none(), st.text(max_size=4), st.integers()),
+        "writeKey": st.text(max_size=3),
+        "receivedAt": _TIMES,
+        "extra": st.one_of(st.floats(allow_nan=False), st.just(1e16), st.text(max_size=3)),
+    },
+)
+
+
+@given(message=_MESSAGES)
+def test_the_plain_reading_of_a_message_is_the_models(message: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from cdp.intake.spec import MODELS, Fields, _plain_fields
+
+    # when
+    plain = _plain_fields(message, message["type"])
+
+    # then: what it reads (if it can) is what the model reads
+    try:
+        model = Fields.of(MODELS[message["type"]].model_validate(message))
+    except ValidationError:
+        assert plain is None
+    else:
+        assert plain is None or plain == model
+
+
+def test_a_plainly_valid_message_is_read_without_the_model() -> None:
+    from cdp.intake.spec import _plain_fields
+
+    message = {
+        "type": "page",
+        "anonymousId": "3877d5e1",
+        "messageId": "m-1",
+        "timestamp": "2026-11-12T09:40:37.271Z",
+        "sentAt": "2026-11-12T09:40:38+00:00",
+        "context": {"traits": {"email": "Ada@Example.com"}},
+        "properties": {"path": "/"},
+    }
+    fields = _plain_fields(message, "page")
+    assert fields is not None
+    assert fields.email == "ada@example.com"
+    assert fields.sentAt == datetime(2026, 11, 12, 9, 40, 38, tzinfo=UTC)
+
+
+@given(
+    batch=st.lists(_MESSAGES, min_size=1, max_size=3),
+    shared=st.fixed_dictionaries({}, optional={"context": _OBJECTS, "sentAt": _TIMES}),
+)
+def test_the_stored_text_is_the_message_and_its_size_the_senders(
+    batch: list[dict[str, Any]], shared: dict[str, Any]
+) -> None:
+    from cdp.intake.messages import _sent_size, _size
+    from cdp.runtime.codec import dumps
+
+    for event in read({**shared, "batch": batch}).events:
+        assert event.index is not None
+        assert event.text is not None
+        assert event.text == dumps(event.message).encode()
+        raw = batch[event.index]
+        assert _sent_size(raw, event.message, len(event.text)) == _size(raw)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"type": "unknown"}, {"userId": "undefined"}, {"writeKey": "k" * 300}, {"userId": 42}],
+)
+def test_a_message_over_the_limit_is_refused_for_its_size_whatever_else_it_is(
+    extra: dict[str, Any],
+) -> None:
+    for size in range(MAX_MESSAGE_BYTES - 400, MAX_MESSAGE_BYTES + 100, 37):
+        message = {"type": "track", "anonymousId": "a", "event": "x", "blob": "é" * (size // 2)}
+        message |= extra
+        intake = read({"batch": [message], "sentAt": "2026-11-23T08:00:00Z"})
+        big = len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode())
+        reasons = [rejection.reason for rejection in intake.rejections]
+        if big > MAX_MESSAGE_BYTES:
+            assert reasons == [f"the message is {big / 1024:.1f} KB; the limit is 32 KB"]
+        else:
+            assert all("the limit is 32 KB" not in reason for reason in reasons)

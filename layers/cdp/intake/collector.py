@@ -220,4 +220,4 @@ def _consent_record(event: Event) -> Event:
     message = event.message
     record = {name: message[name] for name in _CONSENT_RECORD_FIELDS if name in message}
     record["context"] = {"consent": message["context"]["consent"]}
-    return replace(event, message=record)
+    return replace(event, message=record, text=None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cdp.access.keys import OBSERVED
-from cdp.intake.spec import MESSAGE_TYPES, MODELS, Message, describe_errors
+from cdp.intake.spec import MESSAGE_TYPES, MODELS, Fields, describe_errors, read_fields
 from cdp.profiles.identity import (
     ANONYMOUS_ID,
     DEFAULT_POLICY,
@@ -54,6 +55,9 @@ class Event:
     index: int | None = None  # its position in the batch it came in
     channel: str | None = None  # what sent it, as the client says: web, mobile, server
     library: str | None = None  # the client library: `analytics-python/2.1.9`
+    # `message` as stored: `codec.dumps(message)` in UTF-8, when it was made already (None
+    # after any change to `message`)
+    text: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +140,21 @@ def read_request(
         raise InvalidRequestError(f"unknown message type {kind!r}")
 
     intake = Intake()
+    received_text = iso(received_at)
     for index, raw, forced_type in messages:
         try:
-            event = read_message(
+            event, refused = read_message(
                 raw,
                 forced_type,
                 shared,
                 source=source,
                 received_at=received_at,
+                claims=claims,
                 placeholders=placeholders,
                 index=index,
+                received_text=received_text,
             )
-            intake.provenance_refused += _hold_to_claims(event.message, claims)
+            intake.provenance_refused += refused
             intake.events.append(event)
         except MessageRejected as rejected:
             message_id = raw.get("messageId") if isinstance(raw, dict) else None
@@ -188,60 +195,119 @@ def read_message(
     *,
     source: str,
     received_at: datetime,
+    claims: frozenset[str] = OBSERVED,
     placeholders: Placeholders = DEFAULT_POLICY,
     index: int | None = None,
-) -> Event:
-    """Validate and normalise one message; raise `MessageRejected` with a readable reason."""
-    message, model = _validated(raw, forced_type, shared)
+    received_text: str | None = None,
+) -> tuple[Event, bool]:
+    """Validate and normalise one message: the event, and whether its claimed provenance was
+    refused (`_hold_to_claims`); raise `MessageRejected` with a readable reason.
+    `received_text` is `iso(received_at)`, when the caller has it (once per request).
+
+    A batch member over `MAX_MESSAGE_BYTES` is refused for its size whatever else is wrong
+    with it. Its size is that of the message as the client sent it, as compact JSON: found
+    from the stored message's text, which is made anyway (the stored body), and the few
+    fields the collector changed; the client's message is serialised again only when it is
+    refused.
+    """
+    try:
+        return _read_message(
+            raw,
+            forced_type,
+            shared,
+            source=source,
+            received_at=received_at,
+            claims=claims,
+            placeholders=placeholders,
+            index=index,
+            received_text=received_text or iso(received_at),
+        )
+    except MessageRejected:
+        if forced_type is None and isinstance(raw, dict):
+            size = _size(raw)
+            if size > MAX_MESSAGE_BYTES:
+                raise MessageRejected(_too_large(size)) from None
+        raise
+
+
+def _read_message(
+    raw: Any,
+    forced_type: str | None,
+    shared: _BatchDefaults,
+    *,
+    source: str,
+    received_at: datetime,
+    claims: frozenset[str],
+    placeholders: Placeholders,
+    index: int | None,
+    received_text: str,
+) -> tuple[Event, bool]:
+    message, fields = _validated(raw, forced_type, shared)
     if shared.context:
-        message["context"] = {**shared.context, **model.context}
+        message["context"] = {**shared.context, **message.get("context", {})}
     if shared.integrations:
-        message["integrations"] = {**shared.integrations, **model.integrations}
-    for field_name in ("userId", "anonymousId", "groupId", "previousId"):
-        value = getattr(model, field_name, None)
+        message["integrations"] = {**shared.integrations, **message.get("integrations", {})}
+    for field_name, value in (
+        ("userId", fields.userId),
+        ("anonymousId", fields.anonymousId),
+        ("groupId", fields.groupId),
+        ("previousId", fields.previousId),
+    ):
         if value is not None:
             message[field_name] = value  # numbers normalised to text
     # The client's own time: Segment's libraries send `timestamp`, RudderStack's only
     # `originalTimestamp`. It is kept as `originalTimestamp`; `timestamp` is corrected.
-    client_time = model.timestamp or model.originalTimestamp
-    message_id = model.messageId or _message_id_for(raw, client_time)
+    client_time: datetime | None = fields.timestamp
+    client_text: Any = message.get("timestamp")
+    if client_time is None:
+        client_time, client_text = fields.originalTimestamp, message.get("originalTimestamp")
+    message_id = fields.messageId or _message_id_for(raw, client_time)
     message["messageId"] = message_id
     if client_time is not None:
-        message["originalTimestamp"] = iso(client_time)
-    if model.sentAt is not None:
-        message["sentAt"] = iso(model.sentAt)
-    message["timestamp"] = iso(_corrected_timestamp(client_time, model.sentAt, received_at))
-    message["receivedAt"] = iso(received_at)
+        message["originalTimestamp"] = client_text = _time_text(client_time, client_text)
+    if fields.sentAt is not None:
+        message["sentAt"] = _time_text(fields.sentAt, message["sentAt"])
+    corrected = _corrected_timestamp(client_time, fields.sentAt, received_at)
+    message["timestamp"] = timestamp = (
+        client_text
+        if corrected is client_time
+        else received_text
+        if corrected is received_at
+        else iso(corrected)
+    )
+    message["receivedAt"] = received_text
 
-    identity, carried, ignored = _identity_of(message, model, placeholders)
-    name = message.get("event") if model.type == "track" else message.get("name")
-    return Event(
+    identity, carried, ignored = _identity_of(message, fields, placeholders)
+    refused = _hold_to_claims(message, claims)
+    text = _COMPACT.encode(message).encode()
+    if forced_type is None and (size := _sent_size(raw, message, len(text))) > MAX_MESSAGE_BYTES:
+        raise MessageRejected(_too_large(size))
+    name = message.get("event") if fields.type == "track" else message.get("name")
+    event = Event(
         identity=identity,
         identities=carried,
         ignored=ignored,
         index=index,
         message_id=message_id,
-        type=model.type,
+        type=fields.type,
         name=name if isinstance(name, str) else None,
         channel=_label(message.get("channel")),
         library=_library_of(message.get("context")),
-        timestamp=message["timestamp"],
-        received_at=message["receivedAt"],
+        timestamp=timestamp,
+        received_at=received_text,
         source=source,
         message=message,
+        text=text,
     )
+    return event, refused
 
 
 def _validated(
     raw: Any, forced_type: str | None, shared: _BatchDefaults
-) -> tuple[dict[str, Any], Message]:
-    """A copy of the message without the fields only we may set, and its validated model."""
+) -> tuple[dict[str, Any], Fields]:
+    """A copy of the message without the fields only we may set, and its validated fields."""
     if not isinstance(raw, dict):
         raise MessageRejected("a message must be a JSON object")
-    if forced_type is None:
-        size = _size(raw)
-        if size > MAX_MESSAGE_BYTES:
-            raise MessageRejected(_too_large(size))
     message = dict(raw)
     for field_name in ("writeKey", "receivedAt"):
         # A credential is never stored; the arrival time is ours to set, never the client's.
@@ -255,9 +321,21 @@ def _validated(
         message["sentAt"] = shared.sent_at
     _read_client_habits(message, kind)
     try:
-        return message, MODELS[kind].model_validate(message)
+        return message, read_fields(message, kind)
     except ValidationError as error:
         raise MessageRejected(describe_errors(error)) from None
+
+
+# A time as we write it (`iso`): text that needs no rewriting.
+_ISO_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+
+
+def _time_text(moment: datetime, sent: Any) -> str:
+    """`iso(moment)` for a time the client sent as `sent`: the text itself when the client
+    wrote it as we do (most do: `toISOString()`)."""
+    if type(sent) is str and len(sent) == 24 and _ISO_TEXT.fullmatch(sent):
+        return sent
+    return iso(moment)
 
 
 # RudderStack's SDKs send `"userId": ""` until identify, analytics-kotlin `"category": ""` on
@@ -316,7 +394,7 @@ def _library_of(context: Any) -> str | None:
 
 
 def _identity_of(
-    message: dict[str, Any], model: Message, placeholders: Placeholders
+    message: dict[str, Any], fields: Fields, placeholders: Placeholders
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The identity a message is filed under (its user id, else anonymous id, else e-mail
     address), the identities it carries, and the placeholders among them, marked in the
@@ -330,8 +408,8 @@ def _identity_of(
         message["context"] = {**message["context"], "cdp": extension}
     carried = identities_of(message).keys
     ignored = tuple(key for key in carried if placeholders.blocks(key))
-    if model.type == "alias":
-        for field_name, value in (("userId", model.userId), ("previousId", model.previousId)):  # type: ignore[attr-defined]
+    if fields.type == "alias":
+        for field_name, value in (("userId", fields.userId), ("previousId", fields.previousId)):
             if value is not None and placeholders.blocks(identity_key(USER_ID, value)):
                 raise MessageRejected(f"{field_name}: {value!r} is {PLACEHOLDER}")
     if ignored:
@@ -340,15 +418,15 @@ def _identity_of(
             **(context if isinstance(context, dict) else {}),
             "cdp": {**(extension or {}), "ignored_identities": list(ignored)},
         }
+    real = tuple(key for key in carried if key not in ignored) if ignored else carried
     candidates = (
-        ("userId", USER_ID, model.userId),
-        ("anonymousId", ANONYMOUS_ID, model.anonymousId),
-        ("traits.email", EMAIL, model.email),
+        ("userId", USER_ID, fields.userId),
+        ("anonymousId", ANONYMOUS_ID, fields.anonymousId),
+        ("traits.email", EMAIL, fields.email),
     )
-    real = tuple(key for key in carried if key not in ignored)
     for _, kind, value in candidates:
-        if value is not None and identity_key(kind, value) not in ignored:
-            return identity_key(kind, value), real, ignored
+        if value is not None and (key := identity_key(kind, value)) not in ignored:
+            return key, real, ignored
     named = [f"{name} {value!r}" for name, _, value in candidates if value is not None]
     raise MessageRejected(
         f"{' and '.join(named)}: {PLACEHOLDER}; send the anonymousId of the device, or "
@@ -412,7 +490,38 @@ def _corrected_timestamp(
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(_COMPACT.encode(value).encode())
+
+
+def _sent_size(raw: dict[str, Any], message: dict[str, Any], stored_size: int) -> int:
+    """`_size(raw)`, from the size of `message` made of it: they differ only in the top-level
+    fields the collector set, removed or replaced, so only those are serialised. (Neither is
+    empty: a message has a type.)"""
+    size = stored_size + len(raw) - len(message)  # a comma between two fields
+    for name, value in raw.items():
+        kept = message.get(name, _ABSENT)
+        if kept is value or (type(kept) is str and kept == value):
+            continue
+        size += _field_size(name, value)
+        if kept is not _ABSENT:
+            size -= _field_size(name, kept)
+    for name, value in message.items():
+        if name not in raw:
+            size -= _field_size(name, value)
+    return size
+
+
+_ABSENT = object()
+
+
+def _field_size(name: str, value: Any) -> int:
+    """The bytes `"name":value` takes in compact JSON (as `codec.dumps` writes it)."""
+    return len(_COMPACT.encode(name).encode()) + 1 + len(_COMPACT.encode(value).encode())
+
+
+# Compact JSON as `codec.dumps` writes it, with one encoder made once (`json.dumps` makes
+# one per call): the stored text of every message, and the sizes `_sent_size` adds up.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _too_large(size: int) -> str:

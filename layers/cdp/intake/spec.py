@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -109,13 +109,7 @@ class Message(BaseModel):
 
     @property
     def email(self) -> str | None:
-        """An e-mail address the message identifies its person by. An extension of the spec:
-        servers (a CRM import, an e-mail tool) often know a person only by it."""
-        traits = getattr(self, "traits", None) if self.type == "identify" else None
-        for found in (traits, self.context.get("traits")):
-            if isinstance(found, dict) and (email := normalise_email(found.get("email"))):
-                return email
-        return None
+        return email_of(self.type, getattr(self, "traits", None), self.context)
 
 
 class Identify(Message):
@@ -163,6 +157,152 @@ MODELS: dict[str, type[Message]] = {
     "group": Group,
     "alias": Alias,
 }
+
+
+def email_of(kind: str, traits: Any, context: Any) -> str | None:
+    """An e-mail address the message identifies its person by. An extension of the spec:
+    servers (a CRM import, an e-mail tool) often know a person only by it."""
+    for found in (
+        traits if kind == "identify" else None,
+        context.get("traits") if isinstance(context, dict) else None,
+    ):
+        if isinstance(found, dict) and (email := normalise_email(found.get("email"))):
+            return email
+    return None
+
+
+class Fields(NamedTuple):
+    """What the collector reads of a valid message: its type, identifiers and times,
+    validated and normalised (numbers as text, times in UTC)."""
+
+    type: str
+    messageId: str | None
+    userId: str | None
+    anonymousId: str | None
+    timestamp: datetime | None
+    originalTimestamp: datetime | None
+    sentAt: datetime | None
+    email: str | None
+    groupId: str | None = None  # a group's
+    previousId: str | None = None  # an alias's
+
+    @classmethod
+    def of(cls, model: Message) -> Fields:
+        return cls(
+            type=model.type,
+            messageId=model.messageId,
+            userId=model.userId,
+            anonymousId=model.anonymousId,
+            timestamp=model.timestamp,
+            originalTimestamp=model.originalTimestamp,
+            sentAt=model.sentAt,
+            email=model.email,
+            groupId=model.groupId if isinstance(model, Group) else None,
+            previousId=model.previousId if isinstance(model, Alias) else None,
+        )
+
+
+def read_fields(message: dict[str, Any], kind: str) -> Fields:
+    """The fields of a message of type `kind` (one of `MODELS`); `ValidationError` if it is
+    not valid.
+
+    Most messages are plainly valid: text identifiers, times as ISO 8601 in UTC, objects where
+    objects belong. Those are read in plain Python, at a fraction of a model's cost (the
+    collector reads thousands a second); whatever else a message holds (a number for an id,
+    a time in another form, anything invalid) is for the model to accept, normalise or
+    refuse with its errors, so the outcome is the model's in every case."""
+    plain = _plain_fields(message, kind)
+    return plain if plain is not None else Fields.of(MODELS[kind].model_validate(message))
+
+
+class _Unsure(Exception):
+    """The plain reading cannot vouch for a value: the model decides."""
+
+
+def _plain_fields(message: dict[str, Any], kind: str) -> Fields | None:
+    get = message.get
+    try:
+        for name in _OBJECTS[kind]:
+            if name in message and type(message[name]) is not dict:
+                raise _Unsure
+        if kind == "track":
+            _plain_name(get("event"), required=True)
+        elif kind in ("page", "screen"):
+            _plain_name(get("name"))
+            _plain_name(get("category"))
+        user_id = _plain_identifier(get("userId"), required=kind == "alias")
+        anonymous_id = _plain_identifier(get("anonymousId"))
+        email = email_of(kind, get("traits"), get("context"))
+        if user_id is None and anonymous_id is None and email is None:
+            raise _Unsure
+        return Fields(
+            kind,
+            _plain_identifier(get("messageId")),
+            user_id,
+            anonymous_id,
+            _plain_time(get("timestamp")),
+            _plain_time(get("originalTimestamp")),
+            _plain_time(get("sentAt")),
+            email,
+            _plain_identifier(get("groupId"), required=True) if kind == "group" else None,
+            _plain_identifier(get("previousId"), required=True) if kind == "alias" else None,
+        )
+    except _Unsure:
+        return None
+
+
+_OBJECTS: dict[str, tuple[str, ...]] = {
+    "identify": ("context", "integrations", "traits"),
+    "track": ("context", "integrations", "properties"),
+    "page": ("context", "integrations", "properties"),
+    "screen": ("context", "integrations", "properties"),
+    "group": ("context", "integrations", "traits"),
+    "alias": ("context", "integrations"),
+}
+# ISO 8601 as browsers, mobile and server libraries write it in UTC (`toISOString()`,
+# `isoformat()`); `datetime.fromisoformat` reads these exactly as the model does.
+_PLAIN_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                         r"(?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|\+00:00)")  # fmt: skip
+
+
+def _plain_identifier(value: Any, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if (
+        type(value) is not str
+        or not 0 < len(value) <= MAX_ID_LENGTH
+        or not value.strip()
+        or (not value.isprintable() and _CONTROL_CHARACTERS.search(value))
+        or not (value.isascii() or fits_a_key(value))
+    ):
+        raise _Unsure
+    return value
+
+
+def _plain_name(value: Any, *, required: bool = False) -> None:
+    if value is None and not required:
+        return
+    if (
+        type(value) is not str
+        or not 0 < len(value) <= MAX_NAME_LENGTH
+        or not value.strip()
+        or (not value.isprintable() and _CONTROL_CHARACTERS.search(value))
+    ):
+        raise _Unsure
+
+
+def _plain_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if type(value) is not str or not _PLAIN_TIME.fullmatch(value):
+        raise _Unsure
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:  # not a day of the calendar: the model says so
+        raise _Unsure from None
+    if not EARLIEST <= moment < LATEST:
+        raise _Unsure
+    return moment
 
 
 def describe_errors(error: ValidationError) -> str:

@@ -128,9 +128,9 @@ class Placeholders:
         return cls(frozenset(values), frozenset(keys))
 
     def blocks(self, key: str) -> bool:
-        kind, value = split_identity(key)
+        kind, _, value = key.partition(":")
         value = comparable(value)
-        return value in self.values or f"{kind}:{value}" in self.keys
+        return value in self.values or (bool(self.keys) and f"{kind}:{value}" in self.keys)
 
 
 DEFAULT_POLICY = Placeholders()
@@ -209,7 +209,8 @@ def identities_of(message: Mapping[str, Any]) -> CarriedIdentities:
                 value = str(value)
             if kind and isinstance(value, str) and value.strip():
                 add(kind, value.strip())
-    keys.sort(key=strength)
+    if len(keys) > 1:
+        keys.sort(key=strength)
     previous = message.get("previousId") if message.get("type") == "alias" else None
     if isinstance(previous, str):
         previous = normalise_value(USER_ID, previous)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -15,13 +14,12 @@ from pydantic import BaseModel, Field
 from cdp.access.sources import NewSource, Sources, public
 from cdp.intake.webhooks import WEBHOOK, WebhookConfig
 from cdp.privacy.consent import DEFAULT_PURPOSES
-from cdp.privacy.forms import FormDefinition
+from cdp.privacy.forms import FormDefinition, check_form_change
 from cdp.profiles.computed import (
-    MAX_DEFINITIONS,
     ComputedTraitDefinition,
+    check_computed_change,
     default_definitions,
     load_definitions,
-    time_trait_ids,
 )
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
@@ -31,8 +29,9 @@ from cdp.runtime.web import json_response, register_error_handlers, require_secr
 from cdp.segments.conditions import (
     ConditionError,
     SegmentDefinition,
-    compile_condition,
-    compile_segments,
+    check_segment_change,
+    segments_reading,
+    segments_using,
 )
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
@@ -125,10 +124,8 @@ def _computed_trait_routes(
     def reevaluate_users(trait_id: str) -> None:
         """A changed computed trait can change who is in the segments that read it (a new
         window, say): they are evaluated again, as a changed segment would be."""
-        window = re.compile(rf"{re.escape(trait_id)}(_\d+d)?")
-        for item in config.definitions(SEGMENT):
-            if any(window.fullmatch(name) for name in _computed_references(item.get("condition"))):
-                backfill(item["id"])
+        for segment_id in segments_reading(trait_id, config.definitions(SEGMENT)):
+            backfill(segment_id)
 
     @app.get("/v1/computed-traits", tags=["Computed traits"], summary="Every computed trait in use")
     def list_computed() -> ComputedTraitList:
@@ -145,19 +142,8 @@ def _computed_trait_routes(
     def put_computed(
         trait_id: TraitId, definition: Annotated[ComputedTraitDefinition, Body(embed=False)]
     ) -> ComputedTraitDefinition:
-        if definition.id != trait_id:
-            raise InvalidRequestError(f"id: the body says {definition.id!r}, the path {trait_id!r}")
-        current = _effective(config)
-        if len({d.id for d in current} | {trait_id}) > MAX_DEFINITIONS:
-            raise InvalidRequestError(
-                f"at most {MAX_DEFINITIONS} computed traits are in use at a time; "
-                "delete or switch one off first"
-            )
-        if definition.type == "days_since":
-            others = [d for d in current if d.id != trait_id]
-            allowed = time_trait_ids(others)
-            if definition.of not in allowed:
-                raise InvalidRequestError(f"of: must be one of {', '.join(sorted(allowed))}")
+        _same("id", definition.id, trait_id)
+        check_computed_change(definition, _effective(config))
         config.put(
             COMPUTED,
             trait_id,
@@ -179,14 +165,9 @@ def _computed_trait_routes(
         return json_response(200, {"success": True, "deleted": trait_id})
 
 
-def _computed_references(condition: Any) -> set[str]:
-    """The computed values a segment condition reads (`orders`, `orders_30d`)."""
-    if isinstance(condition, dict):
-        found = {condition["computed"]} if isinstance(condition.get("computed"), str) else set()
-        return found.union(*(_computed_references(v) for v in condition.values()))
-    if isinstance(condition, list):
-        return set().union(*(_computed_references(v) for v in condition))
-    return set()
+def _same(field: str, in_body: str, in_path: str) -> None:
+    if in_body != in_path:
+        raise InvalidRequestError(f"{field}: the body says {in_body!r}, the path {in_path!r}")
 
 
 def _segment_routes(
@@ -216,14 +197,9 @@ def _segment_routes(
     def put_segment(
         segment_id: SegmentIdPath, definition: Annotated[SegmentDefinition, Body(embed=False)]
     ) -> SegmentOut:
-        if definition.id != segment_id:
-            raise InvalidRequestError(
-                f"id: the body says {definition.id!r}, the path {segment_id!r}"
-            )
-        others = [d for d in stored_segments().values() if d.id != segment_id]
+        _same("id", definition.id, segment_id)
         try:
-            compile_condition(definition.condition)
-            compile_segments([*others, definition])  # references and cycles
+            check_segment_change(definition, stored_segments().values())
         except ConditionError as error:
             raise InvalidRequestError(str(error)) from None
         stored = definition.model_dump(mode="json", exclude_none=True)
@@ -247,11 +223,7 @@ def _segment_routes(
         segments = stored_segments()
         if segment_id not in segments:
             raise NotFoundError(f"no segment is called {segment_id}")
-        users = [
-            d.id
-            for d in segments.values()
-            if d.id != segment_id and segment_id in compile_condition(d.condition).segments
-        ]
+        users = segments_using(segment_id, segments.values())
         if users:
             raise InvalidRequestError(
                 f"segment {segment_id!r} is used by {', '.join(sorted(users))}; change those first"
@@ -296,24 +268,8 @@ def _form_routes(
     def put_form(
         form_id: FormIdPath, definition: Annotated[FormDefinition, Body(embed=False)]
     ) -> FormDefinition:
-        if definition.id != form_id:
-            raise InvalidRequestError(f"id: the body says {definition.id!r}, the path {form_id!r}")
-        unknown = [p for p in definition.consent_purposes if p not in purposes]
-        if unknown:
-            raise InvalidRequestError(
-                f"consent_purposes: {unknown[0]!r} is not a purpose of this deployment "
-                f"({', '.join(purposes)})"
-            )
-        for other in stored().values():
-            if other.id == form_id:
-                continue
-            for field in definition.fields:
-                theirs = other.field(field.trait)
-                if theirs is not None and theirs.type != field.type:
-                    raise InvalidRequestError(
-                        f"fields: {field.trait!r} is a {theirs.type} in form {other.id!r}; "
-                        "a trait is asked the same way everywhere"
-                    )
+        _same("id", definition.id, form_id)
+        check_form_change(definition, stored().values(), purposes)
         config.put(
             FORM, form_id, definition.model_dump(mode="json", exclude_none=True), at=iso(clock())
         )
@@ -407,10 +363,7 @@ def _webhook_routes(
     def put_webhook(
         source: SourceName, webhook: Annotated[WebhookConfig, Body(embed=False)]
     ) -> Response[Any]:
-        if webhook.source != source:
-            raise InvalidRequestError(
-                f"source: the body says {webhook.source!r}, the path {source!r}"
-            )
+        _same("source", webhook.source, source)
         if config.get("source", source) is None:
             raise InvalidRequestError(f"source: create the source {source!r} first")
         config.put(

@@ -12,6 +12,7 @@ answers as declared traits (with expiry) and the consent given, and a `Form Subm
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from cdp.profiles.traits import TraitTable, current_traits
 from cdp.runtime.clock import iso
+from cdp.runtime.errors import InvalidRequestError
 
 FieldType = Literal["text", "number", "boolean", "select", "multiselect", "email", "date"]
 TraitName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -87,6 +89,29 @@ class FormDefinition(BaseModel):
 
     def field(self, trait: str) -> FormField | None:
         return next((f for f in self.fields if f.trait == trait), None)
+
+
+def check_form_change(
+    definition: FormDefinition, others: Iterable[FormDefinition], purposes: Sequence[str]
+) -> None:
+    """A form may ask for consent to this deployment's purposes only, and ask for a trait the
+    way every other form asks for it."""
+    unknown = [p for p in definition.consent_purposes if p not in purposes]
+    if unknown:
+        raise InvalidRequestError(
+            f"consent_purposes: {unknown[0]!r} is not a purpose of this deployment "
+            f"({', '.join(purposes)})"
+        )
+    for other in others:
+        if other.id == definition.id:
+            continue
+        for field in definition.fields:
+            theirs = other.field(field.trait)
+            if theirs is not None and theirs.type != field.type:
+                raise InvalidRequestError(
+                    f"fields: {field.trait!r} is a {theirs.type} in form {other.id!r}; "
+                    "a trait is asked the same way everywhere"
+                )
 
 
 def declared_now(traits: TraitTable, now: datetime) -> dict[str, Any]:

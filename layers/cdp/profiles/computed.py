@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from cdp.runtime.errors import InvalidRequestError
+
 MAX_WINDOW_DAYS = 90
 MAX_DISTINCT_VALUES = 50  # most_frequent keeps counts for at most this many values
 MAX_VALUE_LENGTH = 128
@@ -344,6 +346,23 @@ def load_definitions(
         if definition.enabled:
             definitions.append(definition)
     return tuple(definitions)
+
+
+def check_computed_change(
+    definition: ComputedTraitDefinition, current: Iterable[ComputedTraitDefinition]
+) -> None:
+    """A computed trait may be stored if the set stays within its bound and a `days_since`
+    trait refers to a time the others keep."""
+    current = list(current)
+    if len({d.id for d in current} | {definition.id}) > MAX_DEFINITIONS:
+        raise InvalidRequestError(
+            f"at most {MAX_DEFINITIONS} computed traits are in use at a time; "
+            "delete or switch one off first"
+        )
+    if definition.type == "days_since":
+        allowed = time_trait_ids(d for d in current if d.id != definition.id)
+        if definition.of not in allowed:
+            raise InvalidRequestError(f"of: must be one of {', '.join(sorted(allowed))}")
 
 
 def time_trait_ids(definitions: Iterable[ComputedTraitDefinition]) -> set[str]:

@@ -30,6 +30,7 @@ profile), as the profile builder does for every segment on every write.
 from __future__ import annotations
 
 import json
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -490,6 +491,44 @@ def compile_segments(definitions: list[SegmentDefinition]) -> SegmentSet:
     for segment_id in sorted(compiled):
         visit(segment_id, (segment_id,))
     return SegmentSet(ordered)
+
+
+def check_segment_change(
+    definition: SegmentDefinition, others: Iterable[SegmentDefinition]
+) -> None:
+    """A segment may be stored if its condition compiles and, with the other segments, every
+    reference resolves and none is circular (`ConditionError` says where it does not)."""
+    compile_condition(definition.condition)
+    compile_segments([*(d for d in others if d.id != definition.id), definition])
+
+
+def segments_using(segment_id: str, segments: Iterable[SegmentDefinition]) -> list[str]:
+    """The other segments whose condition refers to this one (it cannot go before them)."""
+    return sorted(
+        d.id
+        for d in segments
+        if d.id != segment_id and segment_id in compile_condition(d.condition).segments
+    )
+
+
+def segments_reading(computed_id: str, segments: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The segments whose condition reads a computed trait, any of its windows included
+    (`orders`, `orders_30d`): a change of the trait can change who is in them."""
+    window = re.compile(rf"{re.escape(computed_id)}(_\d+d)?")
+    return [
+        item["id"]
+        for item in segments
+        if any(window.fullmatch(name) for name in _computed_names(item.get("condition")))
+    ]
+
+
+def _computed_names(condition: Any) -> set[str]:
+    if isinstance(condition, dict):
+        found = {condition["computed"]} if isinstance(condition.get("computed"), str) else set()
+        return found.union(*(_computed_names(value) for value in condition.values()))
+    if isinstance(condition, list):
+        return set().union(*(_computed_names(value) for value in condition))
+    return set()
 
 
 # A step computes one register from the facts and the registers before it.

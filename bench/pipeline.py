@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -23,6 +22,7 @@ from typing import Any
 
 from bench.recording import Recorder, schemas_for
 from bench.workload import FORM_ID, Request, Workload
+from workbench.local.invocation import LambdaContext, http_api_event
 
 REGION = "us-east-1"
 PREFIX = "bench"
@@ -83,19 +83,6 @@ def lambda_environment() -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "CDP",
         "POWERTOOLS_SERVICE_NAME": "bench",
     }
-
-
-@dataclass
-class Context:
-    """The Lambda context object, as far as Powertools reads it."""
-
-    function_name: str = "bench"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @dataclass
@@ -218,7 +205,7 @@ class Platform:
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         printed = _Counting()
         with self.recorder.running(function), redirect_stdout(printed):
-            answer = self.handlers[function](event, Context(function_name=function))
+            answer = self.handlers[function](event, LambdaContext(function_name=function))
         self.traffic.output_bytes[function] += printed.bytes
         return answer
 
@@ -245,7 +232,7 @@ class StreamFeed:
         )["ShardIterator"]
 
     def new_records(self) -> list[dict[str, Any]]:
-        from workbench.local.streams import _as_lambda_json
+        from workbench.local.streams import lambda_record
 
         records = []
         while True:
@@ -254,49 +241,22 @@ class StreamFeed:
             if not answer["Records"]:
                 break
             records += answer["Records"]
-        return [_lambda_record(_as_lambda_json(record), self.arn) for record in records]
-
-
-def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    return {**record, "eventSourceARN": arn, "awsRegion": REGION, "eventVersion": "1.1"}
+        return [lambda_record(record, self.arn) for record in records]
 
 
 def http_event(path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, as the tracker's request arrives: JSON sent
     as text/plain (no CORS preflight)."""
-    now = datetime.now(UTC)
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
+    return http_api_event(
+        method=method,
+        raw_path=path,
+        headers={
             "host": "api.example.com",
             "content-type": "text/plain;charset=UTF-8",
             "origin": "https://shop.example",
-            "x-forwarded-proto": "https",
         },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.0.2.1",
-                "userAgent": "bench",
-            },
-            "requestId": uuid.uuid4().hex[:16],
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "isBase64Encoded": False,
-        "body": json.dumps(body, separators=(",", ":")),
-    }
+        body=json.dumps(body, separators=(",", ":")).encode(),
+    )
 
 
 class _Counting(io.TextIOBase):

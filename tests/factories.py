@@ -6,8 +6,13 @@ import base64
 import gzip
 import json
 import uuid
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
+
+from workbench.local.invocation import http_api_event
+
+SENT_AT = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
 
 def http_event(
@@ -23,7 +28,7 @@ def http_event(
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event. `body` may be a dict (sent as JSON), text
     or bytes; bytes and gzipped bodies arrive base64-encoded, as API Gateway sends them."""
-    all_headers = {"host": "api.example.com", "x-forwarded-proto": "https", **(headers or {})}
+    all_headers = {"host": "api.example.com", **(headers or {})}
     data: bytes | None
     if body is None:
         data = None
@@ -39,54 +44,21 @@ def http_event(
         data = gzip.compress(data)
         all_headers["content-encoding"] = "gzip"
         binary = True
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route or f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
-        "headers": {name.lower(): value for name, value in all_headers.items()},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": all_headers["host"],
-            "domainPrefix": "api",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.0.2.1",
-                "userAgent": "tests",
-            },
-            "requestId": uuid.uuid4().hex[:16],
-            "routeKey": route or f"{method} {path}",
-            "stage": "$default",
-            "time": "23/Nov/2026:09:00:00 +0000",
-            "timeEpoch": 1795424400000,
-        },
-        "isBase64Encoded": binary,
-    }
-    if query:
-        event["queryStringParameters"] = query
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    if data is not None:
-        event["body"] = base64.b64encode(data).decode() if binary else data.decode()
-    return event
+    return http_api_event(
+        method=method,
+        raw_path=path,
+        query=urlencode(query or {}),
+        headers=all_headers,
+        body=data or b"",
+        route_key=route,
+        path_parameters=path_parameters,
+        base64_body=binary,
+        now=SENT_AT,
+    )
 
 
 def basic_auth(user: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(f"{user}:".encode()).decode()}
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def answer_json(answer: dict[str, Any]) -> Any:

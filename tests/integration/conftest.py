@@ -11,7 +11,7 @@ from cdp.access.keys import ApiKey, hash_key
 from cdp.runtime.codec import decompress
 from cdp.storage import clients
 from cdp.storage.keys import KeyStore
-from tests.factories import LambdaContext
+from workbench.local.invocation import LambdaContext
 
 WRITE_KEY = "wk_integration"
 SECRET_KEY = "sk_integration"

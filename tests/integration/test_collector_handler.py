@@ -11,8 +11,9 @@ from cdp.runtime.settings import CollectorSettings
 from cdp.storage.intake import IntakeStore, RetryPolicy
 from cdp.storage.keys import KeyStore
 from cdp.storage.suppressions import SuppressionList
-from tests.factories import LambdaContext, answer_json, basic_auth, http_event
+from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, quarantined, stored_events
+from workbench.local.invocation import LambdaContext
 
 Send = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -158,7 +158,7 @@ def test_a_fact_that_expires_is_announced_as_a_profile_update(
     destinations: Callable[[str], list[dict[str, Any]]],
 ) -> None:
     from functions.scheduler import handler as scheduler
-    from tests.factories import LambdaContext
+    from workbench.local.invocation import LambdaContext
 
     scheduler._dependencies.cache_clear()
     expires = clock.iso(clock.utc_now() + timedelta(days=30))

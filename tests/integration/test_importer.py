@@ -18,8 +18,8 @@ import boto3
 import pytest
 
 from cdp.storage import clients
-from tests.factories import LambdaContext
 from tests.integration.conftest import stored_events
+from workbench.local.invocation import LambdaContext
 
 BUCKET = "test-imports"
 MAPPING = {

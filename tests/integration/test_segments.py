@@ -14,8 +14,9 @@ from botocore.config import Config
 from cdp.runtime import clock
 from cdp.sharing.changes import Published
 from cdp.storage.bus import BusUnavailableError, EventBus
-from tests.factories import LambdaContext, answer_json, http_event, stream_event, stream_record
+from tests.factories import answer_json, http_event, stream_event, stream_record
 from tests.integration.conftest import bearer
+from workbench.local.invocation import LambdaContext
 from workbench.local.streams import _as_lambda_json
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

@@ -10,7 +10,6 @@ import hmac
 import importlib
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,8 @@ from cdp.storage.keys import KeyStore
 from infra.wiring import FUNCTIONS, FunctionSpec
 from tests.conftest import IDENTITY_SECRET, REGION
 from tests.integration.conftest import TableStream, bus, queues  # noqa: F401 (fixtures)
-from workbench.local.gateway import Functions, http_api_event
+from workbench.local.gateway import Functions
+from workbench.local.invocation import http_api_event
 
 ALLOWED_ORIGINS = ("https://shop.example", "https://www.shop.example")
 SECRET_KEY = "sk_reliability_operator"
@@ -134,16 +134,10 @@ class Stack:
             source_ip="192.0.2.1",
             route_key=route,
             path_parameters=parameters,
+            protocol="http",
+            base64_body=base64_body if data else None,
         )
-        if base64_body is not None and data:
-            event["isBase64Encoded"] = base64_body
-            event["body"] = (
-                base64.b64encode(data).decode()
-                if base64_body
-                else data.decode("utf-8", errors="surrogatepass")
-            )
-        request_id = uuid.uuid4().hex[:16]
-        event["requestContext"]["requestId"] = request_id
+        request_id = event["requestContext"]["requestId"]
         answer = self.functions.invoke(target.function, event)
         content = answer.get("body") or ""
         raw = base64.b64decode(content) if answer.get("isBase64Encoded") else content.encode()
@@ -219,7 +213,7 @@ class Pipeline:
     def run(self) -> tuple[int, int]:
         """Until nothing is left; answers how many records each function got. A failed record
         (a poison message that was accepted) fails the test."""
-        from tests.factories import LambdaContext
+        from workbench.local.invocation import LambdaContext
 
         built = published = 0
         while True:

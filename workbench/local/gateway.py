@@ -17,33 +17,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from infra.wiring import FunctionSpec
+from workbench.local.invocation import LambdaContext, http_api_event
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object that Powertools reads."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    deadline: float = 0.0
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -100,81 +82,10 @@ class Functions:
             function_name=f"cdp-dev-{spec.name}",
             aws_request_id=str(uuid.uuid4()),
             memory_limit_in_mb=spec.memory_mb,
-            deadline=time.monotonic() + spec.timeout_seconds,
+            timeout_seconds=spec.timeout_seconds,
         )
         with self._locks[spec.name]:
             return self.handler(spec)(event, context)
-
-
-def http_api_event(
-    *,
-    method: str,
-    raw_path: str,
-    query: str,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    source_ip: str,
-    route_key: str,
-    path_parameters: dict[str, str],
-) -> dict[str, Any]:
-    """An API Gateway HTTP API payload 2.0 event, as Lambda receives it."""
-    joined: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower == "cookie":
-            cookies += [part.strip() for part in value.split(";") if part.strip()]
-            continue
-        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
-    # API Gateway adds these; the client's own values are replaced, as there.
-    joined["x-forwarded-for"] = source_ip
-    joined["x-forwarded-proto"] = "http"
-    parameters: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
-    binary = bool(joined.get("content-encoding"))
-    if not binary:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            binary = True
-    now = datetime.now(UTC)
-    request_id = base64.b32encode(uuid.uuid4().bytes).decode()[:16]
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": raw_path,
-        "rawQueryString": query,
-        "headers": joined,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "cdpdev",
-            "domainName": joined.get("host", "localhost"),
-            "domainPrefix": joined.get("host", "localhost").split(".")[0],
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": joined.get("user-agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "isBase64Encoded": binary,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if parameters:
-        event["queryStringParameters"] = parameters
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    if body:
-        event["body"] = base64.b64encode(body).decode() if binary else text
-    return event
 
 
 def make_server(
@@ -248,6 +159,7 @@ def make_server(
                 source_ip=self.client_address[0],
                 route_key=f"{target.method} {target.template}",
                 path_parameters=parameters,
+                protocol="http",
             )
             try:
                 answer = functions.invoke(target.function, event)

@@ -431,3 +431,38 @@ def test_a_message_over_the_limit_is_refused_for_its_size_whatever_else_it_is(
             assert reasons == [f"the message is {big / 1024:.1f} KB; the limit is 32 KB"]
         else:
             assert all("the limit is 32 KB" not in reason for reason in reasons)
+
+
+def test_an_event_body_is_compressed_with_the_message_dictionary_and_reads_back() -> None:
+    from cdp.runtime.codec import compress, decompress
+    from cdp.storage.intake import event_item
+
+    # given a browser page view as a tracker sends it
+    body = {
+        "type": "page",
+        "anonymousId": "3877d5e1-26f4-4cc2-8187-9d482095d9f6",
+        "messageId": "54fb51b1-a860-4008-92ed-909798156f39",
+        "timestamp": "2026-11-23T08:59:00.000Z",
+        "context": {
+            "library": {"name": "analytics.js", "version": "5.2.0"},
+            "page": {
+                "path": "/help",
+                "referrer": "",
+                "title": "Help",
+                "url": "https://a.test/help",
+            },
+            "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            "locale": "nl-NL",
+        },
+        "properties": {"path": "/help", "title": "Help", "url": "https://a.test/help"},
+    }
+    [event] = read(body, "page").events
+
+    # when it is stored
+    stored = event_item(event, expires_at=0)["body"]["B"]
+
+    # then it reads back as the message, in far fewer bytes than without the dictionary
+    assert decompress(stored) == event.message
+    assert len(stored) < len(compress(event.message)) * 0.75
+    assert decompress(compress(event.message)) == event.message  # as written before

@@ -16,7 +16,7 @@ from typing import Any
 
 from cdp.privacy.erasure import ErasureCounts, forget_in_profile, mentions, scrub
 from cdp.profiles.builder import WriteConflictError
-from cdp.runtime.codec import compress, decompress
+from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress, decompress
 from cdp.storage.profiles import ProfileStore
 
 BATCH = 25
@@ -123,7 +123,8 @@ class Eraser:
             cleaned = scrub(message, identities)
             if cleaned != message:
                 self.client.put_item(
-                    TableName=self.events_table, Item={**item, "body": {"B": compress(cleaned)}}
+                    TableName=self.events_table,
+                    Item={**item, "body": {"B": compress(cleaned, MESSAGE_DICTIONARY_1)}},
                 )
                 redacted += 1
         return redacted

@@ -72,15 +72,17 @@ HANDLERS = {
 
 
 def lambda_environment() -> dict[str, str]:
-    """What every function's environment holds besides its resources (set before any handler
-    module is imported: Powertools reads it when it is created)."""
+    """What the process needs before any handler module is imported (Powertools reads it when
+    it is created): credentials for moto, and Powertools as in Lambda, without tracing."""
+    from infra.wiring import POWERTOOLS_ENV
+
     return {
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
+        **POWERTOOLS_ENV,
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
         "POWERTOOLS_SERVICE_NAME": "bench",
     }
 
@@ -113,6 +115,8 @@ class Platform:
         from cdp.access.keys import ApiKey, hash_key
         from cdp.storage.config import ConfigStore
         from cdp.storage.keys import KeyStore
+        from infra.config import DeploymentConfig
+        from infra.wiring import FUNCTIONS, shared_environment
         from workbench.local.aws import create_bus, create_queues, create_secrets, create_tables
 
         os.environ.update(lambda_environment())
@@ -126,7 +130,10 @@ class Platform:
             **create_queues(boto3.client("sqs", region_name=REGION), prefix=PREFIX)[0],
             **create_bus(boto3.client("events", region_name=REGION), prefix=PREFIX),
         }
-        os.environ.update(environment)
+        specs = [spec for spec in FUNCTIONS if spec.name in HANDLERS]
+        os.environ.update(
+            shared_environment(specs, environment, DeploymentConfig().function_settings())
+        )
         self.tables = names
         self.recorder.schemas = schemas_for(names)
         self.recorder.peek_client = dynamodb

@@ -6,6 +6,7 @@ requests and sets environments from it. A route added here exists in both, or in
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -405,3 +406,54 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     PRIVACY_API,
     ERASURE_SWEEP,
 )
+
+
+# Powertools' settings of every deployed function, besides its service name.
+POWERTOOLS_ENV = {
+    "POWERTOOLS_METRICS_NAMESPACE": "CDP",
+    # Traces show where a call failed, not the exception's message: messages quote their
+    # input, and input is personal data (the logs follow the same rule).
+    "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+}
+
+
+def resource_env_vars(spec: FunctionSpec) -> tuple[str, ...]:
+    """The variables that name the resources `spec` uses: tables, queues it sends to, the
+    bus, secrets, the import bucket."""
+    return (
+        *(table.env_var for table, _ in spec.tables),
+        *(queue.env_var for queue in spec.sends_to),
+        *((EVENT_BUS_ENV,) if spec.publishes_events else ()),
+        *(secret.env_var for secret in spec.secrets),
+        *((IMPORT_BUCKET_ENV,) if spec.imports else ()),
+    )
+
+
+def function_environment(
+    spec: FunctionSpec, resources: Mapping[str, str], settings: Mapping[str, object]
+) -> dict[str, str]:
+    """The environment of one function: the names of its resources, taken from `resources` by
+    variable (CloudFormation tokens in the stack, real names locally; a missing one is an
+    error), the values `settings` (by setting name) gives for the fields of its settings
+    model, its `extra_env`, and Powertools' settings."""
+    environment = {name: resources[name] for name in resource_env_vars(spec)}
+    for name in spec.settings.model_fields:
+        if name.upper() not in environment and name in settings:
+            value = settings[name]
+            environment[name.upper()] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+    return {**environment, **spec.extra_env, "POWERTOOLS_SERVICE_NAME": spec.name, **POWERTOOLS_ENV}
+
+
+def shared_environment(
+    specs: Iterable[FunctionSpec], resources: Mapping[str, str], settings: Mapping[str, object]
+) -> dict[str, str]:
+    """The environments of functions that run in one process (`cdp dev`, the bench, the
+    tests), together: they agree on every variable but the service name, which each handler
+    gives Powertools itself, and which is left out."""
+    environment: dict[str, str] = {}
+    for spec in specs:
+        environment |= function_environment(spec, resources, settings)
+    del environment["POWERTOOLS_SERVICE_NAME"]
+    return environment

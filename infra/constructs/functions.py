@@ -3,6 +3,8 @@ place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the two layer
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -19,6 +21,7 @@ from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
 from cdp.intake.bulk import CONTINUE, PREFIX
+from cdp.runtime.tables import ALL_TABLES
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, PipInstall, copied_asset, installed_asset
 from infra.constructs.checks import acknowledge
@@ -30,7 +33,9 @@ from infra.wiring import (
     IMPORT_BUCKET_ENV,
     QUEUES,
     REDRIVE_TAG,
+    SECRETS,
     FunctionSpec,
+    function_environment,
 )
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -148,32 +153,17 @@ class FunctionFactory(Construct):
         )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
-        settings = self.config.function_settings()
-        environment = {
-            table.env_var: self.storage.table(table).table_name for table, _ in spec.tables
-        }
-        for queue in spec.sends_to:
-            environment[queue.env_var] = self.queues[queue.logical_name].queue_url
-        if spec.publishes_events:
-            environment[EVENT_BUS_ENV] = self.bus.event_bus_name
-        for secret in spec.secrets:
-            environment[secret.env_var] = self.secrets.secret(secret).secret_name
-        if spec.imports:
-            environment[IMPORT_BUCKET_ENV] = self.storage.import_bucket.bucket_name
-        for name in spec.settings.model_fields:
-            if name.upper() not in environment and name in settings:
-                value = settings[name]
-                environment[name.upper()] = (
-                    str(value).lower() if isinstance(value, bool) else str(value)
-                )
+        return function_environment(spec, self.resources, self.config.function_settings())
+
+    @cached_property
+    def resources(self) -> dict[str, str]:
+        """Every resource a function may name in its environment, by variable (tokens)."""
         return {
-            **environment,
-            **spec.extra_env,
-            "POWERTOOLS_SERVICE_NAME": spec.name,
-            "POWERTOOLS_METRICS_NAMESPACE": "CDP",
-            # Traces show where a call failed, not the exception's message: messages quote
-            # their input, and input is personal data (the logs follow the same rule).
-            "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+            **{table.env_var: self.storage.table(table).table_name for table in ALL_TABLES},
+            **{queue.env_var: self.queues[queue.logical_name].queue_url for queue in QUEUES},
+            EVENT_BUS_ENV: self.bus.event_bus_name,
+            **{secret.env_var: self.secrets.secret(secret).secret_name for secret in SECRETS},
+            IMPORT_BUCKET_ENV: self.storage.import_bucket.bucket_name,
         }
 
     def build(self, spec: FunctionSpec) -> lambda_.Function:

@@ -21,7 +21,7 @@ import boto3
 
 from cdp.profiles.identity import comparable
 from cdp.storage import clients
-from infra.wiring import FUNCTIONS, FunctionSpec
+from infra.wiring import FUNCTIONS, IMPORT_BUCKET_ENV, SECRETS, FunctionSpec, shared_environment
 from tests.reliability.conftest import Pipeline, Stack, _issue_keys, basic, bearer
 from workbench.local.aws import create_bus, create_queues, create_tables
 from workbench.local.gateway import Functions
@@ -82,7 +82,9 @@ class Platform:
         bus = create_bus(events, prefix=prefix)
         bucket = f"{prefix}-imports"
         s3.create_bucket(Bucket=bucket)
-        os.environ.update({**tables, **queues, **bus, "IMPORT_BUCKET": bucket})
+        secrets = {spec.env_var: os.environ[spec.env_var] for spec in SECRETS}  # table_names
+        resources = {**tables, **queues, **bus, **secrets, IMPORT_BUCKET_ENV: bucket}
+        os.environ.update(shared_environment(FUNCTIONS, resources, {}))
         destinations = {}
         for name, (purpose, patterns) in destination_rules().items():
             url = sqs.create_queue(QueueName=f"{prefix}-{name}")["QueueUrl"]

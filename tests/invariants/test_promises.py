@@ -33,6 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from cdp.profiles.identity import split_identity
 from cdp.runtime import clock
+from infra.wiring import FUNCTIONS, resource_env_vars
 from tests.invariants.model import PLACEHOLDERS, Model, Person
 from tests.invariants.platform import Platform, clear_caches
 
@@ -464,8 +465,7 @@ def platform_environment(
     # table_names: the secrets, once (Powertools caches them for the whole process)
     for name in ("ERASURE_SWEEP_DELAY_SECONDS",):
         monkeypatch.setenv(name, "0")
-    for name in (*table_names, "BACKFILL_QUEUE_URL", "ERASURE_QUEUE_URL", "EVENT_BUS_NAME",
-                 "IMPORT_BUCKET"):  # fmt: skip
+    for name in {name for spec in FUNCTIONS for name in resource_env_vars(spec)}:
         monkeypatch.setenv(name, os.environ.get(name, "unset"))  # restored afterwards
     _session["dynamodb"] = dynamodb
 

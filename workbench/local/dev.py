@@ -22,6 +22,7 @@ from cdp.runtime.tables import CONFIG, KEYS
 from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from infra import wiring
+from infra.config import DeploymentConfig
 from workbench.local.aws import (
     LocalAws,
     apply_environment,
@@ -94,16 +95,19 @@ class DevOptions:
     verbose: bool = False
 
 
-def function_environment(options: DevOptions, resources: dict[str, str]) -> dict[str, str]:
+def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str, str]:
     """The environment every function reads in `cdp dev`: what CDK sets in AWS, plus quiet
-    Powertools (no X-Ray daemon here, and one log line per request is written by the gateway)."""
+    Powertools (no X-Ray daemon here, and one log line per request is written by the gateway).
+    The importer has no bucket here: S3 notifications are not run locally."""
+    config = DeploymentConfig(
+        allowed_origins=options.allowed_origins.split(","),
+        consent_required=options.consent_required,
+    )
+    local = [spec for spec in wiring.FUNCTIONS if not spec.imports]
     return {
-        **resources,
-        "ALLOWED_ORIGINS": options.allowed_origins,
-        "CONSENT_REQUIRED": "true" if options.consent_required else "false",
+        **wiring.shared_environment(local, resources, config.function_settings()),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
         "POWERTOOLS_LOG_LEVEL": "DEBUG" if options.verbose else "WARNING",
     }
 
@@ -164,7 +168,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     identity_secret = options.identity_secret or secrets.token_urlsafe(24)
     secret_env = create_secrets(aws.client("secretsmanager"), identity_secret=identity_secret)
     apply_environment(
-        function_environment(options, {**table_env, **queue_urls, **bus_env, **secret_env})
+        dev_environment(options, {**table_env, **queue_urls, **bus_env, **secret_env})
     )
     keys = KeyStore(table_env[KEYS.env_var], client=dynamodb)
     created_at = datetime.now(UTC).isoformat()

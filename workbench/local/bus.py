@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 from cdp.sharing.changes import SOURCE
 from cdp.sharing.urls import resolved_problem
+from workbench.local.worker import Worker
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -51,7 +51,7 @@ def connect_tap(events: Any, sqs: Any, bus: str, name: str) -> str:
     return queue_url
 
 
-class BusTap:
+class BusTap(Worker):
     def __init__(
         self,
         *,
@@ -61,42 +61,29 @@ class BusTap:
         secret: str,
         log: Callable[[str], None] | None = None,
     ) -> None:
+        super().__init__("bus-tap", label="bus tap")
         self.sqs = sqs
         self.queue_url = queue_url
         self.webhook = webhook
         self.secret = secret
-        self.log = log or (lambda line: print(line, flush=True))
+        self.say = log or (lambda line: print(line, flush=True))
         self.delivered = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bus-tap", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                answer = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+    def step(self) -> None:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )
+        for message in answer.get("Messages", []):
+            if self._forward(message["Body"]):
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
-                for message in answer.get("Messages", []):
-                    if self._forward(message["Body"]):
-                        self.sqs.delete_message(
-                            QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                        )
-            except Exception as error:
-                print(f"  bus tap: {error!r}", file=sys.stderr, flush=True)
-                self._stop.wait(1.0)
 
     def _forward(self, body: str) -> bool:
         event = json.loads(body)
         detail = event.get("detail", {})
         about = detail.get("segment_id") or detail.get("merged_into") or ""
-        self.log(f"  event {event.get('detail-type')} profile={detail.get('profile_id')} {about}")
+        self.say(f"  event {event.get('detail-type')} profile={detail.get('profile_id')} {about}")
         if not self.webhook:
             return True
         problem = resolved_problem(self.webhook, allow_loopback=True)

@@ -35,6 +35,7 @@ from workbench.local.bus import BusTap, connect_tap
 from workbench.local.gateway import Functions, make_server
 from workbench.local.queues import QueueRunner
 from workbench.local.streams import StreamRunner
+from workbench.local.worker import Worker
 
 DEV_WRITE_KEY = "wk_dev_local"
 DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (a printed local default, not a secret)
@@ -116,23 +117,17 @@ def _json(status: int, body: dict[str, Any]) -> Answer:
     return status, {"content-type": "application/json"}, json.dumps(body).encode()
 
 
-class Scheduler:
+class Scheduler(Worker):
     """EventBridge Scheduler's part: runs the scheduled functions on a timer, and on demand."""
 
     def __init__(self, functions: Functions, every_seconds: float) -> None:
+        super().__init__("scheduler", label="scheduler", pause=every_seconds)
         self.functions = functions
-        self.every_seconds = every_seconds
         self.specs = [spec for spec in wiring.FUNCTIONS if spec.every_minutes]
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def step(self) -> None:
+        self.run_now()
 
     def run_now(self) -> dict[str, Any]:
         with self._lock:
@@ -149,13 +144,6 @@ class Scheduler:
                 )
                 for spec in self.specs
             }
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_seconds):
-            try:
-                self.run_now()
-            except Exception as error:
-                print(f"  scheduler: {error!r}", file=sys.stderr, flush=True)
 
 
 def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired here, in order)
@@ -183,7 +171,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
     streams = aws.client("dynamodbstreams")
-    workers: list[StreamRunner | QueueRunner | BusTap | Scheduler] = [
+    workers: list[Worker] = [
         StreamRunner(
             spec,
             table_name=table_env[spec.stream.table.env_var],

@@ -4,17 +4,16 @@ mapping does, through the visibility timeout)."""
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from infra.wiring import FunctionSpec
+from workbench.local.worker import Worker
 
 Invoke = Callable[[FunctionSpec, dict[str, Any]], dict[str, Any]]
 
 
-class QueueRunner:
+class QueueRunner(Worker):
     def __init__(
         self,
         spec: FunctionSpec,
@@ -26,38 +25,24 @@ class QueueRunner:
         log: Callable[[str], None] | None = None,
     ) -> None:
         assert spec.queue is not None
+        super().__init__(f"queue-{spec.name}", label=f"queue runner for {spec.name}", log=log)
         self.spec = spec
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.sqs = sqs
         self.invoke = invoke
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"queue-{spec.name}", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
+    def step(self) -> None:
         assert self.spec.queue is not None
-        while not self._stop.is_set():
-            try:
-                answer = self.sqs.receive_message(
-                    QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=self.spec.queue.batch_size,
-                    WaitTimeSeconds=1,
-                    AttributeNames=["All"],
-                )
-                messages = answer.get("Messages", [])
-                if messages:
-                    self._deliver(messages)
-            except Exception as error:
-                self.log(f"  queue runner for {self.spec.name}: {error!r}")
-                self._stop.wait(1.0)
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.spec.queue.batch_size,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if messages:
+            self._deliver(messages)
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         event = {

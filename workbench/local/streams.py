@@ -14,8 +14,6 @@ the stream itself with GetRecords.
 from __future__ import annotations
 
 import base64
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Any
 
 from infra.wiring import FunctionSpec, StreamSource
 from workbench.local.aws import REGION
+from workbench.local.worker import Worker
 
 POLL_SECONDS = 0.1
 Invoke = Callable[[FunctionSpec, dict[str, Any]], dict[str, Any]]
@@ -39,7 +38,7 @@ class _Shard:
     closed: bool = False
 
 
-class StreamRunner:
+class StreamRunner(Worker):
     def __init__(
         self,
         spec: FunctionSpec,
@@ -51,37 +50,27 @@ class StreamRunner:
         log: Callable[[str], None] | None = None,
     ) -> None:
         assert spec.stream is not None
+        super().__init__(
+            f"stream-{spec.name}",
+            label=f"stream runner for {spec.name}",
+            pause=POLL_SECONDS,
+            log=log,
+        )
         self.spec = spec
         self.source: StreamSource = spec.stream
         self.table_name = table_name
         self.dynamodb = dynamodb
         self.streams = streams
         self.invoke = invoke
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
         self.shards: dict[str, _Shard] = {}
         self.discarded: list[dict[str, Any]] = []  # what Lambda would send to the DLQ
         self.invocations = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"stream-{spec.name}", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._discover_shards()
-                for shard in list(self.shards.values()):
-                    self._poll(shard)
-            except Exception as error:  # keep the runner alive; say what happened
-                self.log(f"  stream runner for {self.spec.name}: {error!r}")
-                self._stop.wait(1.0)
-            self._stop.wait(POLL_SECONDS)
+    def step(self) -> None:
+        self._discover_shards()
+        for shard in list(self.shards.values()):
+            self._poll(shard)
 
     def _discover_shards(self) -> None:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
@@ -132,7 +121,7 @@ class StreamRunner:
             shard.pending = shard.pending[len(dropped) :]
             shard.attempts = 0
             return
-        self._stop.wait(min(2.0, 0.1 * 2**shard.attempts))
+        self.wait(min(2.0, 0.1 * 2**shard.attempts))
 
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
         """Invoke the function; answer the index of the first failed record, or None."""

@@ -466,3 +466,18 @@ def test_an_event_body_is_compressed_with_the_message_dictionary_and_reads_back(
     assert decompress(stored) == event.message
     assert len(stored) < len(compress(event.message)) * 0.75
     assert decompress(compress(event.message)) == event.message  # as written before
+
+
+@pytest.mark.parametrize("extension", ["0", 7, ["x"], None, {"note": "kept"}])
+def test_a_placeholder_id_beside_any_cdp_extension_is_ignored_not_a_crash(extension: Any) -> None:
+    body = {"type": "identify", "userId": "undefined", "anonymousId": "a-1", "messageId": "m-1",
+            "context": {"cdp": extension}}  # fmt: skip
+
+    intake = read(body, "identify")
+
+    [event] = intake.events
+    assert event.message["userId"] == "undefined"
+    cdp = event.message["context"]["cdp"]
+    assert cdp["ignored_identities"] == ["user_id:undefined"]
+    if isinstance(extension, dict):
+        assert cdp["note"] == "kept"

@@ -416,7 +416,10 @@ def _identity_of(
         context = message.get("context")
         message["context"] = {
             **(context if isinstance(context, dict) else {}),
-            "cdp": {**(extension or {}), "ignored_identities": list(ignored)},
+            "cdp": {
+                **(extension if isinstance(extension, dict) else {}),
+                "ignored_identities": list(ignored),
+            },
         }
     real = tuple(key for key in carried if key not in ignored) if ignored else carried
     candidates = (

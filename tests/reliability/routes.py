@@ -5,7 +5,8 @@ browser routes (forms, preferences) authenticate a write key; the Profile, priva
 APIs sit behind `require_secret_key`; inbound webhooks are authenticated by the e-mail tool's
 signature; the tracker scripts, the OpenAPI document and analytics.js's delivery metrics are
 public, and the analytics.js settings carry the write key in their path.
-`test_every_route_is_catalogued` keeps this list equal to `infra.wiring`.
+The routes themselves are `infra.wiring`'s; `test_every_route_is_catalogued` checks that what
+is said here of a route names a route there.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import quote
 
 from cdp.intake.assets import built_scripts
 from functions.collector.handler import MESSAGE_KINDS
-from infra.wiring import FUNCTIONS
+from infra.wiring import COLLECTOR, FUNCTIONS
 from tests.reliability.conftest import (
     OLD_SEGMENT,
     PERSON,
@@ -73,19 +74,11 @@ class Route:
     template: str
     credential: Credential
     sample: Call
+    function: str  # the name of the function that answers it (`infra.wiring`)
 
     @property
     def key(self) -> str:
         return f"{self.method} {self.template}"
-
-    @property
-    def function(self) -> str:
-        """The name of the function that answers it (`infra.wiring`)."""
-        return next(
-            spec.name
-            for spec in FUNCTIONS
-            if any(r.method == self.method and r.path == self.template for r in spec.routes)
-        )
 
     @property
     def destructive(self) -> bool:
@@ -117,25 +110,20 @@ def message(kind: str | None = None) -> dict[str, Any]:
     return body
 
 
-def _collector_routes() -> list[Route]:
-    routes = []
-    for path, kind in MESSAGE_KINDS.items():
-        body = (
-            {"batch": [message("track"), {**message("identify"), "messageId": "msg-0002"}],
-             "sentAt": now_iso(), "context": {"locale": "nl-NL"}}
-            if kind == "batch" else message()
-        )  # fmt: skip
-        # a path with a trailing slash is routed to a greedy path (see infra.wiring)
-        template, params = (f"{path}{{proxy+}}", {"proxy+": ""}) if path.endswith("/") else (
-            path, {})  # fmt: skip
-        routes.append(
-            Route("POST", template, "write", Call("POST", template, body=body, params=params))
-        )
-    return routes
-
-
-def _secret(method: str, template: str, **call: Any) -> Route:
-    return Route(method, template, "secret", Call(method, template, **call))
+def _message_samples() -> dict[str, dict[str, Any]]:
+    """A body for each of the collector's message routes (`MESSAGE_KINDS`; a path with a
+    trailing slash is routed to a greedy path, see infra.wiring)."""
+    samples = {}
+    for route in COLLECTOR.routes:
+        kind = MESSAGE_KINDS.get(route.path.removesuffix("{proxy+}"))
+        if route.method == "POST" and kind:
+            body = (
+                {"batch": [message("track"), {**message("identify"), "messageId": "msg-0002"}],
+                 "sentAt": now_iso(), "context": {"locale": "nl-NL"}}
+                if kind == "batch" else message()
+            )  # fmt: skip
+            samples[f"POST {route.path}"] = {"body": body}
+    return samples
 
 
 IDENTITY = {"identity": f"user_id:{PERSON['userId']}"}
@@ -154,82 +142,98 @@ MAILER_EVENTS = [
     {"email": "Bob@Example.com", "event": "clicked", "timestamp": 1795424400, "id": "e2"},
 ]
 
+# The credential of each function's routes, and of the routes that take another.
+CREDENTIALS: dict[str, Credential] = {
+    "collector": "write", "profile_api": "secret", "admin_api": "secret",
+    "forms_api": "write", "webhooks": "signature", "privacy_api": "secret",
+}  # fmt: skip
+OWN_CREDENTIALS: dict[str, Credential] = {
+    "POST /v1/m": "public",
+    "GET /v1/projects/{write_key}/settings": "path_key",
+    "GET /v1/cdp.js": "public",
+    "GET /v1/cdp-forms.js": "public",
+    "GET /v1/static/{file}": "public",
+    "GET /v1/openapi.json": "public",
+}
+
+
+def _samples() -> dict[str, dict[str, Any]]:
+    """Parameters, query and body of one request each route accepts, by route; a route not
+    named here is sent with none (`{proxy+}` empty)."""
+    signed = {"userId": PERSON["userId"], "signature": signature_of(PERSON["userId"])}
+    return {
+        **_message_samples(),
+        "POST /v1/m": {"body": {"series": [
+            {"type": "Counter", "metric": "analytics_js.invoke", "value": 1, "tags": {}}]}},
+        "GET /sourceConfig": {"query": {"p": "ios"}},
+        "GET /sourceConfig/{proxy+}": {"query": {"p": "npm", "v": "3.34.1"}},
+        "GET /v1/static/{file}": {"params": {"file": built_scripts().named("cdp.js").versioned}},
+        # Profile API
+        "GET /v1/profiles/{identity}": {"params": IDENTITY},
+        "GET /v1/profiles/{identity}/events": {"params": IDENTITY, "query": {"limit": "5"}},
+        "GET /v1/profiles/{identity}/segments/{segment_id}/explain": {
+            "params": {**IDENTITY, "segment_id": "parents"}},
+        # Admin API
+        "GET /v1/computed-traits/{trait_id}": {"params": {"trait_id": "page_views"}},
+        "PUT /v1/computed-traits/{trait_id}": {"params": {"trait_id": COMPUTED["id"]},
+                                               "body": COMPUTED},
+        "DELETE /v1/computed-traits/{trait_id}": {"params": {"trait_id": "page_views"}},
+        "GET /v1/segments/{segment_id}": {"params": {"segment_id": "parents"}},
+        "PUT /v1/segments/{segment_id}": {"params": {"segment_id": "parents"},
+                                          "body": SEGMENT_CHANGE},
+        "DELETE /v1/segments/{segment_id}": {"params": {"segment_id": OLD_SEGMENT["id"]}},
+        "GET /v1/segments/{segment_id}/members": {"params": {"segment_id": "parents"},
+                                                  "query": {"limit": "10"}},
+        "GET /v1/forms/{form_id}": {"params": {"form_id": "household"}},
+        "PUT /v1/forms/{form_id}": {"params": {"form_id": "household"}, "body": FORM_CHANGE},
+        "DELETE /v1/forms/{form_id}": {"params": {"form_id": SURVEY["id"]}},
+        "POST /v1/sources": {"body": {"name": "shop-app", "kind": "app",
+                                      "description": "the iOS app"}},
+        "GET /v1/sources/{name}": {"params": {"name": "shop-web"}},
+        "POST /v1/sources/{name}/rotate": {"params": {"name": "shop-web"},
+                                           "body": {"overlap_hours": 1}},
+        "POST /v1/sources/{name}/keys": {"params": {"name": "shop-web"},
+                                         "body": {"expires_hours": 2}},
+        "POST /v1/sources/{name}/disable": {"params": {"name": "spare"}},
+        "PUT /v1/webhooks/{source}": {"params": {"source": "newsletter"}, "body": WEBHOOK_CHANGE},
+        "DELETE /v1/webhooks/{source}": {"params": {"source": "newsletter"}},
+        # Forms and the preference center (browsers, write key)
+        "GET /v1/forms/{form_id}/next": {"params": {"form_id": "household"},
+                                         "query": {"anonymousId": "anon-visitor-1", "limit": "2"}},
+        "POST /v1/forms/{form_id}/submissions": {"params": {"form_id": "household"}, "body": {
+            "anonymousId": "anon-visitor-1", "answers": {"children": 3, "home": "rent"},
+            "consent": {"marketing": True}, "submissionId": "submission-0001",
+            "timestamp": now_iso(), "answered": ["children"]}},
+        "GET /v1/preferences": {"query": signed},
+        "PUT /v1/preferences": {"body": {
+            **signed, "consent": {"marketing": False}, "preferences": {"home": "own"},
+            "submissionId": "preferences-0001", "consentVersion": "2026-11"}},
+        # Inbound webhooks (signed by the e-mail tool)
+        "POST /v1/webhooks/{source}": {"params": {"source": "mailer"}, "body": MAILER_EVENTS},
+        # Rights of the person
+        "GET /v1/profiles/{identity}/export": {"params": IDENTITY},
+        "POST /v1/profiles/{identity}/unmerge": {
+            "params": {"identity": f"user_id:{UNMERGED_PERSON['userId']}"},
+            "body": {"identities": [f"anonymous_id:{UNMERGED_PERSON['anonymousId']}"]}},
+        "DELETE /v1/profiles/{identity}": {
+            "params": {"identity": f"user_id:{THROWAWAY_PERSON['userId']}"}},
+    }  # fmt: skip
+
+
+SAMPLES = _samples()
+
 
 def _catalogue() -> list[Route]:
-    signed = {"userId": PERSON["userId"], "signature": signature_of(PERSON["userId"])}
-    return [
-        *_collector_routes(),
-        Route("POST", "/v1/m", "public", Call("POST", "/v1/m", body={"series": [
-            {"type": "Counter", "metric": "analytics_js.invoke", "value": 1, "tags": {}}]})),
-        Route("GET", "/v1/projects/{write_key}/settings", "path_key",
-              Call("GET", "/v1/projects/{write_key}/settings")),
-        Route("GET", "/sourceConfig", "write", Call("GET", "/sourceConfig", query={"p": "ios"})),
-        Route("GET", "/sourceConfig/{proxy+}", "write", Call("GET", "/sourceConfig/{proxy+}",
-              params={"proxy+": ""}, query={"p": "npm", "v": "3.34.1"})),
-        Route("GET", "/v1/cdp.js", "public", Call("GET", "/v1/cdp.js")),
-        Route("GET", "/v1/cdp-forms.js", "public", Call("GET", "/v1/cdp-forms.js")),
-        Route("GET", "/v1/static/{file}", "public", Call("GET", "/v1/static/{file}",
-              params={"file": built_scripts().named("cdp.js").versioned})),
-        # Profile API
-        _secret("GET", "/v1/profiles/{identity}", params=IDENTITY),
-        _secret("GET", "/v1/profiles/{identity}/events", params=IDENTITY, query={"limit": "5"}),
-        _secret("GET", "/v1/profiles/{identity}/segments/{segment_id}/explain",
-                params={**IDENTITY, "segment_id": "parents"}),
-        Route("GET", "/v1/openapi.json", "public", Call("GET", "/v1/openapi.json")),
-        # Admin API
-        _secret("GET", "/v1/computed-traits"),
-        _secret("GET", "/v1/computed-traits/{trait_id}", params={"trait_id": "page_views"}),
-        _secret("PUT", "/v1/computed-traits/{trait_id}", params={"trait_id": COMPUTED["id"]},
-                body=COMPUTED),
-        _secret("DELETE", "/v1/computed-traits/{trait_id}", params={"trait_id": "page_views"}),
-        _secret("GET", "/v1/segments"),
-        _secret("GET", "/v1/segments/{segment_id}", params={"segment_id": "parents"}),
-        _secret("PUT", "/v1/segments/{segment_id}", params={"segment_id": "parents"},
-                body=SEGMENT_CHANGE),
-        _secret("DELETE", "/v1/segments/{segment_id}", params={"segment_id": OLD_SEGMENT["id"]}),
-        _secret("GET", "/v1/segments/{segment_id}/members", params={"segment_id": "parents"},
-                query={"limit": "10"}),
-        _secret("GET", "/v1/forms"),
-        _secret("GET", "/v1/forms/{form_id}", params={"form_id": "household"}),
-        _secret("PUT", "/v1/forms/{form_id}", params={"form_id": "household"}, body=FORM_CHANGE),
-        _secret("DELETE", "/v1/forms/{form_id}", params={"form_id": SURVEY["id"]}),
-        _secret("POST", "/v1/sources", body={"name": "shop-app", "kind": "app",
-                                             "description": "the iOS app"}),
-        _secret("GET", "/v1/sources"),
-        _secret("GET", "/v1/sources/{name}", params={"name": "shop-web"}),
-        _secret("POST", "/v1/sources/{name}/rotate", params={"name": "shop-web"},
-                body={"overlap_hours": 1}),
-        _secret("POST", "/v1/sources/{name}/keys", params={"name": "shop-web"},
-                body={"expires_hours": 2}),
-        _secret("POST", "/v1/sources/{name}/disable", params={"name": "spare"}),
-        _secret("GET", "/v1/webhooks"),
-        _secret("PUT", "/v1/webhooks/{source}", params={"source": "newsletter"},
-                body=WEBHOOK_CHANGE),
-        _secret("DELETE", "/v1/webhooks/{source}", params={"source": "newsletter"}),
-        # Forms and the preference center (browsers, write key)
-        Route("GET", "/v1/forms/{form_id}/next", "write", Call(
-            "GET", "/v1/forms/{form_id}/next", params={"form_id": "household"},
-            query={"anonymousId": "anon-visitor-1", "limit": "2"})),
-        Route("POST", "/v1/forms/{form_id}/submissions", "write", Call(
-            "POST", "/v1/forms/{form_id}/submissions", params={"form_id": "household"},
-            body={"anonymousId": "anon-visitor-1", "answers": {"children": 3, "home": "rent"},
-                  "consent": {"marketing": True}, "submissionId": "submission-0001",
-                  "timestamp": now_iso(), "answered": ["children"]})),
-        Route("GET", "/v1/preferences", "write", Call("GET", "/v1/preferences", query=signed)),
-        Route("PUT", "/v1/preferences", "write", Call("PUT", "/v1/preferences", body={
-            **signed, "consent": {"marketing": False}, "preferences": {"home": "own"},
-            "submissionId": "preferences-0001", "consentVersion": "2026-11"})),
-        # Inbound webhooks (signed by the e-mail tool)
-        Route("POST", "/v1/webhooks/{source}", "signature", Call(
-            "POST", "/v1/webhooks/{source}", params={"source": "mailer"}, body=MAILER_EVENTS)),
-        # Rights of the person
-        _secret("GET", "/v1/profiles/{identity}/export", params=IDENTITY),
-        _secret("POST", "/v1/profiles/{identity}/unmerge",
-                params={"identity": f"user_id:{UNMERGED_PERSON['userId']}"},
-                body={"identities": [f"anonymous_id:{UNMERGED_PERSON['anonymousId']}"]}),
-        _secret("DELETE", "/v1/profiles/{identity}",
-                params={"identity": f"user_id:{THROWAWAY_PERSON['userId']}"}),
-    ]  # fmt: skip
+    """Every route of `infra.wiring`, with its credential and sample request."""
+    routes = []
+    for spec in FUNCTIONS:
+        for wired in spec.routes:
+            key = f"{wired.method} {wired.path}"
+            fields = {"params": {"proxy+": ""}} if "{proxy+}" in wired.path else {}
+            sample = Call(wired.method, wired.path, **(fields | SAMPLES.get(key, {})))
+            credential = OWN_CREDENTIALS.get(key, CREDENTIALS[spec.name])
+            routes.append(Route(wired.method, wired.path, credential, sample, spec.name))
+    return routes
 
 
 ROUTES: tuple[Route, ...] = tuple(_catalogue())

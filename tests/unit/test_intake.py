@@ -435,7 +435,7 @@ def test_a_message_over_the_limit_is_refused_for_its_size_whatever_else_it_is(
 
 def test_an_event_body_is_compressed_with_the_message_dictionary_and_reads_back() -> None:
     from cdp.runtime.codec import compress, decompress
-    from cdp.storage.intake import event_item
+    from cdp.storage.events import event_item
 
     # given a browser page view as a tracker sends it
     body = {

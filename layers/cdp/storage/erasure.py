@@ -16,7 +16,7 @@ from typing import Any
 
 from cdp.privacy.erasure import ErasureCounts, forget_in_profile, mentions, scrub
 from cdp.profiles.builder import WriteConflictError
-from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress, decompress
+from cdp.storage.events import message_of, with_message
 from cdp.storage.profiles import ProfileStore
 
 BATCH = 25
@@ -119,12 +119,12 @@ class Eraser:
         stays: it is that person's history)."""
         redacted = 0
         for item in self._query_partition(partition, projection=None):
-            message = decompress(item["body"]["B"])
+            message = message_of(item)
             cleaned = scrub(message, identities)
             if cleaned != message:
                 self.client.put_item(
                     TableName=self.events_table,
-                    Item={**item, "body": {"B": compress(cleaned, MESSAGE_DICTIONARY_1)}},
+                    Item=with_message(item, cleaned),
                 )
                 redacted += 1
         return redacted

@@ -1,20 +1,6 @@
 """Storing accepted events and quarantined messages with BatchWriteItem.
 
-Item formats (attribute names in the events table):
-
-- `pk` identity (`user_id:42`), `sk` the `messageId`: the same on every send of a message,
-  whatever times the client fills in or leaves out, so a resend overwrites its own item
-  (a MODIFY on the stream, which the profile builder ignores) instead of adding one.
-- `type`, `name` (event name or page/screen name), `timestamp` (skew-corrected), `source`:
-  what a timeline needs without opening the body (it sorts a person's events by `timestamp`).
-- `channel` and `library` (`analytics-python/2.1.9`), when the client says: which client sent
-  it, readable without opening the body (a few bytes; absent when not sent).
-- `body`: the whole normalised message as zlib-compressed JSON, with the preset dictionary of
-  what messages repeat (`codec.MESSAGE_DICTIONARY_1`; bodies written before it read the
-  same). A typical browser event is 1-2.5 KB of JSON and a few hundred bytes compressed, so
-  it costs one write unit instead of two or three, and the stream records the profile
-  builder reads are smaller too.
-- `expires_at`: epoch seconds for DynamoDB TTL (retention counted from arrival).
+The event item is `cdp.storage.events`' (`event_item`); the quarantine item is this module's.
 """
 
 from __future__ import annotations
@@ -27,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from cdp.intake.messages import Event, Intake, Rejection
-from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress_text, dumps
+from cdp.intake.messages import Intake, Rejection
+from cdp.runtime.codec import dumps
 from cdp.runtime.errors import StorageBusyError
+from cdp.storage.events import event_item
 
 BATCH_LIMIT = 25  # BatchWriteItem's maximum number of requests per call
 MAX_QUARANTINE_PAYLOAD = 256 * 1024  # stays well inside DynamoDB's 400 KB item limit
@@ -141,25 +128,6 @@ class IntakeStore:
         raise StorageBusyError("the event store is busy; retry this request in a moment")
 
 
-def event_item(event: Event, expires_at: int) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": {"S": event.identity},
-        "sk": {"S": event.message_id},
-        "type": {"S": event.type},
-        "timestamp": {"S": event.timestamp},
-        "source": {"S": event.source},
-        "expires_at": {"N": str(expires_at)},
-        "body": {"B": compress_text(_text(event), MESSAGE_DICTIONARY_1)},
-    }
-    if event.name is not None:
-        item["name"] = {"S": event.name}
-    if event.channel is not None:
-        item["channel"] = {"S": event.channel}
-    if event.library is not None:
-        item["library"] = {"S": event.library}
-    return item
-
-
 def quarantine_item(
     rejection: Rejection,
     *,
@@ -208,11 +176,6 @@ def quarantine_item(
     if rejection.message_id is not None:
         item["message_id"] = {"S": rejection.message_id[:512]}
     return item
-
-
-def _text(event: Event) -> bytes:
-    """The stored message as text: made already when the collector read it."""
-    return event.text if event.text is not None else dumps(event.message).encode()
 
 
 def _epoch(moment: datetime) -> int:

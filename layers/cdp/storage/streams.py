@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from cdp.profiles.profile import StreamEvent
-from cdp.runtime.codec import decompress
+from cdp.storage.events import stream_event
 
 
 class UnreadableRecordError(Exception):
@@ -40,15 +39,7 @@ def read_event_records(
         partition = (change.get("NewImage") or {}).get("pk", {}).get("S")
         partition = partition if isinstance(partition, str) else None
         try:
-            image = change["NewImage"]
-            events.append(
-                StreamEvent(
-                    partition=image["pk"]["S"],
-                    sequence=int(sequence),
-                    message=decompress(_binary(image["body"]["B"])),
-                    source=image.get("source", {}).get("S", "unknown"),
-                )
-            )
+            events.append(stream_event(change["NewImage"], int(sequence)))
         except Exception as error:  # any unreadable record is reported, never fatal
             unreadable[sequence] = UnreadableRecordError(
                 f"{type(error).__name__}: {error}",
@@ -79,8 +70,3 @@ def hold_back(
         else:
             ready.append(event)
     return ready, held
-
-
-def _binary(value: Any) -> bytes:
-    """Lambda delivers binary attributes base64-encoded; boto3 hands over bytes."""
-    return value if isinstance(value, bytes) else base64.b64decode(value)

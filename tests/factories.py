@@ -80,7 +80,9 @@ def stream_record(
 
     `message` is a normalised message as the collector stores it; `timestamp` and
     `messageId` are filled in when missing."""
-    from cdp.runtime.codec import compress
+    from cdp.intake.messages import Event
+    from cdp.storage.events import event_item
+    from workbench.local.streams import lambda_record
 
     message = {
         "messageId": uuid.uuid4().hex,
@@ -93,21 +95,21 @@ def stream_record(
         else f"anonymous_id:{message['anonymousId']}"
     )
     number = str(sequence if sequence is not None else next(_sequence))
-    image = {
-        "pk": {"S": partition},
-        "sk": {"S": message["messageId"]},
-        "type": {"S": message.get("type", "track")},
-        "timestamp": {"S": message["timestamp"]},
-        "source": {"S": source},
-        "expires_at": {"N": "1900000000"},
-        "body": {"B": base64.b64encode(compress(message)).decode()},
-    }
-    return {
+    stored = Event(
+        identity=partition,
+        message_id=message["messageId"],
+        type=message.get("type", "track"),
+        name=None,
+        timestamp=message["timestamp"],
+        received_at=message["timestamp"],
+        source=source,
+        message=message,
+    )
+    image = event_item(stored, expires_at=1900000000)
+    record = {
         "eventID": uuid.uuid4().hex,
         "eventName": event_name,
-        "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": 1795424400,
             "Keys": {"pk": image["pk"], "sk": image["sk"]},
@@ -116,8 +118,8 @@ def stream_record(
             "SizeBytes": 500,
             "StreamViewType": "NEW_IMAGE",
         },
-        "eventSourceARN": STREAM_ARN,
     }
+    return lambda_record(record, STREAM_ARN)  # as Lambda delivers it: the body base64-encoded
 
 
 def stream_event(*records: dict[str, Any]) -> dict[str, Any]:

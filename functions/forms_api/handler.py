@@ -9,11 +9,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cdp.intake.jsontext import parse_json
 from cdp.intake.messages import MAX_MESSAGE_BYTES
 from cdp.privacy.preferences import PreferenceCenter
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError
+from cdp.runtime.jsontext import parse_json
 from cdp.runtime.observability import http_handler, powertools
 from cdp.runtime.settings import FormsApiSettings
 from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body

@@ -11,12 +11,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cdp.intake.collector import screen
-from cdp.intake.jsontext import parse_json
 from cdp.intake.messages import MAX_REQUEST_BYTES, Intake
 from cdp.intake.webhooks import WEBHOOK, WebhookConfig, events_of, verify
 from cdp.profiles.identity import DEFAULT_POLICY, Placeholders
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import NotFoundError
+from cdp.runtime.jsontext import parse_json
 from cdp.runtime.observability import http_handler, powertools
 from cdp.runtime.settings import WebhooksSettings
 from cdp.runtime.web import json_response, register_error_handlers, request_body

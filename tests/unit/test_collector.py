@@ -9,9 +9,9 @@ import pytest
 
 from cdp.access.keys import ApiKey, hash_key
 from cdp.intake.collector import collect
-from cdp.intake.jsontext import parse_json
 from cdp.intake.messages import Intake
 from cdp.runtime.errors import AuthenticationError, InvalidRequestError
+from cdp.runtime.jsontext import parse_json
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WRITE_KEY = "wk_test"

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, NoReturn, Protocol
 
 from cdp.access.keys import ApiKey, authenticate
-from cdp.intake.jsontext import parse_json
 from cdp.intake.messages import PLACEHOLDER, Event, Intake, Rejection, read_request
 from cdp.privacy.consent import analytics_granted, decisions_of
 from cdp.profiles.identity import (
@@ -25,6 +24,7 @@ from cdp.profiles.identity import (
     identity_key,
 )
 from cdp.runtime.errors import InvalidRequestError
+from cdp.runtime.jsontext import parse_json
 
 
 class IntakeSaver(Protocol):

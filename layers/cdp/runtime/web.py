@@ -23,7 +23,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from cdp.access.keys import authenticate
-from cdp.intake.jsontext import parse_json_text
 from cdp.runtime.errors import (
     AuthenticationError,
     CdpError,
@@ -34,6 +33,7 @@ from cdp.runtime.errors import (
     RequestTooLargeError,
     StorageBusyError,
 )
+from cdp.runtime.jsontext import parse_json_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable

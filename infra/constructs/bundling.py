@@ -1,9 +1,12 @@
-"""Asset bundling without Docker: our code is pure Python, so bundling it is a copy; the few
-third-party packages are installed from wheels built for the Lambda platform."""
+"""Asset bundling without Docker: our code is pure Python, so bundling it is a copy (and its
+bytecode); the few third-party packages are installed from wheels built for the Lambda
+platform."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -28,36 +31,88 @@ class AssetOptions(TypedDict):
     asset_hash: NotRequired[str]
 
 
+@functools.cache
+def interpreter(version: str) -> str:
+    """A Python of `version` ("3.13") on this machine: this one, `python3.13` on the path, or
+    one that pyenv installed."""
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [
+        sys.executable,
+        shutil.which(f"python{version}"),  # a pyenv shim is here too, and may refuse
+        *sorted(str(path) for path in pyenv.glob(f"versions/{version}.*/bin/python{version}")),
+    ]
+    for candidate in filter(None, candidates):
+        answer = subprocess.run(  # noqa: S603 (a Python interpreter, our own arguments)
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if answer.returncode == 0 and answer.stdout.strip() == version:
+            return candidate
+    raise RuntimeError(
+        f"bytecode for the Lambda runtime needs Python {version} to compile it: none found "
+        f"(python{version} on the PATH, or under {pyenv}/versions)"
+    )
+
+
+def compile_bytecode(directory: Path, python: str) -> None:
+    """Writes `__pycache__/*.pyc` beside every module under `directory`, as Python `python`
+    ("3.13") reads them. Lambda's file system is read-only, so without them every cold start
+    compiles the modules it imports again. The pycs are checked by nothing (unchecked-hash):
+    a deployment package's timestamps are not the sources', so timestamp-checked pycs would
+    be ignored, and the package never changes under them."""
+    subprocess.run(  # noqa: S603 (a Python interpreter, our own arguments)
+        [interpreter(python), "-m", "compileall", "-q", "--invalidation-mode",
+         "unchecked-hash", str(directory)],
+        check=True,
+    )  # fmt: skip
+
+
 @jsii.implements(cdk.ILocalBundling)
 class CopyInto:
-    """Copies `source` to `<asset>/<target>`, leaving out `exclude` (glob patterns)."""
+    """Copies `source` to `<asset>/<target>`, leaving out `exclude` (glob patterns), with the
+    bytecode of Python `python` ("3.13")."""
 
-    def __init__(self, source: Path, target: str, exclude: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, source: Path, target: str, exclude: tuple[str, ...] = (), *, python: str
+    ) -> None:
         self.source = source
         self.target = target
         self.exclude = exclude
+        self.python = python
 
     def try_bundle(
         self, output_dir: str, *, image: cdk.DockerImage | None = None, **_: object
     ) -> bool:
+        copied = Path(output_dir) / self.target
         shutil.copytree(
             self.source,
-            Path(output_dir) / self.target,
+            copied,
             ignore=shutil.ignore_patterns(*_IGNORED, *self.exclude),
             dirs_exist_ok=True,
         )
+        compile_bytecode(copied, self.python)
         return True
 
 
-def copied_asset(source: Path, target: str, exclude: tuple[str, ...] = ()) -> AssetOptions:
-    """Keyword arguments for `Code.from_asset` that bundle by copying, never with Docker."""
+def copied_asset(
+    source: Path, target: str, exclude: tuple[str, ...] = (), *, python: str
+) -> AssetOptions:
+    """Keyword arguments for `Code.from_asset` that bundle by copying and compiling for Python
+    `python` ("3.13"), never with Docker."""
+    excluded = [*_IGNORED, *exclude]
+    # The sources and the Python the bytecode is for: another runtime is another asset.
+    sources = cdk.FileSystem.fingerprint(str(source), exclude=excluded)
     return {
         "path": str(source),
-        "exclude": [*_IGNORED, *exclude],
+        "exclude": excluded,
+        "asset_hash_type": cdk.AssetHashType.CUSTOM,
+        "asset_hash": hashlib.sha256(f"{sources} bytecode {python}".encode()).hexdigest(),
         "bundling": cdk.BundlingOptions(
             # Required by the API but never pulled: local bundling always succeeds.
             image=cdk.DockerImage.from_registry("local-bundling-only"),
-            local=CopyInto(source, target, exclude),
+            local=CopyInto(source, target, exclude, python=python),
         ),
     }
 
@@ -70,19 +125,20 @@ class PipInstall:
 
     def __init__(self, requirements: Path, *, python_version: str, architecture: str) -> None:
         self.requirements = requirements
+        self.python_version = python_version
         machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
         self.arguments = [
             "--only-binary=:all:",
             "--implementation=cp",
             f"--python-version={python_version}",
             *(f"--platform={tag}_{machine}" for tag in _MANYLINUX),
-            "--no-compile",
+            "--no-compile",  # pip's Python is not the runtime's: compiled below
             "--quiet",
         ]
 
     @property
     def fingerprint(self) -> str:
-        text = self.requirements.read_text() + " ".join(self.arguments)
+        text = self.requirements.read_text() + " ".join(self.arguments) + " bytecode"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -104,6 +160,7 @@ class PipInstall:
                 check=True,
             )  # fmt: skip
             shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+            compile_bytecode(staging / "python", self.python_version)
             try:
                 staging.rename(built)
             except OSError:  # another synth finished first: its result is the same

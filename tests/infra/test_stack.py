@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -20,8 +21,13 @@ def synth(context: dict[str, Any] | None = None) -> Template:
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    return synth()
+def app() -> cdk.App:
+    return cdk.App(context={"cdp": {}})
+
+
+@pytest.fixture(scope="module")
+def template(app: cdk.App) -> Template:
+    return Template.from_stack(build(app))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +96,7 @@ def function_named(template: Template, name: str) -> dict[str, Any]:
 def test_functions_share_the_defaults(template: Template, spec: wiring.FunctionSpec) -> None:
     function = function_named(template, spec.name)
     assert function["Architectures"] == ["arm64"]
-    assert function["Runtime"] == "python3.14"
+    assert function["Runtime"] == "python3.13"
     assert function["Handler"] == spec.handler
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
@@ -113,6 +119,35 @@ def test_environment_is_exactly_the_settings_model(
     spec.settings.from_env({k: v if isinstance(v, str) else "1" for k, v in environment.items()})
 
 
+def staged_code(app: cdk.App, properties: dict[str, Any]) -> Path:
+    """The directory where the synth staged a function's or a layer's code."""
+    key: str = (properties.get("Content") or properties["Code"])["S3Key"]
+    return Path(app.outdir) / f"asset.{key.removesuffix('.zip')}"
+
+
+def test_our_code_ships_with_bytecode_for_the_runtime(app: cdk.App, template: Template) -> None:
+    from infra.constructs.functions import PYTHON_VERSION
+
+    [layer] = [
+        resource["Properties"]
+        for resource in resources(template, "AWS::Lambda::LayerVersion").values()
+        if resource["Properties"]["Description"] == "cdp domain package"
+    ]
+    domain = staged_code(app, layer)
+    functions = staged_code(app, function_named(template, "collector"))
+    assert (domain / "python" / "cdp" / "storage" / "clients.py").is_file()
+    assert (functions / "functions" / "collector" / "handler.py").is_file()
+
+    # every module has the runtime's bytecode beside it (a read-only file system: what is not
+    # there is compiled at every cold start), valid whatever the files' timestamps
+    tag = "cpython-" + PYTHON_VERSION.replace(".", "")
+    for module in [*domain.rglob("*.py"), *functions.rglob("*.py")]:
+        compiled = module.parent / "__pycache__" / f"{module.stem}.{tag}.pyc"
+        assert compiled.is_file(), compiled
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+        assert flags == 0b01, compiled  # hash-based, never checked against the source
+
+
 def test_configuration_reaches_the_functions(production: Template) -> None:
     environment = function_named(production, "collector")["Environment"]["Variables"]
     assert environment["ALLOWED_ORIGINS"] == "https://shop.example"
@@ -124,7 +159,7 @@ def test_powertools_layer_is_the_tested_version(template: Template) -> None:
 
     parameters = template.to_json()["Parameters"]
     assert any(
-        parameter.get("Default") == f"/aws/service/powertools/python/arm64/python3.14/{VERSION}"
+        parameter.get("Default") == f"/aws/service/powertools/python/arm64/python3.13/{VERSION}"
         for parameter in parameters.values()
     )
 

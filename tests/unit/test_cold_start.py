@@ -26,6 +26,8 @@ def run(*modules: str, probe: str, tracing: bool) -> str:
         "PATH": os.environ.get("PATH", ""),
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "cold_start",  # creating a client looks for credentials
+        "AWS_SECRET_ACCESS_KEY": "cold_start",
         "POWERTOOLS_SERVICE_NAME": "cold_start",
         "POWERTOOLS_METRICS_NAMESPACE": "CDP",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -73,6 +75,18 @@ def test_untraced_handlers_do_not_load_the_xray_sdk() -> None:
 
     assert "aws_xray_sdk.core" not in loaded
     assert "wrapt" not in loaded
+
+
+def test_clients_are_made_without_boto3() -> None:
+    # given every handler imported and every client made, as their first requests make them
+    probe = "from cdp.storage import clients\n"
+    probe += "[factory() for factory in (clients.dynamodb, clients.events, clients.sqs, "
+    probe += "clients.s3, clients.secretsmanager)]\n"
+    probe += "print(json.dumps('boto3' in sys.modules))"
+
+    # then boto3 was never imported: botocore makes the clients (boto3 would add resources and
+    # S3 transfers, which nothing uses, for tens of milliseconds of every cold start)
+    assert json.loads(run(*HANDLERS, probe=probe, tracing=True)) is False
 
 
 @pytest.mark.parametrize(

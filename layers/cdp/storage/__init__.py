@@ -1,1 +1,2 @@
-"""Everything that talks to DynamoDB. The only modules of the package that import boto3."""
+"""Everything that talks to AWS. The only modules of the package that import the AWS SDK
+(botocore: clients are made without boto3, see `clients`)."""

@@ -1,11 +1,15 @@
-"""Cached boto3 client factories, created on first use (never at import time)."""
+"""Cached AWS client factories, created on first use (never at import time).
+
+Clients come from botocore directly: boto3 adds only resources and S3 transfer helpers, which
+nothing here uses, and importing it costs a cold start tens of milliseconds (issue 16).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 # Standard retries cover throttling errors raised for a whole call; partially processed batch
@@ -19,20 +23,32 @@ _CONFIG = Config(
 
 
 @lru_cache(maxsize=1)
+def session() -> botocore.session.Session:
+    """One session per process: credentials and the region from the environment, as boto3's
+    default session reads them; the API descriptions it loads are shared by every client."""
+    return botocore.session.get_session()
+
+
+@lru_cache(maxsize=1)
 def dynamodb() -> Any:
-    return boto3.client("dynamodb", config=_CONFIG)
+    return session().create_client("dynamodb", config=_CONFIG)
 
 
 @lru_cache(maxsize=1)
 def events() -> Any:
-    return boto3.client("events", config=_CONFIG)
+    return session().create_client("events", config=_CONFIG)
 
 
 @lru_cache(maxsize=1)
 def sqs() -> Any:
-    return boto3.client("sqs", config=_CONFIG)
+    return session().create_client("sqs", config=_CONFIG)
 
 
 @lru_cache(maxsize=1)
 def s3() -> Any:
-    return boto3.client("s3", config=_CONFIG)
+    return session().create_client("s3", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def secretsmanager() -> Any:
+    return session().create_client("secretsmanager", config=_CONFIG)

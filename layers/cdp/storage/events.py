@@ -21,12 +21,14 @@ Item formats (attribute names in the events table):
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cdp.intake.messages import Event
 from cdp.profiles.profile import StreamEvent
 from cdp.profiles.timeline import StoredEvent
 from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress, compress_text, decompress, dumps
+
+if TYPE_CHECKING:  # what reads events (the builder, erasure) need not import the intake path
+    from cdp.intake.messages import Event
 
 
 def event_item(event: Event, expires_at: int) -> dict[str, Any]:

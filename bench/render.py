@@ -572,17 +572,22 @@ def _import_why(r: dict[str, Any]) -> str:
         if beyond
         else "no single part takes that much, together they take several times more"
     )
-    return f"""A handler imports boto3 (the runtime's copy) and, beyond it, Powertools, pydantic, the X-Ray SDK
-and our domain package: for the collector, {text}. `import boto3` alone is {c["boto3_ms"]:.0f} ms
-here, so 1.4 × leaves about {allowance:.0f} ms for all the rest; {over}. Powertools' event handler
-package imports every resolver it has (AppSync, Bedrock agents, OpenAPI models), and pydantic
-builds the Segment spec's wire models at import. Deferring them would only move the same work
-into the first request, which a visitor waits for just the same. What would reach it:
+    return f"""A handler makes its AWS clients from botocore (boto3 is not imported) and imports, beyond
+it, Powertools, pydantic, the X-Ray SDK (when tracing) and our domain package: for the collector,
+{text}. `import boto3` alone is {c["boto3_ms"]:.0f} ms here, so 1.4 × leaves about
+{allowance:.0f} ms for all the rest; {over}. What is left is what the first request needs anyway:
+Powertools' event handler package imports every resolver it has (AppSync's imports asyncio),
+its batch utility every event data class, pydantic scans installed packages for plugins when it
+builds the first model, and the Segment spec's models are built at import. Deferring them would
+only move the same work into the first request. In Lambda the functions also ship compiled
+bytecode (unchecked-hash `.pyc`, compiled for the runtime's Python), which this benchmark cannot
+show: it saves 0.2–0.46 × of `import boto3` that Lambda would otherwise spend compiling at every
+cold start. What would reach the target:
 
 - a small router of our own for the collector (its routes are fixed) instead of Powertools'
   `APIGatewayHttpResolver`, and Powertools' Logger and Metrics imported from their modules;
-- validating the collector's messages with plain functions instead of pydantic models built at
-  import (the spec's models alone are a large part of pydantic's share);
+- the Segment spec's models built on first use (valid messages no longer go through them);
+- `PYDANTIC_DISABLE_PLUGINS` in the functions' environment;
 - Lambda SnapStart for Python, which restores an initialised snapshot instead of importing
   (it has a price per restore and per cached snapshot; the functions must not keep secrets or
   connections from the snapshot)."""

@@ -121,3 +121,14 @@ def test_no_erased_identifier_is_left_in_any_form(
         for name, by_kind in profile.traits.items()
         for kind, value in by_kind.items()
     } == kept
+
+
+def test_a_merge_note_that_only_lists_an_erased_identity_is_rewritten() -> None:
+    profile = Profile(
+        profile_id="p",
+        created_at="2026-01-01T00:00:00.000Z",
+        merges=[{"profile_id": "q", "identities": ["user_id:42", "anonymous_id:kept"]}],
+    )
+
+    assert forget_in_profile(profile, ERASED_IDENTITIES) is True
+    assert profile.merges == [{"profile_id": "q", "identities": ["anonymous_id:kept"]}]

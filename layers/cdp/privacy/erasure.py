@@ -9,6 +9,7 @@ whatever arrived in that minute, including a profile a late event may have start
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -128,7 +129,7 @@ def forget_in_profile(profile: Profile, identities: Iterable[str]) -> bool:
     hold one go, as do notes that list one. Answers whether anything changed."""
     erased = list(identities)
     named = _finder(erased)
-    before = profile.to_state()
+    before = copy.deepcopy(profile.to_state())
     for name, by_kind in list(profile.traits.items()):
         kept = {kind: value for kind, value in by_kind.items() if not _holds(value.value, named)}
         if kept:
@@ -138,12 +139,16 @@ def forget_in_profile(profile: Profile, identities: Iterable[str]) -> bool:
     profile.identities = {key: at for key, at in profile.identities.items() if not named(key)}
     profile.watermarks = {key: mark for key, mark in profile.watermarks.items() if not named(key)}
     profile.conflicts = [entry for entry in profile.conflicts if not _holds(entry, named)]
-    for notes in (profile.merges, profile.unmerges):
-        for entry in notes:
-            entry["identities"] = [key for key in entry.get("identities", []) if not named(key)]
-    profile.merges = scrub(profile.merges, erased)
-    profile.unmerges = scrub(profile.unmerges, erased)
+    profile.merges = scrub([_without(entry, named) for entry in profile.merges], erased)
+    profile.unmerges = scrub([_without(entry, named) for entry in profile.unmerges], erased)
     return profile.to_state() != before
+
+
+def _without(note: dict[str, Any], named: Callable[[Any], bool]) -> dict[str, Any]:
+    """A merge or unmerge note without the identities it lists that are erased."""
+    if "identities" not in note:
+        return note
+    return {**note, "identities": [key for key in note["identities"] if not named(key)]}
 
 
 def _finder(identities: Iterable[str]) -> Callable[[Any], bool]:

@@ -96,7 +96,7 @@ class ProfileReader:
         return known
 
     def remember(self, owners: dict[str, str]) -> None:
-        """Owners this function wrote to the identities table."""
+        """Owners this function read from the identities table or wrote to it."""
         if len(self._owners) + len(owners) > MAX_REMEMBERED_OWNERS:
             self._owners.clear()
         self._owners.update(owners)

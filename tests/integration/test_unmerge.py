@@ -37,6 +37,12 @@ def unmerge(privacy_api: Handler, identity: str, body: dict[str, Any]) -> dict[s
     )
 
 
+def undo_the_merge(profile_api: Handler, privacy_api: Handler) -> None:
+    """Unmerge the one merge recorded on Ada's profile."""
+    [merge] = get(profile_api, "/v1/profiles/user_id:ada")["merges"]
+    assert unmerge(privacy_api, "user_id:ada", {"merge": merge["profile_id"]})["statusCode"] == 200
+
+
 @pytest.fixture
 def mistaken_merge(
     admin_api: Handler, collector: Handler, pipeline: Callable[[], None]
@@ -135,8 +141,7 @@ def test_the_two_are_never_linked_again(
     collector: Handler,
     pipeline: Callable[[], None],
 ) -> None:
-    [merge] = get(profile_api, "/v1/profiles/user_id:ada")["merges"]
-    assert unmerge(privacy_api, "user_id:ada", {"merge": merge["profile_id"]})["statusCode"] == 200
+    undo_the_merge(profile_api, privacy_api)
     # when Ada signs in on the laptop again
     send(collector, {"type": "identify", "userId": "ada", "anonymousId": "laptop"})
     pipeline()
@@ -176,8 +181,7 @@ def test_after_an_unmerge_a_split_identitys_events_go_to_its_own_profile(
     pipeline: Callable[[], None],
 ) -> None:
     # the warm profile builder last saw the laptop as Ada's
-    [merge] = get(profile_api, "/v1/profiles/user_id:ada")["merges"]
-    assert unmerge(privacy_api, "user_id:ada", {"merge": merge["profile_id"]})["statusCode"] == 200
+    undo_the_merge(profile_api, privacy_api)
     before = get(profile_api, "/v1/profiles/user_id:ada")["event_count"]
     # when Bea browses on the laptop again
     send(collector, {"type": "page", "anonymousId": "laptop", "name": "Hats", "messageId": "b-3"})

@@ -71,6 +71,8 @@ def _times(variant: str) -> dict[str, str]:
 
 
 class Promises(RuleBasedStateMachine):
+    checks = 0  # how often the promises were checked, over every example of a run
+
     def __init__(self) -> None:
         super().__init__()
         self.started_at = clock._offset
@@ -82,6 +84,7 @@ class Promises(RuleBasedStateMachine):
         # counted (it named the erased address on a shared device) stays, redacted, in that
         # person's history, and counts again only when their profile is rebuilt (an unmerge).
         self.uncounted = 0
+        self.unmerged = 0  # unmerges done
         self.withdrawn: list[tuple[str, str]] = []  # (user id, purpose) withdrawn this step
         self.checked_deliveries = 0
         for path, body in (
@@ -350,6 +353,7 @@ class Promises(RuleBasedStateMachine):
         )
         assert answer.status == 200, answer.body
         self.model.split(back)
+        self.unmerged += 1
         self.platform.settle()
         recounted = self._profile_totals()[0] - (len(self.model.expected) - self.uncounted)
         assert 0 <= recounted <= self.uncounted, f"the unmerge counted {recounted} events again"
@@ -375,6 +379,7 @@ class Promises(RuleBasedStateMachine):
     @invariant()
     def the_promises_hold(self) -> None:
         """After every step, once what it started has run its course."""
+        Promises.checks += 1
         self.platform.settle()
         self.each_message_is_stored_and_counted_once()
         self.everything_stored_expires()
@@ -480,7 +485,10 @@ def test_the_promises_hold_on_every_path() -> None:
         suppress_health_check=list(HealthCheck),
         print_blob=True,
     )
+    Promises.checks = 0
     Promises.TestCase().runTest()
+    # every example checked the promises at least once (none was skipped or filtered away)
+    assert Promises.checks >= EXAMPLES
 
 
 def _placeholder_sign_in(person: int, device: int, placeholder: str) -> tuple[str, dict[str, Any]]:
@@ -544,5 +552,9 @@ def test_the_sequences_that_once_broke_a_promise(steps: list[tuple[str, dict[str
         for rule_name, arguments in steps:
             getattr(machine, rule_name)(**arguments)
             machine.the_promises_hold()
+        # the sequence still reaches the case it was kept for: its erasures and unmerges ran
+        erased = {f"person {a['person']}" for name, a in steps if name == "erase"}
+        assert erased <= machine.model.erased
+        assert machine.unmerged == sum(name == "unmerge" for name, _ in steps)
     finally:
         machine.teardown()

@@ -26,6 +26,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from infra.wiring import RUNTIME_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 7
 
@@ -46,8 +48,8 @@ def _environment(service: str, *, tracing: bool) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        **RUNTIME_ENV,
         "POWERTOOLS_SERVICE_NAME": service,
-        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if tracing:

@@ -74,14 +74,14 @@ HANDLERS = {
 def lambda_environment() -> dict[str, str]:
     """What the process needs before any handler module is imported (Powertools reads it when
     it is created): credentials for moto, and Powertools as in Lambda, without tracing."""
-    from infra.wiring import POWERTOOLS_ENV
+    from infra.wiring import RUNTIME_ENV
 
     return {
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        **POWERTOOLS_ENV,
+        **RUNTIME_ENV,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "bench",
     }

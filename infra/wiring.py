@@ -409,11 +409,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 
 
 # Powertools' settings of every deployed function, besides its service name.
-POWERTOOLS_ENV = {
+RUNTIME_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "CDP",
     # Traces show where a call failed, not the exception's message: messages quote their
     # input, and input is personal data (the logs follow the same rule).
     "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+    # No pydantic plugins are installed: without this, building the first model reads the
+    # metadata of every installed package to look for them, in each cold start.
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
 }
 
 
@@ -443,7 +446,7 @@ def function_environment(
             environment[name.upper()] = (
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
-    return {**environment, **spec.extra_env, "POWERTOOLS_SERVICE_NAME": spec.name, **POWERTOOLS_ENV}
+    return {**environment, **spec.extra_env, "POWERTOOLS_SERVICE_NAME": spec.name, **RUNTIME_ENV}
 
 
 def shared_environment(

@@ -23,7 +23,7 @@ from cdp.profiles.computed import (
 )
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
-from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import AdminApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
 from cdp.segments.conditions import (
@@ -410,3 +410,5 @@ def _app() -> APIGatewayHttpResolver:
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)
+
+end_of_init()

@@ -18,7 +18,7 @@ from cdp.intake.messages import MAX_REQUEST_BYTES
 from cdp.profiles.identity import Placeholders
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import AuthenticationError, NotFoundError
-from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import CollectorSettings
 from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
 from cdp.storage import clients
@@ -257,3 +257,5 @@ def _app() -> APIGatewayHttpResolver:
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)
+
+end_of_init()

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.privacy.erasure import SweepTask, sweep
-from cdp.runtime.observability import powertools
+from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import ErasureSweepSettings
 from cdp.storage import clients
 from cdp.storage.erasure import Eraser
@@ -55,3 +55,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
+
+end_of_init()

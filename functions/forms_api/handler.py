@@ -14,7 +14,7 @@ from cdp.privacy.preferences import PreferenceCenter
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError
 from cdp.runtime.jsontext import parse_json
-from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import FormsApiSettings
 from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
 from cdp.storage import clients
@@ -106,3 +106,5 @@ def _app() -> APIGatewayHttpResolver:
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)
+
+end_of_init()

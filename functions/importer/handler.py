@@ -16,7 +16,7 @@ from cdp.intake.collector import screen
 from cdp.intake.messages import Intake
 from cdp.profiles.identity import Placeholders
 from cdp.runtime.clock import utc_now
-from cdp.runtime.observability import powertools
+from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import ImporterSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
@@ -85,3 +85,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         for record in S3Event(event).records
     ]
     return {"imports": results}
+
+end_of_init()

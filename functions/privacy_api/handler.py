@@ -21,7 +21,7 @@ from cdp.profiles.profile import Profile
 from cdp.profiles.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
-from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import PrivacyApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
 from cdp.segments.definitions import Definitions, in_force, settle
@@ -183,3 +183,5 @@ def _app() -> APIGatewayHttpResolver:
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)
+
+end_of_init()

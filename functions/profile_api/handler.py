@@ -19,7 +19,7 @@ from cdp.profiles.timeline import MAX_PAGE, read_page
 from cdp.profiles.wire import EventsPage, ProfileOut
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
-from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import ProfileApiSettings
 from cdp.runtime.web import (
     register_error_handlers,
@@ -138,3 +138,5 @@ def _app() -> APIGatewayHttpResolver:
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)
+
+end_of_init()

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cdp.profiles.builder import build_profiles
 from cdp.profiles.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
 from cdp.runtime.clock import utc_now
-from cdp.runtime.observability import powertools
+from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import ProfileBuilderSettings
 from cdp.segments.definitions import in_force, settle
 from cdp.storage import clients
@@ -87,3 +87,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         ),
         context=context,
     )
+
+end_of_init()

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import iso, utc_now
-from cdp.runtime.observability import powertools
+from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import PublisherSettings
 from cdp.sharing.changes import changes
 from cdp.storage import clients
@@ -88,3 +88,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         ),
         context=context,
     )
+
+end_of_init()

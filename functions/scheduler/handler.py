@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import utc_now
-from cdp.runtime.observability import powertools
+from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import SchedulerSettings
 from cdp.segments.definitions import in_force, settle
 from cdp.segments.due import reevaluate_due
@@ -48,3 +48,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "entered": outcome.entered,
         "exited": outcome.exited,
     }
+
+end_of_init()

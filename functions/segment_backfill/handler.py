@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import utc_now
-from cdp.runtime.observability import powertools
+from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import BackfillSettings
 from cdp.segments.backfill import BackfillTask, run_page
 from cdp.segments.definitions import in_force, settle
@@ -73,3 +73,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
+
+end_of_init()

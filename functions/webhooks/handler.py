@@ -17,7 +17,7 @@ from cdp.profiles.identity import DEFAULT_POLICY, Placeholders
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import NotFoundError
 from cdp.runtime.jsontext import parse_json
-from cdp.runtime.observability import http_handler, powertools
+from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import WebhooksSettings
 from cdp.runtime.web import json_response, register_error_handlers, request_body
 from cdp.storage import clients
@@ -90,3 +90,5 @@ def _app() -> APIGatewayHttpResolver:
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)
+
+end_of_init()

@@ -108,12 +108,8 @@ def test_environment_is_exactly_the_settings_model(
     template: Template, spec: wiring.FunctionSpec
 ) -> None:
     environment = function_named(template, spec.name)["Environment"]["Variables"]
-    powertools = {
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_TRACER_CAPTURE_ERROR",
-    }
-    assert set(environment) == spec.settings.env_names() | powertools
+    runtime = {"POWERTOOLS_SERVICE_NAME", *wiring.RUNTIME_ENV}
+    assert set(environment) == spec.settings.env_names() | runtime
     assert environment["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"  # no personal data in traces
     # every value validates: the configured ones as set, references (table names) as text
     spec.settings.from_env({k: v if isinstance(v, str) else "1" for k, v in environment.items()})

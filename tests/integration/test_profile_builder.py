@@ -10,7 +10,7 @@ from typing import Any
 from cdp.profiles.builder import build_profiles
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import IdentityLimits
-from cdp.profiles.profile import StreamEvent
+from cdp.profiles.timeline import StreamEvent
 from cdp.storage.profiles import ProfileStore, decode_state
 from cdp.storage.streams import read_event_records
 from tests.factories import stream_event, stream_record

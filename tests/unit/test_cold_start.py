@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.wiring import FUNCTIONS
+from infra.wiring import FUNCTIONS, RUNTIME_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = [spec.handler.rsplit(".", 1)[0] for spec in FUNCTIONS]
@@ -28,8 +28,8 @@ def run(*modules: str, probe: str, tracing: bool) -> str:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "cold_start",  # creating a client looks for credentials
         "AWS_SECRET_ACCESS_KEY": "cold_start",
+        **RUNTIME_ENV,
         "POWERTOOLS_SERVICE_NAME": "cold_start",
-        "POWERTOOLS_METRICS_NAMESPACE": "CDP",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if tracing:
@@ -94,6 +94,9 @@ def test_clients_are_made_without_boto3() -> None:
     [
         # a changed segment or computed trait starts a backfill; nothing else needs it
         ("functions.admin_api.handler", "cdp.segments.backfill"),
+        # the collector stores events; folding them into profiles is the builder's work
+        ("functions.collector.handler", "cdp.profiles.profile"),
+        ("functions.collector.handler", "cdp.segments.conditions"),
     ],
 )
 def test_rare_routes_load_their_code_when_used(handler: str, rare: str) -> None:
@@ -109,3 +112,21 @@ def test_settings_models_are_built_when_first_read() -> None:
     # then no settings model has built its validator: each function reads one, at its first
     # invocation (pydantic's defer_build), and the other eleven are never built
     assert json.loads(run(*HANDLERS, "cdp.runtime.settings", probe=probe, tracing=True)) == []
+
+
+def test_the_trackers_manifest_is_read_when_first_served() -> None:
+    # most collector requests carry events; only a script request reads the built files
+    probe = "print(json.dumps(cdp.intake.assets.BuiltFile.__pydantic_complete__))"
+
+    loaded = run("functions.collector.handler", "cdp.intake.assets", probe=probe, tracing=True)
+
+    assert json.loads(loaded) is False
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_the_garbage_collector_is_on_once_a_handler_is_imported(handler: str) -> None:
+    # given a handler imported as Lambda imports it (with the collector off meanwhile)
+    probe = "import gc; print(json.dumps([gc.isenabled(), gc.get_freeze_count() > 0]))"
+
+    # then the collector is on again, and what the import made is left out of its work
+    assert json.loads(run(handler, probe=probe, tracing=True)) == [True, True]

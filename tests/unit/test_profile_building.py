@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from cdp.profiles.builder import build_profiles
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import IdentityLimits
-from cdp.profiles.profile import Profile, StreamEvent, profile_view
+from cdp.profiles.profile import Profile, profile_view
+from cdp.profiles.timeline import StreamEvent
 from tests.memory_profiles import MemoryProfiles
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

@@ -3,7 +3,7 @@ first would move the person's watermark past the failed record, which would then
 
 from __future__ import annotations
 
-from cdp.profiles.profile import StreamEvent
+from cdp.profiles.timeline import StreamEvent
 from cdp.storage.streams import UnreadableRecordError, WaitingForEarlierRecordError, hold_back
 
 

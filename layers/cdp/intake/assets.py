@@ -24,13 +24,11 @@ _SUFFIX: dict[Encoding, str] = {"br": ".br", "gzip": ".gz", "identity": ""}
 class BuiltFile(BaseModel):
     """One entry of the build's manifest."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built when the scripts are first served: most collector requests never read them.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     versioned: Annotated[str, Field(pattern=r"^[a-z-]+\.[0-9a-f]{10}\.js$")]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-
-
-_MANIFEST = TypeAdapter(dict[str, BuiltFile])
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,9 @@ def built_scripts() -> Scripts:
     """The scripts of the package, read once per process (a deploy brings new ones)."""
     static = files("cdp").joinpath("static")
     try:
-        manifest = _MANIFEST.validate_json(static.joinpath("manifest.json").read_bytes())
+        manifest = TypeAdapter(dict[str, BuiltFile]).validate_json(
+            static.joinpath("manifest.json").read_bytes()
+        )
         scripts = {
             name: Script(
                 name=name,

@@ -17,8 +17,8 @@ from typing import Protocol
 
 from cdp.profiles.computed import ComputedTraitDefinition
 from cdp.profiles.identity import IdentityLimits, identities_of
-from cdp.profiles.profile import StreamEvent
 from cdp.profiles.resolution import Known, Plan, batch_identities, plan_batch
+from cdp.profiles.timeline import StreamEvent
 from cdp.segments.conditions import CompiledSegment
 
 

@@ -17,6 +17,7 @@ from cdp.privacy import consent
 from cdp.profiles import computed, traits
 from cdp.profiles.computed import ComputedTraitDefinition, EventFacts
 from cdp.profiles.identity import identity_type, ignored_identities, split_identity
+from cdp.profiles.timeline import StreamEvent
 from cdp.profiles.traits import TraitTable, TraitValue
 from cdp.runtime.clock import from_epoch, iso, parse
 from cdp.segments.conditions import CompiledSegment, Facts, evaluate, next_change
@@ -29,20 +30,6 @@ MAX_MERGED_FROM = 200
 MAX_GROUPS = 20
 WATERMARK_DAYS = 2  # stream records live 24 hours; older watermarks can never be needed
 PROVENANCE_KINDS = ("declared", "imported", "observed")
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """An event as the profile builder receives it from the events table's stream."""
-
-    partition: str  # the events table's partition key: the identity the event is filed under
-    sequence: int
-    message: dict[str, Any]
-    source: str
-
-    @property
-    def record_id(self) -> str:
-        return str(self.sequence)
 
 
 @dataclass

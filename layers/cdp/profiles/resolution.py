@@ -36,7 +36,6 @@ from cdp.profiles.identity import (
 from cdp.profiles.profile import (
     MembershipChange,
     Profile,
-    StreamEvent,
     absorb,
     apply_event,
     record_conflict,
@@ -44,6 +43,7 @@ from cdp.profiles.profile import (
     tidy,
     update_segments,
 )
+from cdp.profiles.timeline import StreamEvent
 from cdp.runtime.clock import iso
 from cdp.segments.conditions import CompiledSegment
 

@@ -46,6 +46,20 @@ class StoredEvent:
         return message
 
 
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """An event as the profile builder receives it from the events table's stream."""
+
+    partition: str  # the events table's partition key: the identity the event is filed under
+    sequence: int
+    message: dict[str, Any]
+    source: str
+
+    @property
+    def record_id(self) -> str:
+        return str(self.sequence)
+
+
 # partition -> every event stored under it
 PartitionReader = Callable[[str], list[StoredEvent]]
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from cdp.profiles.builder import WriteConflictError
 from cdp.profiles.identity import identities_of
-from cdp.profiles.profile import MAX_APART, Profile, StreamEvent, apply_event, tidy, update_segments
-from cdp.profiles.timeline import PartitionReader, StoredEvent
+from cdp.profiles.profile import MAX_APART, Profile, apply_event, tidy, update_segments
+from cdp.profiles.timeline import PartitionReader, StoredEvent, StreamEvent
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError, NotFoundError, StorageBusyError
 from cdp.segments.definitions import Definitions

@@ -3,6 +3,7 @@ HTTP function, written once for all of them."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
 
 NAMESPACE = "CDP"
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def end_of_init() -> None:
+    """The last line of every handler module (see `functions/__init__.py`): what the import
+    made lives as long as the process, so it is left out of every later collection (which
+    keeps warm invocations' full collections short too), and the collector is on again."""
+    gc.freeze()
+    gc.enable()
 
 
 def powertools(service: str) -> tuple[Logger, Tracer, Metrics]:

@@ -23,8 +23,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from cdp.profiles.profile import StreamEvent
-from cdp.profiles.timeline import StoredEvent
+from cdp.profiles.timeline import StoredEvent, StreamEvent
 from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress, compress_text, decompress, dumps
 
 if TYPE_CHECKING:  # what reads events (the builder, erasure) need not import the intake path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp.profiles.profile import StreamEvent
+from cdp.profiles.timeline import StreamEvent
 from cdp.storage.events import stream_event
 
 

@@ -114,6 +114,15 @@ def test_settings_models_are_built_when_first_read() -> None:
     assert json.loads(run(*HANDLERS, "cdp.runtime.settings", probe=probe, tracing=True)) == []
 
 
+def test_message_models_are_built_when_a_message_first_needs_one() -> None:
+    # plainly valid messages are read without them (cdp.intake.spec.read_fields)
+    probe = "print(json.dumps([model.__pydantic_complete__ for model in MODELS.values()]))"
+    modules = ("functions.collector.handler", "cdp.intake.spec")
+    loaded = run(*modules, probe="from cdp.intake.spec import MODELS\n" + probe, tracing=True)
+
+    assert json.loads(loaded) == [False] * 6
+
+
 def test_the_trackers_manifest_is_read_when_first_served() -> None:
     # most collector requests carry events; only a script request reads the built files
     probe = "print(json.dumps(cdp.intake.assets.BuiltFile.__pydantic_complete__))"

@@ -86,7 +86,8 @@ MESSAGE_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group"
 class Message(BaseModel):
     """Fields common to every message. Unknown fields are allowed and kept by the caller."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Built when a message first needs one (see `read_fields`): plainly valid ones never do.
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     type: MessageType
     messageId: Identifier | None = None

@@ -33,6 +33,7 @@ from workbench.local.aws import (
 )
 from workbench.local.bus import BusTap, connect_tap
 from workbench.local.gateway import Functions, make_server
+from workbench.local.memory import held
 from workbench.local.queues import QueueRunner
 from workbench.local.streams import StreamRunner
 from workbench.local.worker import Worker
@@ -201,6 +202,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         secret=webhook_secret,
     )
     scheduler = Scheduler(functions, options.scheduler_seconds)
+    runners = [worker for worker in workers if isinstance(worker, StreamRunner)]
     workers += [tap, scheduler]
 
     def health(_: bytes, __: str) -> Answer:
@@ -217,6 +219,18 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
 
     def run_scheduler(_: bytes, __: str) -> Answer:
         return _json(200, scheduler.run_now())
+
+    def memory(_: bytes, query: str) -> Answer:
+        """GET /_dev/memory[?objects=1]: what this process holds (see workbench.local.memory)."""
+        return _json(
+            200,
+            held(
+                tables=sorted(table_env.values()),
+                queue_urls=[*queue_urls.values(), tap.queue_url],
+                runners=runners,
+                objects=dict(parse_qsl(query)).get("objects") == "1",
+            ),
+        )
 
     def demo(_: bytes, __: str) -> Answer:
         page = (files("workbench.local") / "demo.html").read_text(encoding="utf-8")
@@ -239,6 +253,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
                 ("GET", "/health"): health,
                 ("POST", "/_dev/clock"): move_clock,
                 ("POST", "/_dev/scheduler"): run_scheduler,
+                ("GET", "/_dev/memory"): memory,
                 ("GET", "/demo"): demo,
                 ("GET", "/_dev/sign"): sign_user,
             },

@@ -66,6 +66,9 @@ class StreamRunner(Worker):
         self.shards: dict[str, _Shard] = {}
         self.discarded: list[dict[str, Any]] = []  # what Lambda would send to the DLQ
         self.invocations = 0
+        # Per shard, the sequence number of the last record this mapping is done with (taken
+        # by the function or discarded): what the stream may forget (`StreamRetention`).
+        self.checkpoints: dict[str, int] = {}
 
     def step(self) -> None:
         self._discover_shards()
@@ -104,10 +107,13 @@ class StreamRunner(Worker):
         failed_from = self._invoke(batch)
         if failed_from is None:
             shard.pending = shard.pending[len(batch) :]
+            self._checkpoint(shard, batch[-1])
             shard.attempts = 0
             shard.first_seen = time.monotonic()
             return
         # Checkpoint before the first failure; retry from it.
+        if failed_from:
+            self._checkpoint(shard, batch[failed_from - 1])
         shard.pending = shard.pending[failed_from:]
         shard.attempts += 1
         if shard.attempts > self.source.retry_attempts:
@@ -120,8 +126,12 @@ class StreamRunner(Worker):
             )
             shard.pending = shard.pending[len(dropped) :]
             shard.attempts = 0
+            self._checkpoint(shard, dropped[-1])
             return
         self.wait(min(2.0, 0.1 * 2**shard.attempts))
+
+    def _checkpoint(self, shard: _Shard, record: dict[str, Any]) -> None:
+        self.checkpoints[shard.shard_id] = int(record["dynamodb"]["SequenceNumber"])
 
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
         """Invoke the function; answer the index of the first failed record, or None."""

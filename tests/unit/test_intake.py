@@ -414,6 +414,37 @@ def test_the_stored_text_is_the_message_and_its_size_the_senders(
         assert _sent_size(raw, event.message, len(event.text)) == _size(raw)
 
 
+@given(
+    message=st.sampled_from(
+        [
+            {"type": "track", "event": "Signed Up", "anonymousId": "a-1"},
+            {"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}},
+            {"type": "page", "anonymousId": "a-1", "timestamp": "2026-11-23T08:00:00Z"},
+        ]
+    ),
+    # what the collector removes or rewrites, sent in characters of every JSON width
+    changed=st.fixed_dictionaries(
+        {},
+        optional={
+            name: st.text(
+                st.sampled_from(["\x1f", '"', "a", "é", "€", "𝄞"]), min_size=60, max_size=600
+            )
+            for name in ("writeKey", "receivedAt")
+        },
+    ),
+)
+def test_the_quick_bound_of_a_messages_size_is_never_below_it(
+    message: dict[str, Any], changed: dict[str, str]
+) -> None:
+    from cdp.intake.messages import _sent_size_bound, _size
+
+    raw = {**message, **changed}
+    for event in read({"batch": [raw]}).events:
+        assert event.text is not None
+        bound = _sent_size_bound(raw, event.message, len(event.text))
+        assert bound is None or bound >= _size(raw)
+
+
 @pytest.mark.parametrize(
     "extra",
     [{}, {"type": "unknown"}, {"userId": "undefined"}, {"writeKey": "k" * 300}, {"userId": 42}],

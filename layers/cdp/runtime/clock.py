@@ -10,8 +10,8 @@ _offset = timedelta(0)
 
 
 def iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # `2026-11-27T10:00:00.123+00:00` less its offset: isoformat is the quickest way there
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def from_epoch(seconds: float) -> str:

@@ -35,6 +35,7 @@ from workbench.local.bus import BusTap, connect_tap
 from workbench.local.gateway import Functions, make_server
 from workbench.local.memory import held
 from workbench.local.queues import QueueRunner
+from workbench.local.retention import Retention
 from workbench.local.streams import StreamRunner
 from workbench.local.worker import Worker
 
@@ -203,7 +204,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     )
     scheduler = Scheduler(functions, options.scheduler_seconds)
     runners = [worker for worker in workers if isinstance(worker, StreamRunner)]
-    workers += [tap, scheduler]
+    workers += [tap, scheduler, Retention(runners)]
 
     def health(_: bytes, __: str) -> Answer:
         return _json(200, {"status": "ok", "functions": [spec.name for spec in wiring.FUNCTIONS]})

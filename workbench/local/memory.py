@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.local.aws import REGION
 from workbench.local.invocation import ACCOUNT_ID
+from workbench.local.retention import StreamRecords
 from workbench.local.streams import StreamRunner
 
 
@@ -60,7 +61,10 @@ def held(
         end = shard.starting_sequence_number + len(shard.items) - 1
         readers = [runner for runner in runners if runner.table_name == name]
         streams[name] = {
-            "records_held": len(shard.items),
+            "records_written": len(shard.items),
+            "records_held": (
+                shard.items.held if isinstance(shard.items, StreamRecords) else len(shard.items)
+            ),
             "unread": {
                 runner.spec.name: end
                 - runner.checkpoints.get(shard.id, shard.starting_sequence_number - 1)

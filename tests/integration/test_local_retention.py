@@ -9,6 +9,8 @@ stepped by the test instead of their threads.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -271,3 +273,36 @@ def retention_iterators() -> dict[str, Any]:
 
     iterators: dict[str, Any] = dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators
     return iterators
+
+
+def test_what_moto_no_longer_holds_is_freed() -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    from workbench.local.invocation import ACCOUNT_ID
+
+    with local_streams() as local:
+        reader = Reader()
+        runner = local.runner(reader, "reader")
+        retention = Retention([runner])
+        table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(TABLE)
+
+        # given an item written over and over, and a stream its reader has taken
+        versions = []
+        for _ in range(20):
+            local.write(1)
+            local.written = 0  # the same item again
+            (stored,) = (
+                item for by_sort_key in table.items.values() for item in by_sort_key.values()
+            )
+            versions.append(weakref.ref(stored))
+        records = [weakref.ref(record) for record in retention.records[TABLE]]
+        drain(runner)
+
+        # when a pass runs
+        retention.step()
+        gc.collect()
+
+        # then the item's old versions and the taken stream records are gone from memory
+        assert [version() is None for version in versions] == [True] * 19 + [False]
+        assert all(record() is None for record in records)
+        assert len(records) == 20

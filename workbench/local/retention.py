@@ -13,6 +13,11 @@ what its data needs and not its history.
 - **Shard iterators.** One expires 15 minutes after it was handed out; moto keeps every one,
   and a mapping's every poll (up to ten a second, per stream) hands out a new one. An iterator a
   mapping still holds is kept: Lambda would ask for a new one, the local mappings do not.
+- **Every object moto ever made.** moto's models add each instance they make to a list of
+  their class (`instances_tracked`, for moto's own dashboard), so that nothing moto made is
+  ever freed: each version of each item ever written, each stream record, iterator and queue
+  message. Those lists are emptied at each pass (moto's `reset_model_data`, which drops only
+  them); what a table, stream or queue still holds stays.
 
 moto's state is reached in this process (its server runs here), through its backends.
 """
@@ -89,15 +94,22 @@ def _backends() -> tuple[Any, Any]:
     return dynamodb_backends[ACCOUNT_ID][REGION], dynamodbstreams_backends[ACCOUNT_ID][REGION]
 
 
+def forget_model_instances() -> None:
+    """Drop moto's list of every instance of its models (its dashboard's), nothing else."""
+    from moto.core.model_instances import reset_model_data
+
+    reset_model_data()
+
+
 def stream_shard(table_name: str) -> Any:
     """moto's shard of a table's stream (moto keeps one per table)."""
     return _backends()[0].get_table(table_name).stream_shard
 
 
 class Retention(Worker):
-    """Every few seconds, forgets the stream records every reader is done with and the expired
-    shard iterators. Made before anything writes to the streamed tables: it puts
-    `StreamRecords` in place of moto's lists."""
+    """Every few seconds, forgets the stream records every reader is done with, the expired
+    shard iterators and moto's list of every object it made. Made before anything writes to
+    the streamed tables: it puts `StreamRecords` in place of moto's lists."""
 
     def __init__(
         self,
@@ -124,6 +136,7 @@ class Retention(Worker):
     def step(self) -> None:
         self.forget_read_records()
         self.expire_iterators()
+        forget_model_instances()
 
     def forget_read_records(self) -> int:
         """Forget, in each stream, what every reader has passed; answers how many."""

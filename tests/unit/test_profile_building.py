@@ -3,6 +3,7 @@ property-based tests); tests/integration repeats the essentials on moto."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -452,3 +453,42 @@ def test_a_profile_state_is_stored_with_its_dictionary_and_read_back_either_way(
     assert decode_state(compress(state)) == state  # written before the dictionary
     # states name the dictionary they were written with: it can never change
     assert zlib.adler32(STATE_DICTIONARY_1) == 0xAC3CA89E
+
+
+def test_an_expiry_that_is_not_a_time_is_no_expiry() -> None:
+    # given an identify whose sender wrote expiries of its own, not all of them times
+    store = MemoryProfiles()
+    expires = {"plan": "soon", "city": 42, "age": "2026-13-45", "home": "2027-05-01T00:00:00Z"}
+    message = {
+        "type": "identify",
+        "userId": "u1",
+        "traits": {"plan": "pro", "city": "Delft", "age": 40, "home": "own"},
+        "context": {"cdp": {"expires": expires}},
+    }
+
+    # when it is built (a time it cannot read would fail the record at every retry)
+    outcome = build(store, [event(message, 1)])
+
+    # then the traits are kept, and only the readable time expires one, written as ours
+    assert outcome.failures == {}
+    view = view_of(store, "user_id:u1")
+    assert view["traits"] == message["traits"]
+    expiry = {name: view["trait_sources"][name].get("expires_at") for name in expires}
+    assert expiry == {"plan": None, "city": None, "age": None, "home": "2027-05-01T00:00:00.000Z"}
+
+
+def test_a_profile_stored_with_an_unreadable_expiry_still_builds() -> None:
+    # given a profile stored before expiries were checked, holding one that is not a time
+    store = MemoryProfiles()
+    build(store, [event({"type": "identify", "userId": "u1", "traits": {"plan": "pro"}}, 1)])
+    [item] = store.items.values()
+    state = json.loads(item["state"])
+    state["traits"]["plan"]["observed"].append("soon")
+    item["state"] = json.dumps(state)
+
+    # when another event of the person arrives
+    outcome = build(store, [event({"type": "track", "userId": "u1", "event": "Paid"}, 2)])
+
+    # then it is applied, and the unreadable expiry ends nothing
+    assert outcome.failures == {}
+    assert view_of(store, "user_id:u1")["traits"] == {"plan": "pro"}

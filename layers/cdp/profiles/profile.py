@@ -223,9 +223,28 @@ def _offer_traits(profile: Profile, message: dict[str, Any], source: str, at: st
                 source=source,
                 at=at,
                 message_id=message_id,
-                expires_at=expires if isinstance(expires, str) else None,
+                expires_at=_expiry(expires),
             ),
         )
+
+
+def _expiry(sent: Any) -> str | None:
+    """An expiry as a time of ours; none when it is not a time (the forms API writes them,
+    but any sender can put anything in `context.cdp`)."""
+    moment = _moment(sent)
+    return iso(moment) if moment is not None else None
+
+
+def _moment(text: Any) -> datetime | None:
+    """A time with its offset, or None: expiries stored before they were checked may be
+    anything, and a profile must still build."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = parse(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def absorb(
@@ -441,7 +460,8 @@ def facts_of(
 
 
 def _next_expiry(facts: Facts) -> datetime | None:
-    future = [moment for text in facts.trait_expiry.values() if (moment := parse(text)) > facts.now]
+    moments = (_moment(text) for text in facts.trait_expiry.values())
+    future = [moment for moment in moments if moment is not None and moment > facts.now]
     return min(future) if future else None
 
 

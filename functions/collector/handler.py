@@ -86,17 +86,21 @@ def create_app(
     register_error_handlers(app, logger, metrics)
     placeholders = Placeholders.configured(settings.identity_blocklist)
 
+    def presented_key() -> str | None:
+        """The write key outside the body: Segment's libraries send it as Basic auth, and
+        RudderStack's beacons (which cannot set headers) and configUrl requests in the query."""
+        event = app.current_event
+        return basic_auth_user(event.headers.get("authorization")) or (
+            event.get_query_string_value("writeKey") or None
+        )
+
     def message_route(kind: str) -> Callable[[], Response[Any]]:
         def receive() -> Response[Any]:
             event = app.current_event
-            # A beacon cannot set headers: RudderStack's puts the write key in the query.
-            header_key = basic_auth_user(event.headers.get("authorization")) or (
-                event.get_query_string_value("writeKey") or None
-            )
             collected = collect(
                 request_body(event, MAX_REQUEST_BYTES),
                 kind,
-                header_key=header_key,
+                header_key=presented_key(),
                 find_key=keys.find,
                 store=store,
                 received_at=clock(),
@@ -159,11 +163,7 @@ def create_app(
         """What RudderStack's browser and mobile SDKs load from their `configUrl` (control
         plane) before they send anything: the source, enabled, with no device-mode
         destinations, so every event comes to this API."""
-        event = app.current_event
-        presented = basic_auth_user(event.headers.get("authorization")) or (
-            event.get_query_string_value("writeKey") or None
-        )
-        key = authenticate(presented, "write", keys.find, clock().timestamp())
+        key = authenticate(presented_key(), "write", keys.find, clock().timestamp())
         return json_response(
             200, rudderstack_source_config(key.source), {"Cache-Control": "private, max-age=300"}
         )

@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field
 
+from cdp.access.http import require_secret_key
 from cdp.access.sources import NewSource, Sources, public
 from cdp.intake.webhooks import WEBHOOK, WebhookConfig
-from cdp.privacy.consent import DEFAULT_PURPOSES
 from cdp.privacy.forms import FormDefinition, check_form_change
 from cdp.profiles.computed import (
     ComputedTraitDefinition,
@@ -21,11 +21,12 @@ from cdp.profiles.computed import (
     default_definitions,
     load_definitions,
 )
+from cdp.profiles.consent import DEFAULT_PURPOSES
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import AdminApiSettings
-from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
+from cdp.runtime.web import json_response, register_error_handlers, strict_json
 from cdp.segments.conditions import (
     ConditionError,
     SegmentDefinition,

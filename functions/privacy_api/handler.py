@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cdp.access.http import require_secret_key
 from cdp.privacy.erasure import SWEEP_DELAY_SECONDS, erase_person
 from cdp.privacy.export import export_document
 from cdp.profiles.computed import load_definitions
@@ -23,7 +24,7 @@ from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import PrivacyApiSettings
-from cdp.runtime.web import json_response, register_error_handlers, require_secret_key, strict_json
+from cdp.runtime.web import json_response, register_error_handlers, strict_json
 from cdp.segments.definitions import Definitions, in_force, settle
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from cdp import __version__
+from cdp.access.http import require_secret_key
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import identity_key, parse_identity
 from cdp.profiles.profile import Profile, facts_of, profile_view
@@ -23,7 +24,6 @@ from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import ProfileApiSettings
 from cdp.runtime.web import (
     register_error_handlers,
-    require_secret_key,
     secret_key_openapi,
     strict_json,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from cdp.privacy.consent import record
+from cdp.profiles.consent import record
 
 
 def apply(messages: list[tuple[str, bool]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

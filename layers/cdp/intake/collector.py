@@ -14,7 +14,7 @@ from typing import Any, NoReturn, Protocol
 
 from cdp.access.keys import ApiKey, authenticate
 from cdp.intake.messages import PLACEHOLDER, Event, Intake, Rejection, read_request
-from cdp.privacy.consent import analytics_granted, decisions_of
+from cdp.profiles.consent import analytics_granted, decisions_of
 from cdp.profiles.identity import (
     ANONYMOUS_ID,
     DEFAULT_POLICY,

@@ -13,8 +13,7 @@ from datetime import datetime
 from itertools import compress
 from typing import Any
 
-from cdp.privacy import consent
-from cdp.profiles import computed, traits
+from cdp.profiles import computed, consent, traits
 from cdp.profiles.computed import ComputedTraitDefinition, EventFacts
 from cdp.profiles.identity import identity_type, ignored_identities, split_identity
 from cdp.profiles.timeline import StreamEvent

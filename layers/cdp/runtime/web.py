@@ -22,7 +22,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from cdp.access.keys import authenticate
 from cdp.runtime.errors import (
     AuthenticationError,
     CdpError,
@@ -36,15 +35,9 @@ from cdp.runtime.errors import (
 from cdp.runtime.jsontext import parse_json_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from datetime import datetime
-
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-
-    from cdp.access.keys import ApiKey
 
 _ANSWERS: dict[type[CdpError], tuple[HTTPStatus, str]] = {
     InvalidRequestError: (HTTPStatus.BAD_REQUEST, "invalid_request"),
@@ -210,23 +203,6 @@ def bearer_token(header: str | None) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def require_secret_key(
-    find_key: Callable[[str], ApiKey | None],
-    clock: Callable[[], datetime],
-    public_paths: frozenset[str] = frozenset(),
-) -> Callable[[ApiGatewayResolver, NextMiddleware], Response[Any]]:
-    """Powertools middleware: every route but `public_paths` needs the secret key as a
-    Bearer token. A write key, which web pages carry, never opens these routes."""
-
-    def middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        if app.current_event.path not in public_paths:
-            token = bearer_token(app.current_event.headers.get("authorization"))
-            authenticate(token, "secret", find_key, clock().timestamp())
-        return next_middleware(app)
-
-    return middleware
-
-
 _REFUSALS = (*_ANSWERS.values(), (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"))
 _REFUSAL_SCHEMA = {
     "type": "object",
@@ -242,8 +218,8 @@ _REFUSAL_SCHEMA = {
 def secret_key_openapi(
     app: ApiGatewayResolver, *, title: str, version: str, description: str
 ) -> dict[str, Any]:
-    """The OpenAPI description of an API behind `require_secret_key`, with the answers it
-    gives when it refuses.
+    """The OpenAPI description of an API behind the secret key (`cdp.access.http`), with the
+    answers it gives when it refuses.
 
     Powertools documents a 422 with FastAPI's `{"detail": [...]}` on every operation, which
     these APIs never send: a request that fails validation is a 400 like every other refusal

@@ -70,6 +70,15 @@ class StreamRecords:
         with self._lock:
             return iter(list(self._records))
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> StreamRecords:
+        """moto copies a whole table before a transaction and puts the copy back if the
+        transaction fails: the copy holds the same records (moto never changes one)."""
+        copied = StreamRecords()
+        with self._lock:
+            copied._records = list(self._records)
+            copied.forgotten = self.forgotten
+        return copied
+
     @property
     def held(self) -> int:
         with self._lock:
@@ -106,6 +115,11 @@ def stream_shard(table_name: str) -> Any:
     return _backends()[0].get_table(table_name).stream_shard
 
 
+def records_of(table_name: str) -> StreamRecords:
+    records: StreamRecords = stream_shard(table_name).items
+    return records
+
+
 class Retention(Worker):
     """Every few seconds, forgets the stream records every reader is done with, the expired
     shard iterators and moto's list of every object it made. Made before anything writes to
@@ -122,14 +136,12 @@ class Retention(Worker):
         self.readers: dict[str, list[StreamRunner]] = {}
         for runner in runners:
             self.readers.setdefault(runner.table_name, []).append(runner)
-        self.records: dict[str, StreamRecords] = {}
         for table_name in self.readers:
             shard = stream_shard(table_name)
             if not isinstance(shard.items, StreamRecords):
                 if shard.items:
                     raise RuntimeError(f"{table_name}'s stream was written before retention")
                 shard.items = StreamRecords()
-            self.records[table_name] = shard.items
         self.now = now
         self._handed_out: dict[str, float] = {}  # iterator -> when first seen, oldest first
 
@@ -148,7 +160,8 @@ class Retention(Worker):
                 continue  # a reader that has taken nothing yet may need everything
             passed = min(number for number in checkpoints if number is not None)
             position = passed + 1 - shard.starting_sequence_number
-            forgotten += self.records[table_name].forget_before(position)
+            # Looked up at each pass: a failed transaction puts back a copy of the table.
+            forgotten += records_of(table_name).forget_before(position)
         return forgotten
 
     def expire_iterators(self) -> int:

@@ -1,2 +1,3 @@
-"""One profile per person: identities and how they resolve, traits with provenance, computed
-traits, the profile builder's batch, unmerges, timelines, and the Profile API's wire models."""
+"""One profile per person: identities and how they resolve, traits with provenance, consent per
+purpose, computed traits, the profile builder's batch, unmerges, timelines, and the Profile
+API's wire models."""

@@ -159,6 +159,18 @@ SUPPRESSIONS = TableSpec(
     partition_key=Key("identity_hash"),
 )
 
+# What the console's people did with a person's data: each unmasked view of a profile, each
+# export and erasure (cdp.console.audit). One partition (people read and act at human pace,
+# far below a partition's limits), newest last by `at_id` (the time, then an id), so the log
+# reads back newest first as one query. Kept `audit_retention_days` (TTL).
+AUDIT = TableSpec(
+    logical_name="Audit",
+    env_var="AUDIT_TABLE",
+    partition_key=Key("log"),
+    sort_key=Key("at_id"),
+    ttl_attribute="expires_at",
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     QUARANTINE,
@@ -168,4 +180,5 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     CONFIG,
     MEMBERS,
     SUPPRESSIONS,
+    AUDIT,
 )

@@ -1,0 +1,56 @@
+"""Console roles from token claims, as API Gateway's JWT authorizer passes them on."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import pytest
+
+from cdp.console.users import ABILITIES, ROLES, user_of
+from cdp.runtime.errors import AuthenticationError, ForbiddenError
+
+
+@pytest.mark.parametrize(
+    ("groups", "role"),
+    [
+        (["viewer"], "viewer"),
+        ("[viewer]", "viewer"),  # API Gateway's text form of an array claim
+        ("[admin viewer]", "admin"),
+        (["editor", "viewer"], "editor"),
+        (["marketing", "editor"], "editor"),
+    ],
+)
+def test_the_strongest_console_group_is_the_role(groups: Any, role: str) -> None:
+    claims = {"sub": "s-1", "email": "grace@shop.example", "cognito:groups": groups}
+
+    user = user_of(claims)
+
+    assert (user.role, user.name, user.subject) == (role, "grace@shop.example", "s-1")
+
+
+def test_each_role_can_do_what_the_ones_below_it_can() -> None:
+    for weaker, stronger in pairwise(ROLES):
+        held = user_of({"sub": "s", "cognito:groups": [stronger]}).abilities
+        assert set(user_of({"sub": "s", "cognito:groups": [weaker]}).abilities) < set(held)
+    admin = user_of({"sub": "s", "cognito:groups": ["admin"]})
+    assert set(admin.abilities) == {ability for role in ROLES for ability in ABILITIES[role]}
+
+
+def test_a_viewer_may_not_see_personal_data() -> None:
+    viewer = user_of({"sub": "s", "cognito:groups": "[viewer]"})
+
+    with pytest.raises(ForbiddenError, match="viewer may not"):
+        viewer.require("view_personal_data")
+
+
+@pytest.mark.parametrize("claims", [None, {}, {"email": "x@y.z"}, {"sub": 3}])
+def test_without_a_token_nobody_is_signed_in(claims: Any) -> None:
+    with pytest.raises(AuthenticationError):
+        user_of(claims)
+
+
+@pytest.mark.parametrize("groups", [None, [], "[]", "[marketing]", ["Admin"]])
+def test_a_token_without_a_console_group_is_refused(groups: Any) -> None:
+    with pytest.raises(ForbiddenError, match="no console role"):
+        user_of({"sub": "s-1", "cognito:groups": groups})

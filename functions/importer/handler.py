@@ -86,4 +86,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ]
     return {"imports": results}
 
+
 end_of_init()

@@ -88,4 +88,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         context=context,
     )
 
+
 end_of_init()

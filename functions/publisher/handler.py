@@ -89,4 +89,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         context=context,
     )
 
+
 end_of_init()

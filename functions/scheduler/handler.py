@@ -49,4 +49,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "exited": outcome.exited,
     }
 
+
 end_of_init()

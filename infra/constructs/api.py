@@ -21,6 +21,7 @@ from constructs import Construct
 from infra import wiring
 from infra.config import DeploymentConfig
 from infra.constructs.checks import acknowledge
+from infra.constructs.console import ConsoleSignIn
 
 _ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -66,9 +67,11 @@ class HttpApiFront(Construct):
         acknowledge(
             self.api,
             "AwsSolutions-APIG4",
-            "every route authenticates in its function: write keys for collecting and forms, "
-            "the secret key for profiles and administration (hashed keys in the keys table)",
+            "the console's API routes have Cognito's JWT authorizer; every other route "
+            "authenticates in its function: write keys for collecting and forms, the secret key "
+            "for profiles and administration (hashed keys in the keys table)",
         )
+        self.console = ConsoleSignIn(self, "Console", config=config, api=self.api)
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -101,15 +104,16 @@ class HttpApiFront(Construct):
             integration = integrations.HttpLambdaIntegration(
                 f"{spec.name}-integration", functions[spec.name]
             )
-            paths: dict[str, set[str]] = {}
+            paths: dict[tuple[str, bool], set[str]] = {}
             for route in spec.routes:
-                paths.setdefault(route.path, set()).add(route.method)
-            for path, methods in paths.items():
+                paths.setdefault((route.path, route.signed_in), set()).add(route.method)
+            for (path, signed_in), methods in paths.items():
                 allowed = methods | {"OPTIONS"} if spec.browser_facing else methods
                 self.api.add_routes(
                     path=path,
                     methods=[apigw.HttpMethod[method] for method in sorted(allowed)],
                     integration=integration,
+                    authorizer=self.console.authorizer if signed_in else None,
                 )
 
     @property

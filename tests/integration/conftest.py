@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from cdp.access.keys import ApiKey, hash_key
 from cdp.runtime.codec import decompress
 from cdp.storage import clients
 from cdp.storage.keys import KeyStore
+from tests.factories import answer_json, basic_auth, http_event, stream_event, stream_record
 from workbench.local.invocation import LambdaContext
 
 WRITE_KEY = "wk_integration"
@@ -231,3 +233,26 @@ def pipeline(
                 return
 
     return run
+
+
+@pytest.fixture
+def track(
+    collector: Callable[[dict[str, Any]], dict[str, Any]],
+    profile_builder: Callable[[dict[str, Any]], dict[str, Any]],
+    dynamodb: Any,
+    table_names: dict[str, str],
+) -> Callable[..., None]:
+    """Send messages through the collector (one batch), then hand the stored messages to the
+    profile builder as one stream batch, in the order they were sent."""
+
+    def send(*messages: dict[str, Any]) -> None:
+        batch = [{"messageId": f"m-{uuid.uuid4().hex[:12]}", **m} for m in messages]
+        answer = collector(
+            http_event(path="/v1/batch", body={"batch": batch}, headers=basic_auth(WRITE_KEY))
+        )
+        assert answer_json(answer) == {"success": True}
+        stored = {m["messageId"]: m for m in stored_events(dynamodb, table_names["EVENTS_TABLE"])}
+        records = [stream_record(stored[m["messageId"]]) for m in batch]
+        assert profile_builder(stream_event(*records)) == {"batchItemFailures": []}
+
+    return send

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +13,8 @@ from typing import Any
 import pytest
 
 from cdp.runtime.clock import iso
-from tests.factories import answer_json, basic_auth, http_event, stream_event, stream_record
-from tests.integration.conftest import SECRET_KEY, WRITE_KEY, bearer, stored_events
+from tests.factories import answer_json, basic_auth, http_event
+from tests.integration.conftest import SECRET_KEY, WRITE_KEY, bearer
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 Track = Callable[..., None]
@@ -26,26 +25,6 @@ NOW = datetime.now(UTC)
 def ago(**delta: float) -> str:
     """A client timestamp in the past, in the collector's own format."""
     return iso(NOW - timedelta(**delta))
-
-
-@pytest.fixture
-def track(
-    collector: Handler, profile_builder: Handler, dynamodb: Any, table_names: dict[str, str]
-) -> Track:
-    """Send messages through the collector (one batch), then hand the stored messages to the
-    profile builder as one stream batch, in the order they were sent."""
-
-    def send(*messages: dict[str, Any]) -> None:
-        batch = [{"messageId": f"m-{uuid.uuid4().hex[:12]}", **m} for m in messages]
-        answer = collector(
-            http_event(path="/v1/batch", body={"batch": batch}, headers=basic_auth(WRITE_KEY))
-        )
-        assert answer_json(answer) == {"success": True}
-        stored = {m["messageId"]: m for m in stored_events(dynamodb, table_names["EVENTS_TABLE"])}
-        records = [stream_record(stored[m["messageId"]]) for m in batch]
-        assert profile_builder(stream_event(*records)) == {"batchItemFailures": []}
-
-    return send
 
 
 def get(api: Handler, path: str, query: dict[str, str] | None = None, **headers: str) -> Any:

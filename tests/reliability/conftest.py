@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import boto3
 import pytest
 
 from cdp.access.keys import ApiKey, hash_key
@@ -29,6 +30,7 @@ from tests.conftest import IDENTITY_SECRET, REGION
 from tests.integration.conftest import TableStream, bus, queues  # noqa: F401 (fixtures)
 from workbench.local.gateway import Functions
 from workbench.local.invocation import http_api_event
+from workbench.local.signin import LocalSignIn
 
 ALLOWED_ORIGINS = ("https://shop.example", "https://www.shop.example")
 SECRET_KEY = "sk_reliability_operator"
@@ -68,7 +70,9 @@ class Answer:
     headers: dict[str, str]
     body: bytes
     request_id: str = ""
-    routed: bool = True  # False: no route matched, API Gateway's own 404
+    # False: API Gateway answered itself (no route matched: 404; the JWT authorizer refused a
+    # console route's token: 401), in its own format
+    routed: bool = True
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -93,6 +97,8 @@ class Stack:
     tables: dict[str, str]
     keys: Keys
     pipeline: Pipeline
+    signin: LocalSignIn  # Cognito (moto) and API Gateway's JWT authorizer, as cdp dev plays them
+    console_token: str  # an admin's ID token
     requests: int = 0
     sent_by_route: dict[str, int] = field(default_factory=dict)
 
@@ -120,6 +126,10 @@ class Stack:
         if found is None:
             return Answer(404, {}, json.dumps({"message": "Not Found"}).encode(), routed=False)
         target, parameters = found
+        claims = self.signin.claims(all_headers.get("authorization"))
+        if target.signed_in and claims is None:  # the authorizer's answer; no function runs
+            refusal = json.dumps({"message": "Unauthorized"}).encode()
+            return Answer(401, {}, refusal, routed=False)
         self.requests += 1
         route = f"{target.method} {target.template}"
         self.sent_by_route[route] = self.sent_by_route.get(route, 0) + 1
@@ -136,6 +146,7 @@ class Stack:
             path_parameters=parameters,
             protocol="http",
             base64_body=base64_body if data else None,
+            claims=claims if target.signed_in else None,
         )
         request_id = event["requestContext"]["requestId"]
         answer = self.functions.invoke(target.function, event)
@@ -249,6 +260,18 @@ def _clear_caches() -> None:
         factory.cache_clear()
 
 
+def _console_token(signin: LocalSignIn, role: str) -> str:
+    account = next(account for account in signin.accounts if account.role == role)
+    answer = signin.cognito.admin_initiate_auth(
+        UserPoolId=signin.pool_id,
+        ClientId=signin.client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": account.email, "PASSWORD": account.password},
+    )
+    token: str = answer["AuthenticationResult"]["IdToken"]
+    return token
+
+
 def _issue_keys(dynamodb: Any, tables: dict[str, str]) -> Keys:
     """Keys made the way operators make them: sources with write keys, a rotation, a source
     switched off, and a secret key written straight into the keys table."""
@@ -281,6 +304,9 @@ def stack(
     """Every HTTP function of the stack on moto, with a form, a segment, a generic webhook and
     one known person (profile built) in place."""
     monkeypatch.setenv("ALLOWED_ORIGINS", ",".join(ALLOWED_ORIGINS))
+    signin = LocalSignIn(boto3.client("cognito-idp", region_name=REGION))
+    monkeypatch.setenv("SIGN_IN_URL", "https://sign-in.shop.example")
+    monkeypatch.setenv("CONSOLE_CLIENT_ID", signin.client_id)
     _clear_caches()
     stack = Stack(
         functions=Functions(HTTP_FUNCTIONS),
@@ -288,6 +314,8 @@ def stack(
         tables=table_names,
         keys=_issue_keys(dynamodb, table_names),
         pipeline=Pipeline(table_names),
+        signin=signin,
+        console_token=_console_token(signin, "admin"),
     )
     admin = bearer(stack.keys.secret)
     webhook = {"format": "generic", "secret": WEBHOOK_SECRET,

@@ -2,7 +2,8 @@
 
 The kind of credential per route comes from the code: the collector's message routes and the
 browser routes (forms, preferences) authenticate a write key; the Profile, privacy and admin
-APIs sit behind `require_secret_key`; inbound webhooks are authenticated by the e-mail tool's
+APIs sit behind `require_secret_key`; the console's API behind the JWT authorizer (a console
+user's token: `console`); inbound webhooks are authenticated by the e-mail tool's
 signature; the tracker scripts, the OpenAPI document and analytics.js's delivery metrics are
 public, and the analytics.js settings carry the write key in their path.
 The routes themselves are `infra.wiring`'s; `test_every_route_is_catalogued` checks that what
@@ -18,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+from cdp.console.page import built
 from cdp.intake.assets import built_scripts
+from cdp.runtime.errors import NotFoundError
 from functions.collector.handler import MESSAGE_KINDS
 from infra.wiring import COLLECTOR, FUNCTIONS
 from tests.reliability.conftest import (
@@ -34,7 +37,7 @@ from tests.reliability.conftest import (
     signature_of,
 )
 
-Credential = Literal["write", "secret", "public", "path_key", "signature"]
+Credential = Literal["write", "secret", "public", "path_key", "signature", "console"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ MAILER_EVENTS = [
 CREDENTIALS: dict[str, Credential] = {
     "collector": "write", "profile_api": "secret", "admin_api": "secret",
     "forms_api": "write", "webhooks": "signature", "privacy_api": "secret",
+    "console": "console",
 }  # fmt: skip
 OWN_CREDENTIALS: dict[str, Credential] = {
     "POST /v1/m": "public",
@@ -154,7 +158,20 @@ OWN_CREDENTIALS: dict[str, Credential] = {
     "GET /v1/cdp-forms.js": "public",
     "GET /v1/static/{file}": "public",
     "GET /v1/openapi.json": "public",
+    # the console's page, its files and where to sign in
+    "GET /console/api/config": "public",
+    "GET /console/assets/{file}": "public",
+    "GET /console": "public",
+    "GET /console/{proxy+}": "public",
 }
+
+
+def _console_script() -> str:
+    """The console's built script (`make console`), or a name that is none."""
+    try:
+        return built().script
+    except NotFoundError:
+        return "app.0000000000.js"
 
 
 def _samples() -> dict[str, dict[str, Any]]:
@@ -210,6 +227,13 @@ def _samples() -> dict[str, dict[str, Any]]:
             "submissionId": "preferences-0001", "consentVersion": "2026-11"}},
         # Inbound webhooks (signed by the e-mail tool)
         "POST /v1/webhooks/{source}": {"params": {"source": "mailer"}, "body": MAILER_EVENTS},
+        # The console (a console user's token)
+        "GET /console/api/search": {"query": {"q": PERSON["email"]}},
+        "GET /console/api/profiles/{identity}": {"params": IDENTITY, "query": {"reason": "test"}},
+        "GET /console/api/profiles/{identity}/events": {"params": IDENTITY,
+                                                         "query": {"limit": "5"}},
+        "GET /console/assets/{file}": {"params": {"file": _console_script()}},
+        "GET /console/{proxy+}": {"params": {"proxy+": "profiles"}},
         # Rights of the person
         "GET /v1/profiles/{identity}/export": {"params": IDENTITY},
         "POST /v1/profiles/{identity}/unmerge": {
@@ -260,13 +284,14 @@ def credential_headers(
         return {}
     if isinstance(call.auth, dict):
         return dict(call.auth)
-    if route.credential == "write":
-        return basic(stack.keys.write)
-    if route.credential == "secret":
-        return bearer(stack.keys.secret)
     if route.credential == "signature":
         return stack.webhook_headers(plain_body or b"")
-    return {}
+    valid = {
+        "write": lambda: basic(stack.keys.write),
+        "secret": lambda: bearer(stack.keys.secret),
+        "console": lambda: bearer(stack.console_token),
+    }
+    return valid[route.credential]() if route.credential in valid else {}
 
 
 def send(stack: Stack, route: Route, call: Call) -> Answer:

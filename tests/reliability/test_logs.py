@@ -71,6 +71,12 @@ def _walk_the_person_through(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> N
     assert stack.request("GET", by_email, headers=secret).status == 200
     assert stack.request("GET", f"{by_email}/events", headers=secret).status == 200
     assert stack.request("GET", "/v1/segments/parents/members", headers=secret).status == 200
+    console = bearer(stack.console_token)  # an admin: sees the person whole, audited
+    assert stack.request("GET", "/console/api/search", headers=console,
+                         query={"q": EMAIL}).status == 200  # fmt: skip
+    assert stack.request("GET", f"/console/api{by_email[3:]}", headers=console).status == 200
+    assert stack.request("GET", f"/console/api{by_email[3:]}/events",
+                         headers=console).status == 200  # fmt: skip
     with monkeypatch.context() as patch:  # a failure whose message quotes the person
 
         def fail(*_: Any, **__: Any) -> None:

@@ -36,6 +36,13 @@ from workbench.local.gateway import Functions, make_server
 from workbench.local.memory import held
 from workbench.local.queues import QueueRunner
 from workbench.local.retention import Retention
+from workbench.local.signin import (
+    AUTHORIZE_PATH,
+    LOGOUT_PATH,
+    SIGN_IN_PATH,
+    TOKEN_PATH,
+    LocalSignIn,
+)
 from workbench.local.streams import StreamRunner
 from workbench.local.worker import Worker
 
@@ -169,6 +176,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     ConfigStore(table_env[CONFIG.env_var], client=dynamodb).put(
         "form", DEMO_FORM["id"], DEMO_FORM, at=created_at
     )
+    console = LocalSignIn(aws.client("cognito-idp"))
     functions = Functions(wiring.FUNCTIONS)
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
@@ -257,7 +265,12 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
                 ("GET", "/_dev/memory"): memory,
                 ("GET", "/demo"): demo,
                 ("GET", "/_dev/sign"): sign_user,
+                ("GET", AUTHORIZE_PATH): console.authorize,
+                ("POST", AUTHORIZE_PATH): console.authorize,
+                ("POST", TOKEN_PATH): console.token,
+                ("GET", LOGOUT_PATH): console.logout,
             },
+            authorizer=console.claims,
         )
     except OSError as error:
         aws.stop()
@@ -269,6 +282,8 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         return 2
 
     url = f"http://{options.host}:{server.server_address[1]}"
+    # Read by the console at its first request: the address is known only now (--port 0).
+    apply_environment({"SIGN_IN_URL": url + SIGN_IN_PATH, "CONSOLE_CLIENT_ID": console.client_id})
     webhook_line = (
         f"  webhook      {options.webhook}   (signed: X-CDP-Signature, secret {webhook_secret})\n"
         if options.webhook
@@ -282,6 +297,9 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         f"  secret key   {options.secret_key}   (set CDP_SECRET_KEY or --secret-key to change)\n"
         f"{webhook_line}"
         f"  identity     signing secret for user ids: {identity_secret}\n"
+        f"  console      {url}/console   sign in as "
+        + ", ".join(f"{a.email} / {a.password}" for a in console.accounts)
+        + "\n"
         f"  AWS (moto)   {aws.endpoint}   region us-east-1, tables: "
         f"{', '.join(sorted(table_env.values()))}\n"
         f"  Point a Segment library at {url} with the write key above. Ctrl-C stops.",

@@ -34,6 +34,7 @@ class RouteTarget:
     template: str
     pattern: re.Pattern[str]
     function: FunctionSpec
+    signed_in: bool = False
 
 
 def compile_route(path: str) -> re.Pattern[str]:
@@ -55,7 +56,7 @@ class Functions:
     def __init__(self, specs: tuple[FunctionSpec, ...]) -> None:
         self.specs = specs
         self.routes = [
-            RouteTarget(route.method, route.path, compile_route(route.path), spec)
+            RouteTarget(route.method, route.path, compile_route(route.path), spec, route.signed_in)
             for spec in specs
             for route in spec.routes
         ]
@@ -96,8 +97,11 @@ def make_server(
     extra_routes: dict[tuple[str, str], Callable[[bytes, str], tuple[int, dict[str, str], bytes]]]
     | None = None,
     log: Callable[[str], None] | None = None,
+    authorizer: Callable[[str | None], dict[str, str] | None] = lambda _: None,
 ) -> ThreadingHTTPServer:
-    """An HTTP server for `functions`; `extra_routes` answer fixed paths such as /health."""
+    """An HTTP server for `functions`; `extra_routes` answer fixed paths such as /health.
+    `authorizer` plays API Gateway's JWT authorizer for the routes only the console's people
+    may call: the claims of the `Authorization` header's token, or None (401)."""
     fixed_routes = extra_routes or {}
     log_line = log or (lambda line: print(line, file=sys.stdout, flush=True))
     templates = [target.template for target in functions.routes]
@@ -150,6 +154,24 @@ def make_server(
                 return self._send(404, {"content-type": "application/json"}, _message("Not Found"))
             target, parameters = found
             self.route = target.template
+            claims = authorizer(self.headers.get("authorization")) if target.signed_in else None
+            if target.signed_in and claims is None:
+                # API Gateway's own answer to a missing or invalid token: no function runs.
+                return self._send(
+                    401, {"content-type": "application/json"}, _message("Unauthorized")
+                )
+            return self._invoke(target, parameters, path, query, body=body, claims=claims)
+
+        def _invoke(
+            self,
+            target: RouteTarget,
+            parameters: dict[str, str],
+            path: str,
+            query: str,
+            *,
+            body: bytes,
+            claims: dict[str, str] | None,
+        ) -> int:
             event = http_api_event(
                 method=self.command,
                 raw_path=path,
@@ -160,6 +182,7 @@ def make_server(
                 route_key=f"{target.method} {target.template}",
                 path_parameters=parameters,
                 protocol="http",
+                claims=claims,
             )
             try:
                 answer = functions.invoke(target.function, event)

@@ -51,11 +51,13 @@ def http_api_event(
     protocol: str = "https",
     base64_body: bool | None = None,
     now: datetime | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload 2.0 event, as Lambda receives it: header names in lower
     case, repeated headers and query parameters joined with commas, cookies apart, and the
     X-Forwarded-For and -Proto headers API Gateway sets (replacing the client's). The body
-    arrives base64-encoded when it is compressed or not UTF-8, unless `base64_body` says."""
+    arrives base64-encoded when it is compressed or not UTF-8, unless `base64_body` says.
+    `claims`: those of the token a JWT authorizer accepted, which it hands on."""
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     joined: dict[str, str] = {}
     cookies: list[str] = []
@@ -106,6 +108,8 @@ def http_api_event(
         },
         "isBase64Encoded": binary,
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": dict(claims), "scopes": None}}
     if cookies:
         event["cookies"] = cookies
     if parameters:

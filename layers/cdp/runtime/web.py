@@ -35,6 +35,8 @@ from cdp.runtime.errors import (
 from cdp.runtime.jsontext import parse_json_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -65,8 +67,21 @@ def error_response(status: HTTPStatus, code: str, message: str, **extra: Any) ->
     )
 
 
-def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Metrics) -> None:
+def register_error_handlers(
+    app: ApiGatewayResolver,
+    logger: Logger,
+    metrics: Metrics,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Every refusal as `error_response` builds it, with `headers` besides (the console's
+    security headers: Powertools builds these answers apart from the routes' middleware)."""
     from aws_lambda_powertools.metrics import MetricUnit
+
+    def refuse(status: HTTPStatus, code: str, message: str, **extra: Any) -> Response[Any]:
+        response = error_response(status, code, message, **extra)
+        response.headers.update(headers or {})
+        return response
 
     @app.exception_handler(CdpError)
     def _domain_error(error: CdpError) -> Response[Any]:
@@ -76,7 +91,7 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
         if isinstance(error, InvalidRequestError) and error.details:
             key = "fields" if isinstance(error.details, dict) else "rejected"
             extra[key] = error.details
-        response = error_response(status, code, error.message, **extra)
+        response = refuse(status, code, error.message, **extra)
         if isinstance(error, StorageBusyError):
             response.headers["Retry-After"] = str(error.retry_after_seconds)
         return response
@@ -89,12 +104,12 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
             f"{str(item.get('msg', 'is not valid')).replace('Input should', 'must')}"
             for item in error.errors()
         )
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", problems)
+        return refuse(HTTPStatus.BAD_REQUEST, "invalid_request", problems)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(_: RequestUnsupportedContentType) -> Response[Any]:
         metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
-        return error_response(
+        return refuse(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as JSON, with Content-Type: application/json",
@@ -104,7 +119,7 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
     def _not_text(_: UnicodeDecodeError) -> Response[Any]:
         # Powertools decodes a base64 body before any of our code sees it.
         metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
-        return error_response(
+        return refuse(
             HTTPStatus.BAD_REQUEST,
             "invalid_request",
             "the body is not valid UTF-8 text; send JSON, without Content-Encoding",
@@ -112,7 +127,7 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
 
     @app.exception_handler(RouteNotFoundError)
     def _no_route(_: RouteNotFoundError) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", "there is no such route")
+        return refuse(HTTPStatus.NOT_FOUND, "not_found", "there is no such route")
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
@@ -124,7 +139,7 @@ def register_error_handlers(app: ApiGatewayResolver, logger: Logger, metrics: Me
             stack=traceback.format_tb(error.__traceback__),
         )
         metrics.add_metric("UnexpectedErrors", MetricUnit.Count, 1)
-        return error_response(
+        return refuse(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "internal",
             "something went wrong on our side; the request can be retried",

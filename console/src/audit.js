@@ -4,7 +4,12 @@ import { append, h, replace } from "./dom.js";
 import { time } from "./format.js";
 import { personLink } from "./people.js";
 
-const ACTIONS = { view_profile: "viewed the profile", export: "exported", erase: "erased" };
+const ACTIONS = {
+  view_profile: "viewed the profile",
+  view_events: "opened the timeline",
+  export: "exported",
+  erase: "erased",
+};
 
 export function auditView(view) {
   const status = h("p", { role: "status", class: "status" }, "Loading the audit log…");

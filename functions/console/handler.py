@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from cdp.console.audit import AuditEntry, reason_given
+from cdp.console.audit import Action, AuditEntry, reason_given
 from cdp.console.mask import masked_event, masked_sheet
 from cdp.console.page import VIEWS, built, security_headers
 from cdp.console.search import MAX_QUERY, candidates, search_result
@@ -71,7 +71,7 @@ def create_app(
             raise NotFoundError(f"nobody has the identity {parsed[0]}:{parsed[1]}")
         return parsed[0], profile
 
-    def viewed(user: ConsoleUser, asked_for: str, profile: Profile) -> bool:
+    def viewed(user: ConsoleUser, asked_for: str, profile: Profile, action: Action) -> bool:
         """Whether the person is shown whole (and the view audited) or masked."""
         if not user.can("view_personal_data"):
             return False
@@ -80,7 +80,7 @@ def create_app(
                 at=iso(clock()),
                 actor=user.name,
                 actor_id=user.subject,
-                action="view_profile",
+                action=action,
                 profile_id=profile.profile_id,
                 asked_for=asked_for,
                 reason=reason_given(query("reason")),
@@ -122,7 +122,7 @@ def create_app(
             segments=definitions.segments,
             now=clock(),
         )
-        whole = viewed(user, asked_for, profile)
+        whole = viewed(user, asked_for, profile, "view_profile")
         shown = sheet if whole else masked_sheet(sheet)
         return json_response(200, {"masked": not whole, "profile": shown})
 
@@ -136,7 +136,11 @@ def create_app(
             limit=_limit(query("limit")),
             cursor=query("cursor"),
         )
-        whole = viewed(user, asked_for, profile)
+        # Opening the timeline is written down; paging on through it is the same look.
+        if query("cursor") is None:
+            whole = viewed(user, asked_for, profile, "view_events")
+        else:
+            whole = user.can("view_personal_data")
         shown = page.events if whole else [masked_event(event) for event in page.events]
         return json_response(200, {"masked": not whole, "events": shown, "cursor": page.cursor})
 

@@ -202,3 +202,23 @@ def test_every_answer_carries_the_consoles_security_headers(
     assert "unsafe-inline" not in policy
     assert headers["Strict-Transport-Security"].startswith("max-age=")
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_opening_the_timeline_is_written_down_once_not_each_page(
+    track: Track, console: Handler
+) -> None:
+    # given a person with more events than one page holds
+    track(ADA, *({"type": "track", "userId": "42", "event": f"Viewed {n}"} for n in range(4)))
+
+    # when an editor reads their timeline two events at a time, to the end
+    path = "/console/api/profiles/user_id:42/events"
+    status, page = get(console, path, "editor", limit="2")
+    pages = 1
+    while page["cursor"]:
+        status, page = get(console, path, "editor", limit="2", cursor=page["cursor"])
+        pages += 1
+
+    # then every page was whole, and the log holds one entry: the timeline was opened
+    assert status == 200
+    assert pages == 3
+    assert [entry["action"] for entry in audit_entries(console)] == ["view_events"]

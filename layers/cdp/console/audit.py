@@ -1,7 +1,8 @@
 """The audit log: what the console's people did with a person's data.
 
-Each unmasked view of a profile, each export and each erasure is one entry: who (the signed-in
-person, as their token names them), when, what, which person and why (where the console asked).
+Each unmasked view of a profile or of its timeline, each export and each erasure is one
+entry: who (the signed-in person, as their token names them), when, what, which person and why
+(where the console asked).
 The person is named by their profile id and the kind of identifier asked for, never its value:
 the log itself holds no one's data but the console user's own.
 """
@@ -11,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Action = Literal["view_profile", "export", "erase"]
-ACTIONS: tuple[Action, ...] = ("view_profile", "export", "erase")
+Action = Literal["view_profile", "view_events", "export", "erase"]
 MAX_REASON = 500
 
 

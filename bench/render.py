@@ -31,6 +31,8 @@ def render(results: dict[str, Any]) -> str:
         _cold_start(results),
         _trackers(results),
         _cost(results),
+        _memory(results),
+        _console(results),
         _growth(results),
         _not_met(results),
     ]
@@ -353,6 +355,62 @@ counted, nor are `cdp.js`'s forms helpers, loaded only on pages with forms.
 """ + "\n".join(rows)
 
 
+def _memory(r: dict[str, Any]) -> str:
+    m = r["memory"]
+    names = {
+        "started": "started",
+        "after_load": f"after the load ({m['events']:,} events, worked off)",
+        "after_scheduler": f"after {m['days']} days of the scheduler",
+    }
+    rows = []
+    for stage, label in names.items():
+        found = m["stages"][stage]
+        held = found["held"]
+        records = sum(stream["records_held"] for stream in held["streams"].values())
+        rows.append(
+            f"| {label} | {found['rss_mb']:.0f} | {found['peak_rss_mb']:.0f} | "
+            f"{sum(held['items'].values()):,} | {records:,} | {held['shard_iterators']:,} |"
+        )
+    days = ", ".join(f"day {day}: {mb:.0f} MB" for day, mb in m["rss_mb_by_day"])
+    seconds = m["seconds"]
+    return (
+        f"""## 8. Memory of `cdp dev`
+
+`cdp dev` as a subprocess (`bench/memory.py`), resident memory read from its
+`/proc/<pid>/status` (VmRSS now, VmHWM at its highest). With a segment that time alone changes
+in force, it receives `make soak`'s load ({m["events"]:,} messages from {m["people"]:,} people,
+concurrent raw-HTTP and Segment-library clients), works it off, then lives {m["days"]} days: each
+day {m["daily_events"]} orders, the clock moved a day, the scheduler run. What moto holds for
+the stack is read from `GET /_dev/memory`.
+
+| Stage | Resident MB | Highest MB | Items stored | Stream records held | Shard iterators |
+|---|---|---|---|---|---|
+"""
+        + "\n".join(rows)
+        + f"""
+
+Resident memory through the days: {days}. Sending took {seconds["send"]:.0f} s, working it off
+{seconds["drain"]:.0f} s, the {m["days"]} days {seconds["scheduler"]:.0f} s.
+"""
+    )
+
+
+def _console(r: dict[str, Any]) -> str:
+    rows = [
+        f"| `{name}` | {size['minified'] / 1024:,.1f} KB | **{size['gzipped'] / 1024:,.1f} KB** |"
+        for name, size in r["console"].items()
+    ]
+    return """## 9. The console's page
+
+What a browser downloads for the console (`make console`: one script and one stylesheet,
+minified by esbuild), gzipped at level 9. Nothing else: no framework, no font, no asset from
+another host.
+
+| File | Minified | Gzipped |
+|---|---|---|
+""" + "\n".join(rows)
+
+
 def _cost(r: dict[str, Any]) -> str:
     cost = r["cost"]
     prices = cost["prices"]
@@ -542,20 +600,31 @@ What would reach the target, by how much each helps (measured above, *How the fi
 
 def _collector_why(r: dict[str, Any]) -> str:
     c = r["cpu"]["collector"]
-    return f"""Per event the collector validates the message against the Segment spec (pydantic), corrects its
-timestamp, serialises it twice (once to check the 32 KB limit, once to store it) and compresses it
-with zlib; per request it parses the body, routes it (Powertools) and writes with
-`BatchWriteItem`. Batching already spreads the per-request work ({c["1"]["ours_us"]:.0f} µs/event
-at batch size 1, {c["20"]["ours_us"]:.0f} at 20, {c["100"]["ours_us"]:.0f} at 100); what is left is
-per message, and botocore adds {c["100"]["botocore_us"]:.0f} µs/event of its own to serialise the
-items. (The regular expression that now checks identifiers for control characters, instead of
-a character loop in Python, came out of this benchmark.) What would reach 0.75 × botocore's work:
+    return f"""Per event the collector reads the Segment fields in plain Python (the spec's pydantic models
+only for what it cannot vouch for), corrects the timestamp, serialises the message once (the
+text it stores; a batch member's size as sent is computed only when a bound says it may be near
+32 KB) and compresses it with zlib and a preset dictionary. Batching already spreads the
+per-request work ({c["1"]["ours_us"]:.0f} µs/event at batch size 1, {c["20"]["ours_us"]:.0f} at 20,
+{c["100"]["ours_us"]:.0f} at 100); botocore adds {c["100"]["botocore_us"]:.0f} µs/event of its own.
+The garbage collector's passes are counted apart from both (in this process they walk moto's
+in-memory tables, which a Lambda function does not hold); before they were, the ratio moved
+between 0.58 and 0.85 from run to run by where the passes fell.
 
-- measure a batch member's size only when the request is large enough for one to exceed 32 KB
-  (the whole body is under 32 KB in nearly every request), saving one JSON serialisation;
-- validate with one compiled `TypeAdapter` over the batch instead of a model per message, and
-  format the arrival time once per request instead of once per message;
-- the rest is zlib and JSON, already in C."""
+About a fifth of our time per event is zlib: for a message of about 800 bytes, a deflate
+stream's set-up and its dictionary cost more than the compression itself. Compression levels
+1 to 9, smaller windows and memory levels, fixed Huffman codes and a primed compressor copied
+per event were measured and save nothing. What is left is JSON and zlib in C and a few dozen
+lines of Python per message; reaching 0.75 × would take a cheaper codec than deflate (zstd with
+a trained dictionary is not in the runtime's standard library) or moving the reading of messages
+out of Python."""
+
+
+def _memory_why(r: dict[str, Any]) -> str:
+    m = r["memory"]
+    return f"""`cdp dev` reached {m["stages"]["after_scheduler"]["peak_rss_mb"]:.0f} MB. moto keeps every item in a
+heavy form of its own (about 8 KB per stored event here); what it kept beyond that (every
+version of every item, every stream record, iterator and queue message) is freed by
+`workbench/local/retention.py`. What would go further: trimming what moto keeps per item."""
 
 
 def _segments_why(r: dict[str, Any]) -> str:
@@ -615,6 +684,7 @@ _EXPLANATIONS = {
     "1,000 segments evaluated per profile": _segments_why,
     "handler import": _import_why,
     "snippet, minified and gzipped": _snippet_why,
+    "`cdp dev` memory at its highest": _memory_why,
     "cost per million events at batch size 20": _cost_why,
 }
 

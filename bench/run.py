@@ -1,14 +1,16 @@
 """`make bench`: run every part of the benchmark, write `bench/results.json`, render
 `docs/performance.md`.
 
-    python -m bench.run [--visitors N] [--seed S] [--quick]
+    python -m bench.run [--visitors N] [--seed S] [--memory-events N] [--quick]
 
 `--quick` runs a smaller workload with fewer rounds (to try the suite, not to publish).
+`--memory-events` is the load `cdp dev`'s memory is measured after (`make soak`'s: 50,000).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -54,11 +56,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--visitors", type=int, default=120)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--memory-events", type=int, default=50_000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.visitors = min(args.visitors, 30)
+        args.memory_events = min(args.memory_events, 5_000)
 
     # Before anything makes a botocore session: sessions copy the hooks when they are made.
     recorder = Recorder()
@@ -143,6 +147,12 @@ def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
 
     step("tracker sizes")
     results["trackers"] = _tracker_sizes()
+    results["console"] = _console_sizes()
+
+    step(f"cdp dev's memory after {args.memory_events:,} events and 181 days")
+    from bench import memory
+
+    results["memory"] = memory.measure(events=args.memory_events)
 
     step("cost")
     prices = json.loads(PRICES.read_text())
@@ -198,6 +208,20 @@ def _processor() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def _console_sizes() -> dict[str, Any]:
+    """The console page's built files (`make console`), minified and gzipped at level 9."""
+    from cdp.console.page import built
+
+    files = built()
+    return {
+        name: {
+            "minified": len(files.asset(name).body),
+            "gzipped": len(gzip.compress(files.asset(name).body, compresslevel=9)),
+        }
+        for name in (files.script, files.style)
+    }
 
 
 def _tracker_sizes() -> dict[str, Any]:
@@ -280,6 +304,7 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     worst_handler = max(cold["handlers"], key=lambda name: cold["handlers"][name]["ratio"])
     worst = cold["handlers"][worst_handler]
     snippet = results["trackers"]["cdp.js (this project)"]["gzipped"]
+    memory = results["memory"]
     cpu, cost = results["cpu"]["collector"]["100"], results["cost"]["20"]
     botocore = cpu["botocore_us"]
     segments = results["segments"]["1000"]["median_ms"] * 1000
@@ -319,6 +344,15 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{cold['libraries_ms']:g} ms = {cold['libraries_ratio']:g} {times}",
         ),
         ("snippet, minified and gzipped", "\u2264 3 KB", snippet, 3 * 1024, "bytes", ""),
+        (
+            "`cdp dev` memory at its highest, through `make soak`'s load and 181 days",
+            "\u2264 1 GB",
+            memory["stages"]["after_scheduler"]["peak_rss_mb"],
+            memory["target_mb"],
+            "MB",
+            f"{memory['events']:,} events, {memory['people']:,} people; resident after the "
+            f"days: {memory['stages']['after_scheduler']['rss_mb']:g} MB",
+        ),
         (
             "cost per million events at batch size 20",
             "< $1.50",

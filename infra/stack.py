@@ -53,6 +53,12 @@ class CdpStack(cdk.Stack):
         cdk.CfnOutput(self, "EventBusName", value=sharing.bus.event_bus_name)
         cdk.CfnOutput(
             self,
+            "ConsoleUserPoolId",
+            value=api.console.pool.user_pool_id,
+            description="The console's people: invite them here and add them to a role's group",
+        )
+        cdk.CfnOutput(
+            self,
             "ImportBucketName",
             value=storage.import_bucket.bucket_name,
             description="Drop files under imports/<source>/ to import them server-side",

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     results = run(recorder, args)
     results["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.output.relative_to(ROOT)}", file=sys.stderr)
+    print(f"wrote {args.output}", file=sys.stderr)
     from bench.render import write
 
     print(f"wrote {write(results).relative_to(ROOT)}", file=sys.stderr)

@@ -22,7 +22,15 @@ import boto3
 from cdp.profiles.identity import comparable
 from cdp.storage import clients
 from infra.wiring import FUNCTIONS, IMPORT_BUCKET_ENV, SECRETS, FunctionSpec, shared_environment
-from tests.reliability.conftest import Pipeline, Stack, _issue_keys, basic, bearer
+from tests.reliability.conftest import (
+    SIGN_IN_URL,
+    Pipeline,
+    Stack,
+    _issue_keys,
+    basic,
+    bearer,
+    console_sign_in,
+)
 from workbench.local.aws import create_bus, create_queues, create_tables
 from workbench.local.gateway import Functions
 
@@ -99,6 +107,8 @@ class Platform:
                     Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
                 )
             destinations[name] = (purpose, url)
+        signin, console_token = console_sign_in()
+        os.environ.update({"SIGN_IN_URL": SIGN_IN_URL, "CONSOLE_CLIENT_ID": signin.client_id})
         clear_caches()
         stack = Stack(
             functions=Functions(FUNCTIONS),
@@ -106,6 +116,8 @@ class Platform:
             tables=tables,
             keys=_issue_keys(dynamodb, tables),
             pipeline=Pipeline(tables),
+            signin=signin,
+            console_token=console_token,
         )
         return cls(stack, tables, queues, bucket, destinations)
 

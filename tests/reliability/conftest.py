@@ -260,6 +260,15 @@ def _clear_caches() -> None:
         factory.cache_clear()
 
 
+SIGN_IN_URL = "https://sign-in.shop.example"
+
+
+def console_sign_in() -> tuple[LocalSignIn, str]:
+    """Cognito in moto with `cdp dev`'s accounts, and an admin's token."""
+    signin = LocalSignIn(boto3.client("cognito-idp", region_name=REGION))
+    return signin, _console_token(signin, "admin")
+
+
 def _console_token(signin: LocalSignIn, role: str) -> str:
     account = next(account for account in signin.accounts if account.role == role)
     answer = signin.cognito.admin_initiate_auth(
@@ -304,8 +313,8 @@ def stack(
     """Every HTTP function of the stack on moto, with a form, a segment, a generic webhook and
     one known person (profile built) in place."""
     monkeypatch.setenv("ALLOWED_ORIGINS", ",".join(ALLOWED_ORIGINS))
-    signin = LocalSignIn(boto3.client("cognito-idp", region_name=REGION))
-    monkeypatch.setenv("SIGN_IN_URL", "https://sign-in.shop.example")
+    signin, console_token = console_sign_in()
+    monkeypatch.setenv("SIGN_IN_URL", SIGN_IN_URL)
     monkeypatch.setenv("CONSOLE_CLIENT_ID", signin.client_id)
     _clear_caches()
     stack = Stack(
@@ -315,7 +324,7 @@ def stack(
         keys=_issue_keys(dynamodb, table_names),
         pipeline=Pipeline(table_names),
         signin=signin,
-        console_token=_console_token(signin, "admin"),
+        console_token=console_token,
     )
     admin = bearer(stack.keys.secret)
     webhook = {"format": "generic", "secret": WEBHOOK_SECRET,

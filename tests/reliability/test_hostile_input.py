@@ -63,9 +63,10 @@ def check(
 
 
 def _script(route: Route) -> bool:
-    """The tracker's code and the OpenAPI document name things: they are not answers."""
+    """The tracker's and the console's code and the OpenAPI document name things: they are
+    not answers."""
     return route.template.endswith((".js", "openapi.json")) or route.template.startswith(
-        "/v1/static/"
+        ("/v1/static/", "/console/assets/")
     )
 
 

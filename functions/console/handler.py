@@ -173,8 +173,9 @@ def _secure(app: APIGatewayHttpResolver, settings: ConsoleSettings) -> None:
 
 
 def _page_routes(app: APIGatewayHttpResolver, settings: ConsoleSettings) -> None:
-    """The public routes: where to sign in, the built files, and the page for every view.
-    Registered after the API's, since the page's path takes everything under /console."""
+    """The public routes: where to sign in, the built files, and the page for each view
+    (`cdp.console.page.VIEWS`; API Gateway routes every other path under /console here too,
+    and it is a 404)."""
 
     @app.get("/console/api/config")
     def sign_in_config() -> Response[Any]:

@@ -114,7 +114,7 @@ class LocalSignIn:
     def authorize(self, body: bytes, query: str) -> Answer:
         """GET: the sign-in form for an authorization request; POST: its answer, which
         redirects to the page with a one-time code (or shows the form again)."""
-        request = dict(parse_qsl(body.decode() if body else query))
+        request = dict(parse_qsl(body.decode(errors="replace") if body else query))
         problem = self._request_problem(request)
         if problem:
             return _page(400, f"<p>{html.escape(problem)}</p>")

@@ -15,8 +15,6 @@ from cdp.console.users import ROLES
 from infra.config import DeploymentConfig
 from infra.constructs.checks import acknowledge
 
-CALLBACK_PATH = "console/callback"
-
 
 class ConsoleSignIn(Construct):
     def __init__(
@@ -63,8 +61,10 @@ class ConsoleSignIn(Construct):
                 group_name=role,
                 description=f"Console role: {role}",
             )
-        callbacks = [f"{api.api_endpoint}/{CALLBACK_PATH}"]
-        callbacks += [f"https://{config.domain_name}/{CALLBACK_PATH}"] if config.domain_name else []
+        # The page's addresses: it comes back from signing in to /console/callback, and from
+        # signing out to /console (the page says so in its requests; Cognito wants them exact).
+        pages = [f"{api.api_endpoint}/console"]
+        pages += [f"https://{config.domain_name}/console"] if config.domain_name else []
         self.client = self.pool.add_client(
             "Page",
             generate_secret=False,
@@ -72,8 +72,8 @@ class ConsoleSignIn(Construct):
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True),
                 scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
-                callback_urls=callbacks,
-                logout_urls=[url.removesuffix(CALLBACK_PATH) for url in callbacks],
+                callback_urls=[f"{page}/callback" for page in pages],
+                logout_urls=pages,
             ),
             prevent_user_existence_errors=True,
             id_token_validity=Duration.hours(1),

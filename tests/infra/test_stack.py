@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -676,3 +677,32 @@ def test_only_the_importer_touches_the_import_bucket_and_only_its_objects(
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_the_console_signs_people_in_with_cognito_and_its_routes_need_a_token(
+    template: Template,
+) -> None:
+    # the page's app client: the code flow with PKCE, no secret, back to the console's pages
+    [client] = resources(template, "AWS::Cognito::UserPoolClient").values()
+    properties = client["Properties"]
+    assert properties["AllowedOAuthFlows"] == ["code"]
+    assert properties.get("GenerateSecret", False) is False
+    assert "/console/callback" in json.dumps(properties["CallbackURLs"])
+    # signing out comes back to /console, which the page names as its logout_uri
+    assert json.dumps(properties["LogoutURLs"]).count("/console") == 1
+    assert "/console/callback" not in json.dumps(properties["LogoutURLs"])
+    groups = {
+        g["Properties"]["GroupName"]
+        for g in resources(template, "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {"viewer", "editor", "admin"}
+    # every console API route has the JWT authorizer, and no other route has one
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"].get("AuthorizationType", "NONE")
+        for r in resources(template, "AWS::ApiGatewayV2::Route").values()
+    }
+    signed_in = {
+        f"{r.method} {r.path}" for spec in wiring.FUNCTIONS for r in spec.routes if r.signed_in
+    }
+    assert signed_in
+    assert {key for key, kind in routes.items() if kind == "JWT"} == signed_in

@@ -1,23 +1,8 @@
 // Why a person is in a segment: the segment's condition as a tree, each part with whether it
 // holds and, for each single condition, the person's actual value now.
 import { h } from "./dom.js";
+import { OPERATORS, SUBJECTS } from "./rules.js";
 
-const SUBJECTS = ["trait", "trait_set_at", "computed", "profile", "identity", "consent", "segment"];
-const OPERATORS = {
-  eq: "is",
-  neq: "is not",
-  in: "is one of",
-  contains: "contains",
-  exists: "exists",
-  gt: "is more than",
-  gte: "is at least",
-  lt: "is less than",
-  lte: "is at most",
-  between: "is between",
-  prefix: "starts with",
-  within: "is within (days)",
-  older_than: "is older than (days)",
-};
 const COMBINATORS = {
   all: "All of these hold",
   any: "At least one of these holds",
@@ -29,13 +14,13 @@ export function explanation(explained) {
     "div",
     { class: "why" },
     h("p", {}, h("strong", {}, "Why: "), explained.member ? "a member now." : "not a member now."),
-    h("ul", { class: "condition" }, condition(explained.condition)),
+    h("ul", { class: "condition" }, condition(explained.condition, true)),
     explained.purpose
       ? h(
           "p",
           {},
           `Needs consent for ${explained.purpose.consent}: it is ${explained.purpose.state ?? "not given"} `,
-          verdict(explained.purpose.holds),
+          judgement(explained.purpose.holds),
         )
       : null,
     explained.pending
@@ -48,7 +33,12 @@ export function explanation(explained) {
   );
 }
 
-function condition(node) {
+/** A condition as it reads, without anyone's values (a segment's definition). */
+export const description = (node) =>
+  h("ul", { class: "condition why" }, condition(node, false));
+
+function condition(node, judged) {
+  const verdict = judged ? judgement : () => null;
   for (const combinator of ["all", "any"]) {
     if (Array.isArray(node[combinator])) {
       return h(
@@ -57,12 +47,12 @@ function condition(node) {
         COMBINATORS[combinator],
         " ",
         verdict(node.holds),
-        h("ul", {}, node[combinator].map(condition)),
+        h("ul", {}, node[combinator].map((part) => condition(part, judged))),
       );
     }
   }
   if (node.not) {
-    return h("li", {}, COMBINATORS.not, " ", verdict(node.holds), h("ul", {}, condition(node.not)));
+    return h("li", {}, COMBINATORS.not, " ", verdict(node.holds), h("ul", {}, condition(node.not, judged)));
   }
   const subject = SUBJECTS.find((name) => name in node);
   const operator = Object.keys(OPERATORS).find((name) => name in node);
@@ -79,13 +69,11 @@ function condition(node) {
           ` ${operator ? OPERATORS[operator] : "?"} `,
           h("code", {}, JSON.stringify(node[operator])),
         ],
-    "; actual: ",
-    h("code", {}, JSON.stringify(node.actual ?? null)),
-    " ",
+    judged ? ["; actual: ", h("code", {}, JSON.stringify(node.actual ?? null)), " "] : null,
     verdict(node.holds),
   );
 }
 
 // Said in words, not only in colour.
-const verdict = (holds) =>
+const judgement = (holds) =>
   h("span", { class: `badge ${holds ? "good" : "warn"}` }, holds ? "holds" : "does not hold");

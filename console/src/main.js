@@ -16,10 +16,19 @@ import { h, replace } from "./dom.js";
 import { profileView } from "./profile.js";
 import { searchView } from "./search.js";
 
+// Views not every visit needs come in chunks of their own, loaded when first opened.
+const segments = () => import("./segments.js");
+const forms = () => import("./forms.js");
+
 const ROUTES = [
   [/^\/console\/?$/, () => navigate("/console/profiles", { replace: true })],
   [/^\/console\/profiles\/?$/, searchView],
   [/^\/console\/profiles\/([^/]+)\/?$/, profileView],
+  [/^\/console\/segments\/?$/, later(segments, "segmentsView", "Segments")],
+  [/^\/console\/segments\/([^/]+)\/?$/, later(segments, "segmentView", "Segment")],
+  [/^\/console\/forms\/?$/, later(forms, "formsView", "Forms")],
+  [/^\/console\/forms\/([^/]+)\/?$/, later(forms, "formView", "Form")],
+  [/^\/console\/sources\/?$/, later(() => import("./sources.js"), "sourcesView", "Sources")],
   [/^\/console\/audit\/?$/, auditView],
 ];
 
@@ -70,7 +79,12 @@ async function start() {
 
 function frame(config) {
   main = h("main", { id: "main", tabindex: "-1" });
-  const views = [["/console/profiles", "Profiles"]];
+  const views = [
+    ["/console/profiles", "Profiles"],
+    ["/console/segments", "Segments"],
+    ["/console/forms", "Forms"],
+    ["/console/sources", "Sources"],
+  ];
   if (session.abilities.includes("read_audit")) views.push(["/console/audit", "Audit log"]);
   nav = h(
     "nav",
@@ -148,6 +162,35 @@ function show(focus) {
     heading.tabIndex = -1; // focusable by script only, so a screen reader starts at the view
     heading.focus();
   }
+}
+
+/** A view from a chunk: its title at once, the view when the chunk has come. */
+function later(load, name, title) {
+  return (view, context) => {
+    const heading = h("h1", {}, title);
+    replace(view, heading, h("p", { role: "status", class: "status" }, "Loading…"));
+    load().then(
+      (module) => {
+        if (!view.isConnected) return; // the person moved on
+        const focused = document.activeElement === heading;
+        const shown = module[name](view, context);
+        if (shown && document.title.startsWith(`${title} ·`))
+          document.title = `${shown.title} · CDP console`;
+        const drawn = view.querySelector("h1");
+        if (focused && drawn) {
+          drawn.tabIndex = -1;
+          drawn.focus();
+        }
+      },
+      () =>
+        replace(
+          view,
+          heading,
+          h("p", { role: "alert", class: "error" }, "This view could not be loaded. Reload the page to try again."),
+        ),
+    );
+    return { title };
+  };
 }
 
 export function navigate(url, { replace: instead = false } = {}) {

@@ -12,6 +12,7 @@ const KINDS = {
   observed: "Observed: seen in their events",
 };
 const EVENTS_PER_PAGE = 25;
+const TYPES = ["track", "page", "screen", "identify", "group", "alias"];
 
 export function profileView(view, { match, params, session }) {
   const identity = decodeURIComponent(match[1]);
@@ -20,7 +21,8 @@ export function profileView(view, { match, params, session }) {
   const status = h("p", { role: "status", class: "status" }, "Loading the profile…");
   const sheetArea = h("div");
   const timeline = h("section", { "aria-labelledby": "events-heading" });
-  replace(view, heading, status, sheetArea, timeline);
+  const rights = h("div");
+  replace(view, heading, status, sheetArea, timeline, rights);
 
   const path = `profiles/${encodeIdentity(identity)}`;
   get(path, { reason }).then(
@@ -30,7 +32,16 @@ export function profileView(view, { match, params, session }) {
       document.title = `${name} · CDP console`;
       status.textContent = "";
       replace(sheetArea, sheet(profile, masked, session));
-      events(timeline, path, reason);
+      events(timeline, path, reason, TYPES.includes(params.get("type")) ? params.get("type") : "");
+      if (["export", "erase"].some((ability) => session.abilities.includes(ability))) {
+        import("./privacy.js").then(({ privacyPart }) => {
+          const erased = () => {
+            replace(sheetArea, h("p", { class: "notice" }, `${identity} is erased: nothing is held any more.`));
+            replace(timeline);
+          };
+          replace(rights, privacyPart(identity, session, erased));
+        });
+      }
     },
     (error) => {
       heading.textContent =
@@ -282,9 +293,16 @@ function mergesOf(profile) {
   ];
 }
 
-// The timeline: newest first, a page at a time; each event opens to its JSON.
-function events(area, path, reason) {
+// The timeline: newest first, a page at a time, of one type or all (`?type=` in the URL);
+// each event opens to its JSON.
+function events(area, path, reason, initial) {
   const list = h("ol", { class: "timeline plain" });
+  const filter = h(
+    "select",
+    { id: "event-type", name: "type" },
+    h("option", { value: "" }, "All events"),
+    TYPES.map((type) => h("option", { value: type, selected: type === initial }, `${type} only`)),
+  );
   const status = h("p", { role: "status", class: "status" }, "Loading events…");
   const older = h("button", { type: "button", class: "secondary", hidden: true }, "Older events");
   const problem = h("div");
@@ -292,6 +310,7 @@ function events(area, path, reason) {
     area,
     h("h2", { id: "events-heading" }, "Events"),
     h("p", { class: "help" }, "Newest first. Open an event to read it as it was stored."),
+    h("div", { class: "field inline" }, h("label", { for: "event-type" }, "Show"), filter),
     list,
     status,
     older,
@@ -299,18 +318,23 @@ function events(area, path, reason) {
   );
   let cursor = null;
   let shown = 0;
+  let asked = 0; // an answer for a filter no longer chosen is dropped
   const load = () => {
     older.disabled = true;
-    get(`${path}/events`, { limit: EVENTS_PER_PAGE, cursor, reason }).then(
+    const type = filter.value;
+    const ask = ++asked;
+    get(`${path}/events`, { limit: EVENTS_PER_PAGE, cursor, reason, type }).then(
       (page) => {
+        if (ask !== asked) return;
         append(list, page.events.map(eventItem));
         shown += page.events.length;
         cursor = page.cursor;
         older.hidden = !cursor;
         older.disabled = false;
+        const kind = type ? `${type} ` : "";
         status.textContent = shown
-          ? `${count(shown, "event")} shown${cursor ? "; older ones exist" : ""}.`
-          : "No events stored.";
+          ? `${count(shown, `${kind}event`)} shown${cursor ? "; older ones exist" : ""}.`
+          : `No ${kind}events stored.`;
       },
       (error) => {
         older.disabled = false;
@@ -320,6 +344,18 @@ function events(area, path, reason) {
     );
   };
   older.addEventListener("click", load);
+  filter.addEventListener("change", () => {
+    const url = new URL(location.href);
+    if (filter.value) url.searchParams.set("type", filter.value);
+    else url.searchParams.delete("type");
+    history.replaceState(null, "", url);
+    cursor = null;
+    shown = 0;
+    replace(list);
+    replace(problem);
+    status.textContent = "Loading events…";
+    load();
+  });
   load();
 }
 

@@ -1,7 +1,7 @@
 """The console's page: one HTML shell for every view (each view's URL is the page's own, so it
-can be shared), its built script and stylesheet (`console/build.mjs` writes them into
-`cdp/static/console/` under content-hash names, with `manifest.json` last), and the headers
-every answer of the console carries."""
+can be shared), its built script, the chunks the script imports when a view needs them, and its
+stylesheet (`console/build.mjs` writes them into `cdp/static/console/` under content-hash names,
+with `manifest.json` last), and the headers every answer of the console carries."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ VIEWS = (
     "/console/profiles",
     "/console/profiles/<identity>",
     "/console/audit",
+    "/console/segments",
+    "/console/segments/<segment_id>",
+    "/console/forms",
+    "/console/forms/<form_id>",
+    "/console/sources",
 )
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
@@ -37,7 +42,8 @@ class Asset:
 class Built:
     script: str  # app.<hash>.js
     style: str  # app.<hash>.css
-    assets: dict[str, Asset]
+    preload: tuple[str, ...]  # the chunks the script imports at once (app-chunk.<hash>.js)
+    assets: dict[str, Asset]  # these and the chunks of the views loaded when opened
 
     def asset(self, name: str) -> Asset:
         """A built file by its content-hash name; an older one is not kept."""
@@ -52,7 +58,11 @@ class Built:
             "<title>CDP console</title>"
             f'<link rel="stylesheet" href="{ASSETS}{html.escape(self.style)}">'
             f'<script type="module" src="{ASSETS}{html.escape(self.script)}"></script>'
-            '</head><body><div id="app"></div>'
+            + "".join(
+                f'<link rel="modulepreload" href="{ASSETS}{html.escape(name)}">'
+                for name in self.preload
+            )
+            + '</head><body><div id="app"></div>'
             "<noscript><p>The console needs JavaScript.</p></noscript></body></html>"
         )
 
@@ -64,14 +74,19 @@ def built() -> Built:
     try:
         manifest = json.loads(static.joinpath("manifest.json").read_bytes())
         assets = {}
-        for name in (manifest["script"], manifest["style"]):
+        for name in (manifest["script"], manifest["style"], *manifest.get("chunks", ())):
             body = static.joinpath(name).read_bytes()
             suffix = name[name.rindex(".") :]
             etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
             assets[name] = Asset(body=body, content_type=_TYPES[suffix], etag=etag)
     except FileNotFoundError:
         raise NotFoundError("the console is not built; run `make console`") from None
-    return Built(script=manifest["script"], style=manifest["style"], assets=assets)
+    return Built(
+        script=manifest["script"],
+        style=manifest["style"],
+        preload=tuple(manifest.get("preload", ())),
+        assets=assets,
+    )
 
 
 def security_headers(sign_in_origin: str, *, https: bool) -> dict[str, str]:

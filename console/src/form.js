@@ -1,0 +1,95 @@
+// Forms: labelled fields with their help and their error, and the errors of an answer shown
+// next to the fields they belong to (those that belong to none, in the form's summary).
+import { h, replace } from "./dom.js";
+import { placeOf } from "./rules.js";
+
+let made = 0;
+export const uid = (prefix) => `${prefix}-${++made}`;
+
+/** A labelled control; `key` is the path of the definition it edits, where errors are shown. */
+export function field(problems, key, label, control, help) {
+  control.id ||= uid("field");
+  const error = h("p", { class: "field-error", id: `${control.id}-error` });
+  const helpText = help ? h("p", { class: "help", id: `${control.id}-help` }, help) : null;
+  control.setAttribute(
+    "aria-describedby",
+    [helpText && helpText.id, error.id].filter(Boolean).join(" "),
+  );
+  if (problems && key) problems.slot(key, control, error);
+  const box = control.type === "checkbox";
+  return h(
+    "div",
+    { class: box ? "field check" : "field" },
+    box ? [control, " ", h("label", { for: control.id }, label)] : [h("label", { for: control.id }, label), control],
+    helpText,
+    error,
+  );
+}
+
+export const input = (attributes) => h("input", { type: "text", autocomplete: "off", ...attributes });
+
+export function select(options, selected, attributes = {}) {
+  return h(
+    "select",
+    attributes,
+    options.map(([value, label]) => h("option", { value, selected: value === selected }, label)),
+  );
+}
+
+export class Problems {
+  /** `summary` is where the count and anything not placed by a field is said (an alert). */
+  constructor(summary) {
+    this.summary = summary;
+    this.slots = new Map();
+  }
+
+  slot(key, control, error) {
+    this.slots.set(key, { control, error });
+  }
+
+  /** Forget the places under `prefix` (a part of the form drawn again). */
+  drop(prefix) {
+    for (const key of [...this.slots.keys()])
+      if (key === prefix || key.startsWith(`${prefix}.`)) this.slots.delete(key);
+  }
+
+  clear() {
+    replace(this.summary);
+    for (const { control, error } of this.slots.values()) {
+      error.textContent = "";
+      control.removeAttribute("aria-invalid");
+    }
+  }
+
+  /** Shows `fields` ({path: message}) by their fields, and `message` above; answers how many. */
+  show(message, fields = {}) {
+    this.clear();
+    const loose = [];
+    let first = null;
+    const entries = Object.entries(fields || {});
+    for (const [path, text] of entries) {
+      const place = placeOf(path, this.slots.keys());
+      if (!place) {
+        loose.push(`${path}: ${text}`);
+        continue;
+      }
+      const { control, error } = this.slots.get(place);
+      error.textContent = error.textContent ? `${error.textContent}; ${text}` : String(text);
+      control.setAttribute("aria-invalid", "true");
+      first ||= control;
+    }
+    const placed = entries.length - loose.length;
+    replace(
+      this.summary,
+      h(
+        "div",
+        { class: "problems" },
+        h("p", { class: "error" }, message),
+        placed ? h("p", {}, `${placed === 1 ? "One problem is" : `${placed} problems are`} shown next to ${placed === 1 ? "its field" : "their fields"}.`) : null,
+        loose.length ? h("ul", {}, loose.map((text) => h("li", {}, text))) : null,
+      ),
+    );
+    if (first) first.focus();
+    return entries.length;
+  }
+}

@@ -1,0 +1,355 @@
+"""The console's views of configuration and of a person's rights, in a real browser (headless
+Chromium against `cdp dev`, as `test_console_browser.py`): an editor defines a segment, sees
+what is wrong next to the field it belongs to, previews how many it would match, saves it and
+opens a member; a viewer reads segments and forms without a control to change them; an admin
+creates a source and is shown its key once, rotates it; an admin exports a person and erases
+them after typing who; the timeline shows one type of event when asked. axe-core checks each
+view."""
+
+# ruff: noqa: F811 (the tests take `new_page`, imported as a fixture, as their parameter)
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from segment.analytics.client import Client
+
+from tests.e2e.conftest import WRITE_KEY, DevStack
+from tests.e2e.test_console_browser import (
+    api,
+    eventually,
+    new_page,  # noqa: F401 (a fixture)
+    no_serious_violations,
+    sign_in,
+)
+
+pytestmark = pytest.mark.e2e
+
+BUYERS = {
+    "id": "views-buyers",
+    "name": "Bought something",
+    "description": "Ordered at least once in 30 days",
+    "condition": {"computed": "orders_30d", "gte": 1},
+}
+FORM = {
+    "id": "newsletter",
+    "name": "Newsletter preferences",
+    "fields": [
+        {
+            "trait": "favourite_topic",
+            "label": "Which topic do you like best?",
+            "type": "select",
+            "options": ["gardening", "cooking"],
+            "purpose": "So that we only send what you read",
+            "valid_days": 180,
+        },
+        {"trait": "first_name", "label": "Your first name", "purpose": "To greet you"},
+    ],
+    "consent_purposes": ["marketing"],
+    "consent_text": "Send me the newsletter",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    email: str
+    profile_id: str
+
+
+def shopper(stack: DevStack, plan: str) -> Person:
+    """Someone who signed up on `plan`, looked at a page and ordered once."""
+    user = f"{plan}-{uuid.uuid4().hex[:8]}"
+    email = f"{user}@example.com"
+    client = Client(write_key=WRITE_KEY, host=stack.url, sync_mode=True)
+    client.identify(user, {"email": email, "plan": plan})
+    client.page(user, name="Pricing")
+    client.track(user, "Order Completed", {"revenue": 30})
+    profile = eventually(
+        lambda: (
+            (p := api(stack, "GET", f"/v1/profiles/user_id:{user}").json()).get("event_count", 0)
+            >= 3
+            and p
+        )
+    )
+    return Person(user_id=user, email=email, profile_id=profile["profile_id"])
+
+
+@pytest.fixture(scope="module")
+def pro(dev_stack: DevStack) -> Person:
+    assert api(dev_stack, "PUT", f"/v1/segments/{BUYERS['id']}", json=BUYERS).status_code == 200
+    assert api(dev_stack, "PUT", f"/v1/forms/{FORM['id']}", json=FORM).status_code == 200
+    return shopper(dev_stack, "pro")
+
+
+@pytest.fixture(scope="module")
+def basic(dev_stack: DevStack, pro: Person) -> Person:
+    return shopper(dev_stack, "basic")
+
+
+@pytest.fixture
+def editor(dev_stack: DevStack, new_page: Any) -> Any:
+    page = new_page()
+    sign_in(page, dev_stack, "editor", "/console/segments")
+    return page
+
+
+def rule(page: Any, number: int) -> Any:
+    return page.get_by_role("group", name=f"Condition {number}")
+
+
+def test_an_editor_defines_a_segment_previews_it_and_opens_a_member(
+    dev_stack: DevStack, pro: Person, basic: Person, editor: Any
+) -> None:
+    page = editor
+    page.wait_for_selector(f"text={BUYERS['name']}")
+    no_serious_violations(page, "segments")
+
+    page.get_by_role("link", name="New segment").click()
+    page.wait_for_selector("h1 >> text=New segment")
+    assert page.url == f"{dev_stack.url}/console/segments/new"
+
+    # a segment without a name is refused before it is sent, next to the name
+    page.get_by_label("Segment id").fill("pro-plan")
+    page.get_by_role("button", name="Create the segment").click()
+    name_error = page.locator(".field", has=page.get_by_label("Segment name")).first
+    assert "give the segment a name" in name_error.locator(".field-error").inner_text()
+    assert page.get_by_label("Segment name").get_attribute("aria-invalid") == "true"
+    page.get_by_label("Segment name").fill("Pro plan")
+
+    # the platform's refusal is shown next to the field it is about
+    first = rule(page, 1)
+    first.get_by_label("Subject").select_option("profile")
+    first.get_by_label("Name").fill("signup")
+    first.get_by_label("Operator").select_option("gte")
+    first.get_by_label("Value").fill("1")
+    page.get_by_role("button", name="Preview").click()
+    field = first.locator(".field", has=first.get_by_label("Name"))
+    field.locator(".field-error:not(:empty)").wait_for()
+    assert "first_seen" in field.locator(".field-error").inner_text()
+    assert first.get_by_label("Name").get_attribute("aria-invalid") == "true"
+    no_serious_violations(page, "new segment, with an error")
+
+    # fixed, it previews: one of the two shoppers is on the pro plan
+    first.get_by_label("Subject").select_option("trait")
+    first.get_by_label("Name").fill("plan")
+    first.get_by_label("Operator").select_option("eq")
+    first.get_by_label("Value").fill("pro")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_selector("text=/Would match (about )?1 profile/")
+    assert first.get_by_label("Name").get_attribute("aria-invalid") is None
+
+    # saved, it is its own page with its definition and (once evaluated) its member
+    page.get_by_role("button", name="Create the segment").click()
+    page.wait_for_selector("h1 >> text=Segment: Pro plan")
+    assert page.url == f"{dev_stack.url}/console/segments/pro-plan"
+    assert 'trait plan is "pro"' in page.locator("#definition-heading + ul").inner_text()
+
+    def member_shown() -> Any:
+        page.reload()
+        page.wait_for_selector("#members-heading ~ div .status:not(:has-text('Loading'))")
+        link = page.get_by_role("link", name=pro.profile_id)
+        return link if link.count() else None
+
+    link = eventually(member_shown, timeout=30)
+    assert page.get_by_role("link", name=basic.profile_id).count() == 0
+    no_serious_violations(page, "segment")
+
+    link.click()
+    page.wait_for_selector(f"h1 >> text=Profile: {pro.email}")
+    assert page.url == f"{dev_stack.url}/console/profiles/profile_id:{pro.profile_id}"
+
+    # and it is listed
+    page.get_by_role("link", name="Segments", exact=True).click()
+    row = page.locator("tbody tr", has_text="Pro plan")
+    row.wait_for()
+
+
+def test_an_editor_changes_a_segment_where_it_is_shown(
+    dev_stack: DevStack, pro: Person, editor: Any
+) -> None:
+    page = editor
+    page.goto(f"{dev_stack.url}/console/segments/{BUYERS['id']}")
+    page.wait_for_selector(f"h1 >> text=Segment: {BUYERS['name']}")
+    edit = page.locator("section", has=page.locator("#edit-heading"))
+    assert edit.get_by_label("Segment id").get_attribute("readonly") is not None
+    assert rule(edit, 1).get_by_label("Name").input_value() == "orders_30d"
+    edit.get_by_label("Segment name").fill("Bought recently")
+    edit.get_by_role("button", name="Save changes").click()
+    page.wait_for_selector("h1 >> text=Segment: Bought recently")
+    assert api(dev_stack, "GET", f"/v1/segments/{BUYERS['id']}").json()["segment"]["name"] == (
+        "Bought recently"
+    )
+
+
+def test_a_viewer_reads_segments_and_forms_without_controls_to_change_them(
+    dev_stack: DevStack,
+    pro: Person,
+    new_page: Any,
+) -> None:
+    page = new_page()
+    sign_in(page, dev_stack, "viewer", "/console/segments")
+    page.wait_for_selector("tbody tr")
+    assert page.get_by_role("link", name="New segment").count() == 0
+
+    page.locator("tbody a").first.click()
+    page.wait_for_selector("#definition-heading")
+    page.wait_for_selector("#members-heading")
+    assert page.locator("#edit-heading").count() == 0
+    assert page.get_by_role("button", name=re.compile("Delete|Save|Preview")).count() == 0
+    no_serious_violations(page, "segment, as a viewer")
+
+    # forms: each question with why it is asked
+    page.get_by_role("link", name="Forms", exact=True).click()
+    page.get_by_role("link", name=FORM["name"]).click()
+    page.wait_for_selector(f"h1 >> text=Form: {FORM['name']}")
+    topic = page.locator(".question", has_text="Which topic do you like best?")
+    text = topic.inner_text()
+    assert "So that we only send what you read" in text
+    assert "favourite_topic" in text
+    assert "after 180 days" in text
+    assert "Send me the newsletter" in page.locator("main").inner_text()
+    assert page.get_by_role("button", name="Delete this form").count() == 0
+    no_serious_violations(page, "form")
+    page.get_by_role("link", name="Forms", exact=True).click()
+    page.wait_for_selector("tbody tr")
+    no_serious_violations(page, "forms")
+
+    # sources: the keys' states, no control to change them
+    page.get_by_role("link", name="Sources", exact=True).click()
+    page.wait_for_selector("h1 >> text=Sources and keys")
+    page.wait_for_selector(".status:not(:has-text('Loading'))")
+    assert page.locator("#create-heading").count() == 0
+    assert page.get_by_role("button", name=re.compile("Rotate|Disable")).count() == 0
+
+
+def test_an_admin_creates_a_source_sees_its_key_once_and_rotates_it(
+    dev_stack: DevStack,
+    new_page: Any,
+) -> None:
+    page = new_page()
+    sign_in(page, dev_stack, "admin", "/console/sources")
+    page.wait_for_selector("#create-heading")
+    no_serious_violations(page, "sources")
+
+    name = f"shop-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Segment name").fill(name)
+    page.get_by_label("Kind").select_option("website")
+    page.get_by_role("button", name="Create the source").click()
+    shown = page.locator(".new-key")
+    shown.wait_for()
+    assert f"New write key for {name}" in shown.inner_text()
+    assert "shown this once" in shown.inner_text()
+    key = shown.locator("code.key").inner_text()
+    assert key.startswith("wk_")
+    snippet = shown.locator("pre.snippet").inner_text()
+    assert f'cdp.load("{key}",{{host:"{dev_stack.url}"}})' in snippet
+    assert page.evaluate("() => document.activeElement.id") == "key-heading"
+    no_serious_violations(page, "sources, a new key")
+
+    # the key works
+    client = Client(write_key=key, host=dev_stack.url, sync_mode=True)
+    client.track("visitor-1", "Signed Up")
+
+    # rotated: a new key; the old one keeps working for the overlap
+    section = page.locator("section.source", has=page.locator(f"#source-{name}"))
+    section.get_by_role("button", name=f"Rotate the write key of {name}").click()
+    page.wait_for_function(
+        "old => { const k = document.querySelector('.new-key code.key'); "
+        "return k && k.textContent !== old; }",
+        arg=key,
+    )
+    rotated = shown.locator("code.key").inner_text()
+    assert rotated.startswith("wk_")
+    assert rotated != key
+    states = section.locator("tbody tr").all_inner_texts()
+    assert len(states) == 2
+    assert any("expiring" in row for row in states)
+    assert any("active" in row for row in states)
+
+    # shown once: gone after a reload, and only its id is listed
+    page.reload()
+    page.wait_for_selector(f"#source-{name}")
+    assert rotated not in page.content()
+    assert key not in page.content()
+
+
+def test_an_admin_exports_a_person_and_erases_them(
+    dev_stack: DevStack,
+    basic: Person,
+    new_page: Any,
+    tmp_path: Path,
+) -> None:
+    page = new_page()
+    identity = f"email:{basic.email}"
+    sign_in(page, dev_stack, "admin", f"/console/profiles/{identity}")
+    page.wait_for_selector("#privacy-heading")
+    no_serious_violations(page, "profile, with export and erasure")
+
+    # the export is a JSON file of everything held
+    page.get_by_label("Reason for the export").fill("ticket-7")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as JSON").click()
+    saved = tmp_path / "export.json"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.endswith(".json")
+    document = json.loads(saved.read_text())
+    assert basic.email in json.dumps(document)
+
+    # the erasure names the person, and goes ahead only when they are typed
+    page.get_by_role("button", name="Erase this person…").click()
+    page.wait_for_selector(f"h3 >> text=Erase {identity}?")
+    confirm = page.get_by_label(f"Type {identity} to confirm")
+    confirm.fill(basic.user_id)
+    page.get_by_label("Reason for the erasure").fill("ticket-7")
+    page.get_by_role("button", name="Erase for good").click()
+    field = page.locator(".field", has=confirm)
+    assert f"type {identity} exactly" in field.locator(".field-error").inner_text()
+    assert api(dev_stack, "GET", f"/v1/profiles/{identity}").status_code == 200
+    no_serious_violations(page, "erasure, confirming")
+
+    confirm.fill(identity)
+    page.get_by_role("button", name="Erase for good").click()
+    page.wait_for_selector(f"text={identity} is erased.")
+    counts = page.locator(".erased tbody tr", has_text="Events deleted").locator("td")
+    assert int(counts.inner_text()) >= 3
+    assert api(dev_stack, "GET", f"/v1/profiles/{identity}").status_code == 404
+
+    # the audit log names what was done, and why
+    page.get_by_role("link", name="Audit log").click()
+    entries = page.locator("tbody tr", has_text="ticket-7")
+    entries.filter(has_text="erased").first.wait_for()
+    assert entries.filter(has_text="exported").count() == 1
+
+
+def test_the_timeline_shows_the_type_of_event_chosen(
+    dev_stack: DevStack,
+    pro: Person,
+    new_page: Any,
+) -> None:
+    page = new_page()
+    sign_in(page, dev_stack, "editor", f"/console/profiles/profile_id:{pro.profile_id}")
+    page.wait_for_selector("text=3 events shown.")
+    page.get_by_label("Show", exact=True).select_option("track")
+    page.wait_for_selector("text=1 track event shown.")
+    assert page.locator(".timeline .kind").all_inner_texts() == ["track"]
+    assert page.url.endswith("?type=track")
+    no_serious_violations(page, "timeline, filtered")
+
+    # the filter is in the URL: a reload keeps it
+    page.reload()
+    page.wait_for_selector("text=1 track event shown.")
+    assert page.get_by_label("Show", exact=True).input_value() == "track"
+    page.get_by_label("Show", exact=True).select_option("")
+    page.wait_for_selector("text=3 events shown.")
+    assert sorted(page.locator(".timeline .kind").all_inner_texts()) == [
+        "identify",
+        "page",
+        "track",
+    ]

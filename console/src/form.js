@@ -76,7 +76,9 @@ export class Problems {
       const { control, error } = this.slots.get(place);
       error.textContent = error.textContent ? `${error.textContent}; ${text}` : String(text);
       control.setAttribute("aria-invalid", "true");
-      first ||= control;
+      // the first in the page's order, where the person starts reading
+      if (!first || first.compareDocumentPosition(control) & Node.DOCUMENT_POSITION_PRECEDING)
+        first = control;
     }
     const placed = entries.length - loose.length;
     replace(

@@ -130,7 +130,7 @@ def test_an_editor_defines_a_segment_previews_it_and_opens_a_member(
     first.get_by_label("Operator").select_option("gte")
     first.get_by_label("Value").fill("1")
     page.get_by_role("button", name="Preview").click()
-    field = first.locator(".field", has=first.get_by_label("Name"))
+    field = first.locator(".field", has=page.get_by_label("Name", exact=True))
     field.locator(".field-error:not(:empty)").wait_for()
     assert "first_seen" in field.locator(".field-error").inner_text()
     assert first.get_by_label("Name").get_attribute("aria-invalid") == "true"
@@ -239,7 +239,7 @@ def test_an_admin_creates_a_source_sees_its_key_once_and_rotates_it(
     no_serious_violations(page, "sources")
 
     name = f"shop-{uuid.uuid4().hex[:6]}"
-    page.get_by_label("Segment name").fill(name)
+    page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Kind").select_option("website")
     page.get_by_role("button", name="Create the source").click()
     shown = page.locator(".new-key")
@@ -309,7 +309,7 @@ def test_an_admin_exports_a_person_and_erases_them(
     confirm.fill(basic.user_id)
     page.get_by_label("Reason for the erasure").fill("ticket-7")
     page.get_by_role("button", name="Erase for good").click()
-    field = page.locator(".field", has=confirm)
+    field = page.locator(".field", has=page.get_by_label(f"Type {identity} to confirm"))
     assert f"type {identity} exactly" in field.locator(".field-error").inner_text()
     assert api(dev_stack, "GET", f"/v1/profiles/{identity}").status_code == 200
     no_serious_violations(page, "erasure, confirming")

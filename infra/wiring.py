@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cdp.access.roles import CONSOLE_API
 from cdp.runtime import tables
 from cdp.runtime.settings import (
     AdminApiSettings,
@@ -41,6 +42,16 @@ class Route:
     # Only for someone signed in to the console: API Gateway's JWT authorizer checks their
     # token (Cognito's) before the function runs, and hands it the token's claims.
     signed_in: bool = False
+
+
+def with_console_copy(*routes: Route) -> tuple[Route, ...]:
+    """Routes for servers (secret key), and each again under the console's API for people
+    signed in to it: the function answers both, by the caller's role on the copy."""
+    copies = (
+        Route(route.method, CONSOLE_API + route.path.removeprefix("/v1"), signed_in=True)
+        for route in routes
+    )
+    return (*routes, *copies)
 
 
 @dataclass(frozen=True)
@@ -221,7 +232,7 @@ ADMIN_API = FunctionSpec(
     handler="functions.admin_api.handler.handler",
     settings=AdminApiSettings,
     description="Admin API: segments, computed traits and other configuration",
-    routes=(
+    routes=with_console_copy(
         Route("GET", "/v1/computed-traits"),
         Route("GET", "/v1/computed-traits/{trait_id}"),
         Route("PUT", "/v1/computed-traits/{trait_id}"),
@@ -231,6 +242,7 @@ ADMIN_API = FunctionSpec(
         Route("PUT", "/v1/segments/{segment_id}"),
         Route("DELETE", "/v1/segments/{segment_id}"),
         Route("GET", "/v1/segments/{segment_id}/members"),
+        Route("POST", "/v1/segments/preview"),
         Route("GET", "/v1/forms"),
         Route("GET", "/v1/forms/{form_id}"),
         Route("PUT", "/v1/forms/{form_id}"),
@@ -249,8 +261,10 @@ ADMIN_API = FunctionSpec(
         (tables.CONFIG, "read_write"),
         (tables.KEYS, "read_write"),
         (tables.MEMBERS, "read"),
+        (tables.PROFILES, "read"),  # a sample, to preview a segment
     ),
     sends_to=(BACKFILL_QUEUE,),
+    scans=(tables.PROFILES,),
 )
 
 PUBLISHER = FunctionSpec(
@@ -360,9 +374,11 @@ PRIVACY_API = FunctionSpec(
     settings=PrivacyApiSettings,
     description="Rights of the person: export everything, erase everything, unmerge",
     routes=(
-        Route("GET", "/v1/profiles/{identity}/export"),
+        *with_console_copy(
+            Route("GET", "/v1/profiles/{identity}/export"),
+            Route("DELETE", "/v1/profiles/{identity}"),
+        ),
         Route("POST", "/v1/profiles/{identity}/unmerge"),
-        Route("DELETE", "/v1/profiles/{identity}"),
     ),
     tables=(
         # events: deleted, and other people's events that name the person redacted
@@ -373,6 +389,7 @@ PRIVACY_API = FunctionSpec(
         (tables.SUPPRESSIONS, "read_write"),
         (tables.CONFIG, "read"),
         (tables.KEYS, "read"),
+        (tables.AUDIT, "write"),  # every export and erasure is written down
     ),
     secrets=(SUPPRESSION_PEPPER,),
     sends_to=(ERASURE_QUEUE,),

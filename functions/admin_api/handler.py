@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field
 
-from cdp.access.http import require_secret_key
+from cdp.access.http import require_secret_key_or_role
+from cdp.access.roles import CONSOLE_API
 from cdp.access.sources import NewSource, Sources, public
 from cdp.intake.webhooks import WEBHOOK, WebhookConfig
 from cdp.privacy.forms import FormDefinition, check_form_change
@@ -39,6 +42,9 @@ from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
+
+if TYPE_CHECKING:
+    from cdp.storage.profiles import Sample
 
 logger, tracer, metrics = powertools("admin_api")
 
@@ -87,6 +93,7 @@ def create_app(
     config: ConfigStore,
     keys: KeyStore,
     members: MembershipIndex,
+    sample_profiles: Callable[[int], Sample],
     progress: BackfillProgress,
     queue: TaskQueue,
     purposes: Sequence[str] = DEFAULT_PURPOSES,
@@ -94,7 +101,8 @@ def create_app(
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
-    app.use(middlewares=[require_secret_key(keys.find, clock)])
+    app.use(middlewares=[require_secret_key_or_role(keys.find, clock)])
+    router = Router()  # type: ignore[no-untyped-call]
 
     def backfill(segment_id: str) -> None:
         """Evaluate every existing profile again, in the background. Imported here, not at
@@ -106,18 +114,28 @@ def create_app(
         progress.start(segment_id, version, PARTS, at=version)
         queue.send([task.to_json() for task in first_tasks(segment_id, version)])
 
-    _computed_trait_routes(app, config, clock, backfill)
+    _computed_trait_routes(router, config, clock, backfill)
     _segment_routes(
-        app, config=config, members=members, progress=progress, backfill=backfill, clock=clock
+        router,
+        config=config,
+        members=members,
+        sample_profiles=sample_profiles,
+        progress=progress,
+        backfill=backfill,
+        clock=clock,
     )
-    _form_routes(app, config=config, purposes=purposes, clock=clock)
-    _source_routes(app, sources=Sources(config=config, keys=keys), clock=clock)
-    _webhook_routes(app, config=config, clock=clock)
+    _form_routes(router, config=config, purposes=purposes, clock=clock)
+    _source_routes(router, sources=Sources(config=config, keys=keys), clock=clock)
+    _webhook_routes(router, config=config, clock=clock)
+    # Servers call these with the secret key; the console's people, by their role, call the
+    # same routes under its prefix (`require_secret_key_or_role`).
+    app.include_router(router, prefix="/v1")
+    app.include_router(router, prefix=CONSOLE_API)
     return app
 
 
 def _computed_trait_routes(
-    app: APIGatewayHttpResolver,
+    router: Router,
     config: ConfigStore,
     clock: Callable[[], datetime],
     backfill: Callable[[str], None],
@@ -128,18 +146,18 @@ def _computed_trait_routes(
         for segment_id in segments_reading(trait_id, config.definitions(SEGMENT)):
             backfill(segment_id)
 
-    @app.get("/v1/computed-traits", tags=["Computed traits"], summary="Every computed trait in use")
+    @router.get("/computed-traits", tags=["Computed traits"], summary="Every computed trait in use")
     def list_computed() -> ComputedTraitList:
         return ComputedTraitList(computed_traits=list(_effective(config)))
 
-    @app.get("/v1/computed-traits/<trait_id>", tags=["Computed traits"])
+    @router.get("/computed-traits/<trait_id>", tags=["Computed traits"])
     def get_computed(trait_id: TraitId) -> ComputedTraitDefinition:
         for definition in _effective(config):
             if definition.id == trait_id:
                 return definition
         raise NotFoundError(f"no computed trait is called {trait_id}")
 
-    @app.put("/v1/computed-traits/<trait_id>", tags=["Computed traits"])
+    @router.put("/computed-traits/<trait_id>", tags=["Computed traits"])
     def put_computed(
         trait_id: TraitId, definition: Annotated[ComputedTraitDefinition, Body(embed=False)]
     ) -> ComputedTraitDefinition:
@@ -154,7 +172,7 @@ def _computed_trait_routes(
         reevaluate_users(trait_id)
         return definition
 
-    @app.delete("/v1/computed-traits/<trait_id>", tags=["Computed traits"])
+    @router.delete("/computed-traits/<trait_id>", tags=["Computed traits"])
     def delete_computed(trait_id: TraitId) -> Response[Any]:
         is_default = any(item["id"] == trait_id for item in default_definitions())
         if is_default:
@@ -172,10 +190,11 @@ def _same(field: str, in_body: str, in_path: str) -> None:
 
 
 def _segment_routes(
-    app: APIGatewayHttpResolver,
+    router: Router,
     *,
     config: ConfigStore,
     members: MembershipIndex,
+    sample_profiles: Callable[[int], Sample],
     progress: BackfillProgress,
     backfill: Callable[[str], None],
     clock: Callable[[], datetime],
@@ -194,7 +213,7 @@ def _segment_routes(
             for item in config.definitions(SEGMENT)
         }
 
-    @app.put("/v1/segments/<segment_id>", tags=["Segments"], summary="Create or change a segment")
+    @router.put("/segments/<segment_id>", tags=["Segments"], summary="Create or change a segment")
     def put_segment(
         segment_id: SegmentIdPath, definition: Annotated[SegmentDefinition, Body(embed=False)]
     ) -> SegmentOut:
@@ -202,24 +221,24 @@ def _segment_routes(
         try:
             check_segment_change(definition, stored_segments().values())
         except ConditionError as error:
-            raise InvalidRequestError(str(error)) from None
+            raise InvalidRequestError(str(error), {error.path: error.message}) from None
         stored = definition.model_dump(mode="json", exclude_none=True)
         config.put(SEGMENT, segment_id, stored, at=iso(clock()))
         backfill(segment_id)
         return segment_out(definition)
 
-    @app.get("/v1/segments", tags=["Segments"], summary="Every segment with its member count")
+    @router.get("/segments", tags=["Segments"], summary="Every segment with its member count")
     def list_segments() -> SegmentList:
         return SegmentList(segments=[segment_out(d) for d in stored_segments().values()])
 
-    @app.get("/v1/segments/<segment_id>", tags=["Segments"])
+    @router.get("/segments/<segment_id>", tags=["Segments"])
     def get_segment(segment_id: SegmentIdPath) -> SegmentOut:
         definition = stored_segments().get(segment_id)
         if definition is None:
             raise NotFoundError(f"no segment is called {segment_id}")
         return segment_out(definition)
 
-    @app.delete("/v1/segments/<segment_id>", tags=["Segments"])
+    @router.delete("/segments/<segment_id>", tags=["Segments"])
     def delete_segment(segment_id: SegmentIdPath) -> Response[Any]:
         segments = stored_segments()
         if segment_id not in segments:
@@ -233,7 +252,7 @@ def _segment_routes(
         backfill(segment_id)  # every member leaves: segment.exited events and the index follow
         return json_response(200, {"success": True, "deleted": segment_id})
 
-    @app.get("/v1/segments/<segment_id>/members", tags=["Segments"], summary="Members, paginated")
+    @router.get("/segments/<segment_id>/members", tags=["Segments"], summary="Members, paginated")
     def list_members(
         segment_id: SegmentIdPath,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -243,6 +262,34 @@ def _segment_routes(
             raise NotFoundError(f"no segment is called {segment_id}")
         page, after = members.members(segment_id, limit=limit, after=cursor)
         return MembersPage(members=[MemberOut.model_validate(m) for m in page], cursor=after)
+
+    @router.post(
+        "/segments/preview",
+        tags=["Segments"],
+        summary="How many profiles a definition would match, before it is stored",
+    )
+    def preview_segment(
+        definition: Annotated[SegmentDefinition, Body(embed=False)],
+    ) -> Response[Any]:
+        # Imported here: only previews evaluate profiles (see `backfill`).
+        from cdp.segments.preview import SAMPLE, preview
+
+        others = stored_segments().values()
+        try:
+            check_segment_change(definition, others)
+        except ConditionError as error:
+            raise InvalidRequestError(str(error), {error.path: error.message}) from None
+        sample = sample_profiles(SAMPLE)
+        answer = preview(
+            definition,
+            others,
+            _effective(config),
+            sample.profiles,
+            total=sample.total,
+            complete=sample.complete,
+            now=clock(),
+        )
+        return json_response(200, asdict(answer))
 
 
 FORM = "form"
@@ -254,7 +301,7 @@ class FormList(BaseModel):
 
 
 def _form_routes(
-    app: APIGatewayHttpResolver,
+    router: Router,
     *,
     config: ConfigStore,
     purposes: Sequence[str],
@@ -265,7 +312,7 @@ def _form_routes(
             item["id"]: FormDefinition.model_validate(item) for item in config.definitions(FORM)
         }
 
-    @app.put("/v1/forms/<form_id>", tags=["Forms"], summary="Create or change a form")
+    @router.put("/forms/<form_id>", tags=["Forms"], summary="Create or change a form")
     def put_form(
         form_id: FormIdPath, definition: Annotated[FormDefinition, Body(embed=False)]
     ) -> FormDefinition:
@@ -276,18 +323,18 @@ def _form_routes(
         )
         return definition
 
-    @app.get("/v1/forms", tags=["Forms"], summary="Every form")
+    @router.get("/forms", tags=["Forms"], summary="Every form")
     def list_forms() -> FormList:
         return FormList(forms=list(stored().values()))
 
-    @app.get("/v1/forms/<form_id>", tags=["Forms"])
+    @router.get("/forms/<form_id>", tags=["Forms"])
     def get_form(form_id: FormIdPath) -> FormDefinition:
         found = stored().get(form_id)
         if found is None:
             raise NotFoundError(f"no form is called {form_id}")
         return found
 
-    @app.delete("/v1/forms/<form_id>", tags=["Forms"])
+    @router.delete("/forms/<form_id>", tags=["Forms"])
     def delete_form(form_id: FormIdPath) -> Response[Any]:
         if not config.delete(FORM, form_id):
             raise NotFoundError(f"no form is called {form_id}")
@@ -307,9 +354,7 @@ class TemporaryKey(BaseModel):
     expires_hours: int = Field(default=24, ge=1, le=168)
 
 
-def _source_routes(
-    app: APIGatewayHttpResolver, *, sources: Sources, clock: Callable[[], datetime]
-) -> None:
+def _source_routes(router: Router, *, sources: Sources, clock: Callable[[], datetime]) -> None:
     def with_key(record: dict[str, Any], key: str, status: int = 200) -> Response[Any]:
         return json_response(
             status,
@@ -320,8 +365,8 @@ def _source_routes(
             },
         )
 
-    @app.post(
-        "/v1/sources",
+    @router.post(
+        "/sources",
         tags=["Sources"],
         summary="Create a source and its write key",
         status_code=201,
@@ -330,37 +375,35 @@ def _source_routes(
         record, key = sources.create(new, clock())
         return with_key(record, key, 201)
 
-    @app.get("/v1/sources", tags=["Sources"], summary="Every source and the state of its keys")
+    @router.get("/sources", tags=["Sources"], summary="Every source and the state of its keys")
     def list_sources() -> Response[Any]:
         return json_response(200, {"sources": [public(r, clock()) for r in sources.list()]})
 
-    @app.get("/v1/sources/<name>", tags=["Sources"])
+    @router.get("/sources/<name>", tags=["Sources"])
     def get_source(name: SourceName) -> Response[Any]:
         return json_response(200, {"source": public(sources.get(name), clock())})
 
-    @app.post("/v1/sources/<name>/rotate", tags=["Sources"], summary="Replace the write key")
+    @router.post("/sources/<name>/rotate", tags=["Sources"], summary="Replace the write key")
     def rotate_source(
         name: SourceName, rotation: Annotated[Rotation, Body(embed=False)]
     ) -> Response[Any]:
         record, key = sources.rotate(name, timedelta(hours=rotation.overlap_hours), clock())
         return with_key(record, key)
 
-    @app.post("/v1/sources/<name>/keys", tags=["Sources"], summary="A temporary write key")
+    @router.post("/sources/<name>/keys", tags=["Sources"], summary="A temporary write key")
     def temporary_key(
         name: SourceName, request: Annotated[TemporaryKey, Body(embed=False)]
     ) -> Response[Any]:
         record, key = sources.temporary_key(name, timedelta(hours=request.expires_hours), clock())
         return with_key(record, key)
 
-    @app.post("/v1/sources/<name>/disable", tags=["Sources"], summary="Stop every key of it")
+    @router.post("/sources/<name>/disable", tags=["Sources"], summary="Stop every key of it")
     def disable_source(name: SourceName) -> Response[Any]:
         return json_response(200, {"source": public(sources.disable(name, clock()), clock())})
 
 
-def _webhook_routes(
-    app: APIGatewayHttpResolver, *, config: ConfigStore, clock: Callable[[], datetime]
-) -> None:
-    @app.put("/v1/webhooks/<source>", tags=["Webhooks"], summary="Receive an e-mail tool's events")
+def _webhook_routes(router: Router, *, config: ConfigStore, clock: Callable[[], datetime]) -> None:
+    @router.put("/webhooks/<source>", tags=["Webhooks"], summary="Receive an e-mail tool's events")
     def put_webhook(
         source: SourceName, webhook: Annotated[WebhookConfig, Body(embed=False)]
     ) -> Response[Any]:
@@ -372,7 +415,7 @@ def _webhook_routes(
         )
         return json_response(200, {"success": True, "url_path": f"/v1/webhooks/{source}"})
 
-    @app.get("/v1/webhooks", tags=["Webhooks"], summary="Every webhook (without secrets)")
+    @router.get("/webhooks", tags=["Webhooks"], summary="Every webhook (without secrets)")
     def list_webhooks() -> Response[Any]:
         hidden = {"secret", "verification_key"}
         return json_response(
@@ -385,7 +428,7 @@ def _webhook_routes(
             },
         )
 
-    @app.delete("/v1/webhooks/<source>", tags=["Webhooks"])
+    @router.delete("/webhooks/<source>", tags=["Webhooks"])
     def delete_webhook(source: SourceName) -> Response[Any]:
         if not config.delete(WEBHOOK, source):
             raise NotFoundError(f"no webhook is set up for source {source}")
@@ -404,10 +447,18 @@ def _app() -> APIGatewayHttpResolver:
         config=ConfigStore(settings.config_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         members=MembershipIndex(settings.members_table, client=client),
+        sample_profiles=lambda limit: _sample(settings.profiles_table, limit, client),
         progress=BackfillProgress(settings.config_table, client=client),
         queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
         purposes=settings.purposes,
     )
+
+
+def _sample(table: str, limit: int, client: Any) -> Sample:
+    """Imported on first use: only segment previews read profiles."""
+    from cdp.storage.profiles import sample_profiles
+
+    return sample_profiles(table, limit, client=client)
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -18,12 +18,12 @@ from urllib.parse import unquote, urlsplit
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+from cdp.access.roles import ConsoleUser, user_of
 from cdp.console.audit import Action, AuditEntry, reason_given
 from cdp.console.mask import masked_event, masked_sheet
 from cdp.console.page import VIEWS, built, security_headers
 from cdp.console.search import MAX_QUERY, candidates, search_result
 from cdp.console.sheet import profile_sheet
-from cdp.console.users import ConsoleUser, user_of
 from cdp.profiles.identity import identity_key, parse_identity
 from cdp.profiles.profile import Profile
 from cdp.profiles.timeline import MAX_PAGE, read_page
@@ -135,6 +135,7 @@ def create_app(
             events.stored,
             limit=_limit(query("limit")),
             cursor=query("cursor"),
+            kind=query("type"),
         )
         # Opening the timeline is written down; paging on through it is the same look.
         if query("cursor") is None:

@@ -9,11 +9,14 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cdp.access.http import require_secret_key
+from cdp.access.http import caller, require_secret_key_or_role
+from cdp.access.roles import CONSOLE_API
+from cdp.console.audit import MAX_REASON, Action, AuditEntry, reason_given
 from cdp.privacy.erasure import SWEEP_DELAY_SECONDS, erase_person
 from cdp.privacy.export import export_document
 from cdp.profiles.computed import load_definitions
@@ -27,6 +30,7 @@ from cdp.runtime.settings import PrivacyApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
 from cdp.segments.definitions import Definitions, in_force, settle
 from cdp.storage import clients
+from cdp.storage.audit import AuditLog
 from cdp.storage.config import ConfigStore
 from cdp.storage.erasure import Eraser
 from cdp.storage.events import EventReader
@@ -67,12 +71,15 @@ def create_app(
     suppressions: SuppressionList,
     eraser: Eraser,
     sweeps: TaskQueue,
+    audit: AuditLog,
     sweep_delay_seconds: int = SWEEP_DELAY_SECONDS,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
-    app.use(middlewares=[require_secret_key(keys.find, clock)])
+    app.use(middlewares=[require_secret_key_or_role(keys.find, clock)])
+    # Export and erasure: for servers under /v1, and for the console's admins (`CONSOLE_API`).
+    rights = Router()  # type: ignore[no-untyped-call]
 
     def find(identity: str) -> Profile:
         parsed = parse_identity(unquote(identity))
@@ -83,11 +90,34 @@ def create_app(
             raise NotFoundError(f"no profile has the identity {parsed[0]}:{parsed[1]}")
         return profile
 
-    @app.get("/v1/profiles/<identity>/export", tags=["Privacy"], summary="Everything held")
-    def export(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> dict[str, Any]:
+    def written_down(
+        action: Action, profile: Profile, identity: str, at: str, reason: str | None
+    ) -> None:
+        """Every export and erasure in the audit log: who, which person, why (when given)."""
+        who = caller(app)
+        audit.record(
+            AuditEntry(
+                at=at,
+                actor=who.name,
+                actor_id=who.id,
+                action=action,
+                profile_id=profile.profile_id,
+                asked_for=unquote(identity).partition(":")[0],
+                reason=reason_given(reason),
+            )
+        )
+
+    @rights.get("/profiles/<identity>/export", tags=["Privacy"], summary="Everything held")
+    def export(
+        identity: Annotated[str, Path(description=IDENTITY_HELP)],
+        reason: Annotated[str | None, Query(max_length=MAX_REASON)] = None,
+    ) -> dict[str, Any]:
         profile = find(identity)
         definitions = load_definitions(config.definitions("computed_trait"))
-        return export_document(profile, events.stored, definitions, clock())
+        now = clock()
+        document = export_document(profile, events.stored, definitions, now)
+        written_down("export", profile, identity, iso(now), reason)
+        return document
 
     @app.post(
         "/v1/profiles/<identity>/unmerge",
@@ -127,8 +157,11 @@ def create_app(
         metrics.add_metric("ProfilesUnmerged", MetricUnit.Count, 1)
         return unmerge_answer(result)
 
-    @app.delete("/v1/profiles/<identity>", tags=["Privacy"], summary="Erase a person")
-    def erase(identity: Annotated[str, Path(description=IDENTITY_HELP)]) -> Response[Any]:
+    @rights.delete("/profiles/<identity>", tags=["Privacy"], summary="Erase a person")
+    def erase(
+        identity: Annotated[str, Path(description=IDENTITY_HELP)],
+        reason: Annotated[str | None, Query(max_length=MAX_REASON)] = None,
+    ) -> Response[Any]:
         profile = find(identity)
         now_iso = iso(clock())
         counts = erase_person(
@@ -141,6 +174,7 @@ def create_app(
             now_iso=now_iso,
         )
         metrics.add_metric("ProfilesErased", MetricUnit.Count, 1)
+        written_down("erase", profile, identity, now_iso, reason)
         return json_response(
             200,
             {
@@ -157,6 +191,8 @@ def create_app(
             },
         )
 
+    app.include_router(rights, prefix="/v1")
+    app.include_router(rights, prefix=CONSOLE_API)
     return app
 
 
@@ -179,6 +215,11 @@ def _app() -> APIGatewayHttpResolver:
             client=client,
         ),
         sweeps=TaskQueue(settings.erasure_queue_url, client=clients.sqs()),
+        audit=AuditLog(
+            settings.audit_table,
+            client=client,
+            retention=timedelta(days=settings.audit_retention_days),
+        ),
         sweep_delay_seconds=settings.erasure_sweep_delay_seconds,
     )
 

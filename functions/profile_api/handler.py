@@ -16,7 +16,7 @@ from cdp.access.http import require_secret_key
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import identity_key, parse_identity
 from cdp.profiles.profile import Profile, facts_of, profile_view
-from cdp.profiles.timeline import MAX_PAGE, read_page
+from cdp.profiles.timeline import MAX_PAGE, MessageType, read_page
 from cdp.profiles.wire import EventsPage, ProfileOut
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
@@ -87,9 +87,14 @@ def create_app(
         identity: Annotated[str, Path(description=IDENTITY_HELP)],
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
         cursor: Annotated[str | None, Query(max_length=8192)] = None,
+        kind: Annotated[
+            MessageType | None, Query(alias="type", description="only events of this type")
+        ] = None,
     ) -> EventsPage:
         profile = find(identity)
-        page = read_page(list(profile.identities), events.stored, limit=limit, cursor=cursor)
+        page = read_page(
+            list(profile.identities), events.stored, limit=limit, cursor=cursor, kind=kind
+        )
         return EventsPage(events=page.events, cursor=page.cursor)
 
     @app.get(

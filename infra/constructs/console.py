@@ -11,7 +11,7 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
-from cdp.console.users import ROLES
+from cdp.access.roles import ROLES
 from infra.config import DeploymentConfig
 from infra.constructs.checks import acknowledge
 

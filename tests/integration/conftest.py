@@ -256,3 +256,24 @@ def track(
         assert profile_builder(stream_event(*records)) == {"batchItemFailures": []}
 
     return send
+
+
+SIGN_IN_URL = "https://cdp-test.auth.us-east-1.amazoncognito.com"
+
+
+@pytest.fixture
+def console(
+    table_names: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The console's function, its sign-in settings set."""
+    from functions.console import handler
+
+    monkeypatch.setenv("SIGN_IN_URL", SIGN_IN_URL)
+    monkeypatch.setenv("CONSOLE_CLIENT_ID", "page-client")
+
+    caches = (handler._app, clients.dynamodb)
+    for cache in caches:
+        cache.cache_clear()
+    yield lambda event: handler.handler(event, LambdaContext())
+    for cache in caches:
+        cache.cache_clear()

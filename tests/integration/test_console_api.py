@@ -6,15 +6,14 @@ Requests carry a console user's token claims as API Gateway's JWT authorizer han
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from cdp.storage import clients
 from tests.factories import answer_json, http_event
+from tests.integration.conftest import SIGN_IN_URL
 from tests.integration.test_profile_api import ADA
-from workbench.local.invocation import LambdaContext
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 Track = Callable[..., None]
@@ -26,24 +25,6 @@ def claims(role: str, email: str | None = None) -> dict[str, str]:
         "email": email or f"{role}@shop.example",
         "cognito:groups": f"[{role}]",
     }
-
-
-SIGN_IN_URL = "https://cdp-test.auth.us-east-1.amazoncognito.com"
-
-
-@pytest.fixture
-def console(table_names: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler]:
-    from functions.console import handler
-
-    monkeypatch.setenv("SIGN_IN_URL", SIGN_IN_URL)
-    monkeypatch.setenv("CONSOLE_CLIENT_ID", "page-client")
-
-    caches = (handler._app, clients.dynamodb)
-    for cache in caches:
-        cache.cache_clear()
-    yield lambda event: handler.handler(event, LambdaContext())
-    for cache in caches:
-        cache.cache_clear()
 
 
 def get(api: Handler, path: str, role: str | None, **query: str) -> tuple[int, Any]:

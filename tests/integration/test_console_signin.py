@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 
-from cdp.console.users import user_of
+from cdp.access.roles import user_of
 from workbench.local.signin import LocalSignIn
 
 CALLBACK = "http://127.0.0.1:8080/console/callback"

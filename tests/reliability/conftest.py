@@ -49,10 +49,14 @@ FORM = {
 SEGMENT = {"id": "parents", "name": "Parents", "condition": {"trait": "children", "gte": 1}}
 # Things the routes that delete may delete, so that every other route keeps its target.
 THROWAWAY_PERSON = {"userId": "person-2", "anonymousId": "anon-person-2"}
+# ... and what the console's copies of those routes delete.
+THROWAWAY_PERSON_2 = {"userId": "person-4", "anonymousId": "anon-person-4"}
 # Someone whose anonymous id an unmerge may split out.
 UNMERGED_PERSON = {"userId": "person-3", "anonymousId": "anon-person-3"}
 SURVEY = {**FORM, "id": "survey", "fields": [FORM["fields"][0]]}
 OLD_SEGMENT = {"id": "old-segment", "name": "Old", "condition": {"trait": "home", "eq": "rent"}}
+SURVEY_2 = {**SURVEY, "id": "survey-2"}
+OLD_SEGMENT_2 = {**OLD_SEGMENT, "id": "old-segment-2"}
 
 HTTP_FUNCTIONS: tuple[FunctionSpec, ...] = tuple(spec for spec in FUNCTIONS if spec.routes)
 INTERNAL_DETAIL = re.compile(
@@ -295,7 +299,7 @@ def _issue_keys(dynamodb: Any, tables: dict[str, str]) -> Keys:
     sources.rotate("new-app", timedelta(hours=24), now)
     _, disabled = sources.create(NewSource(name="retired", kind="website"), now)
     sources.disable("retired", now)
-    for name in ("mailer", "newsletter", "spare"):
+    for name in ("mailer", "newsletter", "newsletter-2", "spare", "spare-2"):
         sources.create(NewSource(name=name, kind="email"), now)
     keys.put(ApiKey(hash_key(SECRET_KEY), "secret", "operator"), created_at=now.isoformat())
     return Keys(
@@ -335,8 +339,11 @@ def stack(
         (f"/v1/forms/{SURVEY['id']}", SURVEY),
         (f"/v1/segments/{SEGMENT['id']}", SEGMENT),
         (f"/v1/segments/{OLD_SEGMENT['id']}", OLD_SEGMENT),
+        (f"/v1/forms/{SURVEY_2['id']}", SURVEY_2),
+        (f"/v1/segments/{OLD_SEGMENT_2['id']}", OLD_SEGMENT_2),
         ("/v1/webhooks/mailer", {"source": "mailer", **webhook}),
         ("/v1/webhooks/newsletter", {"source": "newsletter", **webhook}),
+        ("/v1/webhooks/newsletter-2", {"source": "newsletter-2", **webhook}),
     ):
         answer = stack.request("PUT", path, body=definition, headers=admin)
         assert answer.status == 200, answer.body
@@ -344,6 +351,7 @@ def stack(
         {"type": "identify", **{k: PERSON[k] for k in ("userId", "anonymousId")},
          "traits": {"email": PERSON["email"], "children": 2}},
         {"type": "identify", **THROWAWAY_PERSON, "traits": {"children": 1}},
+        {"type": "identify", **THROWAWAY_PERSON_2, "traits": {"home": "own"}},
         {"type": "identify", **UNMERGED_PERSON, "traits": {"children": 3}},
     ]  # fmt: skip
     answer = stack.request(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+from cdp.access.roles import CONSOLE_API
 from cdp.console.page import built
 from cdp.intake.assets import built_scripts
 from cdp.runtime.errors import NotFoundError
@@ -26,9 +27,12 @@ from functions.collector.handler import MESSAGE_KINDS
 from infra.wiring import COLLECTOR, FUNCTIONS
 from tests.reliability.conftest import (
     OLD_SEGMENT,
+    OLD_SEGMENT_2,
     PERSON,
     SURVEY,
+    SURVEY_2,
     THROWAWAY_PERSON,
+    THROWAWAY_PERSON_2,
     UNMERGED_PERSON,
     Answer,
     Stack,
@@ -201,6 +205,7 @@ def _samples() -> dict[str, dict[str, Any]]:
         "DELETE /v1/segments/{segment_id}": {"params": {"segment_id": OLD_SEGMENT["id"]}},
         "GET /v1/segments/{segment_id}/members": {"params": {"segment_id": "parents"},
                                                   "query": {"limit": "10"}},
+        "POST /v1/segments/preview": {"body": SEGMENT_CHANGE},
         "GET /v1/forms/{form_id}": {"params": {"form_id": "household"}},
         "PUT /v1/forms/{form_id}": {"params": {"form_id": "household"}, "body": FORM_CHANGE},
         "DELETE /v1/forms/{form_id}": {"params": {"form_id": SURVEY["id"]}},
@@ -244,7 +249,31 @@ def _samples() -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
+def _console_copies(samples: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The sample of each route's copy under the console's API: the route's own, but what the
+    copy deletes or creates is its own thing, so that both samples work."""
+    own = {
+        "DELETE /segments/{segment_id}": {"params": {"segment_id": OLD_SEGMENT_2["id"]}},
+        "DELETE /forms/{form_id}": {"params": {"form_id": SURVEY_2["id"]}},
+        "POST /sources": {"body": {"name": "shop-app-2", "kind": "app"}},
+        "POST /sources/{name}/disable": {"params": {"name": "spare-2"}},
+        "DELETE /webhooks/{source}": {"params": {"source": "newsletter-2"}},
+        "DELETE /profiles/{identity}": {
+            "params": {"identity": f"user_id:{THROWAWAY_PERSON_2['userId']}"}},
+        "GET /profiles/{identity}/export": {"params": IDENTITY, "query": {"reason": "asked"}},
+    }  # fmt: skip
+    copies = {}
+    for spec in FUNCTIONS:
+        for route in spec.routes:
+            if route.signed_in and route.path.startswith(CONSOLE_API):
+                tail = route.path.removeprefix(CONSOLE_API)
+                original = samples.get(f"{route.method} /v1{tail}", {})
+                copies[f"{route.method} {route.path}"] = own.get(f"{route.method} {tail}", original)
+    return copies
+
+
 SAMPLES = _samples()
+SAMPLES |= {key: sample for key, sample in _console_copies(SAMPLES).items() if key not in SAMPLES}
 
 
 def _catalogue() -> list[Route]:
@@ -255,7 +284,9 @@ def _catalogue() -> list[Route]:
             key = f"{wired.method} {wired.path}"
             fields = {"params": {"proxy+": ""}} if "{proxy+}" in wired.path else {}
             sample = Call(wired.method, wired.path, **(fields | SAMPLES.get(key, {})))
-            credential = OWN_CREDENTIALS.get(key, CREDENTIALS[spec.name])
+            credential = (
+                "console" if wired.signed_in else OWN_CREDENTIALS.get(key, CREDENTIALS[spec.name])
+            )
             routes.append(Route(wired.method, wired.path, credential, sample, spec.name))
     return routes
 

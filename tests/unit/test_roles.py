@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cdp.console.users import ABILITIES, ROLES, user_of
+from cdp.access.roles import ABILITIES, ROLES, ability_for, user_of
 from cdp.runtime.errors import AuthenticationError, ForbiddenError
 
 
@@ -54,3 +54,35 @@ def test_without_a_token_nobody_is_signed_in(claims: Any) -> None:
 def test_a_token_without_a_console_group_is_refused(groups: Any) -> None:
     with pytest.raises(ForbiddenError, match="no console role"):
         user_of({"sub": "s-1", "cognito:groups": groups})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "ability"),
+    [
+        ("GET", "/console/api/segments", "read_config"),
+        ("GET", "/console/api/sources/shop-web", "read_config"),
+        ("PUT", "/console/api/segments/parents", "edit_segments"),
+        ("POST", "/console/api/segments/preview", "edit_segments"),
+        ("PUT", "/console/api/computed-traits/spend", "edit_segments"),
+        ("DELETE", "/console/api/forms/household", "edit_forms"),
+        ("POST", "/console/api/sources/shop-web/rotate", "manage_keys"),
+        ("PUT", "/console/api/webhooks/mailer", "manage_keys"),
+        ("GET", "/console/api/profiles/user_id:42/export", "export"),
+        ("DELETE", "/console/api/profiles/user_id:42", "erase"),
+        # what the console has no copy of asks what no role holds
+        ("POST", "/console/api/profiles/user_id:42/unmerge", "none"),
+        ("GET", "/console/api/profiles/user_id:42", "none"),
+        ("POST", "/console/api/somewhere-new", "none"),
+    ],
+)
+def test_each_console_copy_asks_for_the_ability_its_change_needs(
+    method: str, path: str, ability: str
+) -> None:
+    assert ability_for(method, path) == ability
+
+
+def test_no_role_holds_the_ability_of_a_route_without_a_console_copy() -> None:
+    held = {ability for abilities in ABILITIES.values() for ability in abilities}
+
+    assert "none" not in held
+    assert {"read_config", "edit_segments", "edit_forms", "manage_keys", "export", "erase"} <= held

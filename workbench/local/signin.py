@@ -22,7 +22,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from moto.utilities.utils import load_resource
 
-from cdp.console.users import ROLES, Role
+from cdp.access.roles import ROLES, Role
 from workbench.local.aws import REGION
 
 # The Hosted UI's paths under `cdp dev`'s address + /_dev (the console's SIGN_IN_URL).

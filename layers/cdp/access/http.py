@@ -1,19 +1,39 @@
-"""The secret key at the HTTP edge: what the Profile, Admin and Privacy APIs ask of every
-request, as Powertools middleware."""
+"""Who may call the Profile, Admin and Privacy APIs, at the HTTP edge, as Powertools middleware:
+servers with the secret key under /v1, and people signed in to the console, by their role,
+under /console/api (the console's copy of the Admin API and of export and erasure)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
 from cdp.access.keys import ApiKey, authenticate
+from cdp.access.roles import CONSOLE_API, ability_for, user_of
 from cdp.runtime.web import bearer_token
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made a request, as the audit log names them: a console user, or a server by the
+    source its secret key belongs to (never the key)."""
+
+    name: str
+    id: str
+
+
+def caller(app: ApiGatewayResolver) -> Caller:
+    """The caller the middleware found for the current request."""
+    found: Caller = app.context["caller"]
+    return found
 
 
 def require_secret_key(
@@ -27,7 +47,29 @@ def require_secret_key(
     def middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
         if app.current_event.path not in public_paths:
             token = bearer_token(app.current_event.headers.get("authorization"))
-            authenticate(token, "secret", find_key, clock().timestamp())
+            key = authenticate(token, "secret", find_key, clock().timestamp())
+            app.context["caller"] = Caller(f"secret key of {key.source}", key.key_hash[:16])
+        return next_middleware(app)
+
+    return middleware
+
+
+def require_secret_key_or_role(
+    find_key: Callable[[str], ApiKey | None], clock: Callable[[], datetime]
+) -> Callable[[ApiGatewayResolver, NextMiddleware], Response[Any]]:
+    """Powertools middleware: routes under CONSOLE_API need a console user whose role holds
+    what the route asks (`ability_for`; API Gateway's JWT authorizer has checked the token and
+    passes its claims on); every other route needs the secret key."""
+    with_key = require_secret_key(find_key, clock)
+
+    def middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        event = app.current_event
+        if not event.path.startswith(CONSOLE_API + "/"):
+            return with_key(app, next_middleware)
+        assert isinstance(event, APIGatewayProxyEventV2)  # an HTTP API's
+        user = user_of(event.request_context.authorizer.jwt_claim)
+        user.require(ability_for(event.http_method, event.path))
+        app.context["caller"] = Caller(user.name, user.subject)
         return next_middleware(app)
 
     return middleware

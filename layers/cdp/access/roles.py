@@ -20,7 +20,7 @@ ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")  # weakest first
 
 # What each role may do beyond the one below it.
 ABILITIES: dict[Role, tuple[str, ...]] = {
-    "viewer": ("search", "view_masked"),
+    "viewer": ("search", "view_masked", "read_config"),
     "editor": ("view_personal_data", "edit_segments", "edit_forms"),
     "admin": ("manage_keys", "export", "erase", "read_audit"),
 }
@@ -43,6 +43,36 @@ class ConsoleUser:
     def require(self, ability: str) -> None:
         if not self.can(ability):
             raise ForbiddenError(f"a {self.role} may not do this; ask an admin for the role")
+
+
+# The console's own copy of the Admin API and of the Privacy API's export and erasure: the same
+# routes under this prefix instead of /v1, opened by a console token instead of the secret key.
+CONSOLE_API = "/console/api"
+
+# What each change under CONSOLE_API asks of the signed-in person, by the route's first part;
+# reading any of it asks `read_config` (segments, forms, sources' key states: no one's data).
+_CHANGES = {
+    "segments": "edit_segments",
+    "computed-traits": "edit_segments",
+    "forms": "edit_forms",
+    "sources": "manage_keys",
+    "webhooks": "manage_keys",
+}
+
+
+def ability_for(method: str, path: str) -> str:
+    """The ability a request to the console's copy of another API asks for, by its method and
+    its path under CONSOLE_API; one nobody holds when the route is not one of those."""
+    parts = path.removeprefix(CONSOLE_API).strip("/").split("/")
+    if parts[0] == "profiles":
+        if method == "GET" and parts[-1] == "export":
+            return "export"
+        return "erase" if method == "DELETE" and len(parts) == 2 else "none"
+    if parts == ["segments", "preview"]:
+        return "edit_segments"
+    if method == "GET":
+        return "read_config"
+    return _CHANGES.get(parts[0], "none")
 
 
 def user_of(claims: Mapping[str, Any] | None) -> ConsoleUser:

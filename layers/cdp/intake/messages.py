@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cdp.access.keys import OBSERVED
-from cdp.intake.spec import MESSAGE_TYPES, MODELS, Fields, describe_errors, read_fields
+from cdp.intake.spec import MODELS, Fields, describe_errors, read_fields
 from cdp.profiles.identity import (
     ANONYMOUS_ID,
     DEFAULT_POLICY,
@@ -27,6 +27,7 @@ from cdp.profiles.identity import (
     identities_of,
     identity_key,
 )
+from cdp.profiles.timeline import MESSAGE_TYPES
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError, RequestTooLargeError
 

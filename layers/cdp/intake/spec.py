@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from cdp.profiles.identity import MAX_VALUE_BYTES, fits_a_key, normalise_email
+from cdp.profiles.timeline import MessageType
 
 MAX_ID_LENGTH = 512
 MAX_NAME_LENGTH = 512
@@ -78,9 +79,6 @@ Name = Annotated[
 ]
 Time = Annotated[datetime, AfterValidator(_utc)]
 Object = dict[str, Any]
-
-MessageType = Literal["identify", "track", "page", "screen", "group", "alias"]
-MESSAGE_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
 
 
 class Message(BaseModel):

@@ -18,12 +18,14 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from cdp.runtime.codec import decompress
 from cdp.runtime.errors import InvalidRequestError
 
 MAX_PAGE = 100
+MessageType = Literal["identify", "track", "page", "screen", "group", "alias"]
+MESSAGE_TYPES: tuple[str, ...] = get_args(MessageType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +86,38 @@ def all_events(identities: list[str], read: PartitionReader) -> list[StoredEvent
 
 
 def read_page(
-    identities: list[str], read: PartitionReader, *, limit: int, cursor: str | None
+    identities: list[str],
+    read: PartitionReader,
+    *,
+    limit: int,
+    cursor: str | None,
+    kind: str | None = None,
 ) -> Page:
-    """One page of the timeline: the `limit` newest events past the cursor."""
+    """One page of the timeline: the `limit` newest events past the cursor; of one `kind`
+    (`track`, `page`, ...) only, when given. A kind is in the body, so filtering opens bodies
+    until the page is full, newest first."""
+    if kind is not None and kind not in MESSAGE_TYPES:
+        raise InvalidRequestError(f"type: one of {', '.join(MESSAGE_TYPES)}")
     after = decode_cursor(cursor)
     events = all_events(identities, read)
     if after is not None:
         events = [event for event in events if event.position < after]
-    page = events[:limit]
-    more = len(events) > limit
+    if kind is None:
+        more = len(events) > limit
+        page = [(event, event.message()) for event in events[:limit]]
+    else:
+        page = []
+        for event in events:
+            message = event.message()
+            if message.get("type") == kind:
+                page.append((event, message))
+                if len(page) > limit:
+                    break
+        more = len(page) > limit
+        page = page[:limit]
     return Page(
-        events=[event.message() for event in page],
-        cursor=encode_cursor(page[-1].position) if more and page else None,
+        events=[message for _, message in page],
+        cursor=encode_cursor(page[-1][0].position) if more and page else None,
     )
 
 

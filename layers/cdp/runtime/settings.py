@@ -94,6 +94,7 @@ class AdminApiSettings(FunctionSettings):
     config_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
     members_table: str = Field(min_length=1)
+    profiles_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
     purposes: Purposes = Field(
         default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
@@ -135,6 +136,8 @@ class PrivacyApiSettings(FunctionSettings):
     erasure_sweep_delay_seconds: int = Field(default=300, ge=0, le=900)
     # Unmerges write the profiles they split apart.
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
+    audit_table: str = Field(min_length=1)
+    audit_retention_days: int = Field(default=400, ge=30, le=3650)
 
 
 class ErasureSweepSettings(FunctionSettings):

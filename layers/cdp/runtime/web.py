@@ -99,12 +99,15 @@ def register_error_handlers(
     @app.exception_handler(RequestValidationError)
     def _invalid_parameters(error: RequestValidationError) -> Response[Any]:
         metrics.add_metric("RequestsRefused", MetricUnit.Count, 1)
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'][1:]) or item['loc'][0]}: "
-            f"{str(item.get('msg', 'is not valid')).replace('Input should', 'must')}"
-            for item in error.errors()
-        )
-        return refuse(HTTPStatus.BAD_REQUEST, "invalid_request", problems)
+        # Each problem by where it is (`condition`, `questions.0.purpose`), so that a form
+        # can show it next to its field; and all of them in one sentence.
+        fields: dict[str, str] = {}
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"][1:]) or str(item["loc"][0])
+            message = str(item.get("msg", "is not valid")).replace("Input should", "must")
+            fields.setdefault(where, message)
+        problems = "; ".join(f"{where}: {message}" for where, message in fields.items())
+        return refuse(HTTPStatus.BAD_REQUEST, "invalid_request", problems, fields=fields)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(_: RequestUnsupportedContentType) -> Response[Any]:
@@ -253,6 +256,11 @@ def secret_key_openapi(
             security=[{"secretKey": []}],
         )
     )
+    # Only the routes for servers: the console's copies of some (`cdp.access.roles`) take a
+    # console user's token instead, and are the console's own business.
+    document["paths"] = {
+        path: item for path, item in document["paths"].items() if path.startswith("/v1/")
+    }
     schemas = document["components"]["schemas"]
     schemas.pop("HTTPValidationError", None)
     schemas["Refusal"] = _REFUSAL_SCHEMA

@@ -21,6 +21,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -53,6 +54,13 @@ class ProfileWriterSettings(Protocol):
     def identities_table(self) -> str: ...
     @property
     def profile_retention_days(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Sample:
+    profiles: list[Profile]
+    total: int  # how many profiles there are: exact when `complete`, else estimated
+    complete: bool  # the sample is every profile
 
 
 class ProfileReader:
@@ -227,6 +235,30 @@ class ProfileReader:
                     "BatchGetItem",
                 )
         return items
+
+
+def sample_profiles(table: str, limit: int, *, client: Any) -> Sample:
+    """Up to `limit` profiles from the start of a scan: profile ids are random, so they are
+    a fair sample; with how many items the table holds (DynamoDB refreshes that count
+    about every six hours) to scale from. For previews, never on a hot path."""
+    arguments: dict[str, Any] = {"TableName": table, "Limit": limit}
+    profiles: list[Profile] = []
+    scanned = 0
+    while True:
+        answer = client.scan(**arguments)
+        scanned += answer["ScannedCount"]
+        profiles += [_profile(item) for item in answer["Items"] if "state" in item]
+        last_key = answer.get("LastEvaluatedKey")
+        if last_key is None or scanned >= limit:  # a page stops at 1 MB too
+            break
+        arguments.update(ExclusiveStartKey=last_key, Limit=limit - scanned)
+    if last_key is None:
+        return Sample(profiles, total=len(profiles), complete=True)
+    description = client.describe_table(TableName=table)["Table"]
+    # Tombstones of erased and merged profiles are items too: scale by the live share.
+    live_share = len(profiles) / scanned if scanned else 0.0
+    total = max(round(description.get("ItemCount", 0) * live_share), len(profiles))
+    return Sample(profiles, total=total, complete=False)
 
 
 class ProfileStore(ProfileReader):

@@ -360,7 +360,7 @@ function editor(existing, navigate) {
     send("POST", "segments/preview", wanted).then((answer) => {
       previewButton.disabled = false;
       preview.textContent = answer.complete
-        ? `Would match ${count(answer.matched, "profile")} (every profile counted).`
+        ? `Would match ${count(answer.matched, "profile")}${typeof answer.total === "number" ? ` of ${answer.total.toLocaleString("en")}` : ""} (every profile counted).`
         : `Would match about ${count(answer.estimate, "profile")} (${answer.matched.toLocaleString("en")} of a sample of ${answer.sampled.toLocaleString("en")}).`;
     }, (error) => {
       previewButton.disabled = false;

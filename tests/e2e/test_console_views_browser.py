@@ -268,6 +268,7 @@ def test_an_admin_creates_a_source_sees_its_key_once_and_rotates_it(
     rotated = shown.locator("code.key").inner_text()
     assert rotated.startswith("wk_")
     assert rotated != key
+    section.locator("tbody tr").nth(1).wait_for()  # the list is read again after the answer
     states = section.locator("tbody tr").all_inner_texts()
     assert len(states) == 2
     assert any("expiring" in row for row in states)

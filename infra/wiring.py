@@ -185,6 +185,7 @@ COLLECTOR = FunctionSpec(
         (tables.QUARANTINE, "write"),
         (tables.KEYS, "read"),
         (tables.SUPPRESSIONS, "read"),
+        (tables.LIVE, "write"),  # only while someone watches a source
     ),
     secrets=(SUPPRESSION_PEPPER,),
     browser_facing=True,
@@ -253,6 +254,8 @@ ADMIN_API = FunctionSpec(
         Route("POST", "/v1/sources/{name}/rotate"),
         Route("POST", "/v1/sources/{name}/keys"),
         Route("POST", "/v1/sources/{name}/disable"),
+        Route("POST", "/v1/sources/{name}/watch"),
+        Route("GET", "/v1/sources/{name}/live"),
         Route("GET", "/v1/webhooks"),
         Route("PUT", "/v1/webhooks/{source}"),
         Route("DELETE", "/v1/webhooks/{source}"),
@@ -262,6 +265,7 @@ ADMIN_API = FunctionSpec(
         (tables.KEYS, "read_write"),
         (tables.MEMBERS, "read"),
         (tables.PROFILES, "read"),  # a sample, to preview a segment
+        (tables.LIVE, "read"),
     ),
     sends_to=(BACKFILL_QUEUE,),
     scans=(tables.PROFILES,),

@@ -40,6 +40,7 @@ from cdp.segments.conditions import (
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
+from cdp.storage.live import LiveLog
 from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
 
@@ -94,6 +95,7 @@ def create_app(
     keys: KeyStore,
     members: MembershipIndex,
     sample_profiles: Callable[[int], Sample],
+    live: LiveLog,
     progress: BackfillProgress,
     queue: TaskQueue,
     purposes: Sequence[str] = DEFAULT_PURPOSES,
@@ -125,7 +127,7 @@ def create_app(
         clock=clock,
     )
     _form_routes(router, config=config, purposes=purposes, clock=clock)
-    _source_routes(router, sources=Sources(config=config, keys=keys), clock=clock)
+    _source_routes(router, sources=Sources(config=config, keys=keys), live=live, clock=clock)
     _webhook_routes(router, config=config, clock=clock)
     # Servers call these with the secret key; the console's people, by their role, call the
     # same routes under its prefix (`require_secret_key_or_role`).
@@ -354,7 +356,15 @@ class TemporaryKey(BaseModel):
     expires_hours: int = Field(default=24, ge=1, le=168)
 
 
-def _source_routes(router: Router, *, sources: Sources, clock: Callable[[], datetime]) -> None:
+class Watch(BaseModel):
+    minutes: int = Field(
+        default=15, ge=1, le=60, strict=True, description="how long to show it live"
+    )
+
+
+def _source_routes(
+    router: Router, *, sources: Sources, live: LiveLog, clock: Callable[[], datetime]
+) -> None:
     def with_key(record: dict[str, Any], key: str, status: int = 200) -> Response[Any]:
         return json_response(
             status,
@@ -400,6 +410,30 @@ def _source_routes(router: Router, *, sources: Sources, clock: Callable[[], date
     @router.post("/sources/<name>/disable", tags=["Sources"], summary="Stop every key of it")
     def disable_source(name: SourceName) -> Response[Any]:
         return json_response(200, {"source": public(sources.disable(name, clock()), clock())})
+
+    @router.post(
+        "/sources/<name>/watch",
+        tags=["Sources"],
+        summary="Show what the source sends live, masked, for a while (again: for longer)",
+    )
+    def watch_source(name: SourceName, watch: Annotated[Watch, Body(embed=False)]) -> Response[Any]:
+        record = sources.watch(name, timedelta(minutes=watch.minutes), clock())
+        return json_response(200, {"source": public(record, clock())})
+
+    @router.get(
+        "/sources/<name>/live",
+        tags=["Sources"],
+        summary="What a watched source sent in the last hour, and what became of it",
+    )
+    def live_events(
+        name: SourceName, cursor: Annotated[str | None, Query(max_length=256)] = None
+    ) -> Response[Any]:
+        record = public(sources.get(name), clock())
+        entries, after = live.read(name, after=cursor or None)
+        return json_response(
+            200,
+            {"entries": entries, "cursor": after, "watched_until": record["watched_until"]},
+        )
 
 
 def _webhook_routes(router: Router, *, config: ConfigStore, clock: Callable[[], datetime]) -> None:
@@ -448,6 +482,7 @@ def _app() -> APIGatewayHttpResolver:
         keys=KeyStore(settings.keys_table, client=client),
         members=MembershipIndex(settings.members_table, client=client),
         sample_profiles=lambda limit: _sample(settings.profiles_table, limit, client),
+        live=LiveLog(settings.live_table, client=client),
         progress=BackfillProgress(settings.config_table, client=client),
         queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
         purposes=settings.purposes,

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from cdp.access.keys import authenticate
 from cdp.intake.assets import Script, built_scripts, not_modified
-from cdp.intake.collector import collect
-from cdp.intake.messages import MAX_REQUEST_BYTES
+from cdp.intake.collector import Watcher, collect
+from cdp.intake.messages import MAX_REQUEST_BYTES, Intake
 from cdp.profiles.identity import Placeholders
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import AuthenticationError, NotFoundError
@@ -24,6 +25,7 @@ from cdp.runtime.web import basic_auth_user, json_response, register_error_handl
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
+from cdp.storage.live import LiveLog
 from cdp.storage.suppressions import SuppressionList
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ def create_app(
     keys: KeyStore,
     store: IntakeStore,
     suppressions: SuppressionList,
+    live: LiveLog,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     origins = settings.allowed_origins
@@ -85,6 +88,7 @@ def create_app(
     app = APIGatewayHttpResolver(cors=cors)
     register_error_handlers(app, logger, metrics)
     placeholders = Placeholders.configured(settings.identity_blocklist)
+    watcher = _live_view(app, live, consent_required=settings.consent_required, clock=clock)
 
     def presented_key() -> str | None:
         """The write key outside the body: Segment's libraries send it as Basic auth, and
@@ -108,6 +112,7 @@ def create_app(
                 consent_required=settings.consent_required,
                 suppressed=suppressions.suppressed,
                 placeholders=placeholders,
+                watcher=watcher,
             )
             metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
             metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
@@ -216,6 +221,35 @@ def create_app(
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 
 
+def _live_view(
+    app: APIGatewayHttpResolver,
+    live: LiveLog,
+    *,
+    consent_required: bool,
+    clock: Callable[[], datetime],
+) -> Watcher:
+    """What a watched source's messages became, masked, for the console's live view."""
+
+    def show(source: str, sent: Intake, kept: Intake) -> None:
+        # Imported here: nobody watching is the rule, and masking is only for this.
+        from cdp.console.mask import masked_event
+        from cdp.intake.live import live_entries
+
+        now = clock()
+        entries = live_entries(
+            sent, kept, consent_required=consent_required, received_at=now, mask=masked_event
+        )
+        try:
+            live.write(
+                source, entries, request_id=app.current_event.request_context.request_id, now=now
+            )
+        except ClientError:
+            # The messages are stored or refused already; only their live view is lost.
+            logger.warning("live view not written", source=source, count=len(entries))
+
+    return show
+
+
 def viewer_host(event: APIGatewayProxyEventV2) -> str:
     """The address the client used: the CDN's, which it passes as X-Forwarded-Host, else the
     API's own domain. Only a well-formed host name is taken from the header."""
@@ -250,9 +284,10 @@ def _app() -> APIGatewayHttpResolver:
     client = clients.dynamodb()
     return create_app(
         settings,
-        keys=KeyStore(settings.keys_table, client=client),
+        keys=KeyStore(settings.keys_table, client=client, ttl_seconds=settings.key_cache_seconds),
         store=IntakeStore.from_settings(settings, client=client),
         suppressions=SuppressionList.from_settings(settings, client=client),
+        live=LiveLog(settings.live_table, client=client),
     )
 
 

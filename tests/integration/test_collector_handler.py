@@ -10,6 +10,7 @@ import pytest
 from cdp.runtime.settings import CollectorSettings
 from cdp.storage.intake import IntakeStore, RetryPolicy
 from cdp.storage.keys import KeyStore
+from cdp.storage.live import LiveLog
 from cdp.storage.suppressions import SuppressionList
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, quarantined, stored_events
@@ -395,6 +396,7 @@ def throttled_app(dynamodb: Any, times: int) -> tuple[Any, Throttling]:
         suppressions=SuppressionList(
             settings.suppressions_table, client=dynamodb, pepper=lambda: "pepper"
         ),
+        live=LiveLog(settings.live_table, client=dynamodb),
     )
     return app, client
 

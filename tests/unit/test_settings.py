@@ -11,6 +11,7 @@ TABLES = {
     "KEYS_TABLE": "k",
     "SUPPRESSIONS_TABLE": "s",
     "SUPPRESSION_PEPPER_NAME": "p",
+    "LIVE_TABLE": "l",
 }
 
 
@@ -41,6 +42,7 @@ def test_env_names_are_the_upper_case_field_names() -> None:
         "ALLOWED_ORIGINS",
         "CONSENT_REQUIRED",
         "IDENTITY_BLOCKLIST",
+        "KEY_CACHE_SECONDS",
     }
 
 

@@ -108,14 +108,18 @@ class DevOptions:
 def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str, str]:
     """The environment every function reads in `cdp dev`: what CDK sets in AWS, plus quiet
     Powertools (no X-Ray daemon here, and one log line per request is written by the gateway).
-    The importer has no bucket here: S3 notifications are not run locally."""
+    The importer has no bucket here: S3 notifications are not run locally. Keys are read
+    again after 5 seconds instead of a minute: one person's machine, where watching a source
+    live should start at once."""
     config = DeploymentConfig(
         allowed_origins=options.allowed_origins.split(","),
         consent_required=options.consent_required,
     )
     local = [spec for spec in wiring.FUNCTIONS if not spec.imports]
     return {
-        **wiring.shared_environment(local, resources, config.function_settings()),
+        **wiring.shared_environment(
+            local, resources, {**config.function_settings(), "key_cache_seconds": 5}
+        ),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "DEBUG" if options.verbose else "WARNING",

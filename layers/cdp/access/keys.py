@@ -32,9 +32,14 @@ class ApiKey:
     # The provenance its messages may claim for their traits (`context.cdp.provenance`): a
     # key in a web page is public, so only what its source is trusted with (see cdp.access.sources).
     claims: frozenset[str] = OBSERVED
+    # Until when (epoch seconds) someone in the console watches its source's messages live.
+    watched_until: int | None = None
 
     def usable(self, now_epoch: float) -> bool:
         return self.enabled and (self.expires_at is None or now_epoch < self.expires_at)
+
+    def watched(self, now_epoch: float) -> bool:
+        return self.watched_until is not None and now_epoch < self.watched_until
 
 
 def generate_key(kind: KeyKind) -> str:

@@ -20,7 +20,7 @@ ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")  # weakest first
 
 # What each role may do beyond the one below it.
 ABILITIES: dict[Role, tuple[str, ...]] = {
-    "viewer": ("search", "view_masked", "read_config"),
+    "viewer": ("search", "view_masked", "read_config", "watch_live"),
     "editor": ("view_personal_data", "edit_segments", "edit_forms"),
     "admin": ("manage_keys", "export", "erase", "read_audit"),
 }
@@ -70,6 +70,8 @@ def ability_for(method: str, path: str) -> str:
         return "erase" if method == "DELETE" and len(parts) == 2 else "none"
     if parts == ["segments", "preview"]:
         return "edit_segments"
+    if parts[0] == "sources" and parts[-1] in ("watch", "live"):
+        return "watch_live"  # what it shows is masked
     if method == "GET":
         return "read_config"
     return _CHANGES.get(parts[0], "none")

@@ -73,6 +73,8 @@ class Definitions(Protocol):
 class KeyWriter(Protocol):
     def put(self, record: ApiKey, *, created_at: str) -> None: ...
 
+    def watch(self, key_hash: str, until: int) -> None: ...
+
 
 @dataclass
 class Sources:
@@ -128,6 +130,19 @@ class Sources:
         for entry in record["keys"]:
             entry["enabled"] = False
             self._save_key(record, entry)
+        self.config.put(SOURCE, name, record, at=iso(now))
+        return record
+
+    def watch(self, name: str, lifetime: timedelta, now: datetime) -> dict[str, Any]:
+        """Show the source's messages live (`cdp.intake.live`) for `lifetime`: a switch on
+        each of its write keys, which the collector reads with the key anyway, so watching
+        costs nothing when nobody watches. Watching again extends it."""
+        record = self.get(name)
+        until = int((now + lifetime).timestamp())
+        for entry in record["keys"]:
+            if entry["kind"] == "write" and entry["enabled"]:
+                self.keys.watch(entry["key_hash"], until)
+        record["watched_until"] = until
         self.config.put(SOURCE, name, record, at=iso(now))
         return record
 
@@ -188,6 +203,11 @@ def public(record: dict[str, Any], now: datetime) -> dict[str, Any]:
         "claims": sorted(claims_of(record)),
         "created_at": record["created_at"],
         "disabled": record.get("disabled"),
+        "watched_until": (
+            iso(datetime.fromtimestamp(record["watched_until"], tz=now.tzinfo))
+            if record.get("watched_until", 0) > epoch
+            else None
+        ),
         "keys": [
             {
                 "key_id": entry["key_id"],

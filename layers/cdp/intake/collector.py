@@ -33,6 +33,11 @@ class IntakeSaver(Protocol):
     ) -> None: ...
 
 
+# Shown live (`cdp.intake.live`) while someone watches the key's source: its source, the
+# request as read and what was stored of it.
+Watcher = Callable[[str, Intake, Intake], None]
+
+
 @dataclass(frozen=True)
 class Collected:
     accepted: int
@@ -120,10 +125,16 @@ def collect(
     consent_required: bool = False,
     suppressed: Callable[[set[str]], set[str]] = lambda keys: set(),
     placeholders: Placeholders = DEFAULT_POLICY,
+    watcher: Watcher | None = None,
 ) -> Collected:
-    """Store what `body` holds; raise a `CdpError` when nothing of it can be accepted."""
+    """Store what `body` holds; raise a `CdpError` when nothing of it can be accepted. While
+    the key's source is watched, `watcher` is shown what became of each message."""
     now_epoch = received_at.timestamp()
     key = authenticate(header_key, "write", find_key, now_epoch) if header_key else None
+
+    def watched(sent: Intake, kept: Intake) -> None:
+        if watcher is not None and key is not None and key.watched(now_epoch):
+            watcher(key.source, sent, kept)
 
     def refuse_whole(reason: str, payload: Any) -> NoReturn:
         if key is not None:
@@ -141,6 +152,7 @@ def collect(
                 received_at=received_at,
                 request_id=request_id,
             )
+            watched(Intake(rejections=[rejection]), screened)
         raise InvalidRequestError(reason)
 
     try:
@@ -172,6 +184,7 @@ def collect(
         for event in intake.events
         for key in event.ignored
     ]  # fmt: skip
+    sent = intake
     intake, not_stored = screen(
         intake,
         consent_required=consent_required,
@@ -179,6 +192,7 @@ def collect(
         shared_context=parsed.get("context") if kind == "batch" else None,
     )
     store.save(intake, source=key.source, received_at=received_at, request_id=request_id)
+    watched(sent, intake)
     collected = Collected(
         accepted=len(intake.events),
         rejections=intake.rejections,

@@ -66,6 +66,10 @@ class CollectorSettings(FunctionSettings):
     # Origins allowed to call the collector from a browser; `*` allows every site.
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
     identity_blocklist: Blocklist = Field(default_factory=list)
+    live_table: str = Field(min_length=1)
+    # How long a warm collector keeps a key it read: a disabled key, or a source someone
+    # starts watching, takes this long to reach it.
+    key_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
 
 class ProfileBuilderSettings(FunctionSettings):
@@ -95,6 +99,7 @@ class AdminApiSettings(FunctionSettings):
     keys_table: str = Field(min_length=1)
     members_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
+    live_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
     purposes: Purposes = Field(
         default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]

@@ -171,6 +171,16 @@ AUDIT = TableSpec(
     ttl_attribute="expires_at",
 )
 
+# What arrives from a source while someone watches it in the console (`cdp.intake.live`): one
+# item per message with its outcome, masked; newest last by `at_id`; kept an hour (TTL).
+LIVE = TableSpec(
+    logical_name="Live",
+    env_var="LIVE_TABLE",
+    partition_key=Key("source"),
+    sort_key=Key("at_id"),
+    ttl_attribute="expires_at",
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     QUARANTINE,
@@ -181,4 +191,5 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     MEMBERS,
     SUPPRESSIONS,
     AUDIT,
+    LIVE,
 )

@@ -59,9 +59,22 @@ class KeyStore:
         self.client.put_item(TableName=self.table, Item=item)
         self._cache.pop(record.key_hash, None)
 
+    def watch(self, key_hash: str, until: int) -> None:
+        """Its source's messages are shown live until `until` (epoch seconds); warm
+        collectors see it when their cached copy of the key expires (`ttl_seconds`)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key={"key_hash": {"S": key_hash}},
+            UpdateExpression="SET watched_until = :until",
+            ConditionExpression="attribute_exists(key_hash)",
+            ExpressionAttributeValues={":until": {"N": str(until)}},
+        )
+        self._cache.pop(key_hash, None)
+
 
 def _from_item(item: dict[str, Any]) -> ApiKey:
     expires = item.get("expires_at")
+    watched = item.get("watched_until")
     return ApiKey(
         key_hash=item["key_hash"]["S"],
         kind=item["kind"]["S"],
@@ -69,4 +82,5 @@ def _from_item(item: dict[str, Any]) -> ApiKey:
         enabled=item.get("enabled", {"BOOL": True})["BOOL"],
         expires_at=int(expires["N"]) if expires else None,
         claims=frozenset(item["claims"]["SS"]) if "claims" in item else OBSERVED,
+        watched_until=int(watched["N"]) if watched else None,
     )

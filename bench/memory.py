@@ -119,7 +119,7 @@ def _load(stack: DevStack, events: int, seconds: dict[str, float]) -> tuple[list
     seconds["send"] = round(time.monotonic() - started, 1)
     if sent.library_errors or sent.accepted != total:
         raise RuntimeError(f"the load was not all accepted: {sent.library_errors[:3]}")
-    _drain(requests.Session(), stack.url, timeout=max(300, total / 20))
+    drain(requests.Session(), stack.url, timeout=max(300, total / 20))
     seconds["drain"] = round(time.monotonic() - started - seconds["send"], 1)
     return people, total
 
@@ -153,12 +153,12 @@ def _live(
         session.post(f"{stack.url}/_dev/scheduler", timeout=600).raise_for_status()
         if day % 30 == 0 or day == days:
             by_day.append((day, resident_mb(stack.process.pid).get("rss_mb", 0.0)))
-    _drain(session, stack.url, timeout=300)
+    drain(session, stack.url, timeout=300)
     seconds["scheduler"] = round(time.monotonic() - started, 1)
     return by_day
 
 
-def _drain(session: requests.Session, url: str, *, timeout: float) -> None:
+def drain(session: requests.Session, url: str, *, timeout: float) -> None:
     """Until every stream reader has taken every record and every queue is empty, twice in a
     row a second apart (a stream record can start a queue message and the other way round)."""
     deadline = time.monotonic() + timeout

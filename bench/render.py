@@ -33,6 +33,7 @@ def render(results: dict[str, Any]) -> str:
         _cost(results),
         _memory(results),
         _console(results),
+        _console_profile(results),
         _growth(results),
         _not_met(results),
     ]
@@ -413,6 +414,78 @@ another host.
 """ + "\n".join(rows)
 
 
+def _console_profile(r: dict[str, Any]) -> str:
+    c = r["console_profile"]
+    api_rows = [
+        f"| {role} | {a['sheet']['median_ms']:,.0f} / {a['sheet']['p95_ms']:,.0f} | "
+        f"{a['timeline']['median_ms']:,.0f} / {a['timeline']['p95_ms']:,.0f} | "
+        f"**{a['both']['median_ms']:,.0f}** / {a['both']['p95_ms']:,.0f} | "
+        + (
+            f"**{c['browser'][role]['median_ms']:,.0f}** / {c['browser'][role]['p95_ms']:,.0f} |"
+            if "browser" in c
+            else "not measured |"
+        )
+        for role, a in c["api"].items()
+    ]
+    tries = c["api"]["editor"]["sheet"]["n"]
+    browser_tries = c["browser"]["editor"]["n"] if "browser" in c else 0
+    reads = c["reads"]
+    read_rows = [
+        f"| {kind} | {found['items']:,} | {found['queries']} | {found['ms']:,.0f} | "
+        f"{found['bytes'] / 1024:,.0f} KB | {found['read_units']:,.1f} |"
+        for kind, found in reads["by_identity"].items()
+    ]
+    seconds = c["seconds"]
+    return (
+        f"""## 10. The console's 360° profile of a person with {c["events"]:,} events
+
+Against `cdp dev` as a subprocess (`bench/console.py`; measured {c["measured_at"]}, load average
+{", ".join(str(x) for x in c["load_average_at_start"])} when it started). One person's {c["events"]:,} events over 180 days (an anonymous
+visit, the sign-up, then page views, product views, carts and orders; {c["identities"]} identities) are
+sent as a website's client sends them, to `POST /v1/batch` a hundred a request, and worked off
+(sending took {seconds["send"]:.0f} s, working off {seconds["drain"]:.0f} s). Then the page's two requests, the sheet
+(`GET /console/api/profiles/{{identity}}`, {c["sizes"]["sheet_bytes"]:,} bytes) and the first page of the timeline
+(`…/events?limit=25`, {c["sizes"]["timeline_bytes"]:,} bytes), are timed at the client {tries} times each after one to
+warm up, signed in as an editor (whole, each view audited) and as a viewer (masked); and
+headless Chromium opens the profile's URL {browser_tries} times, timed from the start of the navigation
+to the first frame drawn with the sheet and 25 events in it. Median / p95, milliseconds:
+
+| Signed in as | Sheet | First timeline page | Both, one after the other | In Chromium, drawn |
+|---|---|---|---|---|
+"""
+        + "\n".join(api_rows)
+        + _browser_parts(c)
+        + """
+
+**Where the time goes.** The timeline reads every event of the person for each page: events
+are stored under their message id, so time order is made after reading (`cdp.profiles.timeline`).
+The events table's queries it makes, each the faster of two, asked of `cdp dev`'s moto:
+
+| Identity | Events | Queries | ms | Items read (as DynamoDB counts them) | Read units in AWS |
+|---|---|---|---|---|---|
+"""
+        + "\n".join(read_rows)
+        + f"""
+
+A query that finds nothing takes {reads["empty_query_ms"]:,.0f} ms here: moto sorts the whole table for every
+query, so in `cdp dev` each query costs in proportion to every event stored, anyone's.
+"""
+    )
+
+
+def _browser_parts(c: dict[str, Any]) -> str:
+    if "browser" not in c:
+        return ""
+    parts = c["browser"]["editor"].get("parts_ms")
+    if parts is None:
+        return ""
+    return f"""
+
+In Chromium, as an editor (medians): {parts["before"]:,.0f} ms until the page asks for the timeline (the
+page and its files, the sign-in settings, the session, the sheet), {parts["timeline_request"]:,.0f} ms for the timeline's
+request, {parts["after"]:,.0f} ms from its answer to the frame drawn."""
+
+
 def _cost(r: dict[str, Any]) -> str:
     cost = r["cost"]
     prices = cost["prices"]
@@ -676,6 +749,33 @@ def _cost_why(r: dict[str, Any]) -> str:
 (section 1): the changes proposed there lower the cost in the same proportion."""
 
 
+def _console_profile_why(r: dict[str, Any]) -> str:
+    c = r["console_profile"]
+    editor = c["api"]["editor"]
+    reads = c["reads"]["by_identity"]
+    items = sum(found["items"] for found in reads.values())
+    queries = sum(found["queries"] for found in reads.values())
+    stored = sum(found["bytes"] for found in reads.values())
+    units = sum(found["read_units"] for found in reads.values())
+    return f"""The sheet is quick ({editor["sheet"]["median_ms"]:,.0f} ms: it reads the profile, never the events); the
+first page of the timeline is not ({editor["timeline"]["median_ms"]:,.0f} ms). To hand out 25 events it reads all
+{items:,} of the person's ({queries} queries, one or more per identity, bodies included), sorts them by
+time and opens 25. Events are stored under their message id, so that a resent message
+overwrites itself, and nothing stored orders a person's events by time. In AWS the reads are
+the same: {stored / 1024 / 1024:,.1f} MB of items, {units:,.0f} read units (eventually consistent) for each page shown.
+`cdp dev` adds moto's cost per query (it sorts the whole table each time), so it is slower here
+than it would be in AWS, but the cost grows with the person's events everywhere.
+
+What would reach it: a page read in time order without reading the rest. Either an index of
+the events table on (identity, time), queried newest first per identity for the page asked
+for and merged (a resent message keeps its one item, as now; but each event costs one more
+index write, against the capacity target of section 1), or the positions of each person's
+last hundred or so events kept in the profile item the builder writes anyway, so that the
+first pages are one `BatchGetItem` of 25 items and only older pages read everything (no write
+more per event; the profile item grows by a few KB). Either is a change to the events table or
+the profile builder, not to the console."""
+
+
 def _snippet_why(r: dict[str, Any]) -> str:
     return "The tracker outgrew its budget; `node snippet/build.mjs` prints what each part weighs."
 
@@ -688,6 +788,7 @@ _EXPLANATIONS = {
     "snippet, minified and gzipped": _snippet_why,
     "`cdp dev` memory at its highest": _memory_why,
     "cost per million events at batch size 20": _cost_why,
+    "the 360° profile of a person with": _console_profile_why,
 }
 
 

@@ -16,7 +16,7 @@ STAGE ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := true
 
-.PHONY: dev test soak lint snippet console browser synth deploy clean bench
+.PHONY: dev test soak lint snippet console browser synth deploy clean bench screenshots
 
 $(PYTHON_READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ soak: $(PYTHON_READY) $(SNIPPET)
 # The benchmark suite (not a test): figures into bench/results.json and docs/performance.md.
 bench: $(PYTHON_READY) $(SNIPPET) $(CONSOLE) $(NODE_READY)
 	$(BIN)/python -m bench.run
+
+# The README's pictures of the console (docs/screenshots/), taken in headless Chromium against a
+# fresh cdp dev with a small fixed data set; a picture whose content did not change is kept.
+screenshots: $(PYTHON_READY) $(CONSOLE) browser
+	$(BIN)/python -m tools.screenshots
 
 lint: $(PYTHON_READY)
 	$(BIN)/ruff check .

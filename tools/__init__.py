@@ -1,0 +1,1 @@
+"""Tools for the repository itself, not deployed: `make screenshots` (screenshots.py)."""

@@ -19,6 +19,7 @@ import { searchView } from "./search.js";
 // Views not every visit needs come in chunks of their own, loaded when first opened.
 const segments = () => import("./segments.js");
 const forms = () => import("./forms.js");
+const live = () => import("./live.js");
 
 const ROUTES = [
   [/^\/console\/?$/, () => navigate("/console/profiles", { replace: true })],
@@ -29,6 +30,7 @@ const ROUTES = [
   [/^\/console\/forms\/?$/, later(forms, "formsView", "Forms")],
   [/^\/console\/forms\/([^/]+)\/?$/, later(forms, "formView", "Form")],
   [/^\/console\/sources\/?$/, later(() => import("./sources.js"), "sourcesView", "Sources")],
+  [/^\/console\/live(?:\/([^/]+))?\/?$/, later(live, "liveView", "Live events")],
   [/^\/console\/audit\/?$/, auditView],
 ];
 
@@ -84,6 +86,7 @@ function frame(config) {
     ["/console/segments", "Segments"],
     ["/console/forms", "Forms"],
     ["/console/sources", "Sources"],
+    ["/console/live", "Live events"],
   ];
   if (session.abilities.includes("read_audit")) views.push(["/console/audit", "Audit log"]);
   nav = h(

@@ -27,6 +27,8 @@ VIEWS = (
     "/console/forms",
     "/console/forms/<form_id>",
     "/console/sources",
+    "/console/live",
+    "/console/live/<source>",
 )
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 

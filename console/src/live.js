@@ -21,7 +21,7 @@ const OUTCOMES = {
 };
 const TYPES = ["track", "page", "screen", "identify", "group", "alias"];
 
-export function liveView(view, { match, params }) {
+export function liveView(view, { match }) {
   const wanted = match[1] ? decodeURIComponent(match[1]) : "";
   const title = wanted ? `Live events: ${wanted}` : "Live events";
   const pick = select([["", "Choose a source"]], wanted, { name: "source" });
@@ -43,7 +43,7 @@ export function liveView(view, { match, params }) {
     if (!name) return replace(panel);
     const source = sources.get(name);
     if (!source) return replace(panel, h("p", { role: "alert", class: "error" }, `No source is called ${name}.`));
-    watchPanel(panel, source, params);
+    watchPanel(panel, source, new URLSearchParams(location.search));
   };
   let sources = new Map();
   pick.addEventListener("change", () => {
@@ -76,6 +76,7 @@ function watchPanel(panel, source, params) {
   let until = source.watched_until ? Date.parse(source.watched_until) : 0;
   let watching = until > Date.now();
   let paused = false;
+  let switched = false; // by this page
   let cursor = null;
   let timer = null;
   let busy = false;
@@ -241,6 +242,7 @@ function watchPanel(panel, source, params) {
     toggle.disabled = true;
     replace(problem);
     const on = !watching;
+    switched = true;
     // Off: the switch is set to end in a minute (the shortest), so the collector stops soon.
     watchFor(on ? WATCH_MINUTES : 1).then(
       () => {
@@ -271,6 +273,8 @@ function watchPanel(panel, source, params) {
   poll().then(
     () => {
       busy = false;
+      if (!switched && until > Date.now()) watching = true; // someone else switched it on
+      draw();
       if (!shown.length) counts.textContent = "Nothing has arrived while watched in the last hour.";
       schedule(POLL_MS);
     },

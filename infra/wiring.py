@@ -138,6 +138,7 @@ class FunctionSpec:
     publishes_events: bool = False
     secrets: tuple[SecretSpec, ...] = ()
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
+    reads_metrics: bool = False  # the functions' own metrics, from CloudWatch
     imports: bool = False  # triggered by files in the import bucket
     # needs the third-party packages of layers/dependencies/requirements.txt
     third_party: bool = False
@@ -421,12 +422,13 @@ CONSOLE = FunctionSpec(
     name="console",
     handler="functions.console.handler.handler",
     settings=ConsoleSettings,
-    description="The console: its page, profile search, the 360-degree profile, the audit log",
+    description="The console: its page, overview, profile search, 360-degree profile, audit log",
     routes=(
         *(
             Route("GET", path, signed_in=True)
             for path in (
                 "/console/api/session",
+                "/console/api/overview",
                 "/console/api/search",
                 "/console/api/profiles/{identity}",
                 "/console/api/profiles/{identity}/events",
@@ -447,6 +449,8 @@ CONSOLE = FunctionSpec(
         (tables.CONFIG, "read"),
         (tables.AUDIT, "read_write"),
     ),
+    scans=(tables.PROFILES,),  # a sample, for the overview's figures
+    reads_metrics=True,
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (

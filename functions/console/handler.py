@@ -17,10 +17,12 @@ from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from botocore.exceptions import ClientError
 
 from cdp.access.roles import ConsoleUser, user_of
 from cdp.console.audit import Action, AuditEntry, reason_given
 from cdp.console.mask import masked_event, masked_sheet
+from cdp.console.overview import ARRIVALS, FAILURES, MINUTES, SAMPLE, profile_figures
 from cdp.console.page import VIEWS, built, security_headers
 from cdp.console.search import MAX_QUERY, candidates, search_result
 from cdp.console.sheet import profile_sheet
@@ -37,10 +39,12 @@ from cdp.storage import clients
 from cdp.storage.audit import AuditLog
 from cdp.storage.config import ConfigStore
 from cdp.storage.events import EventReader
-from cdp.storage.profiles import ProfileReader
+from cdp.storage.metrics import MetricsReader
+from cdp.storage.profiles import ProfileReader, Sample, sample_profiles
 
 logger, tracer, metrics = powertools("console")
 
+MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 IDENTITY_HELP = "type:value, such as email:ada@example.com or user_id:42"
 
 
@@ -51,10 +55,13 @@ def create_app(
     events: EventReader,
     config: ConfigStore,
     audit: AuditLog,
+    measures: MetricsReader,
+    sample_profiles: Callable[[int], Sample],
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
     _secure(app, settings)
+    _overview_route(app, settings, measures=measures, sample_profiles=sample_profiles, clock=clock)
 
     def signed_in() -> ConsoleUser:
         return user_of(app.current_event.request_context.authorizer.jwt_claim)
@@ -145,15 +152,61 @@ def create_app(
         shown = page.events if whole else [masked_event(event) for event in page.events]
         return json_response(200, {"masked": not whole, "events": shown, "cursor": page.cursor})
 
-    @app.get("/console/api/audit")
-    def audit_log() -> Response[Any]:
-        user = signed_in()
-        user.require("read_audit")
-        entries, cursor = audit.page(limit=_limit(query("limit")), cursor=query("cursor"))
-        return json_response(200, {"entries": [e.to_json() for e in entries], "cursor": cursor})
-
+    _audit_route(app, audit)
     _page_routes(app, settings)
     return app
+
+
+def _audit_route(app: APIGatewayHttpResolver, audit: AuditLog) -> None:
+    @app.get("/console/api/audit")
+    def audit_log() -> Response[Any]:
+        event = app.current_event
+        user_of(event.request_context.authorizer.jwt_claim).require("read_audit")
+        limit, cursor = (
+            event.get_query_string_value("limit"),
+            event.get_query_string_value("cursor"),
+        )
+        entries, after = audit.page(limit=_limit(limit), cursor=cursor)
+        return json_response(200, {"entries": [e.to_json() for e in entries], "cursor": after})
+
+
+def _overview_route(
+    app: APIGatewayHttpResolver,
+    settings: ConsoleSettings,
+    *,
+    measures: MetricsReader,
+    sample_profiles: Callable[[int], Sample],
+    clock: Callable[[], datetime],
+) -> None:
+    @app.get("/console/api/overview")
+    def overview() -> Response[Any]:
+        """What arrives per minute and what became of it, the last hour and day; what the
+        profiles are like. Every role: none of it is about one person."""
+        user_of(app.current_event.request_context.authorizer.jwt_claim).require("read_config")
+        now = clock()
+        wanted = [(metric, service) for metric, service, _ in (*ARRIVALS, *FAILURES)]
+        names = [name for _, _, name in (*ARRIVALS, *FAILURES)]
+        try:
+            minutes = measures.per_period(wanted, now=now, periods=MINUTES, period=MINUTE)
+            hours = measures.per_period(wanted, now=now, periods=24, period=HOUR)
+            events: dict[str, Any] | None = {
+                "per_minute": [
+                    {"at": at, **{name: series.points[n][1] for name, series in zip(
+                        names, minutes, strict=True)}}
+                    for n, (at, _) in enumerate(minutes[0].points)
+                ],
+                "last_hour": {name: s.total for name, s in zip(names, minutes, strict=True)},
+                "last_day": {name: s.total for name, s in zip(names, hours, strict=True)},
+            }  # fmt: skip
+        except ClientError as error:
+            logger.warning("metrics not read", error=error.response["Error"]["Code"])
+            events = None
+        sample = sample_profiles(SAMPLE)
+        profiles = profile_figures(
+            sample.profiles, total=sample.total, complete=sample.complete,
+            purposes=settings.purposes,
+        )  # fmt: skip
+        return json_response(200, {"at": iso(now), "events": events, "profiles": profiles})
 
 
 def _secure(app: APIGatewayHttpResolver, settings: ConsoleSettings) -> None:
@@ -239,6 +292,10 @@ def _app() -> APIGatewayHttpResolver:
             settings.audit_table,
             client=client,
             retention=timedelta(days=settings.audit_retention_days),
+        ),
+        measures=MetricsReader(clients.cloudwatch()),
+        sample_profiles=lambda limit: sample_profiles(
+            settings.profiles_table, limit, client=client
         ),
     )
 

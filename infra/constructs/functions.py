@@ -258,6 +258,17 @@ class FunctionFactory(Construct):
             self.queues[queue.logical_name].grant_send_messages(function)
         if spec.publishes_events:
             self.bus.grant_put_events_to(function)
+        if spec.reads_metrics:
+            # GetMetricData cannot be limited to a namespace or resource.
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
+            )
+            assert function.role is not None
+            acknowledge(
+                function.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "cloudwatch:GetMetricData takes no resource; it reads the functions' metrics",
+            )
         for secret in spec.secrets:
             self.secrets.secret(secret).grant_read(function)
         if spec.imports:

@@ -245,12 +245,23 @@ def test_collector_can_only_read_keys(template: Template) -> None:
 
 def test_no_function_has_wildcard_data_access(template: Template) -> None:
     for spec in wiring.FUNCTIONS:
+        # Reading the functions' own metrics takes no resource (CloudWatch has none for it).
+        metrics = {"cloudwatch:GetMetricData"} if spec.reads_metrics else set()
         for statement in statements_of(template, spec.name):
             if statement["Resource"] == "*":
-                assert set(statement["Action"]) <= {
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                }
+                actions = statement["Action"]
+                actions = {actions} if isinstance(actions, str) else set(actions)
+                assert actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords", *metrics}
+
+
+def test_only_the_console_reads_metrics(template: Template) -> None:
+    readers = {
+        spec.name
+        for spec in wiring.FUNCTIONS
+        for statement in statements_of(template, spec.name)
+        if "cloudwatch:GetMetricData" in statement["Action"]
+    }
+    assert readers == {"console"}
 
 
 def test_every_wired_route_exists(template: Template) -> None:

@@ -34,6 +34,7 @@ from workbench.local.aws import (
 from workbench.local.bus import BusTap, connect_tap
 from workbench.local.gateway import Functions, make_server
 from workbench.local.memory import held
+from workbench.local.metrics import EmfToCloudWatch
 from workbench.local.queues import QueueRunner
 from workbench.local.retention import Retention
 from workbench.local.signin import (
@@ -121,7 +122,7 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
             local, resources, {**config.function_settings(), "key_cache_seconds": 5}
         ),
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "false",  # they go to the local CloudWatch
         "POWERTOOLS_LOG_LEVEL": "DEBUG" if options.verbose else "WARNING",
     }
 
@@ -180,6 +181,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     ConfigStore(table_env[CONFIG.env_var], client=dynamodb).put(
         "form", DEMO_FORM["id"], DEMO_FORM, at=created_at
     )
+    EmfToCloudWatch.install(aws.client("cloudwatch"))  # the overview reads the metrics
     console = LocalSignIn(aws.client("cognito-idp"))
     functions = Functions(wiring.FUNCTIONS)
     for spec in wiring.FUNCTIONS:

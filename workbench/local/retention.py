@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workbench.local.aws import REGION
@@ -36,6 +37,7 @@ from workbench.local.worker import Worker
 
 PASS_SECONDS = 5.0
 ITERATOR_LIFETIME_SECONDS = 15 * 60  # DynamoDB Streams' GetShardIterator documentation
+METRICS_KEPT = timedelta(hours=25)  # the console's overview reads the last day
 
 
 class StreamRecords:
@@ -120,6 +122,26 @@ def records_of(table_name: str) -> StreamRecords:
     return records
 
 
+def forget_old_metrics(before: datetime) -> int:
+    """Forget the metrics put before `before` (the overview reads the last day); answers how
+    many data points."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    backend = cloudwatch_backends[ACCOUNT_ID][REGION]
+    kept = [datum for datum in backend.metric_data if not _older(datum.timestamp, before)]
+    forgotten = len(backend.metric_data) - len(kept)
+    backend.metric_data = kept
+    return forgotten
+
+
+def _older(moment: Any, before: datetime) -> bool:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if not isinstance(moment, datetime):
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < before
+
+
 class Retention(Worker):
     """Every few seconds, forgets the stream records every reader is done with, the expired
     shard iterators and moto's list of every object it made. Made before anything writes to
@@ -149,6 +171,7 @@ class Retention(Worker):
         self.forget_read_records()
         self.expire_iterators()
         forget_model_instances()
+        forget_old_metrics(datetime.now(UTC) - METRICS_KEPT)
 
     def forget_read_records(self) -> int:
         """Forget, in each stream, what every reader has passed; answers how many."""

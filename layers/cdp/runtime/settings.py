@@ -209,3 +209,7 @@ class ConsoleSettings(FunctionSettings):
     # page's app client there.
     sign_in_url: str = Field(min_length=1)
     console_client_id: str = Field(min_length=1)
+    # The consent purposes the overview shows the rates of.
+    purposes: Purposes = Field(
+        default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
+    )

@@ -52,3 +52,8 @@ def s3() -> Any:
 @lru_cache(maxsize=1)
 def secretsmanager() -> Any:
     return session().create_client("secretsmanager", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def cloudwatch() -> Any:
+    return session().create_client("cloudwatch", config=_CONFIG)

@@ -1,0 +1,53 @@
+"""The console's overview: how much arrives and what becomes of it (the functions' own
+metrics, per minute), and what the profiles are like (a sample of them, like a segment's
+preview: every profile when there are few)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cdp.profiles.identity import EMAIL, USER_ID
+from cdp.profiles.profile import Profile
+
+# What the overview charts, by the metric the function writes: (metric, function, shown as)
+ARRIVALS = (
+    ("EventsAccepted", "collector", "stored"),
+    ("EventsNotStored", "collector", "not_stored"),  # no consent, or an erased person
+    ("EventsQuarantined", "collector", "refused"),  # kept with their reason
+)
+FAILURES = (("RecordsFailed", "profile_builder", "failed"),)  # to its failure queue
+MINUTES = 60
+SAMPLE = 1000  # profiles read for the figures: enough for shares within a few points
+
+
+def profile_figures(
+    profiles: Sequence[Profile], *, total: int, complete: bool, purposes: Iterable[str]
+) -> dict[str, Any]:
+    """How many profiles there are, which share is identified (a user id or an e-mail
+    address, not only anonymous ids) and the share of each consent decision per purpose,
+    over `profiles`, a sample of `total` (`complete`: all of them)."""
+    sampled = len(profiles)
+    identified = sum(
+        any(key.startswith((f"{USER_ID}:", f"{EMAIL}:")) for key in profile.identities)
+        for profile in profiles
+    )
+    consent: dict[str, dict[str, float]] = {}
+    for purpose in purposes:
+        counts = {"granted": 0, "denied": 0, "unknown": 0}
+        for profile in profiles:
+            decision = profile.consent.get(purpose)
+            state = decision.get("state") if isinstance(decision, dict) else None
+            counts[state if state in ("granted", "denied") else "unknown"] += 1
+        consent[purpose] = {state: _share(count, sampled) for state, count in counts.items()}
+    return {
+        "total": total,
+        "complete": complete,
+        "sampled": sampled,
+        "identified": _share(identified, sampled),
+        "consent": consent,
+    }
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0

@@ -5,8 +5,9 @@ import { time } from "./format.js";
 import { personLink } from "./people.js";
 
 const ACTIONS = {
+  search: "found in a search",
   view_profile: "viewed the profile",
-  view_events: "opened the timeline",
+  view_events: "read the timeline",
   export: "exported",
   erase: "erased",
 };

@@ -115,6 +115,9 @@ def create_app(
             if profile is not None:
                 found.setdefault(profile.profile_id, profile)
         whole = user.can("view_personal_data")
+        if whole:  # the matches show identifiers whole: each is a view of that person
+            for profile in found.values():
+                viewed(user, "search", profile, "search")
         results = [search_result(profile, whole=whole) for profile in found.values()]
         return json_response(200, {"matches": results})
 
@@ -144,11 +147,9 @@ def create_app(
             cursor=query("cursor"),
             kind=query("type"),
         )
-        # Opening the timeline is written down; paging on through it is the same look.
-        if query("cursor") is None:
-            whole = viewed(user, asked_for, profile, "view_events")
-        else:
-            whole = user.can("view_personal_data")
+        # Every page seen whole is written down: a cursor is the caller's to make up, so
+        # leaving out the later pages would let a view go unrecorded.
+        whole = viewed(user, asked_for, profile, "view_events")
         shown = page.events if whole else [masked_event(event) for event in page.events]
         return json_response(200, {"masked": not whole, "events": shown, "cursor": page.cursor})
 

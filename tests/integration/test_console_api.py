@@ -185,7 +185,7 @@ def test_every_answer_carries_the_consoles_security_headers(
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_opening_the_timeline_is_written_down_once_not_each_page(
+def test_each_page_of_a_timeline_seen_whole_is_written_down(
     track: Track, console: Handler
 ) -> None:
     # given a person with more events than one page holds
@@ -199,7 +199,24 @@ def test_opening_the_timeline_is_written_down_once_not_each_page(
         status, page = get(console, path, "editor", limit="2", cursor=page["cursor"])
         pages += 1
 
-    # then every page was whole, and the log holds one entry: the timeline was opened
+    # then every page was whole, and each is in the log: a cursor can be made up, so a page
+    # asked for with one is a view like the first
     assert status == 200
     assert pages == 3
-    assert [entry["action"] for entry in audit_entries(console)] == ["view_events"]
+    assert [entry["action"] for entry in audit_entries(console)] == ["view_events"] * 3
+
+
+def test_an_editors_search_is_written_down_for_each_person_it_shows(
+    ada: None, console: Handler
+) -> None:
+    status, found = get(console, "/console/api/search", "editor", q="ada@example.com")
+
+    assert status == 200
+    [match] = found["matches"]
+    assert {"type": "email", "value": "ada@example.com"} in match["identities"]
+    [entry] = audit_entries(console)
+    assert (entry["action"], entry["profile_id"], entry["asked_for"]) == (
+        "search",
+        match["profile_id"],
+        "search",
+    )

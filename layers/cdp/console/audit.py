@@ -1,7 +1,7 @@
 """The audit log: what the console's people did with a person's data.
 
-Each unmasked view of a profile or of its timeline, each export and each erasure is one
-entry: who (the signed-in person, as their token names them), when, what, which person and why
+Each unmasked view of a person (a search match, their profile, each page of their timeline),
+each export and each erasure is one entry: who (the signed-in person, as their token names them), when, what, which person and why
 (where the console asked).
 The person is named by their profile id and the kind of identifier asked for, never its value:
 the log itself holds no one's data but the console user's own.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Action = Literal["view_profile", "view_events", "export", "erase"]
+Action = Literal["search", "view_profile", "view_events", "export", "erase"]
 MAX_REASON = 500
 
 
@@ -23,7 +23,7 @@ class AuditEntry:
     actor_id: str  # their token's subject: stays the same if the address changes
     action: Action
     profile_id: str | None  # None when nobody matched what was asked for
-    asked_for: str  # the kind of identifier asked for (`email`, `user_id`, ...)
+    asked_for: str  # the kind of identifier asked for (`email`, `user_id`, ...; `search`)
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:

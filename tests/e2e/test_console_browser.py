@@ -271,7 +271,7 @@ def test_an_admin_reads_who_looked_at_whom(
     row = entries.filter(has_text="viewed the profile").first
     row.wait_for()
     assert "editor@console.local" in row.inner_text()
-    assert entries.filter(has_text="opened the timeline").count() == 1
+    assert entries.filter(has_text="read the timeline").count() == 1
     no_serious_violations(admin, "audit log")
 
     # the audit entry links to the profile

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import DevStack
+from tests.e2e.conftest import WRITE_KEY, DevStack
 from workbench.local.aws import client_for
 from workbench.local.signin import AUTHORIZE_PATH, TOKEN_PATH
 
@@ -92,3 +92,29 @@ def test_the_console_api_answers_only_a_signed_in_person(dev_stack: DevStack) ->
     assert answer.status_code == 200
     assert answer.json()["name"] == "editor@console.local"
     assert answer.json()["role"] == "editor"
+
+
+def test_the_overview_counts_what_arrived_from_the_functions_metrics(dev_stack: DevStack) -> None:
+    # given events sent to `cdp dev` (its collector writes its metrics as in AWS)
+    batch = [{"type": "track", "anonymousId": f"overview-{n}", "event": "Viewed"} for n in range(3)]
+    batch.append({"type": "track", "event": "No one"})  # refused: no identifier
+    sent = requests.post(
+        f"{dev_stack.url}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=10
+    )
+    assert sent.status_code == 200
+
+    # when a viewer opens the overview
+    token = sign_in(dev_stack, "viewer")
+    answer = requests.get(
+        f"{dev_stack.url}/console/api/overview",
+        headers={"authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+    # then what the collector counted is there, from the local CloudWatch
+    assert answer.status_code == 200
+    last_hour = answer.json()["events"]["last_hour"]
+    assert last_hour["stored"] >= 3
+    assert last_hour["refused"] >= 1
+    # and cdp dev's output is not full of metric lines
+    assert '{"_aws"' not in dev_stack.output()

@@ -205,7 +205,7 @@ def _overview_route(
         sample = sample_profiles(SAMPLE)
         profiles = profile_figures(
             sample.profiles, total=sample.total, complete=sample.complete,
-            purposes=settings.purposes,
+            purposes=settings.purposes, now_iso=iso(now),
         )  # fmt: skip
         return json_response(200, {"at": iso(now), "events": events, "profiles": profiles})
 

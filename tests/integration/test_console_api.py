@@ -185,9 +185,7 @@ def test_every_answer_carries_the_consoles_security_headers(
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_each_page_of_a_timeline_seen_whole_is_written_down(
-    track: Track, console: Handler
-) -> None:
+def test_each_page_of_a_timeline_seen_whole_is_written_down(track: Track, console: Handler) -> None:
     # given a person with more events than one page holds
     track(ADA, *({"type": "track", "userId": "42", "event": f"Viewed {n}"} for n in range(4)))
 

@@ -1,8 +1,8 @@
 """The audit log: what the console's people did with a person's data.
 
 Each unmasked view of a person (a search match, their profile, each page of their timeline),
-each export and each erasure is one entry: who (the signed-in person, as their token names them), when, what, which person and why
-(where the console asked).
+each export and each erasure is one entry: who (the signed-in person, as their token names
+them), when, what, which person and why (where the console asked).
 The person is named by their profile id and the kind of identifier asked for, never its value:
 the log itself holds no one's data but the console user's own.
 """

@@ -22,12 +22,24 @@ SAMPLE = 1000  # profiles read for the figures: enough for shares within a few p
 
 
 def profile_figures(
-    profiles: Sequence[Profile], *, total: int, complete: bool, purposes: Iterable[str]
+    profiles: Sequence[Profile],
+    *,
+    total: int,
+    complete: bool,
+    purposes: Iterable[str],
+    now_iso: str,
 ) -> dict[str, Any]:
     """How many profiles there are, which share is identified (a user id or an e-mail
-    address, not only anonymous ids) and the share of each consent decision per purpose,
-    over `profiles`, a sample of `total` (`complete`: all of them)."""
+    address, not only anonymous ids), the share of each consent decision per purpose and the
+    share that has declared each trait (answered the question that asks it, and the answer
+    has not expired), over `profiles`, a sample of `total` (`complete`: all of them)."""
     sampled = len(profiles)
+    declared: dict[str, int] = {}
+    for profile in profiles:
+        for name, by_kind in profile.traits.items():
+            value = by_kind.get("declared")
+            if value is not None and value.value is not None and value.live(now_iso):
+                declared[name] = declared.get(name, 0) + 1
     identified = sum(
         any(key.startswith((f"{USER_ID}:", f"{EMAIL}:")) for key in profile.identities)
         for profile in profiles
@@ -46,6 +58,7 @@ def profile_figures(
         "sampled": sampled,
         "identified": _share(identified, sampled),
         "consent": consent,
+        "declared": {name: _share(count, sampled) for name, count in sorted(declared.items())},
     }
 
 

@@ -53,8 +53,13 @@ export function formView(view, { match, session, navigate }) {
   const status = h("p", { role: "status", class: "status" }, "Loading the form…");
   const body = h("div");
   replace(view, heading, status, body);
-  get(`forms/${encodeURIComponent(id)}`).then(
-    (form) => {
+  // Answer rates: the share of profiles holding each declared trait (the overview's sample).
+  const rates = get("overview").then(
+    ({ profiles }) => profiles,
+    () => null,
+  );
+  Promise.all([get(`forms/${encodeURIComponent(id)}`), rates]).then(
+    ([form, profiles]) => {
       heading.textContent = `Form: ${form.name}`;
       document.title = `${form.name} · CDP console`;
       status.textContent = "";
@@ -73,7 +78,11 @@ export function formView(view, { match, session, navigate }) {
           "section",
           { class: "part", "aria-labelledby": "questions-heading" },
           h("h2", { id: "questions-heading" }, "Questions, in the order they are asked"),
-          h("ol", { class: "questions" }, form.fields.map(question)),
+          h(
+            "ol",
+            { class: "questions" },
+            form.fields.map((field) => question(field, profiles)),
+          ),
         ),
         h(
           "section",
@@ -98,7 +107,7 @@ export function formView(view, { match, session, navigate }) {
   return { title: "Form" };
 }
 
-function question(field) {
+function question(field, profiles) {
   return h(
     "li",
     { class: "question" },
@@ -112,8 +121,17 @@ function question(field) {
         "Asked again",
         field.valid_days ? `after ${count(field.valid_days, "day")}` : "never: the answer stays",
       ],
+      profiles ? ["Answered by", answered(profiles, field.trait)] : null,
     ]),
   );
+}
+
+function answered(profiles, trait) {
+  const share = profiles.declared[trait] ?? 0;
+  const percent = `${Math.round(share * 1000) / 10}%`;
+  return profiles.complete
+    ? `${percent} of ${count(profiles.total, "profile")}`
+    : `about ${percent} of profiles (a sample of ${count(profiles.sampled, "profile")})`;
 }
 
 function remover(form, navigate) {

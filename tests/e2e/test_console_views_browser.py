@@ -215,6 +215,7 @@ def test_a_viewer_reads_segments_and_forms_without_controls_to_change_them(
     assert "So that we only send what you read" in text
     assert "favourite_topic" in text
     assert "after 180 days" in text
+    assert re.search(r"Answered by\s+0% of \d+ profiles?", text), text  # nobody answered yet
     assert "Send me the newsletter" in page.locator("main").inner_text()
     assert page.get_by_role("button", name="Delete this form").count() == 0
     no_serious_violations(page, "form")

@@ -243,8 +243,8 @@ function watchPanel(panel, source, params) {
     replace(problem);
     const on = !watching;
     switched = true;
-    // Off: the switch is set to end in a minute (the shortest), so the collector stops soon.
-    watchFor(on ? WATCH_MINUTES : 1).then(
+    // Off: the switch ends now (the collector stops when its cached key expires).
+    watchFor(on ? WATCH_MINUTES : 0).then(
       () => {
         toggle.disabled = false;
         watching = on;

@@ -358,7 +358,7 @@ class TemporaryKey(BaseModel):
 
 class Watch(BaseModel):
     minutes: int = Field(
-        default=15, ge=1, le=60, strict=True, description="how long to show it live"
+        default=15, ge=0, le=60, strict=True, description="how long to show it live; 0: stop"
     )
 
 

@@ -60,7 +60,7 @@ def test_a_watched_source_shows_each_message_and_what_became_of_it(
     outcomes = [(e["outcome"], e.get("type"), e.get("event")) for e in answer["entries"]]
     assert outcomes == [
         ("stored", "track", "Order Completed"),
-        ("refused", "track", None),
+        ("refused", "track", "No one"),
         ("stored", "identify", None),
     ]
     assert "anonymousId" in answer["entries"][1]["reason"]
@@ -69,6 +69,21 @@ def test_a_watched_source_shows_each_message_and_what_became_of_it(
     assert answer["entries"][0]["message"]["userId"] != "42"
     # and only what is new is read next time
     assert live(admin_api, answer["cursor"])["entries"] == []
+
+
+def test_watching_for_no_minutes_stops_it(
+    shop: str, admin_api: Handler, collector: Handler
+) -> None:
+    call(admin_api, "POST", "/console/api/sources/shop/watch", "viewer", {"minutes": 5})
+    status, stopped = call(
+        admin_api, "POST", "/console/api/sources/shop/watch", "viewer", {"minutes": 0}
+    )
+
+    send(collector, shop, {"type": "track", "userId": "42", "event": "Order Completed"})
+
+    assert status == 200
+    assert stopped["source"]["watched_until"] is None
+    assert live(admin_api)["entries"] == []
 
 
 def test_nothing_is_written_when_nobody_watches(

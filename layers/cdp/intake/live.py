@@ -69,6 +69,8 @@ def live_entries(
         payload = rejection.payload
         if isinstance(payload, dict):
             entry["type"] = str(payload.get("type", rejection.kind))[:40]
+            if isinstance(payload.get("event"), str):
+                entry["event"] = payload["event"][:200]
             entry["message"] = _shown(payload, mask)
         entries.append((_order(rejection.index, len(sent.events) + position), entry))
     return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]

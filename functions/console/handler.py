@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from cdp.access.roles import ConsoleUser, user_of
 from cdp.console.audit import Action, AuditEntry, reason_given
 from cdp.console.mask import masked_event, masked_sheet
-from cdp.console.overview import ARRIVALS, FAILURES, MINUTES, SAMPLE, profile_figures
+from cdp.console.overview import METRICS, MINUTES, SAMPLE, arrival_figures, profile_figures
 from cdp.console.page import VIEWS, built, security_headers
 from cdp.console.search import MAX_QUERY, candidates, search_result
 from cdp.console.sheet import profile_sheet
@@ -185,20 +185,10 @@ def _overview_route(
         profiles are like. Every role: none of it is about one person."""
         user_of(app.current_event.request_context.authorizer.jwt_claim).require("read_config")
         now = clock()
-        wanted = [(metric, service) for metric, service, _ in (*ARRIVALS, *FAILURES)]
-        names = [name for _, _, name in (*ARRIVALS, *FAILURES)]
         try:
-            minutes = measures.per_period(wanted, now=now, periods=MINUTES, period=MINUTE)
-            hours = measures.per_period(wanted, now=now, periods=24, period=HOUR)
-            events: dict[str, Any] | None = {
-                "per_minute": [
-                    {"at": at, **{name: series.points[n][1] for name, series in zip(
-                        names, minutes, strict=True)}}
-                    for n, (at, _) in enumerate(minutes[0].points)
-                ],
-                "last_hour": {name: s.total for name, s in zip(names, minutes, strict=True)},
-                "last_day": {name: s.total for name, s in zip(names, hours, strict=True)},
-            }  # fmt: skip
+            minutes = measures.per_period(METRICS, now=now, periods=MINUTES, period=MINUTE)
+            hours = measures.per_period(METRICS, now=now, periods=24, period=HOUR)
+            events = arrival_figures(minutes, hours)
         except ClientError as error:
             logger.warning("metrics not read", error=error.response["Error"]["Code"])
             events = None

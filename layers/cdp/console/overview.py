@@ -5,7 +5,7 @@ preview: every profile when there are few)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from cdp.profiles.identity import EMAIL, USER_ID
 from cdp.profiles.profile import Profile
@@ -17,7 +17,38 @@ ARRIVALS = (
     ("EventsQuarantined", "collector", "refused"),  # kept with their reason
 )
 FAILURES = (("RecordsFailed", "profile_builder", "failed"),)  # to its failure queue
+METRICS = [(metric, service) for metric, service, _ in (*ARRIVALS, *FAILURES)]
+NAMES = [name for _, _, name in (*ARRIVALS, *FAILURES)]
 MINUTES = 60
+
+
+class Measured(Protocol):
+    """One metric's sums per period (`cdp.storage.metrics.Series`)."""
+
+    @property
+    def points(self) -> list[tuple[str, float]]: ...  # (period's start, sum), oldest first
+
+    @property
+    def total(self) -> float: ...
+
+
+def arrival_figures(minutes: Sequence[Measured], hours: Sequence[Measured]) -> dict[str, Any]:
+    """The overview's event figures from the sums of `METRICS`, in that order: per minute
+    (the chart), and the totals of the last hour and of the last day."""
+    per_minute = [
+        {
+            "at": at,
+            **{name: series.points[n][1] for name, series in zip(NAMES, minutes, strict=True)},
+        }
+        for n, (at, _) in enumerate(minutes[0].points)
+    ]
+    return {
+        "per_minute": per_minute,
+        "last_hour": {name: series.total for name, series in zip(NAMES, minutes, strict=True)},
+        "last_day": {name: series.total for name, series in zip(NAMES, hours, strict=True)},
+    }
+
+
 SAMPLE = 1000  # profiles read for the figures: enough for shares within a few points
 
 

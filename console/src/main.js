@@ -20,9 +20,10 @@ import { searchView } from "./search.js";
 const segments = () => import("./segments.js");
 const forms = () => import("./forms.js");
 const live = () => import("./live.js");
+const overview = () => import("./overview.js");
 
 const ROUTES = [
-  [/^\/console\/?$/, () => navigate("/console/profiles", { replace: true })],
+  [/^\/console\/?$/, later(overview, "overviewView", "Overview")],
   [/^\/console\/profiles\/?$/, searchView],
   [/^\/console\/profiles\/([^/]+)\/?$/, profileView],
   [/^\/console\/segments\/?$/, later(segments, "segmentsView", "Segments")],
@@ -82,6 +83,7 @@ async function start() {
 function frame(config) {
   main = h("main", { id: "main", tabindex: "-1" });
   const views = [
+    ["/console", "Overview"],
     ["/console/profiles", "Profiles"],
     ["/console/segments", "Segments"],
     ["/console/forms", "Forms"],
@@ -104,7 +106,7 @@ function frame(config) {
     h(
       "header",
       { class: "top" },
-      h("a", { class: "brand", href: "/console/profiles" }, "CDP console"),
+      h("a", { class: "brand", href: "/console" }, "CDP console"),
       nav,
       h(
         "p",
@@ -125,8 +127,10 @@ function frame(config) {
 function show(focus) {
   const path = location.pathname;
   for (const link of nav.querySelectorAll("a")) {
+    const href = link.getAttribute("href");
+    // The overview (/console) is current on its own path only, not on every view under it.
     const current =
-      path === link.getAttribute("href") || path.startsWith(`${link.getAttribute("href")}/`);
+      path.replace(/\/$/, "") === href || (href !== "/console" && path.startsWith(`${href}/`));
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -216,7 +220,7 @@ function followLink(event) {
   if (!link || link.target || link.hasAttribute("download")) return;
   const href = link.getAttribute("href");
   if (
-    !href.startsWith("/console/") ||
+    (href !== "/console" && !href.startsWith("/console/")) ||
     href.startsWith("/console/api/") ||
     href.startsWith("/console/assets/")
   )

@@ -1,0 +1,344 @@
+// /console: the overview. How much arrives and what becomes of it (the functions' own metrics:
+// per minute over the last hour, and totals for the hour and the day), and what the profiles
+// are like (a sample of them: how many, the share identified, consent per purpose). Asked for
+// again every 30 s while the tab is visible; the page is built once and its figures updated
+// in place, so that focus and an opened explanation stay where they are.
+import { get } from "./api.js";
+import { h, replace, table } from "./dom.js";
+import { chartSummary, clock, number, percent, stackedBars } from "./figures.js";
+
+const REFRESH_MS = 30_000;
+const SERIES = [
+  ["stored", "Stored"],
+  ["not_stored", "Not stored"],
+  ["refused", "Refused"],
+];
+const DECISIONS = [
+  ["granted", "Granted"],
+  ["denied", "Denied"],
+  ["unknown", "No decision"],
+];
+// The chart's box, in SVG units; the plot leaves room for the scale (left) and the times (below).
+const WIDTH = 640;
+const HEIGHT = 180;
+const PLOT = { left: 44, top: 8, width: 588, height: 144 };
+
+export function overviewView(view) {
+  const status = h("p", { role: "status", class: "status" }, "Loading the overview…");
+  const updated = h("p", { class: "status updated" });
+  const problem = h("div", { role: "alert" });
+  const figures = {
+    storedHour: card("Stored in the last hour"),
+    storedDay: card("Stored in the last day"),
+    refused: card(
+      "Refused in the last day",
+      "Messages the collector turned down (no id, too large, not valid), each kept with its reason.",
+      h("a", { href: "/console/live" }, "See each and why in Live events"),
+    ),
+    failed: card(
+      "Failed in the last day",
+      "Stored events the profile builder could not apply to a profile.",
+      h(
+        "details",
+        { class: "explain" },
+        h("summary", {}, "What happens to them"),
+        h(
+          "p",
+          {},
+          "Nothing is lost: they wait in a failure queue. Once the cause is fixed and deployed, ",
+          h("code", {}, "cdp redrive"),
+          " gives them back to be applied again, once each.",
+        ),
+      ),
+    ),
+    profiles: card(
+      "Profiles",
+      null,
+      h("a", { href: "/console/profiles" }, "Find a profile"),
+    ),
+    identified: card(
+      "Identified",
+      "Profiles with a user id or an e-mail address, not only anonymous ids.",
+    ),
+  };
+  const chart = h("div", { class: "chart" });
+  const consent = h("div", { class: "consent" });
+  const events = h("div");
+  replace(
+    view,
+    h("h1", {}, "Overview"),
+    h(
+      "p",
+      { class: "help" },
+      "What arrives and what becomes of it, and what the profiles are like. The figures are asked for again every 30 seconds while this tab is open.",
+    ),
+    status,
+    problem,
+    h(
+      "section",
+      { "aria-labelledby": "events-heading" },
+      h("h2", { id: "events-heading" }, "Events"),
+      events,
+      h(
+        "ul",
+        { class: "cards" },
+        [figures.storedHour, figures.storedDay, figures.refused, figures.failed].map(
+          (figure) => figure.node,
+        ),
+      ),
+      h("h3", { id: "chart-heading" }, "Events per minute, the last hour"),
+      chart,
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "profiles-heading" },
+      h("h2", { id: "profiles-heading" }, "Profiles"),
+      h("ul", { class: "cards" }, [figures.profiles.node, figures.identified.node]),
+      h("h3", { id: "consent-heading" }, "Consent per purpose"),
+      consent,
+      h(
+        "p",
+        { class: "help" },
+        "Consent is given with events and through forms: ",
+        h("a", { href: "/console/forms" }, "see the forms and what they ask for"),
+        ".",
+      ),
+    ),
+    updated,
+  );
+
+  function draw(answer) {
+    status.textContent = "";
+    replace(problem);
+    updated.textContent = `Figures as of ${clock(answer.at)} UTC.`;
+    const sums = answer.events;
+    if (sums) {
+      replace(events);
+      const { last_hour: hour, last_day: day } = sums;
+      figures.storedHour.set(number(hour.stored), `and ${number(hour.not_stored)} not stored (no consent for it, or the person was erased)`);
+      figures.storedDay.set(number(day.stored), `and ${number(day.not_stored)} not stored`);
+      figures.refused.set(number(day.refused));
+      figures.failed.set(number(day.failed));
+      drawChart(chart, sums.per_minute);
+    } else {
+      replace(
+        events,
+        h(
+          "p",
+          { class: "notice" },
+          "The event figures could not be read: the platform's metrics did not answer. The profile figures below are current; the page tries again in 30 seconds.",
+        ),
+      );
+      for (const figure of [figures.storedHour, figures.storedDay, figures.refused, figures.failed])
+        figure.set("—", "not available");
+      replace(chart, h("p", { class: "muted" }, "No chart: the event figures could not be read."));
+    }
+    const people = answer.profiles;
+    figures.profiles.set(
+      people.complete ? number(people.total) : `about ${number(people.total)}`,
+      people.complete
+        ? "every profile counted"
+        : `estimated; the shares are from a sample of ${number(people.sampled)}`,
+    );
+    figures.identified.set(
+      people.sampled ? percent(people.identified) : "—",
+      people.complete ? null : `from a sample of ${number(people.sampled)}`,
+    );
+    drawConsent(consent, people);
+  }
+
+  // Asked for again every 30 s while the tab is visible; when it is hidden, on its return.
+  let timer = null;
+  let busy = false;
+  let asked = 0;
+  let drawn = false;
+  const alive = () => view.isConnected;
+  const stop = () => {
+    clearTimeout(timer);
+    document.removeEventListener("visibilitychange", visibility);
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = null;
+    if (!alive()) return stop();
+    if (busy || document.visibilityState !== "visible") return;
+    timer = setTimeout(load, Math.max(0, asked + REFRESH_MS - Date.now()));
+  };
+  function load() {
+    timer = null;
+    if (!alive()) return stop();
+    busy = true;
+    asked = Date.now();
+    get("overview")
+      .then(
+        (answer) => {
+          if (!alive()) return;
+          draw(answer);
+          drawn = true;
+        },
+        (error) => {
+          if (!alive()) return;
+          status.textContent = "";
+          const said = drawn
+            ? `The figures could not be brought up to date: ${error.message} They are as of the time below; the page tries again in 30 seconds.`
+            : error.message;
+          if (problem.textContent !== said) replace(problem, h("p", { class: "error" }, said));
+        },
+      )
+      .finally(() => {
+        busy = false;
+        schedule();
+      });
+  }
+  function visibility() {
+    schedule();
+  }
+  document.addEventListener("visibilitychange", visibility);
+  load();
+  return { title: "Overview" };
+}
+
+/** A figure in a card: its label, the figure, a note under it and what explains it. */
+function card(label, about = null, more = null) {
+  const figure = h("p", { class: "figure" }, "…");
+  const note = h("p", { class: "note" });
+  const node = h(
+    "li",
+    { class: "card" },
+    h("h3", { class: "label" }, label),
+    figure,
+    note,
+    about ? h("p", { class: "about" }, about) : null,
+    more,
+  );
+  return {
+    node,
+    set(value, said = null) {
+      figure.textContent = value;
+      note.textContent = said || "";
+    },
+  };
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** An SVG element; attributes are presentation attributes or classes (no style). */
+function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  for (const child of children.flat()) if (child !== null && child !== undefined) element.append(child);
+  return element;
+}
+
+/** Stacked bars per minute, a legend, and the figures as a table for screen readers. */
+function drawChart(chart, points) {
+  const keys = SERIES.map(([key]) => key);
+  const { top, rects } = stackedBars(points, keys, PLOT);
+  const summary = chartSummary(points, SERIES);
+  const label = (n) => (n === points.length ? "" : clock(points[n].at));
+  const ticks = [0, Math.floor(points.length / 2), points.length - 1].filter((n) => n >= 0);
+  const drawing = svg(
+    "svg",
+    {
+      class: "events-chart",
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      role: "img",
+      "aria-labelledby": "chart-title",
+      preserveAspectRatio: "xMidYMid meet",
+    },
+    svg("title", { id: "chart-title" }, summary),
+    svg(
+      "g",
+      { class: "axis", transform: `translate(${PLOT.left} ${PLOT.top})` },
+      svg("line", { x1: 0, x2: PLOT.width, y1: 0, y2: 0, class: "grid" }),
+      svg("line", { x1: 0, x2: PLOT.width, y1: PLOT.height / 2, y2: PLOT.height / 2, class: "grid" }),
+      svg("line", { x1: 0, x2: PLOT.width, y1: PLOT.height, y2: PLOT.height, class: "base" }),
+      svg("text", { x: -6, y: 4, "text-anchor": "end" }, number(top)),
+      svg("text", { x: -6, y: PLOT.height / 2 + 4, "text-anchor": "end" }, number(top / 2)),
+      svg("text", { x: -6, y: PLOT.height + 4, "text-anchor": "end" }, "0"),
+      ticks.map((n) =>
+        svg(
+          "text",
+          {
+            x: ((n + 0.5) * PLOT.width) / points.length,
+            y: PLOT.height + 18,
+            "text-anchor": n === 0 ? "start" : n === points.length - 1 ? "end" : "middle",
+          },
+          label(n),
+        ),
+      ),
+      rects.map((rect) =>
+        svg("rect", {
+          class: `bar ${rect.key}`,
+          x: rect.x,
+          y: rect.y,
+          width: rect.width,
+          height: rect.height,
+          "data-minute": points[rect.index].at,
+        }),
+      ),
+    ),
+  );
+  const legend = h(
+    "ul",
+    { class: "legend", "aria-hidden": "true" },
+    SERIES.map(([key, name]) => h("li", {}, h("span", { class: `swatch ${key}` }), name)),
+  );
+  const figures = table(
+    "Events per minute, the last hour (UTC)",
+    ["Minute", ...SERIES.map(([, name]) => name)],
+    points.map((point) => [clock(point.at), ...keys.map((key) => number(point[key]))]),
+    { className: "per-minute" },
+  );
+  replace(chart, drawing, legend, h("div", { class: "visually-hidden" }, figures));
+}
+
+/** A bar per purpose: the shares granted, denied and unknown, with the percentages as text. */
+function drawConsent(consent, people) {
+  const purposes = Object.entries(people.consent || {});
+  if (!people.sampled || !purposes.length) {
+    replace(consent, h("p", { class: "muted" }, "No profile yet, so no consent to show."));
+    return;
+  }
+  replace(
+    consent,
+    h(
+      "ul",
+      { class: "rates" },
+      purposes.map(([purpose, shares]) => {
+        let from = 0;
+        const parts = DECISIONS.map(([key]) => {
+          const share = Math.max(0, Number(shares[key]) || 0);
+          const part = svg("rect", { class: `part ${key}`, x: from * 100, y: 0, width: share * 100, height: 10 });
+          from += share;
+          return part;
+        });
+        return h(
+          "li",
+          { class: "rate" },
+          h("span", { class: "purpose" }, purpose),
+          svg(
+            "svg",
+            { class: "rate-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none", "aria-hidden": "true" },
+            parts,
+          ),
+          h(
+            "span",
+            { class: "shares" },
+            DECISIONS.map(([key, name], index) => [
+              index ? " · " : "",
+              h("span", { class: `share ${key}` }, `${name} ${percent(shares[key])}`),
+            ]),
+          ),
+        );
+      }),
+    ),
+    h(
+      "p",
+      { class: "help" },
+      people.complete
+        ? `Of all ${number(people.sampled)} profiles.`
+        : `From a sample of ${number(people.sampled)} profiles.`,
+    ),
+  );
+}

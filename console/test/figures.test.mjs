@@ -1,0 +1,58 @@
+// The overview's arithmetic: percentages, the chart's scale and stacked bars, its summary.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { chartSummary, niceCeiling, percent, stackedBars } from "../src/figures.js";
+
+test("a share reads as a whole percentage, never 0% or 100% when it is not", () => {
+  assert.equal(percent(0.5), "50%");
+  assert.equal(percent(0.4999), "50%");
+  assert.equal(percent(0), "0%");
+  assert.equal(percent(1), "100%");
+  assert.equal(percent(0.001), "<1%");
+  assert.equal(percent(0.999), ">99%");
+  assert.equal(percent(null), "0%");
+});
+
+test("the scale's top is a round number at least as high as the highest bar", () => {
+  assert.deepEqual([0, 1, 3, 10, 11, 180, 2001].map(niceCeiling), [1, 1, 5, 10, 20, 200, 5000]);
+});
+
+test("bars stack from the bottom up in the series' order, empty parts left out", () => {
+  const points = [
+    { at: "2024-05-01T14:00:00Z", stored: 6, not_stored: 0, refused: 4 },
+    { at: "2024-05-01T14:01:00Z", stored: 0, not_stored: 0, refused: 0 },
+  ];
+  const { top, rects } = stackedBars(points, ["stored", "not_stored", "refused"], {
+    width: 200,
+    height: 100,
+    gap: 0,
+  });
+  assert.equal(top, 10);
+  assert.deepEqual(rects, [
+    { key: "stored", index: 0, value: 6, x: 0, y: 40, width: 100, height: 60 },
+    { key: "refused", index: 0, value: 4, x: 0, y: 0, width: 100, height: 40 },
+  ]);
+});
+
+test("the chart is said in one sentence: the period, the totals and the busiest minute", () => {
+  const series = [
+    ["stored", "Stored"],
+    ["refused", "Refused"],
+  ];
+  const points = [
+    { at: "2024-05-01T14:00:00Z", stored: 1200, refused: 0 },
+    { at: "2024-05-01T14:01:00Z", stored: 3, refused: 2 },
+  ];
+  assert.equal(
+    chartSummary(points, series),
+    "Events per minute from 14:00 to 14:01 UTC: 1,203 stored, 2 refused; the busiest minute, 14:00, had 1,200.",
+  );
+  assert.equal(
+    chartSummary(
+      points.map((point) => ({ at: point.at })),
+      series,
+    ),
+    "Events per minute from 14:00 to 14:01 UTC: none arrived.",
+  );
+});

@@ -167,6 +167,7 @@ export function overviewView(view) {
   function load() {
     timer = null;
     if (!alive()) return stop();
+    if (drawn && document.visibilityState !== "visible") return; // asked again on its return
     busy = true;
     asked = Date.now();
     get("overview")
@@ -190,9 +191,7 @@ export function overviewView(view) {
         schedule();
       });
   }
-  function visibility() {
-    schedule();
-  }
+  const visibility = () => schedule();
   document.addEventListener("visibilitychange", visibility);
   load();
   return { title: "Overview" };
@@ -254,7 +253,9 @@ function drawChart(chart, points) {
       svg("line", { x1: 0, x2: PLOT.width, y1: PLOT.height / 2, y2: PLOT.height / 2, class: "grid" }),
       svg("line", { x1: 0, x2: PLOT.width, y1: PLOT.height, y2: PLOT.height, class: "base" }),
       svg("text", { x: -6, y: 4, "text-anchor": "end" }, number(top)),
-      svg("text", { x: -6, y: PLOT.height / 2 + 4, "text-anchor": "end" }, number(top / 2)),
+      Number.isInteger(top / 2)
+        ? svg("text", { x: -6, y: PLOT.height / 2 + 4, "text-anchor": "end" }, number(top / 2))
+        : null,
       svg("text", { x: -6, y: PLOT.height + 4, "text-anchor": "end" }, "0"),
       ticks.map((n) =>
         svg(

@@ -495,9 +495,15 @@ The events table's queries it makes, each the faster of two, asked of `cdp dev`'
         + f"""
 
 A query that finds nothing takes {reads["empty_query_ms"]:,.0f} ms here: moto sorts the whole table for every
-query, so in `cdp dev` each query costs in proportion to every event stored, anyone's.
+query, so in `cdp dev` each query costs in proportion to every event stored, anyone's. Reading
+only the page's 25 events by their keys (one `BatchGetItem`) takes {_page_by_keys(reads)}.
 """
     )
+
+
+def _page_by_keys(reads: dict[str, Any]) -> str:
+    found = reads.get("page_by_keys_ms")
+    return "(not measured in this run)" if found is None else f"{found:,.0f} ms"
 
 
 def _browser_parts(c: dict[str, Any]) -> str:
@@ -796,9 +802,11 @@ than it would be in AWS, but the cost grows with the person's events everywhere.
 What would reach it: a page read in time order without reading the rest. Either an index of
 the events table on (identity, time), queried newest first per identity for the page asked
 for and merged (a resent message keeps its one item, as now; but each event costs one more
-index write, against the capacity target of section 1), or the positions of each person's
-last hundred or so events kept in the profile item the builder writes anyway, so that the
-first pages are one `BatchGetItem` of 25 items and only older pages read everything (no write
+index write, against the capacity target of section 1, and in `cdp dev` each of those queries
+would still cost moto's sort of the whole table, {c["reads"]["empty_query_ms"]:,.0f} ms here, unless the local runtime
+makes moto's query read only the partition), or the positions of each person's last hundred
+or so events kept in the profile item the builder writes anyway, so that the first pages are
+one `BatchGetItem` of 25 items ({_page_by_keys(c["reads"])} here) and only older pages read everything (no write
 more per event; the profile item grows by a few KB). Either is a change to the events table or
 the profile builder, not to the console."""
 

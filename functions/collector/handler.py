@@ -14,11 +14,11 @@ from botocore.exceptions import ClientError
 
 from cdp.access.keys import authenticate
 from cdp.intake.assets import Script, built_scripts, not_modified
-from cdp.intake.collector import Watcher, collect
+from cdp.intake.collector import Collected, Watcher, collect
 from cdp.intake.messages import MAX_REQUEST_BYTES, Intake
 from cdp.profiles.identity import Placeholders
 from cdp.runtime.clock import utc_now
-from cdp.runtime.errors import AuthenticationError, NotFoundError
+from cdp.runtime.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import CollectorSettings
 from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
@@ -101,29 +101,26 @@ def create_app(
     def message_route(kind: str) -> Callable[[], Response[Any]]:
         def receive() -> Response[Any]:
             event = app.current_event
-            collected = collect(
-                request_body(event, MAX_REQUEST_BYTES),
-                kind,
-                header_key=presented_key(),
-                find_key=keys.find,
-                store=store,
-                received_at=clock(),
-                request_id=event.request_context.request_id,
-                consent_required=settings.consent_required,
-                suppressed=suppressions.suppressed,
-                placeholders=placeholders,
-                watcher=watcher,
-            )
-            metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
-            metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
-            metrics.add_metric("EventsNotStored", MetricUnit.Count, collected.not_stored)
-            metrics.add_metric("ProvenanceRefused", MetricUnit.Count, collected.provenance_refused)
-            if collected.ignored:
-                # What was ignored, not the values: the log says which kind of identifier.
-                kinds = sorted({entry["identity"].partition(":")[0] for entry in collected.ignored})
-                logger.info("placeholder identifiers ignored", count=len(collected.ignored),
-                            types=kinds)  # fmt: skip
-                metrics.add_metric("PlaceholdersIgnored", MetricUnit.Count, len(collected.ignored))
+            try:
+                collected = collect(
+                    request_body(event, MAX_REQUEST_BYTES),
+                    kind,
+                    header_key=presented_key(),
+                    find_key=keys.find,
+                    store=store,
+                    received_at=clock(),
+                    request_id=event.request_context.request_id,
+                    consent_required=settings.consent_required,
+                    suppressed=suppressions.suppressed,
+                    placeholders=placeholders,
+                    watcher=watcher,
+                )
+            except InvalidRequestError as error:
+                # Nothing accepted: what was refused is kept with its reasons all the same.
+                refused = len(error.details) or 1
+                metrics.add_metric("EventsQuarantined", MetricUnit.Count, refused)
+                raise
+            _count(collected)
             return json_response(200, collected.answer())
 
         return receive
@@ -219,6 +216,20 @@ def create_app(
 
 
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+
+
+def _count(collected: Collected) -> None:
+    """A request's metrics: what became of its messages (the console's overview reads them)."""
+    metrics.add_metric("EventsAccepted", MetricUnit.Count, collected.accepted)
+    metrics.add_metric("EventsQuarantined", MetricUnit.Count, len(collected.rejections))
+    metrics.add_metric("EventsNotStored", MetricUnit.Count, collected.not_stored)
+    metrics.add_metric("ProvenanceRefused", MetricUnit.Count, collected.provenance_refused)
+    if collected.ignored:
+        # What was ignored, not the values: the log says which kind of identifier.
+        kinds = sorted({entry["identity"].partition(":")[0] for entry in collected.ignored})
+        logger.info("placeholder identifiers ignored", count=len(collected.ignored),
+                    types=kinds)  # fmt: skip
+        metrics.add_metric("PlaceholdersIgnored", MetricUnit.Count, len(collected.ignored))
 
 
 def _live_view(

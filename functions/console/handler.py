@@ -9,6 +9,7 @@ an editor's or admin's view of a person is written to the audit log.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -285,10 +286,26 @@ def _app() -> APIGatewayHttpResolver:
             retention=timedelta(days=settings.audit_retention_days),
         ),
         measures=MetricsReader(clients.cloudwatch()),
-        sample_profiles=lambda limit: sample_profiles(
-            settings.profiles_table, limit, client=client
+        sample_profiles=_kept_a_while(
+            lambda limit: sample_profiles(settings.profiles_table, limit, client=client)
         ),
     )
+
+
+def _kept_a_while(
+    sample: Callable[[int], Sample], seconds: float = 300.0
+) -> Callable[[int], Sample]:
+    """The overview refreshes every 30 s in every open page: a warm function reads the sample
+    (about 250 read units) at most every five minutes; profile figures move slowly."""
+    kept: dict[int, tuple[float, Sample]] = {}
+
+    def read(limit: int) -> Sample:
+        now = time.monotonic()
+        if limit not in kept or kept[limit][0] <= now:
+            kept[limit] = (now + seconds, sample(limit))
+        return kept[limit][1]
+
+    return read
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -68,3 +68,19 @@ def test_the_overview_shows_what_arrived_this_minute_and_what_became_of_it(
 
 def test_the_overview_needs_a_console_user(console: Handler) -> None:
     assert call(console, "GET", "/console/api/overview", None)[0] == 401
+
+
+def test_a_request_refused_whole_still_counts_its_refused_messages(
+    collector: Handler, capsys: Any
+) -> None:
+    from tests.factories import basic_auth, http_event
+    from tests.integration.conftest import WRITE_KEY
+
+    batch = [{"type": "track", "event": "No one"}, {"type": "page"}]  # neither has an identifier
+    answer = collector(
+        http_event(path="/v1/batch", body={"batch": batch}, headers=basic_auth(WRITE_KEY))
+    )
+
+    assert answer["statusCode"] == 400
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert sum(sum(line.get("EventsQuarantined", [0])) for line in lines) == 2

@@ -143,10 +143,11 @@ def create_app(
         asked_for, profile = find(identity)
         page = read_page(
             list(profile.identities),
-            events.stored,
+            events.positions,
             limit=_limit(query("limit")),
             cursor=query("cursor"),
             kind=query("type"),
+            bodies=events.bodies,
         )
         # Every page seen whole is written down: a cursor is the caller's to make up, so
         # leaving out the later pages would let a view go unrecorded.

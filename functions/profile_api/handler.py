@@ -93,7 +93,12 @@ def create_app(
     ) -> EventsPage:
         profile = find(identity)
         page = read_page(
-            list(profile.identities), events.stored, limit=limit, cursor=cursor, kind=kind
+            list(profile.identities),
+            events.positions,
+            limit=limit,
+            cursor=cursor,
+            kind=kind,
+            bodies=events.bodies,
         )
         return EventsPage(events=page.events, cursor=page.cursor)
 

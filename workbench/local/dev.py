@@ -23,6 +23,7 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from infra import wiring
 from infra.config import DeploymentConfig
+from workbench.local import partitions
 from workbench.local.aws import (
     LocalAws,
     apply_environment,
@@ -162,6 +163,7 @@ class Scheduler(Worker):
 
 def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired here, in order)
     aws = LocalAws.start(options.host, options.aws_port)
+    partitions.install()  # a query reads its partition, not the whole table
     apply_environment(aws.environment())
     dynamodb, sqs, events = aws.client("dynamodb"), aws.client("sqs"), aws.client("events")
     table_env = create_tables(dynamodb)

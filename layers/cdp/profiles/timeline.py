@@ -39,6 +39,11 @@ class StoredEvent:
     source: str = "unknown"
 
     @property
+    def key(self) -> tuple[str, str]:
+        """Its key in the events table: identity and message id."""
+        return (self.partition, self.message_id)
+
+    @property
     def position(self) -> tuple[str, str, str]:
         """Where it stands in a timeline (newest first): time, then identity, then id."""
         return (self.timestamp, self.partition, self.message_id)
@@ -62,8 +67,10 @@ class StreamEvent:
         return str(self.sequence)
 
 
-# partition -> every event stored under it
+# partition -> every event stored under it (with or without bodies: see `read_page`)
 PartitionReader = Callable[[str], list[StoredEvent]]
+# events -> their compressed bodies, by `StoredEvent.key`
+BodyReader = Callable[[list[StoredEvent]], dict[tuple[str, str], bytes]]
 
 
 @dataclass(frozen=True)
@@ -92,33 +99,47 @@ def read_page(
     limit: int,
     cursor: str | None,
     kind: str | None = None,
+    bodies: BodyReader | None = None,
 ) -> Page:
     """One page of the timeline: the `limit` newest events past the cursor; of one `kind`
-    (`track`, `page`, ...) only, when given. A kind is in the body, so filtering opens bodies
-    until the page is full, newest first."""
+    (`track`, `page`, ...) only, when given. With `bodies`, `read` hands out positions only
+    (time, identity, id: a small part of each item) and `bodies` reads the bodies of the
+    events a page shows; a kind is in the body, so filtering reads bodies a few pages' worth
+    at a time until the page is full."""
     if kind is not None and kind not in MESSAGE_TYPES:
         raise InvalidRequestError(f"type: one of {', '.join(MESSAGE_TYPES)}")
     after = decode_cursor(cursor)
     events = all_events(identities, read)
     if after is not None:
         events = [event for event in events if event.position < after]
-    if kind is None:
-        more = len(events) > limit
-        page = [(event, event.message()) for event in events[:limit]]
-    else:
-        page = []
-        for event in events:
-            message = event.message()
-            if message.get("type") == kind:
+    wanted = limit + 1  # one more than shown: whether there is a next page
+    step = wanted if kind is None else max(4 * wanted, 100)
+    page: list[tuple[StoredEvent, dict[str, Any]]] = []
+    for start in range(0, len(events), step):
+        chunk = events[start : start + step]
+        if kind is None:
+            chunk = chunk[:limit]  # the one more is known to exist: no need to open it
+        for event, message in _opened(chunk, bodies):
+            if kind is None or message.get("type") == kind:
                 page.append((event, message))
-                if len(page) > limit:
-                    break
-        more = len(page) > limit
-        page = page[:limit]
+        if len(page) >= wanted or kind is None:
+            break
+    more = len(page) > limit or (kind is None and len(events) > limit)
+    page = page[:limit]
     return Page(
         events=[message for _, message in page],
         cursor=encode_cursor(page[-1][0].position) if more and page else None,
     )
+
+
+def _opened(
+    events: list[StoredEvent], bodies: BodyReader | None
+) -> list[tuple[StoredEvent, dict[str, Any]]]:
+    if bodies is None:
+        return [(event, event.message()) for event in events]
+    found = bodies(events)
+    # An event erased since its position was read is left out.
+    return [(event, decompress(found[event.key])) for event in events if event.key in found]
 
 
 def encode_cursor(position: tuple[str, str, str]) -> str:

@@ -21,10 +21,12 @@ Item formats (attribute names in the events table):
 from __future__ import annotations
 
 import base64
+import time
 from typing import TYPE_CHECKING, Any
 
 from cdp.profiles.timeline import StoredEvent, StreamEvent
 from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress, compress_text, decompress, dumps
+from cdp.runtime.errors import StorageBusyError
 
 if TYPE_CHECKING:  # what reads events (the builder, erasure) need not import the intake path
     from cdp.intake.messages import Event
@@ -80,10 +82,59 @@ def stored_event(item: dict[str, Any], partition: str) -> StoredEvent:
     )
 
 
+BATCH_GET_LIMIT = 100
+
+
 class EventReader:
     def __init__(self, table: str, *, client: Any) -> None:
         self.table = table
         self.client = client
+
+    def positions(self, partition: str) -> list[StoredEvent]:
+        """Where each event filed under one identity stands in a timeline (its time and id),
+        without its body: a page reads the bodies it shows (`bodies`). DynamoDB charges the
+        whole items all the same; what is saved is moving and decoding the bodies."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+            "ProjectionExpression": "sk, #timestamp",
+            "ExpressionAttributeNames": {"#timestamp": "timestamp"},
+        }
+        found: list[StoredEvent] = []
+        while True:
+            answer = self.client.query(**arguments)
+            found += [
+                StoredEvent(partition, item["timestamp"]["S"], item["sk"]["S"], b"")
+                for item in answer["Items"]
+            ]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def bodies(self, events: list[StoredEvent]) -> dict[tuple[str, str], bytes]:
+        """The compressed bodies of `events`, by (identity, message id); one that is gone
+        (erased meanwhile) is absent."""
+        found: dict[tuple[str, str], bytes] = {}
+        keys = [{"pk": {"S": e.partition}, "sk": {"S": e.message_id}} for e in events]
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            request = {
+                self.table: {
+                    "Keys": keys[start : start + BATCH_GET_LIMIT],
+                    "ProjectionExpression": "pk, sk, body",
+                }
+            }
+            for attempt in range(8):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = _binary(item["body"]["B"])
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise StorageBusyError("the events table is busy; try again")
+        return found
 
     def stored(self, partition: str) -> list[StoredEvent]:
         """Every event filed under one identity, bodies still compressed (the timeline sorts

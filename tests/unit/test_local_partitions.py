@@ -1,0 +1,74 @@
+"""`cdp dev`'s moto answers a query from its partition alone, with the same answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from workbench.local import partitions
+
+
+@pytest.fixture(scope="module")
+def table() -> Any:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
+        for n in range(60):
+            client.put_item(
+                TableName="t",
+                Item={"pk": {"S": f"p{n % 4}"}, "sk": {"S": f"{n:03d}"}, "v": {"S": "x" * n}},
+            )
+        yield client
+
+
+def every_page(client: Any, **arguments: Any) -> list[list[str]]:
+    pages = []
+    while True:
+        answer = client.query(TableName="t", **arguments)
+        pages.append([item["sk"]["S"] for item in answer["Items"]])
+        if "LastEvaluatedKey" not in answer:
+            return pages
+        arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    partition=st.sampled_from(["p0", "p1", "p3", "nobody"]),
+    limit=st.integers(1, 20),
+    forward=st.booleans(),
+)
+def test_a_query_answers_the_same_from_its_partition(
+    table: Any, partition: str, limit: int, forward: bool
+) -> None:
+    asked = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": partition}},
+        "Limit": limit,
+        "ScanIndexForward": forward,
+    }
+    whole = every_page(table, **asked)
+    restore = partitions.install()
+    try:
+        narrowed = every_page(table, **asked)
+        scanned = table.scan(TableName="t")["Count"]
+    finally:
+        restore()
+
+    assert narrowed == whole
+    assert scanned == 60  # a scan still reads every partition

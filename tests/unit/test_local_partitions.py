@@ -32,16 +32,28 @@ def table() -> Any:
         for n in range(60):
             client.put_item(
                 TableName="t",
-                Item={"pk": {"S": f"p{n % 4}"}, "sk": {"S": f"{n:03d}"}, "v": {"S": "x" * n}},
+                Item={
+                    "pk": {"S": f"p{n % 4}"},
+                    "sk": {"S": f"{n:03d}"},
+                    "v": {"S": "x" * n},
+                    # every kind of value, as DynamoDB's JSON protocol writes it
+                    "b": {"B": bytes([n, 0, 255])},
+                    "n": {"N": str(n / 7)},
+                    "ss": {"SS": ["a", f"s{n}"]},
+                    "bs": {"BS": [b"\x00", bytes([n])]},
+                    "m": {"M": {"inner": {"L": [{"N": "1"}, {"B": b"\xff"}, {"NULL": True}]}}},
+                    "t": {"BOOL": n % 2 == 0},
+                },
             )
         yield client
 
 
-def every_page(client: Any, **arguments: Any) -> list[list[str]]:
+def every_page(client: Any, **arguments: Any) -> list[Any]:
     pages = []
     while True:
         answer = client.query(TableName="t", **arguments)
-        pages.append([item["sk"]["S"] for item in answer["Items"]])
+        answer.pop("ResponseMetadata")
+        pages.append(answer)
         if "LastEvaluatedKey" not in answer:
             return pages
         arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -52,16 +64,23 @@ def every_page(client: Any, **arguments: Any) -> list[list[str]]:
     partition=st.sampled_from(["p0", "p1", "p3", "nobody"]),
     limit=st.integers(1, 20),
     forward=st.booleans(),
+    projection=st.sampled_from([None, "sk, b", "sk, m, bs"]),
+    count=st.booleans(),
 )
 def test_a_query_answers_the_same_from_its_partition(
-    table: Any, partition: str, limit: int, forward: bool
+    table: Any, partition: str, limit: int, forward: bool, projection: str | None, count: bool
 ) -> None:
-    asked = {
+    asked: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": partition}},
         "Limit": limit,
         "ScanIndexForward": forward,
+        "ReturnConsumedCapacity": "TOTAL",
     }
+    if count:
+        asked["Select"] = "COUNT"  # (DynamoDB takes no projection with it)
+    elif projection:
+        asked["ProjectionExpression"] = projection
     whole = every_page(table, **asked)
     restore = partitions.install()
     try:

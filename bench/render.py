@@ -484,9 +484,11 @@ to the first frame drawn with the sheet and 25 events in it. Median / p95, milli
         + _browser_parts(c)
         + """
 
-**Where the time goes.** The timeline reads every event of the person for each page: events
-are stored under their message id, so time order is made after reading (`cdp.profiles.timeline`).
-The events table's queries it makes, each the faster of two, asked of `cdp dev`'s moto:
+**Where the time goes.** The timeline reads where every event of the person stands (its time
+and id, not its body) for each page, then the bodies of the 25 it shows in one `BatchGetItem`:
+events are stored under their message id, so time order is made after reading
+(`cdp.profiles.timeline`). Reading the person's items, as `cdp dev`'s moto answers (each the
+faster of two):
 
 | Identity | Events | Queries | ms | Items read (as DynamoDB counts them) | Read units in AWS |
 |---|---|---|---|---|---|
@@ -494,8 +496,9 @@ The events table's queries it makes, each the faster of two, asked of `cdp dev`'
         + "\n".join(read_rows)
         + f"""
 
-A query that finds nothing takes {reads["empty_query_ms"]:,.0f} ms here: moto sorts the whole table for every
-query, so in `cdp dev` each query costs in proportion to every event stored, anyone's. Reading
+A query that finds nothing takes {reads["empty_query_ms"]:,.0f} ms here (`cdp dev` makes moto's queries read
+their partition, not sort the whole table, and answers them with `json`:
+`workbench/local/partitions.py`); what is left is moto's own work per item it reads. Reading
 only the page's 25 events by their keys (one `BatchGetItem`) takes {_page_by_keys(reads)}.
 """
     )
@@ -791,20 +794,19 @@ def _console_profile_why(r: dict[str, Any]) -> str:
     stored = sum(found["bytes"] for found in reads.values())
     units = sum(found["read_units"] for found in reads.values())
     return f"""The sheet is quick ({editor["sheet"]["median_ms"]:,.0f} ms: it reads the profile, never the events); the
-first page of the timeline is not ({editor["timeline"]["median_ms"]:,.0f} ms). To hand out 25 events it reads all
-{items:,} of the person's ({queries} queries, one or more per identity, bodies included), sorts them by
-time and opens 25. Events are stored under their message id, so that a resent message
-overwrites itself, and nothing stored orders a person's events by time. In AWS the reads are
-the same: {stored / 1024 / 1024:,.1f} MB of items, {units:,.0f} read units (eventually consistent) for each page shown.
-`cdp dev` adds moto's cost per query (it sorts the whole table each time), so it is slower here
-than it would be in AWS, but the cost grows with the person's events everywhere.
+first page of the timeline is not ({editor["timeline"]["median_ms"]:,.0f} ms). To hand out 25 events it reads where all
+{items:,} of the person's stand ({queries} queries, one or more per identity; the bodies are left
+out of the answer), sorts them by time and reads the 25 it shows. Events are stored under
+their message id, so that a resent message overwrites itself, and nothing stored orders a
+person's events by time. DynamoDB charges the whole items all the same:
+{stored / 1024 / 1024:,.1f} MB, {units:,.0f} read units (eventually consistent) for each page shown. In `cdp dev`
+most of the time is moto's work per item read (copying each item to project it), which AWS
+does not have; the cost still grows with the person's events everywhere.
 
 What would reach it: a page read in time order without reading the rest. Either an index of
 the events table on (identity, time), queried newest first per identity for the page asked
 for and merged (a resent message keeps its one item, as now; but each event costs one more
-index write, against the capacity target of section 1, and in `cdp dev` each of those queries
-would still cost moto's sort of the whole table, {c["reads"]["empty_query_ms"]:,.0f} ms here, unless the local runtime
-makes moto's query read only the partition), or the positions of each person's last hundred
+index write, against the capacity target of section 1), or the positions of each person's last hundred
 or so events kept in the profile item the builder writes anyway, so that the first pages are
 one `BatchGetItem` of 25 items ({_page_by_keys(c["reads"])} here) and only older pages read everything (no write
 more per event; the profile item grows by a few KB). Either is a change to the events table or

@@ -40,7 +40,7 @@ def table() -> Any:
                     "b": {"B": bytes([n, 0, 255])},
                     "n": {"N": str(n / 7)},
                     "ss": {"SS": ["a", f"s{n}"]},
-                    "bs": {"BS": [b"\x00", bytes([n])]},
+                    "bs": {"BS": [b"\xff\xfe", bytes([n])]},
                     "m": {"M": {"inner": {"L": [{"N": "1"}, {"B": b"\xff"}, {"NULL": True}]}}},
                     "t": {"BOOL": n % 2 == 0},
                 },
@@ -53,10 +53,22 @@ def every_page(client: Any, **arguments: Any) -> list[Any]:
     while True:
         answer = client.query(TableName="t", **arguments)
         answer.pop("ResponseMetadata")
-        pages.append(answer)
+        pages.append(_sets_sorted(answer))
         if "LastEvaluatedKey" not in answer:
             return pages
         arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def _sets_sorted(value: Any) -> Any:
+    """DynamoDB's sets have no order: compared as sorted lists."""
+    if isinstance(value, dict):
+        return {
+            key: sorted(item) if key in ("SS", "NS", "BS") else _sets_sorted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_sets_sorted(item) for item in value]
+    return value
 
 
 @settings(max_examples=25, deadline=None)
@@ -64,7 +76,7 @@ def every_page(client: Any, **arguments: Any) -> list[Any]:
     partition=st.sampled_from(["p0", "p1", "p3", "nobody"]),
     limit=st.integers(1, 20),
     forward=st.booleans(),
-    projection=st.sampled_from([None, "sk, b", "sk, m, bs"]),
+    projection=st.sampled_from([None, "sk, b", "sk, m, bs, t, n", "sk, m.inner", "m.inner[1], v"]),
     count=st.booleans(),
 )
 def test_a_query_answers_the_same_from_its_partition(

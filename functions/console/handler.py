@@ -296,15 +296,19 @@ def _app() -> APIGatewayHttpResolver:
 def _kept_a_while(
     sample: Callable[[int], Sample], seconds: float = 300.0
 ) -> Callable[[int], Sample]:
-    """The overview refreshes every 30 s in every open page: a warm function reads the sample
-    (about 250 read units) at most every five minutes; profile figures move slowly."""
+    """The overview refreshes every 30 s in every open page: a warm function reads a sample of
+    a large table (about 250 read units) at most every five minutes; profile figures move
+    slowly. A table small enough to be read whole costs little, and is read each time."""
     kept: dict[int, tuple[float, Sample]] = {}
 
     def read(limit: int) -> Sample:
         now = time.monotonic()
-        if limit not in kept or kept[limit][0] <= now:
-            kept[limit] = (now + seconds, sample(limit))
-        return kept[limit][1]
+        if limit in kept and now < kept[limit][0]:
+            return kept[limit][1]
+        found = sample(limit)
+        if not found.complete:
+            kept[limit] = (now + seconds, found)
+        return found
 
     return read
 

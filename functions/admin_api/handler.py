@@ -348,12 +348,12 @@ SourceName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 
 class Rotation(BaseModel):
     overlap_hours: int = Field(
-        default=24, ge=0, le=720, description="how long the current keys keep working"
+        default=24, ge=0, le=720, strict=True, description="how long the current keys keep working"
     )
 
 
 class TemporaryKey(BaseModel):
-    expires_hours: int = Field(default=24, ge=1, le=168)
+    expires_hours: int = Field(default=24, ge=1, le=168, strict=True)
 
 
 class Watch(BaseModel):

@@ -120,3 +120,24 @@ def test_watching_is_for_viewers_too_but_not_without_a_token(admin_api: Handler)
     assert call(admin_api, "GET", "/console/api/sources/none/live", None)[0] == 401
     status, answer = call(admin_api, "POST", "/console/api/sources/none/watch", "viewer", {})
     assert status == 404, answer
+
+
+def test_only_keys_still_working_are_switched(
+    shop: str, admin_api: Handler, dynamodb: Any, table_names: dict[str, str]
+) -> None:
+    from cdp.access.keys import hash_key
+
+    status, rotated = call(
+        admin_api, "POST", "/console/api/sources/shop/rotate", "admin", {"overlap_hours": 0}
+    )
+    assert status == 200
+    call(admin_api, "POST", "/console/api/sources/shop/watch", "viewer", {"minutes": 5})
+
+    def switched(key: str) -> bool:
+        item = dynamodb.get_item(
+            TableName=table_names["KEYS_TABLE"], Key={"key_hash": {"S": hash_key(key)}}
+        )["Item"]
+        return "watched_until" in item
+
+    assert switched(rotated["write_key"])
+    assert not switched(shop)  # rotated out at once: it sends nothing to watch

@@ -299,7 +299,7 @@ def _issue_keys(dynamodb: Any, tables: dict[str, str]) -> Keys:
     sources.rotate("new-app", timedelta(hours=24), now)
     _, disabled = sources.create(NewSource(name="retired", kind="website"), now)
     sources.disable("retired", now)
-    for name in ("mailer", "newsletter", "newsletter-2", "spare", "spare-2"):
+    for name in ("mailer", "newsletter", "newsletter-2", "spare", "spare-2", "watched"):
         sources.create(NewSource(name=name, kind="email"), now)
     keys.put(ApiKey(hash_key(SECRET_KEY), "secret", "operator"), created_at=now.isoformat())
     return Keys(

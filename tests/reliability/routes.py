@@ -217,8 +217,9 @@ def _samples() -> dict[str, dict[str, Any]]:
         "POST /v1/sources/{name}/keys": {"params": {"name": "shop-web"},
                                          "body": {"expires_hours": 2}},
         "POST /v1/sources/{name}/disable": {"params": {"name": "spare"}},
-        "POST /v1/sources/{name}/watch": {"params": {"name": "shop-web"}, "body": {"minutes": 5}},
-        "GET /v1/sources/{name}/live": {"params": {"name": "shop-web"}},
+        # a source of its own: the samples of rotate and keys add keys to shop-web, all watched
+        "POST /v1/sources/{name}/watch": {"params": {"name": "watched"}, "body": {"minutes": 5}},
+        "GET /v1/sources/{name}/live": {"params": {"name": "watched"}},
         "PUT /v1/webhooks/{source}": {"params": {"source": "newsletter"}, "body": WEBHOOK_CHANGE},
         "DELETE /v1/webhooks/{source}": {"params": {"source": "newsletter"}},
         # Forms and the preference center (browsers, write key)

@@ -139,8 +139,10 @@ class Sources:
         costs nothing when nobody watches. Watching again extends it."""
         record = self.get(name)
         until = int((now + lifetime).timestamp())
+        epoch = now.timestamp()
         for entry in record["keys"]:
-            if entry["kind"] == "write" and entry["enabled"]:
+            usable = entry["enabled"] and entry.get("expires_at", epoch + 1) > epoch
+            if entry["kind"] == "write" and usable:  # an expired key sends nothing to watch
                 self.keys.watch(entry["key_hash"], until)
         record["watched_until"] = until
         self.config.put(SOURCE, name, record, at=iso(now))

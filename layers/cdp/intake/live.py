@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from cdp.intake.messages import Intake
 from cdp.profiles.consent import analytics_granted
 from cdp.runtime.clock import iso
 
-Outcome = Literal["stored", "consent_only", "not_stored", "refused"]
 KEPT_SECONDS = 3600
 MAX_SHOWN_BYTES = 8192  # a message shown longer than this is cut (its outcome never is)
 Mask = Callable[[Mapping[str, Any]], dict[str, Any]]

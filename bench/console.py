@@ -53,7 +53,7 @@ from tests.e2e.conftest import (
     start_dev,
     stop_dev,
 )
-from tests.e2e.test_console_e2e import account, sign_in
+from tests.e2e.test_console_e2e import sign_in, sign_in_page
 
 TARGET_MS = 1000
 PAGE = 25  # the events the console's page asks for at a time (console/src/profile.js)
@@ -362,7 +362,7 @@ def _browser_times(stack: DevStack, role: str, identity: str, tries: int) -> dic
         try:
             context = chromium.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
-            _sign_in_page(page, stack, role, path)
+            sign_in_page(page, stack, role, path)
             page.wait_for_function(DRAWN, timeout=60_000)
             times: list[float] = []
             parts: dict[str, list[float]] = {"before": [], "timeline_request": [], "after": []}
@@ -384,16 +384,6 @@ def _browser_times(stack: DevStack, role: str, identity: str, tries: int) -> dic
         # session, sheet), the timeline's request, and from its answer to the frame drawn
         "parts_ms": {name: round(statistics.median(values), 1) for name, values in parts.items()},
     }
-
-
-def _sign_in_page(page: Any, stack: DevStack, role: str, path: str) -> None:
-    page.goto(f"{stack.url}{path}")
-    page.wait_for_selector("text=Sign in to the console")
-    email, password = account(stack, role)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector(f"header >> text={email}")
 
 
 def _summary(values: list[float]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from tests.e2e.conftest import (
     start_dev,
     stop_dev,
 )
-from tests.e2e.test_console_e2e import account, sign_in
+from tests.e2e.test_console_e2e import sign_in, sign_in_page
 
 OUTPUT = ROOT / "docs" / "screenshots"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # `cdp dev`'s clock while the pictures are taken
@@ -321,13 +321,7 @@ def _signed_in(chromium: Any, stack: DevStack, role: str) -> Any:
         viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1, locale="en-GB"
     )
     page = context.new_page()
-    page.goto(f"{stack.url}/console/profiles")
-    page.wait_for_selector("text=Sign in to the console")
-    email, password = account(stack, role)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector(f"header >> text={email}")
+    sign_in_page(page, stack, role, "/console/profiles")
     return page
 
 

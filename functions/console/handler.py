@@ -286,7 +286,7 @@ def _app() -> APIGatewayHttpResolver:
             client=client,
             retention=timedelta(days=settings.audit_retention_days),
         ),
-        measures=MetricsReader(clients.cloudwatch()),
+        measures=MetricsReader(clients.cloudwatch),
         sample_profiles=_kept_a_while(
             lambda limit: sample_profiles(settings.profiles_table, limit, client=client)
         ),

@@ -18,7 +18,7 @@ import requests
 from segment.analytics.client import Client
 
 from tests.e2e.conftest import ROOT, SECRET_KEY, WRITE_KEY, DevStack
-from tests.e2e.test_console_e2e import account
+from tests.e2e.test_console_e2e import sign_in_page
 
 pytestmark = pytest.mark.e2e
 
@@ -125,13 +125,7 @@ def new_page(browser: Any) -> Iterator[Any]:
 
 def sign_in(page: Any, stack: DevStack, role: str, path: str) -> None:
     """Opens `path` of the console, which sends the browser to the sign-in form and back."""
-    page.goto(f"{stack.url}{path}")
-    page.wait_for_selector("text=Sign in to the console")
-    email, password = account(stack, role)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector(f"header >> text={email}")
+    sign_in_page(page, stack, role, path)
     assert page.url.startswith(f"{stack.url}{path.split('?', maxsplit=1)[0]}")
 
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import re
 import secrets
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,6 +25,18 @@ def account(stack: DevStack, role: str) -> tuple[str, str]:
     found = re.search(rf"({role}@console\.local) / (\S+?)(?:,|\s)", stack.output())
     assert found, stack.output()
     return found.group(1), found.group(2)
+
+
+def sign_in_page(page: Any, stack: DevStack, role: str, path: str) -> None:
+    """Opens `path` of the console in a browser page, which sends it to the local sign-in form;
+    signs in as `role` and waits to be back, signed in."""
+    page.goto(f"{stack.url}{path}")
+    page.wait_for_selector("text=Sign in to the console")
+    email, password = account(stack, role)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector(f"header >> text={email}")
 
 
 def page_client(stack: DevStack) -> str:

@@ -104,8 +104,8 @@ def test_messages_kept_out_for_lack_of_consent_say_so(
     send(
         collector,
         shop,
-        {"type": "track", "userId": "42", "event": "Viewed"},
-        {"type": "track", "userId": "42", "event": "Consent Given",
+        {"type": "track", "userId": "42", "event": "Viewed", "properties": {"path": "/a"}},
+        {"type": "track", "userId": "42", "event": "Consent Given", "properties": {"path": "/b"},
          "context": {"consent": {"categoryPreferences": {"analytics": False, "marketing": True}}}},
     )  # fmt: skip
 
@@ -114,6 +114,15 @@ def test_messages_kept_out_for_lack_of_consent_say_so(
         ("not_stored", "no analytics consent"),
         ("consent_only", "no analytics consent: only the consent decision is kept"),
     ]
+    # and the live view keeps no more of them than the platform does: nothing of the first,
+    # the consent decision alone of the second
+    not_stored, consent_only = entries
+    assert "message" not in not_stored
+    assert "event" not in not_stored
+    assert "properties" not in consent_only["message"]
+    assert consent_only["message"]["context"] == {
+        "consent": {"categoryPreferences": {"analytics": False, "marketing": True}}
+    }
 
 
 def test_watching_is_for_viewers_too_but_not_without_a_token(admin_api: Handler) -> None:

@@ -35,22 +35,17 @@ def live_entries(
     """One entry per message of a request, in the order sent: `sent` is the request as read,
     `kept` what was stored of it (`cdp.intake.collector.screen`)."""
     at = iso(received_at)
-    # Screening keeps an event as it is, or replaces it with its consent decision alone.
-    stored = {id(event.message) for event in kept.events}
-    kept_ids = {event.message_id for event in kept.events}
+    # Screening keeps an event as it is, or replaces it with its consent decision alone; what
+    # it keeps out (no consent, an erased person) is shown as no more than that: the live view
+    # keeps nothing of a message the platform may not keep.
+    kept_as = {event.message_id: event for event in kept.events}
     entries: list[tuple[int, dict[str, Any]]] = []
     for position, event in enumerate(sent.events):
-        entry: dict[str, Any] = {
-            "at": at,
-            "type": event.type,
-            "message_id": event.message_id,
-            "message": _shown(event.message, mask),
-        }
-        if event.name is not None:
-            entry["event"] = event.name
-        if id(event.message) in stored:
+        entry: dict[str, Any] = {"at": at, "type": event.type, "message_id": event.message_id}
+        stored = kept_as.get(event.message_id)
+        if stored is event:
             entry["outcome"] = "stored"
-        elif event.message_id in kept_ids:
+        elif stored is not None:
             entry["outcome"] = "consent_only"
             entry["reason"] = "no analytics consent: only the consent decision is kept"
         else:
@@ -60,6 +55,10 @@ def live_entries(
                 if consent_required and not analytics_granted(event.message)
                 else "the person asked to be erased"
             )
+        if stored is not None:
+            if stored.name is not None:
+                entry["event"] = stored.name
+            entry["message"] = _shown(stored.message, mask)
         entries.append((_order(event.index, position), entry))
     for position, rejection in enumerate(kept.rejections):
         entry = {"at": at, "outcome": "refused", "reason": rejection.reason}

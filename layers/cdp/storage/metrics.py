@@ -3,6 +3,7 @@ embedded metric format (namespace `CDP`, one dimension: the function's service n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,9 @@ class Series:
 
 
 class MetricsReader:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Callable[[], Any]) -> None:
+        # A factory: the CloudWatch client (its API description) is made on the first
+        # overview, not on the first request of every route of the console.
         self.client = client
 
     def per_period(
@@ -67,7 +70,7 @@ class MetricsReader:
             "ScanBy": "TimestampAscending",
         }
         while True:
-            answer = self.client.get_metric_data(**arguments)
+            answer = self.client().get_metric_data(**arguments)
             for result in answer["MetricDataResults"]:
                 for moment, value in zip(result["Timestamps"], result["Values"], strict=True):
                     slot = (int(moment.timestamp()) - start_epoch) // seconds

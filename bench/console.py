@@ -258,7 +258,7 @@ def _reads(stack: DevStack, partitions: list[str]) -> dict[str, Any]:
         for _ in range(2):
             counted.queries = 0
             began = time.perf_counter()
-            items = len(reader.stored(partition))
+            items = len(reader.positions(partition))
             times.append((time.perf_counter() - began) * 1000)
         stored = _stored_bytes(client, partition)
         found[partition.split(":", 1)[0]] = {
@@ -273,7 +273,7 @@ def _reads(stack: DevStack, partitions: list[str]) -> dict[str, Any]:
     empty = []
     for _ in range(2):
         began = time.perf_counter()
-        nobody.stored(f"user_id:nobody-{uuid.uuid4()}")
+        nobody.positions(f"user_id:nobody-{uuid.uuid4()}")
         empty.append((time.perf_counter() - began) * 1000)
     return {
         "by_identity": found,
@@ -288,7 +288,7 @@ def _page_by_keys(client: Any, table: str, partitions: list[str]) -> float:
     from cdp.profiles.timeline import all_events
     from cdp.storage.events import EventReader
 
-    newest = all_events(partitions, EventReader(table, client=client).stored)[:PAGE]
+    newest = all_events(partitions, EventReader(table, client=client).positions)[:PAGE]
     keys = [{"pk": {"S": e.partition}, "sk": {"S": e.message_id}} for e in newest]
     times = []
     for _ in range(2):

@@ -496,12 +496,22 @@ faster of two):
         + "\n".join(read_rows)
         + f"""
 
-A query that finds nothing takes {reads["empty_query_ms"]:,.0f} ms here (`cdp dev` makes moto's queries read
-their partition, not sort the whole table, and answers them with `json`:
-`workbench/local/partitions.py`); what is left is moto's own work per item it reads. Reading
-only the page's 25 events by their keys (one `BatchGetItem`) takes {_page_by_keys(reads)}.
+A query that finds nothing takes {reads["empty_query_ms"]:,.0f} ms here. `cdp dev` answers a query of a table's
+own key from its partition alone, sorted with each key read once, past its start key by
+bisection, its projection handed on without copies and written with `json`
+(`workbench/local/partitions.py`, compared page for page with moto's own answers by a property
+test); what is left is the work per item read, on both sides of the request. Reading only the
+page's 25 events by their keys (one `BatchGetItem`) takes {_page_by_keys(reads)}.
+In AWS the same page reads the person's items whole, as DynamoDB counts them: the read units
+in the table above, {_page_price(r, reads)} a page at on-demand list prices, paid when someone looks.
 """
     )
+
+
+def _page_price(r: dict[str, Any], reads: dict[str, Any]) -> str:
+    units = sum(found["read_units"] for found in reads["by_identity"].values())
+    per_million = r["cost"]["prices"]["dynamodb_on_demand"]["read_request_units_per_million"]
+    return f"${units * per_million / 1e6:.6f}"
 
 
 def _page_by_keys(reads: dict[str, Any]) -> str:
@@ -799,9 +809,8 @@ first page of the timeline is not ({editor["timeline"]["median_ms"]:,.0f} ms). T
 out of the answer), sorts them by time and reads the 25 it shows. Events are stored under
 their message id, so that a resent message overwrites itself, and nothing stored orders a
 person's events by time. DynamoDB charges the whole items all the same:
-{stored / 1024 / 1024:,.1f} MB, {units:,.0f} read units (eventually consistent) for each page shown. In `cdp dev`
-most of the time is moto's work per item read (copying each item to project it), which AWS
-does not have; the cost still grows with the person's events everywhere.
+{stored / 1024 / 1024:,.1f} MB, {units:,.0f} read units (eventually consistent) for each page shown; the
+time grows with the person's events everywhere.
 
 What would reach it: a page read in time order without reading the rest. Either an index of
 the events table on (identity, time), queried newest first per identity for the page asked

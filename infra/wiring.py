@@ -244,6 +244,7 @@ ADMIN_API = FunctionSpec(
         Route("PUT", "/v1/segments/{segment_id}"),
         Route("DELETE", "/v1/segments/{segment_id}"),
         Route("GET", "/v1/segments/{segment_id}/members"),
+        Route("GET", "/v1/segments/{segment_id}/changes"),
         Route("POST", "/v1/segments/preview"),
         Route("GET", "/v1/forms"),
         Route("GET", "/v1/forms/{form_id}"),

@@ -30,6 +30,7 @@ from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import AdminApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
+from cdp.segments import history
 from cdp.segments.conditions import (
     ConditionError,
     SegmentDefinition,
@@ -87,6 +88,19 @@ class MemberOut(BaseModel):
 class MembersPage(BaseModel):
     members: list[MemberOut]
     cursor: str | None
+
+
+class SegmentDay(BaseModel):
+    day: str
+    entries: int
+    exits: int
+
+
+class SegmentChanges(BaseModel):
+    """A segment's entries and exits per day, oldest first (UTC days; today's so far)."""
+
+    segment_id: str
+    days: list[SegmentDay]
 
 
 def create_app(
@@ -264,6 +278,27 @@ def _segment_routes(
             raise NotFoundError(f"no segment is called {segment_id}")
         page, after = members.members(segment_id, limit=limit, after=cursor)
         return MembersPage(members=[MemberOut.model_validate(m) for m in page], cursor=after)
+
+    @router.get(
+        "/segments/<segment_id>/changes",
+        tags=["Segments"],
+        summary="Entries and exits per day",
+    )
+    def segment_changes(
+        segment_id: SegmentIdPath,
+        days: Annotated[int, Query(ge=1, le=history.MAX_DAYS)] = 30,
+    ) -> SegmentChanges:
+        if segment_id not in stored_segments():
+            raise NotFoundError(f"no segment is called {segment_id}")
+        today = utc_now().date()
+        found = members.days(segment_id, today - timedelta(days=days - 1), today)
+        return SegmentChanges(
+            segment_id=segment_id,
+            days=[
+                SegmentDay(day=d.day.isoformat(), entries=d.entries, exits=d.exits)
+                for d in history.every_day(found, last=today, days=days)
+            ],
+        )
 
     @router.post(
         "/segments/preview",

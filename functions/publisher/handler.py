@@ -1,5 +1,5 @@
 """Publisher: the profiles table's stream in; segment and profile events out to EventBridge,
-and the segment membership index kept current."""
+the segment membership index kept current, and each segment's entries and exits per day."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import PublisherSettings
+from cdp.segments.history import DayTally
 from cdp.sharing.changes import changes
 from cdp.storage import clients
 from cdp.storage.bus import EventBus
@@ -27,6 +28,7 @@ from cdp.storage.members import MembershipIndex
 from cdp.storage.profiles import IdentityLinks, decode_state
 
 logger, tracer, metrics = powertools("publisher")
+_days = DayTally()  # the batch's entries and exits, written once per segment and day
 
 
 @lru_cache(maxsize=1)
@@ -63,9 +65,11 @@ def publish_record(record: DynamoDBRecord) -> None:
         old_at=old_image.get("updated_at", {}).get("S"),
     )
     for segment_id, profile_id, at in membership.entered:
-        index.enter(segment_id, profile_id, at)
+        if index.enter(segment_id, profile_id, at):
+            _days.entered(segment_id, at)
     for segment_id, profile_id in membership.exited:
-        index.leave(segment_id, profile_id)
+        if index.leave(segment_id, profile_id):
+            _days.exited(segment_id, written_at)
     old_state = _state(old_image)
     if record.event_name and record.event_name.name == "REMOVE" and old_state is not None:
         # Expired for inactivity (TTL), or erased: no identity may lead to it any more.
@@ -80,7 +84,7 @@ def publish_record(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
-    return process_partial_response(
+    response = process_partial_response(
         event=event,
         record_handler=publish_record,
         processor=BatchProcessor(
@@ -88,6 +92,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         ),
         context=context,
     )
+    _, index, _ = _dependencies()
+    for segment_id, day, entries, exits in _days.drain():
+        index.add_day(segment_id, day, entries=entries, exits=exits)
+    return response
 
 
 end_of_init()

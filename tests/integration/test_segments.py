@@ -155,6 +155,23 @@ def test_entering_and_leaving_reach_the_bus_and_the_index(
     )
     assert answer["members"] == 0
 
+    # and the segment's days show the entry on its day and the exit 31 days later
+    changes = answer_json(
+        admin_api(
+            http_event(
+                "GET",
+                "/v1/segments/recent-buyers/changes",
+                headers=bearer(),
+                query={"days": "40"},
+            )
+        )
+    )
+    days = changes["days"]
+    assert len(days) == 40
+    assert days[-1]["day"] == clock.utc_now().date().isoformat()
+    moved = {d["day"]: (d["entries"], d["exits"]) for d in days if d["entries"] or d["exits"]}
+    assert moved == {now[:10]: (1, 0), days[-1]["day"]: (0, 1)}
+
 
 def test_profiles_rewritten_by_the_backfill_and_the_scheduler_keep_their_retention(
     segments_stack: dict[str, Any],
@@ -228,6 +245,24 @@ def test_a_redelivered_profile_change_neither_counts_twice_nor_changes_event_ids
         admin_api(http_event("GET", "/v1/segments/recent-buyers", headers=bearer()))
     )
     assert answer["members"] == 1
+    path = "/v1/segments/recent-buyers/changes"
+    [today] = answer_json(
+        admin_api(http_event("GET", path, headers=bearer(), query={"days": "1"}))
+    )["days"]
+    assert (today["entries"], today["exits"]) == (1, 0)
+
+
+@pytest.mark.parametrize("days", ["0", "401", "week"])
+def test_a_segments_days_are_asked_for_within_bounds(
+    segments_stack: dict[str, Any], admin_api: Handler, days: str
+) -> None:
+    segments_stack["define"](BUYERS)
+    path = "/v1/segments/recent-buyers/changes"
+    answer = admin_api(http_event("GET", path, headers=bearer(), query={"days": days}))
+    assert answer["statusCode"] == 400, answer
+    assert "days" in answer_json(answer)["message"]
+    missing = admin_api(http_event("GET", "/v1/segments/nobody/changes", headers=bearer()))
+    assert missing["statusCode"] == 404
 
 
 def test_existing_profiles_are_backfilled_into_a_new_segment(

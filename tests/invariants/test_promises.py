@@ -386,6 +386,7 @@ class Promises(RuleBasedStateMachine):
         self.one_person_per_profile()
         self.a_destination_hears_a_person_only_with_its_purpose()
         self.explain_equals_membership()
+        self.each_segments_days_add_up_to_its_members()
 
     def each_message_is_stored_and_counted_once(self) -> None:
         stored = [(i["pk"]["S"], i["sk"]["S"]) for i in self.platform.items("EVENTS_TABLE")]
@@ -428,6 +429,21 @@ class Promises(RuleBasedStateMachine):
             ]  # fmt: skip
             assert notices, f"the {purpose} destination never heard that {user_id} withdrew"
         self.withdrawn.clear()
+
+    def each_segments_days_add_up_to_its_members(self) -> None:
+        """Entries less exits, over every day kept, are the members: no change counted twice,
+        none missed (deleted segments included: their members left)."""
+        members: dict[str, int] = {}
+        moved: dict[str, int] = {}
+        for item in self.platform.items("MEMBERS_TABLE"):
+            segment = item["segment_id"]["S"]
+            if item["profile_id"]["S"].startswith("#by-day#"):
+                change = int(item["entries"]["N"]) - int(item["exits"]["N"])
+                moved[segment] = moved.get(segment, 0) + change
+            else:
+                members[segment] = members.get(segment, 0) + 1
+        for segment in members.keys() | moved.keys():
+            assert moved.get(segment, 0) == members.get(segment, 0), segment
 
     def explain_equals_membership(self) -> None:
         if not self.segments:
@@ -538,6 +554,17 @@ FOUND: dict[str, list[tuple[str, dict[str, Any]]]] = {
         _placeholder_sign_in(person=0, device=1, placeholder="[object Object]"),
         ("erase", {"person": 1}),
         ("unmerge", {"index": 73}),
+    ],
+    # found when a segment's exits went uncounted: the member an erasure and a deleted
+    # segment take away must leave the segment's days too
+    "a segment's days count each entry and each exit": [
+        ("sign_in", {"device": 0, "person": 0, "plan": "pro", "times": "segment"}),
+        ("answer_a_form", {"children": 1, "device": 0, "person": 0, "with_id": True,
+                           "with_time": False}),
+        ("define_segment", {"segment": "parents"}),
+        ("delete_segment", {"index": 0}),
+        ("define_segment", {"segment": "parents"}),
+        ("erase", {"person": 0}),
     ],
 }  # fmt: skip
 

@@ -205,6 +205,8 @@ def _samples() -> dict[str, dict[str, Any]]:
         "DELETE /v1/segments/{segment_id}": {"params": {"segment_id": OLD_SEGMENT["id"]}},
         "GET /v1/segments/{segment_id}/members": {"params": {"segment_id": "parents"},
                                                   "query": {"limit": "10"}},
+        "GET /v1/segments/{segment_id}/changes": {"params": {"segment_id": "parents"},
+                                                  "query": {"days": "7"}},
         "POST /v1/segments/preview": {"body": SEGMENT_CHANGE},
         "GET /v1/forms/{form_id}": {"params": {"form_id": "household"}},
         "PUT /v1/forms/{form_id}": {"params": {"form_id": "household"}, "body": FORM_CHANGE},

@@ -41,3 +41,40 @@ def test_no_profiles_make_no_shares() -> None:
     figures = profile_figures([], total=0, complete=True, purposes=["marketing"], now_iso=NOW)
 
     assert (figures["identified"], figures["declared"]) == (0.0, {})
+
+
+def decided(purpose: str, state: str, at: str) -> dict[str, str]:
+    return {"purpose": purpose, "state": state, "at": at, "message_id": f"m-{at}"}
+
+
+def test_consent_by_week_follows_each_persons_standing_decision_at_each_weeks_end() -> None:
+    early, late, newcomer = (person(n, identities=[f"anonymous_id:{n}"]) for n in (1, 2, 3))
+    for profile in (early, late):
+        profile.first_seen = "2026-10-01T00:00:00.000Z"
+    newcomer.first_seen = "2026-11-25T00:00:00.000Z"  # not there in the weeks before
+    early.consent_history = [
+        decided("marketing", "granted", "2026-10-02T00:00:00.000Z"),
+        decided("analytics", "granted", "2026-10-02T00:00:00.000Z"),
+        decided("marketing", "denied", "2026-11-24T00:00:00.000Z"),  # withdrew last week
+    ]
+    late.consent_history = [decided("marketing", "granted", "2026-11-26T00:00:00.000Z")]
+
+    weeks = profile_figures(
+        [early, late, newcomer], total=3, complete=True, purposes=["marketing"], now_iso=NOW
+    )["consent_by_week"]
+
+    assert [week["until"] for week in weeks[-2:]] == [
+        "2026-11-20T12:00:00.000Z",
+        "2026-11-27T12:00:00.000Z",
+    ]
+    assert len(weeks) == 12
+    two_weeks_ago, this_week = weeks[-2], weeks[-1]
+    assert two_weeks_ago["profiles"] == 2
+    assert two_weeks_ago["consent"]["marketing"] == {"granted": 0.5, "denied": 0.0, "unknown": 0.5}
+    assert this_week["profiles"] == 3
+    assert this_week["consent"]["marketing"] == {
+        "granted": round(1 / 3, 4),
+        "denied": round(1 / 3, 4),
+        "unknown": round(1 / 3, 4),
+    }
+    assert set(this_week["consent"]) == {"marketing"}  # only the purposes asked for

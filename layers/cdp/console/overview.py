@@ -5,10 +5,12 @@ preview: every profile when there are few)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cdp.profiles.identity import EMAIL, USER_ID
 from cdp.profiles.profile import Profile
+from cdp.runtime.clock import iso
 
 # What the overview charts, by the metric the function writes: (metric, function, shown as)
 ARRIVALS = (
@@ -89,8 +91,48 @@ def profile_figures(
         "sampled": sampled,
         "identified": _share(identified, sampled),
         "consent": consent,
+        "consent_by_week": consent_by_week(profiles, purposes, now_iso=now_iso),
         "declared": {name: _share(count, sampled) for name, count in sorted(declared.items())},
     }
+
+
+WEEKS = 12
+
+
+def consent_by_week(
+    profiles: Sequence[Profile], purposes: Iterable[str], *, now_iso: str, weeks: int = WEEKS
+) -> list[dict[str, Any]]:
+    """Consent per purpose at the end of each of the last `weeks` weeks (the last ends now),
+    oldest first: among the profiles seen by then, the share whose standing decision was
+    granted, denied or none yet. Read from each profile's consent history, so it costs no
+    write: a profile keeps its last 100 decisions (`consent.MAX_HISTORY`), and one that made
+    more counts as undecided before the oldest it kept."""
+    now = datetime.fromisoformat(now_iso.replace("Z", "+00:00"))
+    ends = [iso(now - timedelta(weeks=weeks - 1 - n)) for n in range(weeks)]
+    wanted = list(purposes)
+    found = []
+    for end in ends:
+        present = [p for p in profiles if (p.first_seen or p.created_at) <= end]
+        shares: dict[str, dict[str, float]] = {}
+        for purpose in wanted:
+            counts = {"granted": 0, "denied": 0, "unknown": 0}
+            for profile in present:
+                counts[_standing(profile, purpose, end)] += 1
+            shares[purpose] = {state: _share(n, len(present)) for state, n in counts.items()}
+        found.append({"until": end, "profiles": len(present), "consent": shares})
+    return found
+
+
+def _standing(profile: Profile, purpose: str, at: str) -> str:
+    """The profile's decision for `purpose` as it stood at `at`: its newest one made by then.
+    (The history is in time order; `at` strings compare as times, being ISO 8601 in UTC.)"""
+    standing = "unknown"
+    for decision in profile.consent_history:
+        if decision["at"] > at:
+            break
+        if decision["purpose"] == purpose:
+            standing = decision["state"]
+    return standing
 
 
 def _share(part: int, whole: int) -> float:

@@ -125,13 +125,14 @@ PROFILES = TableSpec(
 )
 
 # Segment membership, written only when it changes (by the publisher, from the profiles
-# stream): `segment_id` + `profile_id` per member, and one `#count` item per segment holding
-# `members`. Listing a segment's members is a query, and so is its count.
+# stream): `segment_id` + `profile_id` per member, and one `#by-day#` item per segment and day
+# with its entries and exits. Listing a segment's members is a query, and so is its count.
 MEMBERS = TableSpec(
     logical_name="Members",
     env_var="MEMBERS_TABLE",
     partition_key=Key("segment_id"),
     sort_key=Key("profile_id"),
+    ttl_attribute="expires_at",  # a segment's entries and exits per day; members never expire
 )
 
 # Identity -> profile: `user_id:42` -> the profile id. The source of truth for who is who;

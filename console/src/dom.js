@@ -83,3 +83,13 @@ export function facts(pairs, { className } = {}) {
       .map(([term, description]) => h("div", {}, h("dt", {}, term), h("dd", {}, description))),
   );
 }
+
+/** A part of a view: a section named by its heading (`${id}-heading`). */
+export function part(id, title, ...content) {
+  return h(
+    "section",
+    { "aria-labelledby": `${id}-heading`, class: "part" },
+    h("h2", { id: `${id}-heading` }, title),
+    content,
+  );
+}

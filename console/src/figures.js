@@ -1,5 +1,7 @@
-// The overview's arithmetic, apart from the page so that it can be tested without a browser:
-// shares as percentages, the events chart's scale and bars, and the chart said in words.
+// The charts' arithmetic, apart from the page so that it can be tested without a browser:
+// shares as percentages, the scale and bars of the overview's events per minute (stacked) and
+// of a segment's entries and exits per day (entries above the line, exits below), and each
+// chart said in words.
 
 /** 0.4999 -> "50%"; a share that rounds to 0 or 100 but is not says so ("<1%", ">99%"). */
 export function percent(share) {
@@ -49,31 +51,99 @@ export function stackedBars(points, keys, { width, height, gap = 0.2 }) {
   return { top, rects };
 }
 
+/**
+ * Bars that go up for `up` and down for `down`, one per point, in a box `width` × `height` (y
+ * down, as in SVG), on one scale: the line is where the two tops (each a round number) meet.
+ * Answers the tops, the line's y and the rectangles, leaving out the empty ones.
+ */
+export function divergingBars(points, up, down, { width, height, gap = 0.2 }) {
+  const highest = (key) => Math.max(0, ...points.map((point) => Number(point[key]) || 0));
+  const above = niceCeiling(highest(up));
+  const below = niceCeiling(highest(down));
+  const unit = height / (above + below);
+  const zero = round(above * unit);
+  const slot = points.length ? width / points.length : width;
+  const rects = [];
+  points.forEach((point, index) => {
+    for (const key of [up, down]) {
+      const value = Number(point[key]) || 0;
+      if (value <= 0) continue;
+      const tall = round(value * unit);
+      rects.push({
+        key,
+        index,
+        value,
+        x: round(index * slot + (slot * gap) / 2),
+        y: key === up ? round(zero - tall) : zero,
+        width: round(slot * (1 - gap)),
+        height: tall,
+      });
+    }
+  });
+  return { above, below, zero, rects };
+}
+
 /** `2024-05-01T14:03:00Z` -> `14:03` (UTC, as the platform writes times). */
 export function clock(iso) {
   const parsed = new Date(iso);
   return Number.isNaN(parsed.getTime()) ? String(iso) : parsed.toISOString().slice(11, 16);
 }
 
+const EVENTS = {
+  what: "Events per minute",
+  at: (point) => clock(point.at),
+  unit: "minute",
+  empty: "No figures for the last hour.",
+  none: "none arrived",
+  counted: "",
+};
+
 /**
- * The chart in one sentence, for those who do not see it: the period, the totals by series
- * and the busiest minute. `series` is [[key, label], ...].
+ * A chart in one sentence, for those who do not see it: the period, the totals by series and
+ * the busiest point. `series` is [[key, label, singular?], ...]; `said` names what is charted
+ * (by default the overview's events per minute: see EVENTS).
  */
-export function chartSummary(points, series) {
-  if (!points.length) return "No figures for the last hour.";
+export function chartSummary(points, series, said = {}) {
+  const { what, at, unit, empty, none, counted } = { ...EVENTS, ...said };
+  if (!points.length) return empty;
   const keys = series.map(([key]) => key);
-  const period = `from ${clock(points[0].at)} to ${clock(points[points.length - 1].at)} UTC`;
-  const sums = series.map(([key, label]) => [
-    points.reduce((sum, point) => sum + (Number(point[key]) || 0), 0),
-    label.toLowerCase(),
-  ]);
-  if (sums.every(([sum]) => sum === 0)) return `Events per minute ${period}: none arrived.`;
+  const period = `from ${at(points[0])} to ${at(points[points.length - 1])} UTC`;
+  const sums = series.map(([key, label, one]) => {
+    const sum = points.reduce((all, point) => all + (Number(point[key]) || 0), 0);
+    return [sum, sum === 1 && one ? one : label.toLowerCase()];
+  });
+  if (sums.every(([sum]) => sum === 0)) return `${what} ${period}: ${none}.`;
   const busiest = points.reduce((best, point) =>
     total(point, keys) > total(best, keys) ? point : best,
   );
   return (
-    `Events per minute ${period}: ${sums.map(([sum, label]) => `${number(sum)} ${label}`).join(", ")}; ` +
-    `the busiest minute, ${clock(busiest.at)}, had ${number(total(busiest, keys))}.`
+    `${what} ${period}: ${sums.map(([sum, label]) => `${number(sum)} ${label}`).join(", ")}; ` +
+    `the busiest ${unit}, ${at(busiest)}, had ${number(total(busiest, keys))}${counted}.`
+  );
+}
+
+export const CHANGES = [
+  ["entries", "Entries", "entry"],
+  ["exits", "Exits", "exit"],
+];
+
+/** A segment's entries and exits per day (oldest first, the last is today) in words. */
+export function changesSummary(days) {
+  const chart = chartSummary(days, CHANGES, {
+    what: "Entries and exits per day",
+    at: (point) => point.day,
+    unit: "day",
+    empty: "No days to show.",
+    none: "nobody entered or left",
+    counted: " entries and exits",
+  });
+  if (!days.length) return chart;
+  const today = days[days.length - 1];
+  const entries = Number(today.entries) || 0;
+  const exits = Number(today.exits) || 0;
+  return (
+    `${chart} Today, ${today.day}: ${number(entries)} ${entries === 1 ? "entry" : "entries"} ` +
+    `and ${number(exits)} ${exits === 1 ? "exit" : "exits"}.`
   );
 }
 

@@ -1,5 +1,7 @@
 // Forms: labelled fields with their help and their error, and the errors of an answer shown
-// next to the fields they belong to (those that belong to none, in the form's summary).
+// next to the fields they belong to (those that belong to none, in the form's summary); and
+// what the editors of definitions (segments, forms) share: whether an id is taken, delete.
+import { ApiError, get, send } from "./api.js";
 import { h, replace } from "./dom.js";
 import { placeOf } from "./rules.js";
 
@@ -94,4 +96,30 @@ export class Problems {
     if (first) first.focus();
     return entries.length;
   }
+}
+
+/** Whether the definition at `path` of the API exists (a new one must not replace it). */
+export function exists(path) {
+  return get(path).then(
+    () => true,
+    (error) => {
+      if (error instanceof ApiError && error.status === 404) return false;
+      throw error;
+    },
+  );
+}
+
+/** A button that deletes `path` of the API once `question` is confirmed, then calls `done`. */
+export function deleter(label, question, path, done) {
+  const said = h("div", { role: "alert" });
+  const button = h("button", { type: "button", class: "danger" }, label);
+  button.addEventListener("click", () => {
+    if (!confirm(question)) return;
+    button.disabled = true;
+    send("DELETE", path).then(done, (error) => {
+      button.disabled = false;
+      replace(said, h("p", { class: "error" }, error.message));
+    });
+  });
+  return [button, said];
 }

@@ -4,7 +4,8 @@
 // again every 30 s while the tab is visible; the page is built once and its figures updated
 // in place, so that focus and an opened explanation stay where they are.
 import { get } from "./api.js";
-import { h, replace, table } from "./dom.js";
+import { barChart, PLOT, svg } from "./chart.js";
+import { h, replace } from "./dom.js";
 import { chartSummary, clock, number, percent, stackedBars } from "./figures.js";
 
 const REFRESH_MS = 30_000;
@@ -18,10 +19,6 @@ const DECISIONS = [
   ["denied", "Denied"],
   ["unknown", "No decision"],
 ];
-// The chart's box, in SVG units; the plot leaves room for the scale (left) and the times (below).
-const WIDTH = 640;
-const HEIGHT = 180;
-const PLOT = { left: 44, top: 8, width: 588, height: 144 };
 
 export function overviewView(view) {
   const status = h("p", { role: "status", class: "status" }, "Loading the overview…");
@@ -219,79 +216,28 @@ function card(label, about = null, more = null) {
   };
 }
 
-const SVG = "http://www.w3.org/2000/svg";
-
-/** An SVG element; attributes are presentation attributes or classes (no style). */
-function svg(tag, attributes = {}, ...children) {
-  const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
-  for (const child of children.flat()) if (child !== null && child !== undefined) element.append(child);
-  return element;
-}
-
 /** Stacked bars per minute, a legend, and the figures as a table for screen readers. */
 function drawChart(chart, points) {
-  const keys = SERIES.map(([key]) => key);
-  const { top, rects } = stackedBars(points, keys, PLOT);
-  const summary = chartSummary(points, SERIES);
-  const label = (n) => (n === points.length ? "" : clock(points[n].at));
-  const ticks = [0, Math.floor(points.length / 2), points.length - 1].filter((n) => n >= 0);
-  const drawing = svg(
-    "svg",
-    {
-      class: "events-chart",
-      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
-      role: "img",
-      "aria-labelledby": "chart-title",
-      preserveAspectRatio: "xMidYMid meet",
-    },
-    svg("title", { id: "chart-title" }, summary),
-    svg(
-      "g",
-      { class: "axis", transform: `translate(${PLOT.left} ${PLOT.top})` },
-      svg("line", { x1: 0, x2: PLOT.width, y1: 0, y2: 0, class: "grid" }),
-      svg("line", { x1: 0, x2: PLOT.width, y1: PLOT.height / 2, y2: PLOT.height / 2, class: "grid" }),
-      svg("line", { x1: 0, x2: PLOT.width, y1: PLOT.height, y2: PLOT.height, class: "base" }),
-      svg("text", { x: -6, y: 4, "text-anchor": "end" }, number(top)),
-      Number.isInteger(top / 2)
-        ? svg("text", { x: -6, y: PLOT.height / 2 + 4, "text-anchor": "end" }, number(top / 2))
-        : null,
-      svg("text", { x: -6, y: PLOT.height + 4, "text-anchor": "end" }, "0"),
-      ticks.map((n) =>
-        svg(
-          "text",
-          {
-            x: ((n + 0.5) * PLOT.width) / points.length,
-            y: PLOT.height + 18,
-            "text-anchor": n === 0 ? "start" : n === points.length - 1 ? "end" : "middle",
-          },
-          label(n),
-        ),
-      ),
-      rects.map((rect) =>
-        svg("rect", {
-          class: `bar ${rect.key}`,
-          x: rect.x,
-          y: rect.y,
-          width: rect.width,
-          height: rect.height,
-          "data-minute": points[rect.index].at,
-        }),
-      ),
-    ),
-  );
-  const legend = h(
-    "ul",
-    { class: "legend", "aria-hidden": "true" },
-    SERIES.map(([key, name]) => h("li", {}, h("span", { class: `swatch ${key}` }), name)),
-  );
-  const figures = table(
-    "Events per minute, the last hour (UTC)",
-    ["Minute", ...SERIES.map(([, name]) => name)],
-    points.map((point) => [clock(point.at), ...keys.map((key) => number(point[key]))]),
-    { className: "per-minute" },
-  );
-  replace(chart, drawing, legend, h("div", { class: "visually-hidden" }, figures));
+  const { top, rects } = stackedBars(points, SERIES.map(([key]) => key), PLOT);
+  const middle = PLOT.height / 2;
+  barChart(chart, {
+    id: "chart-title",
+    className: "events-chart",
+    summary: chartSummary(points, SERIES),
+    points,
+    series: SERIES,
+    label: (point) => clock(point.at),
+    rects,
+    scale: [
+      { y: 0, text: number(top) },
+      // the middle line is labelled only with a whole number
+      { y: middle, text: Number.isInteger(top / 2) ? number(top / 2) : "" },
+      { y: PLOT.height, text: "0", base: true },
+    ],
+    caption: "Events per minute, the last hour (UTC)",
+    head: "Minute",
+    tableClass: "per-minute",
+  });
 }
 
 /** A bar per purpose: the shares granted, denied and unknown, with the percentages as text. */

@@ -1,14 +1,20 @@
-// /console/segments: every segment with its members now; /console/segments/{id}: one segment,
-// its definition, its members (each a link to the profile), and for editors the form that
-// changes it, a preview of how many it would match, and delete; /console/segments/new.
+// /console/segments: every segment with its members now (and, for a short list, its entries
+// and exits of the last 7 days); /console/segments/{id}: one segment, its definition, a chart
+// of its entries and exits per day (?days=7, 30 or 90), its members (each a link to the
+// profile), and for editors the form that changes it, a preview of how many it would match,
+// and delete; /console/segments/new.
 import { ApiError, get, send } from "./api.js";
-import { append, facts, h, replace, table } from "./dom.js";
+import { barChart, PLOT } from "./chart.js";
+import { append, facts, h, part, replace, table } from "./dom.js";
 import { description } from "./explain.js";
+import { CHANGES, changesSummary, divergingBars, number } from "./figures.js";
 import { count, profilePath, time } from "./format.js";
-import { field, input, Problems, select } from "./form.js";
+import { deleter, exists, field, input, Problems, select } from "./form.js";
 import { conditionOf, needsValue, OPERATORS, rulesOf, SUBJECTS } from "./rules.js";
 
 const MEMBERS_PER_PAGE = 50;
+const PERIODS = [7, 30, 90]; // days the chart can show
+const SUMMED = 20; // a list this long or shorter asks each segment for its last 7 days
 const ID = /^[a-z][a-z0-9_-]{0,63}$/;
 const NAMES = {
   profile: ["first_seen", "last_seen", "event_count", "created_at"],
@@ -34,20 +40,23 @@ export function segmentsView(view, { session }) {
       ? `${count(segments.length, "segment")}.`
       : "No segment is defined yet.";
     if (!segments.length) return;
+    // One request per segment: only for a short list.
+    const weeks = segments.length <= SUMMED ? segments.map(({ segment }) => lastWeek(segment.id)) : null;
     replace(
       list,
       table(
         "Segments and their members now",
-        ["Segment", "Description", "Members", "Evaluation of existing profiles"],
-        segments.map(({ segment, members, backfill }) => [
+        ["Segment", "Description", "Members", weeks ? "Last 7 days" : null, "Evaluation of existing profiles"].filter(Boolean),
+        segments.map(({ segment, members, backfill }, index) => [
           [
             h("a", { href: segmentPath(segment.id) }, segment.name),
             segment.enabled === false ? [" ", h("span", { class: "badge warn" }, "switched off")] : null,
           ],
           segment.description || muted("—"),
           count(members, "member"),
+          weeks ? weeks[index] : null,
           backfillText(backfill),
-        ]),
+        ].filter((cell) => cell !== null)),
       ),
     );
   }, failed(status, list));
@@ -66,12 +75,23 @@ function backfillText(backfill) {
   ];
 }
 
+/** A segment's entries and exits of the last 7 days, said when they come. */
+function lastWeek(id) {
+  const cell = h("span", { class: "muted" }, "…");
+  get(`segments/${encodeURIComponent(id)}/changes`, { days: 7 }).then(({ days }) => {
+    const sum = (key) => days.reduce((all, day) => all + (Number(day[key]) || 0), 0);
+    cell.className = "";
+    cell.textContent = `${count(sum("entries"), "entry", "entries")}, ${count(sum("exits"), "exit")}`;
+  }, () => (cell.textContent = "not available"));
+  return cell;
+}
+
 const failed = (status, area) => (error) => {
   status.textContent = "";
   replace(area, h("p", { role: "alert", class: "error" }, error.message));
 };
 
-export function segmentView(view, { match, session, navigate }) {
+export function segmentView(view, { match, params, session, navigate }) {
   const id = decodeURIComponent(match[1]);
   if (id === "new") {
     replace(
@@ -111,9 +131,22 @@ export function segmentView(view, { match, session, navigate }) {
           ? h("p", {}, "Only people who granted consent for ", h("strong", {}, segment.purpose), ".")
           : null,
       ),
+      part("changes", "Entries and exits per day", changesOf(id, params)),
       part("members", "Members", membersOf(id)),
       may(session) ? part("edit", "Change the segment", editor({ segment }, navigate)) : null,
-      may(session) ? part("delete", "Delete the segment", remover(segment, navigate)) : null,
+      may(session)
+        ? part(
+            "delete",
+            "Delete the segment",
+            h("p", { class: "help" }, "Its members leave it, and other systems are told."),
+            deleter(
+              "Delete this segment",
+              `Delete the segment “${segment.name}”? Every member leaves it.`,
+              `segments/${encodeURIComponent(segment.id)}`,
+              () => navigate("/console/segments"),
+            ),
+          )
+        : null,
     );
   }, (error) => {
     if (error instanceof ApiError && error.status === 404) heading.textContent = "No such segment";
@@ -122,13 +155,69 @@ export function segmentView(view, { match, session, navigate }) {
   return { title: "Segment" };
 }
 
-function part(id, title, ...content) {
-  return h(
-    "section",
-    { "aria-labelledby": `${id}-heading`, class: "part" },
-    h("h2", { id: `${id}-heading` }, title),
-    content,
+// Entries above the line, exits below, one bar each per day (UTC), the last day today; the
+// period is in the address (?days=), chosen without drawing the rest of the page again.
+function changesOf(id, params) {
+  const asked = Number(params.get("days"));
+  const period = select(
+    PERIODS.map((days) => [String(days), `the last ${days} days`]),
+    String(PERIODS.includes(asked) ? asked : 30),
+    { name: "days" },
   );
+  const status = h("p", { role: "status", class: "status" });
+  const chart = h("div", { class: "chart" });
+  let asking = 0;
+  const load = () => {
+    const days = Number(period.value);
+    const mine = ++asking;
+    status.textContent = "Loading the entries and exits…";
+    get(`segments/${encodeURIComponent(id)}/changes`, { days }).then(
+      (answer) => {
+        if (mine !== asking) return; // another period was chosen meanwhile
+        status.textContent = "";
+        drawChanges(chart, answer.days, days);
+      },
+      (error) => {
+        if (mine !== asking) return;
+        status.textContent = "";
+        replace(chart, h("p", { role: "alert", class: "error" }, error.message));
+      },
+    );
+  };
+  period.addEventListener("change", () => {
+    const url = new URL(location.href);
+    url.searchParams.set("days", period.value);
+    history.replaceState(null, "", url);
+    load();
+  });
+  load();
+  return [
+    h("div", { class: "filters" }, field(null, null, "Show", period)),
+    status,
+    chart,
+    h("p", { class: "help" }, "Entries are drawn above the line, exits below it; days are UTC, today's so far."),
+  ];
+}
+
+function drawChanges(chart, days, period) {
+  const { above, below, zero, rects } = divergingBars(days, "entries", "exits", PLOT);
+  barChart(chart, {
+    id: "changes-title",
+    className: "events-chart changes-chart",
+    summary: changesSummary(days),
+    points: days,
+    series: CHANGES,
+    label: (point) => point.day,
+    rects,
+    scale: [
+      { y: 0, text: number(above) },
+      { y: zero, text: "0", base: true },
+      { y: PLOT.height, text: number(below) },
+    ],
+    caption: `Entries and exits per day, the last ${period} days (UTC)`,
+    head: "Day",
+    tableClass: "per-day",
+  });
 }
 
 function membersOf(id) {
@@ -166,23 +255,6 @@ function membersOf(id) {
   more.addEventListener("click", load);
   load();
   return area;
-}
-
-function remover(segment, navigate) {
-  const said = h("div", { role: "alert" });
-  const button = h("button", { type: "button", class: "danger" }, "Delete this segment");
-  button.addEventListener("click", () => {
-    if (!confirm(`Delete the segment “${segment.name}”? Every member leaves it.`)) return;
-    button.disabled = true;
-    send("DELETE", `segments/${encodeURIComponent(segment.id)}`).then(
-      () => navigate("/console/segments"),
-      (error) => {
-        button.disabled = false;
-        replace(said, h("p", { class: "error" }, error.message));
-      },
-    );
-  });
-  return [h("p", { class: "help" }, "Its members leave it, and other systems are told."), button, said];
 }
 
 // The form: name, description, purpose, and the condition as rules (or as JSON when it nests
@@ -380,11 +452,7 @@ function editor(existing, navigate) {
       save.disabled = true;
       try {
         if (!old) {
-          const taken = await get(`segments/${wanted.id}`).then(() => true, (error) => {
-            if (error instanceof ApiError && error.status === 404) return false;
-            throw error;
-          });
-          if (taken) {
+          if (await exists(`segments/${wanted.id}`)) {
             save.disabled = false;
             return problems.show("The segment was not saved.", { id: "a segment with this id exists; choose another" });
           }

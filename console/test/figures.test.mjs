@@ -1,8 +1,15 @@
-// The overview's arithmetic: percentages, the chart's scale and stacked bars, its summary.
+// The charts' arithmetic: percentages, the scale, stacked and diverging bars, the summaries.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { chartSummary, niceCeiling, percent, stackedBars } from "../src/figures.js";
+import {
+  changesSummary,
+  chartSummary,
+  divergingBars,
+  niceCeiling,
+  percent,
+  stackedBars,
+} from "../src/figures.js";
 
 test("a share reads as a whole percentage, never 0% or 100% when it is not", () => {
   assert.equal(percent(0.5), "50%");
@@ -54,5 +61,45 @@ test("the chart is said in one sentence: the period, the totals and the busiest 
       series,
     ),
     "Events per minute from 14:00 to 14:01 UTC: none arrived.",
+  );
+});
+
+test("entries go up and exits down from one line, on one scale", () => {
+  const days = [
+    { day: "2026-11-27", entries: 4, exits: 0 },
+    { day: "2026-11-28", entries: 2, exits: 1 },
+  ];
+  const { above, below, zero, rects } = divergingBars(days, "entries", "exits", {
+    width: 200,
+    height: 60,
+    gap: 0,
+  });
+  assert.deepEqual([above, below, zero], [5, 1, 50]);
+  assert.deepEqual(rects, [
+    { key: "entries", index: 0, value: 4, x: 0, y: 10, width: 100, height: 40 },
+    { key: "entries", index: 1, value: 2, x: 100, y: 30, width: 100, height: 20 },
+    { key: "exits", index: 1, value: 1, x: 100, y: 50, width: 100, height: 10 },
+  ]);
+});
+
+test("a segment's days are said in one sentence and today's in another", () => {
+  const days = [
+    { day: "2026-11-26", entries: 3, exits: 2 },
+    { day: "2026-11-27", entries: 0, exits: 0 },
+    { day: "2026-11-28", entries: 1, exits: 0 },
+  ];
+  assert.equal(
+    changesSummary(days),
+    "Entries and exits per day from 2026-11-26 to 2026-11-28 UTC: 4 entries, 2 exits; " +
+      "the busiest day, 2026-11-26, had 5 entries and exits. Today, 2026-11-28: 1 entry and 0 exits.",
+  );
+  assert.equal(
+    changesSummary(days.slice(1, 2)),
+    "Entries and exits per day from 2026-11-27 to 2026-11-27 UTC: nobody entered or left. " +
+      "Today, 2026-11-27: 0 entries and 0 exits.",
+  );
+  assert.equal(
+    changesSummary([{ day: "2026-11-28", entries: 1, exits: 1 }]).split(": ")[1],
+    "1 entry, 1 exit; the busiest day, 2026-11-28, had 2 entries and exits. Today, 2026-11-28",
   );
 });

@@ -100,7 +100,13 @@ def create_app(
     def session() -> Response[Any]:
         user = signed_in()
         return json_response(
-            200, {"name": user.name, "role": user.role, "abilities": list(user.abilities)}
+            200,
+            {
+                "name": user.name,
+                "role": user.role,
+                "abilities": list(user.abilities),
+                "purposes": list(settings.purposes),  # what forms and segments may ask for
+            },
         )
 
     @app.get("/console/api/search")

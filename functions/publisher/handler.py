@@ -28,7 +28,7 @@ from cdp.storage.members import MembershipIndex
 from cdp.storage.profiles import IdentityLinks, decode_state
 
 logger, tracer, metrics = powertools("publisher")
-_days = DayTally()  # the batch's entries and exits, written once per segment and day
+_days = DayTally()  # the batch's entries and exits, written once per day
 
 
 @lru_cache(maxsize=1)
@@ -93,8 +93,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         context=context,
     )
     _, index, _ = _dependencies()
-    for segment_id, day, entries, exits in _days.drain():
-        index.add_day(segment_id, day, entries=entries, exits=exits)
+    for day, moved in _days.drain().items():
+        index.add_day(day, moved)
     return response
 
 

@@ -122,6 +122,7 @@ def test_the_session_says_who_is_signed_in_and_what_they_may_do(console: Handler
     assert session["role"] == "editor"
     assert "view_personal_data" in session["abilities"]
     assert "erase" not in session["abilities"]
+    assert session["purposes"] == ["analytics", "personalization", "marketing", "sharing"]
 
 
 def test_a_search_that_finds_nobody_is_an_empty_list(console: Handler) -> None:

@@ -171,6 +171,10 @@ def test_entering_and_leaving_reach_the_bus_and_the_index(
     assert days[-1]["day"] == clock.utc_now().date().isoformat()
     moved = {d["day"]: (d["entries"], d["exits"]) for d in days if d["entries"] or d["exits"]}
     assert moved == {now[:10]: (1, 0), days[-1]["day"]: (0, 1)}
+    [listed] = answer_json(admin_api(http_event("GET", "/v1/segments", headers=bearer())))[
+        "segments"
+    ]
+    assert listed["last_7_days"] == {"entries": 0, "exits": 1}  # the entry was 31 days ago
 
 
 def test_profiles_rewritten_by_the_backfill_and_the_scheduler_keep_their_retention(

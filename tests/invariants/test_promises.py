@@ -437,11 +437,14 @@ class Promises(RuleBasedStateMachine):
         moved: dict[str, int] = {}
         for item in self.platform.items("MEMBERS_TABLE"):
             segment = item["segment_id"]["S"]
-            if item["profile_id"]["S"].startswith("#by-day#"):
-                change = int(item["entries"]["N"]) - int(item["exits"]["N"])
-                moved[segment] = moved.get(segment, 0) + change
-            else:
+            if segment != "#days":
                 members[segment] = members.get(segment, 0) + 1
+                continue
+            for name, value in item.items():
+                side, _, counted = name.partition(":")
+                if side in {"in", "out"}:
+                    change = int(value["N"]) if side == "in" else -int(value["N"])
+                    moved[counted] = moved.get(counted, 0) + change
         for segment in members.keys() | moved.keys():
             assert moved.get(segment, 0) == members.get(segment, 0), segment
 

@@ -125,8 +125,8 @@ PROFILES = TableSpec(
 )
 
 # Segment membership, written only when it changes (by the publisher, from the profiles
-# stream): `segment_id` + `profile_id` per member, and one `#by-day#` item per segment and day
-# with its entries and exits. Listing a segment's members is a query, and so is its count.
+# stream): `segment_id` + `profile_id` per member, and under `#days` one item per day with
+# each segment's entries and exits. Listing a segment's members is a query, and so is its count.
 MEMBERS = TableSpec(
     logical_name="Members",
     env_var="MEMBERS_TABLE",

@@ -1,15 +1,16 @@
 """A segment's entries and exits per day: the console's chart of how a segment moves.
 
-The publisher adds up a batch's changes (`DayTally`) and writes each segment's day once per
-batch, not once per change. Only changes the membership index took count (an entry that was
-not yet a member, an exit that was one), so a redelivered change never counts twice; a batch
-that fails after its members were written and before its tally was adds nothing when it is
-retried. The figures can fall short by such a batch, never exceed what happened.
+The publisher adds up a batch's changes (`DayTally`) and writes each day once per batch, for
+all its segments, not once per change. Only changes the membership index took count (an
+entry that was not yet a member, an exit that was one), so a redelivered change never counts
+twice; a batch that fails after its members were written and before its tally was adds
+nothing when it is retried. The figures can fall short by such a batch, never exceed what
+happened.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -28,9 +29,11 @@ class DayTally:
     def exited(self, segment_id: str, at_iso: str) -> None:
         self._count(segment_id, at_iso)[1] += 1
 
-    def drain(self) -> list[tuple[str, date, int, int]]:
-        """Every (segment, day, entries, exits) added up so far; the tally starts again."""
-        counted = [(segment, day, n[0], n[1]) for (segment, day), n in self._counts.items()]
+    def drain(self) -> dict[date, dict[str, tuple[int, int]]]:
+        """Every day's entries and exits per segment added up so far; the tally starts again."""
+        counted: dict[date, dict[str, tuple[int, int]]] = {}
+        for (segment, day), (entries, exits) in self._counts.items():
+            counted.setdefault(day, {})[segment] = (entries, exits)
         self._counts.clear()
         return counted
 
@@ -52,3 +55,13 @@ def every_day(found: Mapping[date, tuple[int, int]], *, last: date, days: int) -
         Day(day, *found.get(day, (0, 0)))
         for day in (first + timedelta(days=n) for n in range(days))
     ]
+
+
+def totals(days: Iterable[Mapping[str, tuple[int, int]]]) -> dict[str, tuple[int, int]]:
+    """Each segment's entries and exits added up over `days` (segment -> (entries, exits))."""
+    found: dict[str, tuple[int, int]] = {}
+    for moved in days:
+        for segment, (entries, exits) in moved.items():
+            before = found.get(segment, (0, 0))
+            found[segment] = (before[0] + entries, before[1] + exits)
+    return found

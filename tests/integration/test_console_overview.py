@@ -84,3 +84,19 @@ def test_a_request_refused_whole_still_counts_its_refused_messages(
     assert answer["statusCode"] == 400
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert sum(sum(line.get("EventsQuarantined", [0])) for line in lines) == 2
+
+
+def test_after_cdp_devs_clock_moves_the_overview_counts_by_that_clock(console: Handler) -> None:
+    from datetime import timedelta
+
+    from cdp.runtime import clock
+
+    bridge = EmfToCloudWatch(boto3.client("cloudwatch"), io.StringIO())
+    clock.advance(timedelta(days=3))  # (the test's clock is put back after each test)
+    bridge.write(emf("collector", datetime.now(UTC), EventsAccepted=5) + "\n")
+
+    status, overview = call(console, "GET", "/console/api/overview", "viewer")
+
+    assert status == 200
+    assert overview["events"]["per_minute"][-1]["stored"] == 5
+    assert overview["events"]["last_hour"]["stored"] == 5

@@ -13,6 +13,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from cdp.runtime import clock
+
 MAX_VALUES = 150  # PutMetricData takes up to 150 values per datum
 
 
@@ -51,7 +53,10 @@ class EmfToCloudWatch(io.TextIOBase):
         try:
             document = json.loads(line)
             directives = document["_aws"]["CloudWatchMetrics"]
-            at = datetime.fromtimestamp(document["_aws"]["Timestamp"] / 1000, tz=UTC)
+            # Stamped with the machine's time; the platform's clock may have been moved on
+            # (`POST /_dev/clock`), and the overview asks for the last hour by that clock.
+            stamped = datetime.fromtimestamp(document["_aws"]["Timestamp"] / 1000, tz=UTC)
+            at = stamped + clock.offset()
         except (ValueError, KeyError, TypeError):
             self.passthrough.write(line + "\n")
             return

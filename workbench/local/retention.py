@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cdp.runtime import clock
 from workbench.local.aws import REGION
 from workbench.local.invocation import ACCOUNT_ID
 from workbench.local.streams import StreamRunner
@@ -171,7 +172,7 @@ class Retention(Worker):
         self.forget_read_records()
         self.expire_iterators()
         forget_model_instances()
-        forget_old_metrics(datetime.now(UTC) - METRICS_KEPT)
+        forget_old_metrics(clock.utc_now() - METRICS_KEPT)  # stamped by the platform's clock
 
     def forget_read_records(self) -> int:
         """Forget, in each stream, what every reader has passed; answers how many."""

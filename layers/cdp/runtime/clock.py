@@ -26,6 +26,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def offset() -> timedelta:
+    """How far this process's clock has been moved (0 outside the local runtime and tests)."""
+    return _offset
+
+
 def advance(delta: timedelta) -> datetime:
     """Move this process's clock forward (local runtime and tests only)."""
     global _offset  # noqa: PLW0603 (one process-wide clock, by design)

@@ -95,6 +95,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     _, index, _ = _dependencies()
     for day, moved in _days.drain().items():
         index.add_day(day, moved)
+    # Each is retried by Lambda, then kept in the failure queue: the console's overview shows them.
+    metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))
     return response
 
 

@@ -3,6 +3,7 @@ backfill worker, and the Profile API's explain."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -423,6 +424,7 @@ def test_a_profile_change_the_bus_cannot_take_is_reported_for_retry(
     profile_builder: Handler,
     publisher: Handler,
     table_names: dict[str, str],
+    capsys: Any,
 ) -> None:
     from functions.publisher import handler
 
@@ -441,6 +443,11 @@ def test_a_profile_change_the_bus_cannot_take_is_reported_for_retry(
     assert answer["batchItemFailures"] == [
         {"itemIdentifier": records["Records"][0]["dynamodb"]["SequenceNumber"]}
     ]
+    # and counted, for the console's overview
+    metrics = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    assert [m["RecordsFailed"] for m in metrics if m.get("service") == "publisher"] == [[1.0]]
 
 
 def test_every_member_of_a_list_can_be_looked_up_by_its_profile_id(

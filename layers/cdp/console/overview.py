@@ -18,7 +18,12 @@ ARRIVALS = (
     ("EventsNotStored", "collector", "not_stored"),  # no consent, or an erased person
     ("EventsQuarantined", "collector", "refused"),  # kept with their reason
 )
-FAILURES = (("RecordsFailed", "profile_builder", "failed"),)  # to its failure queue
+# Records a function could not take, after Lambda's retries in its failure queue: events not
+# applied to a profile, and profile changes not shared (put on the bus for destinations).
+FAILURES = (
+    ("RecordsFailed", "profile_builder", "failed"),
+    ("RecordsFailed", "publisher", "not_shared"),
+)
 METRICS = [(metric, service) for metric, service, _ in (*ARRIVALS, *FAILURES)]
 NAMES = [name for _, _, name in (*ARRIVALS, *FAILURES)]
 MINUTES = 60

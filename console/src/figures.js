@@ -1,7 +1,7 @@
 // The charts' arithmetic, apart from the page so that it can be tested without a browser:
 // shares as percentages, the scale and bars of the overview's events per minute (stacked) and
-// of a segment's entries and exits per day (entries above the line, exits below), and each
-// chart said in words.
+// of a segment's entries and exits per day (entries above the line, exits below), the lines of
+// the overview's consent granted by week, and each chart said in words.
 
 /** 0.4999 -> "50%"; a share that rounds to 0 or 100 but is not says so ("<1%", ">99%"). */
 export function percent(share) {
@@ -145,6 +145,73 @@ export function changesSummary(days) {
     `${chart} Today, ${today.day}: ${number(entries)} ${entries === 1 ? "entry" : "entries"} ` +
     `and ${number(exits)} ${exits === 1 ? "exit" : "exits"}.`
   );
+}
+
+/** `2026-11-27T12:00:00.000Z` -> `2026-11-27` (the day in UTC). */
+export function day(iso) {
+  const parsed = new Date(iso);
+  return Number.isNaN(parsed.getTime()) ? String(iso) : parsed.toISOString().slice(0, 10);
+}
+
+/** A purpose's share in `state` (granted, denied, unknown) at the end of a week. */
+export const shareOf = (week, purpose, state = "granted") =>
+  Number(week.consent?.[purpose]?.[state]) || 0;
+
+/**
+ * One line per purpose through the share granted at the end of each week (oldest first), in a
+ * box `width` × `height` (y down, as in SVG: a share of 1 at the top). A week is a dot only if
+ * profiles had been seen by its end: before, a share is no one's, so the line starts later.
+ * The first week is at the left edge, the last at the right (a lone week at the right).
+ */
+export function shareLines(weeks, purposes, { width, height }) {
+  const last = weeks.length - 1;
+  return purposes.map((purpose) => ({
+    key: purpose,
+    dots: weeks.flatMap((week, index) => {
+      if (!(Number(week.profiles) > 0)) return [];
+      const share = shareOf(week, purpose);
+      return [
+        {
+          index,
+          share,
+          x: round(last > 0 ? (index * width) / last : width),
+          y: round(height - share * height),
+        },
+      ];
+    }),
+  }));
+}
+
+/**
+ * The consent granted by week in words: the period, each purpose's share now and, when earlier
+ * weeks had profiles, in the first of them.
+ */
+export function consentSummary(weeks, purposes) {
+  if (!weeks.length || !purposes.length) return "No weeks of consent to show.";
+  const seen = weeks.filter((week) => Number(week.profiles) > 0);
+  if (!seen.length) {
+    const period = weeks.length === 1 ? "week" : `${weeks.length} weeks`;
+    return `No profile was seen in the last ${period}, so no consent to chart.`;
+  }
+  const shares = (week) => purposes.map((purpose) => `${purpose} ${percent(shareOf(week, purpose))}`).join(", ");
+  const now = seen[seen.length - 1];
+  const first = seen[0];
+  const period =
+    `Consent granted per purpose, as a share of the profiles seen by the end of each week, ` +
+    `from the week to ${day(weeks[0].until)} to the week to ${day(weeks[weeks.length - 1].until)} (UTC).`;
+  const then =
+    seen.length === 1
+      ? "No profile had been seen before."
+      : `In the week to ${day(first.until)}${first === weeks[0] ? "" : ", the first with profiles"}: ${shares(first)}.`;
+  return `${period} Now: ${shares(now)}. ${then}`;
+}
+
+/** Beneath the consent granted by week: what it is read from (every profile, or a sample). */
+export function consentSource({ complete, sampled }) {
+  const read = complete
+    ? "Read from every profile's consent history"
+    : `Read from the consent histories of a sample of ${number(sampled)} profiles, not every profile`;
+  return `${read}; a profile counts from the week it was first seen.`;
 }
 
 const total = (point, keys) => keys.reduce((sum, key) => sum + (Number(point[key]) || 0), 0);

@@ -68,29 +68,26 @@ export function formsView(view, { session }) {
 export function formView(view, { match, session, navigate }) {
   const id = decodeURIComponent(match[1]);
   const creating = id === "new";
-  const heading = h("h1", {}, creating ? "New form" : "Form");
-  const status = h("p", { role: "status", class: "status" }, creating ? "Loading…" : "Loading the form…");
-  const body = h("div");
-  replace(view, heading, status, body);
-  if (creating && !may(session)) {
-    status.textContent = "";
-    replace(body, problem(`A ${session.role} may not create forms.`));
+  // The deployment's purposes come with the session (null from a platform that does not say them).
+  const purposes = Array.isArray(session.purposes) ? session.purposes : null;
+  if (creating) {
+    replace(
+      view,
+      h("h1", {}, "New form"),
+      may(session) ? editor(null, purposes, navigate) : problem(`A ${session.role} may not create forms.`),
+    );
     return { title: "New form" };
   }
+  const heading = h("h1", {}, "Form");
+  const status = h("p", { role: "status", class: "status" }, "Loading the form…");
+  const body = h("div");
+  replace(view, heading, status, body);
   // The overview's profile figures: the share of profiles holding each declared trait (the
-  // answer rates) and, by the consent it counts, the deployment's purposes.
+  // answer rates).
   const profiles = get("overview").then(
     (answer) => answer.profiles,
     () => null,
   );
-  const purposesOf = (figures) => (figures ? Object.keys(figures.consent || {}) : null);
-  if (creating) {
-    profiles.then((figures) => {
-      status.textContent = "";
-      replace(body, editor(null, purposesOf(figures), navigate));
-    });
-    return { title: "New form" };
-  }
   Promise.all([get(`forms/${encodeURIComponent(id)}`), profiles]).then(
     ([form, figures]) => {
       heading.textContent = `Form: ${form.name}`;
@@ -126,7 +123,7 @@ export function formView(view, { match, session, navigate }) {
               ]
             : h("p", { class: "muted" }, "This form asks for no consent."),
         ),
-        may(session) ? part("edit", "Change the form", editor(form, purposesOf(figures), navigate)) : null,
+        may(session) ? part("edit", "Change the form", editor(form, purposes, navigate)) : null,
         may(session)
           ? part(
               "delete",

@@ -1,12 +1,24 @@
 // /console: the overview. How much arrives and what becomes of it (the functions' own metrics:
 // per minute over the last hour, and totals for the hour and the day), and what the profiles
-// are like (a sample of them: how many, the share identified, consent per purpose). Asked for
+// are like (a sample of them: how many, the share identified, consent per purpose now and the
+// share granted at the end of each of the last 12 weeks, from their consent histories). Asked for
 // again every 30 s while the tab is visible; the page is built once and its figures updated
 // in place, so that focus and an opened explanation stay where they are.
 import { get } from "./api.js";
-import { barChart, PLOT, svg } from "./chart.js";
+import { barChart, lineCharts, PLOT, SMALL, svg } from "./chart.js";
 import { h, replace } from "./dom.js";
-import { chartSummary, clock, number, percent, stackedBars } from "./figures.js";
+import {
+  chartSummary,
+  clock,
+  consentSource,
+  consentSummary,
+  day,
+  number,
+  percent,
+  shareLines,
+  shareOf,
+  stackedBars,
+} from "./figures.js";
 
 const REFRESH_MS = 30_000;
 const SERIES = [
@@ -60,6 +72,8 @@ export function overviewView(view) {
   };
   const chart = h("div", { class: "chart" });
   const consent = h("div", { class: "consent" });
+  const weeks = h("div", { class: "chart" });
+  const weeksSource = h("p", { class: "help" });
   const events = h("div");
   replace(
     view,
@@ -93,6 +107,9 @@ export function overviewView(view) {
       h("ul", { class: "cards" }, [figures.profiles.node, figures.identified.node]),
       h("h3", { id: "consent-heading" }, "Consent per purpose"),
       consent,
+      h("h3", { id: "consent-weeks-heading" }, "Consent granted, by week"),
+      weeks,
+      weeksSource,
       h(
         "p",
         { class: "help" },
@@ -142,6 +159,7 @@ export function overviewView(view) {
       people.complete ? null : `from a sample of ${number(people.sampled)}`,
     );
     drawConsent(consent, people);
+    drawWeeks(weeks, weeksSource, people);
   }
 
   // Asked for again every 30 s while the tab is visible; when it is hidden, on its return.
@@ -288,4 +306,45 @@ function drawConsent(consent, people) {
         : `From a sample of ${number(people.sampled)} profiles.`,
     ),
   );
+}
+
+/**
+ * The share granted per purpose at the end of each of the last 12 weeks: a small chart per
+ * purpose, named and with its share now, and the figures as a table; beneath, what it is read from.
+ */
+function drawWeeks(area, source, people) {
+  const weeks = people.consent_by_week || [];
+  const purposes = Object.keys(people.consent || {});
+  if (!people.sampled || !purposes.length || !weeks.length) {
+    const why = weeks.length || !people.sampled ? "No profile yet, so no consent to chart." : "No weekly figures came with the overview.";
+    replace(area, h("p", { class: "muted" }, why));
+    source.textContent = "";
+    return;
+  }
+  lineCharts(area, {
+    id: "consent-weeks-title",
+    className: "consent-chart",
+    summary: consentSummary(weeks, purposes),
+    points: weeks,
+    series: purposes.map((purpose) => [purpose, purpose]),
+    columns: [["profiles", "Profiles seen"], ...purposes.map((purpose) => [purpose, `${purpose} granted`])],
+    label: (week) => day(week.until),
+    lines: shareLines(weeks, purposes, SMALL),
+    end: (line) => (line.dots.length ? `${percent(line.dots[line.dots.length - 1].share)} now` : "no profile yet"),
+    scale: [
+      { y: 0, text: "100%" },
+      { y: SMALL.height / 2, text: "50%" },
+      { y: SMALL.height, text: "0%", base: true },
+    ],
+    cell: (week, key) =>
+      key === "profiles"
+        ? number(week.profiles)
+        : Number(week.profiles) > 0
+          ? percent(shareOf(week, key))
+          : "no profiles",
+    caption: "Consent granted per purpose, at the end of each week (UTC)",
+    head: "Week to",
+    tableClass: "per-week",
+  });
+  source.textContent = consentSource(people);
 }

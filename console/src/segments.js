@@ -1,5 +1,5 @@
-// /console/segments: every segment with its members now (and, for a short list, its entries
-// and exits of the last 7 days); /console/segments/{id}: one segment, its definition, a chart
+// /console/segments: every segment with its members now and its entries and exits of the last
+// 7 days (both in the list's answer); /console/segments/{id}: one segment, its definition, a chart
 // of its entries and exits per day (?days=7, 30 or 90), its members (each a link to the
 // profile), and for editors the form that changes it, a preview of how many it would match,
 // and delete; /console/segments/new.
@@ -14,7 +14,6 @@ import { conditionOf, needsValue, OPERATORS, rulesOf, SUBJECTS } from "./rules.j
 
 const MEMBERS_PER_PAGE = 50;
 const PERIODS = [7, 30, 90]; // days the chart can show
-const SUMMED = 20; // a list this long or shorter asks each segment for its last 7 days
 const ID = /^[a-z][a-z0-9_-]{0,63}$/;
 const NAMES = {
   profile: ["first_seen", "last_seen", "event_count", "created_at"],
@@ -40,23 +39,21 @@ export function segmentsView(view, { session }) {
       ? `${count(segments.length, "segment")}.`
       : "No segment is defined yet.";
     if (!segments.length) return;
-    // One request per segment: only for a short list.
-    const weeks = segments.length <= SUMMED ? segments.map(({ segment }) => lastWeek(segment.id)) : null;
     replace(
       list,
       table(
         "Segments and their members now",
-        ["Segment", "Description", "Members", weeks ? "Last 7 days" : null, "Evaluation of existing profiles"].filter(Boolean),
-        segments.map(({ segment, members, backfill }, index) => [
+        ["Segment", "Description", "Members", "Last 7 days", "Evaluation of existing profiles"],
+        segments.map(({ segment, members, backfill, last_7_days: week }) => [
           [
             h("a", { href: segmentPath(segment.id) }, segment.name),
             segment.enabled === false ? [" ", h("span", { class: "badge warn" }, "switched off")] : null,
           ],
           segment.description || muted("—"),
           count(members, "member"),
-          weeks ? weeks[index] : null,
+          lastWeek(week),
           backfillText(backfill),
-        ].filter((cell) => cell !== null)),
+        ]),
       ),
     );
   }, failed(status, list));
@@ -75,15 +72,10 @@ function backfillText(backfill) {
   ];
 }
 
-/** A segment's entries and exits of the last 7 days, said when they come. */
-function lastWeek(id) {
-  const cell = h("span", { class: "muted" }, "…");
-  get(`segments/${encodeURIComponent(id)}/changes`, { days: 7 }).then(({ days }) => {
-    const sum = (key) => days.reduce((all, day) => all + (Number(day[key]) || 0), 0);
-    cell.className = "";
-    cell.textContent = `${count(sum("entries"), "entry", "entries")}, ${count(sum("exits"), "exit")}`;
-  }, () => (cell.textContent = "not available"));
-  return cell;
+/** A segment's entries and exits of the last 7 days (today's so far), as the list answers them. */
+function lastWeek(week) {
+  if (!week) return muted("not available");
+  return `${count(week.entries, "entry", "entries")}, ${count(week.exits, "exit")}`;
 }
 
 const failed = (status, area) => (error) => {

@@ -1,8 +1,9 @@
 """The console's overview in a real browser (headless Chromium against a `cdp dev` of its own, as
 `test_console_browser.py`, so that its figures are this test's alone): a viewer who asked for
 /console comes back to it after signing in, sees events sent through the collector counted and
-charted once the page asks again (every 30 s), the share of profiles identified and a consent
-rate, each figure leading to where it is explained. axe-core checks the view."""
+charted once the page asks again (every 30 s), the share of profiles identified, a consent rate
+and the consent granted by week, each figure leading to where it is explained. axe-core checks
+the view."""
 
 # ruff: noqa: F811 (the test takes `new_page`, imported as a fixture, as its parameter)
 
@@ -108,6 +109,24 @@ def test_a_viewer_reads_the_overview_and_sees_what_arrived(
     assert "Granted 50%" in rate.inner_text()
     assert "Denied 0%" in rate.inner_text()
     assert "No decision 50%" in rate.inner_text()
+
+    # consent granted by week: a small chart per purpose, said in words with the latest share,
+    # its 12 weeks as a table, and what it is read from beneath
+    weekly = page.locator("svg.consent-chart")
+    assert weekly.get_attribute("role") == "img"
+    said = weekly.locator("title").text_content() or ""
+    now = said.partition("Now: ")[2]
+    assert "marketing 50%" in now, said
+    assert "No profile had been seen before." in said, said
+    assert weekly.locator("text.name", has_text="marketing").count() == 1
+    weeks = page.locator("table.per-week tbody tr")
+    assert weeks.count() == 12
+    header = page.locator("table.per-week thead th").all_inner_texts()
+    assert weeks.last.locator("td").nth(header.index("marketing granted") - 1).inner_text() == "50%"
+    assert weeks.first.locator("td").last.inner_text() == "no profiles"
+    assert "Read from every profile's consent history" in (
+        page.locator("#consent-weeks-heading ~ p.help").first.inner_text()
+    )
     no_serious_violations(page, "overview")
 
     # each figure leads to where it is explained

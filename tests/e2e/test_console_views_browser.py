@@ -219,11 +219,20 @@ def test_a_segment_charts_who_entered_and_left_it_per_day(dev_stack: DevStack, e
     eventually(lambda: plan not in segments_of_user())
     day = eventually(lambda: (found := today())["exits"] == 1 and found)
 
-    # the segments list says the last 7 days of each
+    # the segments list says the last 7 days of each, from its own answer (no request per segment)
     page = editor
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.reload()  # opened before the segment was made
     row = page.locator("tbody tr", has_text="Chart plan")
     row.locator("td", has_text="1 entry, 1 exit").wait_for()
+    assert "Last 7 days" in page.locator("thead th").all_inner_texts()
+    rows = page.locator("tbody tr")
+    assert all(
+        re.fullmatch(r"[\d,]+ entr(y|ies), [\d,]+ exits?", cell)
+        for cell in rows.locator("td:nth-of-type(3)").all_inner_texts()
+    ), rows.all_inner_texts()
+    assert not [url for url in requested if "/changes" in url], requested
 
     # its page: a chart of the last 30 days, said in words, with the figures as a table
     row.get_by_role("link", name="Chart plan").click()
@@ -254,9 +263,22 @@ def test_a_segment_charts_who_entered_and_left_it_per_day(dev_stack: DevStack, e
 def test_an_editor_creates_a_form_and_changes_it(dev_stack: DevStack, editor: Any) -> None:
     page = editor
     page.get_by_role("link", name="Forms", exact=True).click()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.get_by_role("link", name="New form").click()
     page.wait_for_selector("h1 >> text=New form")
     assert page.url == f"{dev_stack.url}/console/forms/new"
+
+    # the deployment's purposes are offered, as the session says them: no overview is asked for
+    consent = page.get_by_role("group", name="Consent the form asks for")
+    offered = consent.get_by_role("checkbox")
+    assert [box.get_attribute("value") for box in offered.all()] == [
+        "analytics",
+        "personalization",
+        "marketing",
+        "sharing",
+    ]
+    assert not [url for url in requested if "/console/api/overview" in url], requested
 
     # two questions, the second asked again after longer than the platform allows
     form_id = f"welcome-{uuid.uuid4().hex[:6]}"

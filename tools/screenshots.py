@@ -138,9 +138,8 @@ def _search(page: Any) -> None:
 
 
 PROFILE = f"/console/profiles/user_id:{FEATURED.user_id}"
-# Not the overview (/console): its event figures are read from the metrics, stamped with the
-# machine's time, which `cdp dev`'s moved clock does not reach back to (it would show zeros).
 VIEWS = (
+    View("overview", "admin", "/console", "text=Figures as of", height=1500),
     View("search", "editor", "/console/profiles", "text=Find a person", prepare=_search),
     View("profile", "editor", PROFILE, ".timeline .event", height=1000),
     View("profile-masked", "viewer", PROFILE, ".timeline .event", height=1000),

@@ -46,7 +46,7 @@ export function overviewView(view) {
     ),
     failed: card(
       "Failed in the last day",
-      "Stored events the profile builder could not apply to a profile.",
+      "Stored events the profile builder could not apply to a profile, and profile changes the publisher could not share with destinations.",
       h(
         "details",
         { class: "explain" },
@@ -56,7 +56,7 @@ export function overviewView(view) {
           {},
           "Nothing is lost: they wait in a failure queue. Once the cause is fixed and deployed, ",
           h("code", {}, "cdp redrive"),
-          " gives them back to be applied again, once each.",
+          " gives them back to be applied or shared again, once each.",
         ),
       ),
     ),
@@ -132,7 +132,7 @@ export function overviewView(view) {
       figures.storedHour.set(number(hour.stored), `and ${number(hour.not_stored)} not stored (no consent for it, or the person was erased)`);
       figures.storedDay.set(number(day.stored), `and ${number(day.not_stored)} not stored`);
       figures.refused.set(number(day.refused));
-      figures.failed.set(number(day.failed));
+      figures.failed.set(number(day.failed), `and ${number(day.not_shared ?? 0)} profile changes not shared`);
       drawChart(chart, sums.per_minute);
     } else {
       replace(

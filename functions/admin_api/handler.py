@@ -235,7 +235,7 @@ def _segment_routes(
 
     def last_week() -> dict[str, tuple[int, int]]:
         """Each segment's entries and exits over the last 7 days: one query of 7 small items."""
-        today = utc_now().date()
+        today = clock().date()
         return history.totals(members.moves(today - timedelta(days=6), today).values())
 
     def stored_segments() -> dict[str, SegmentDefinition]:
@@ -306,7 +306,7 @@ def _segment_routes(
     ) -> SegmentChanges:
         if segment_id not in stored_segments():
             raise NotFoundError(f"no segment is called {segment_id}")
-        today = utc_now().date()
+        today = clock().date()
         found = members.days(segment_id, today - timedelta(days=days - 1), today)
         return SegmentChanges(
             segment_id=segment_id,

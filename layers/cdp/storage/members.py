@@ -6,8 +6,9 @@ it being present: one write unit each, and a redelivered change writes nothing.
 Beside the segments, partition `#days` holds one item per day (`2026-11-28`) with each
 segment's entries and exits that day (`in:buyers`, `out:buyers`: the console's chart), added
 to once per publisher batch for all its segments, and kept `DAYS_KEPT` days (TTL). One item
-for all segments, not one per segment: a batch's changes cost one write (of about 40 bytes per
-segment that changed that day) instead of one per segment they touched. A segment's size is
+for all segments, not one per segment: a batch's changes cost one write instead of one per
+segment they touched (the item holds about 40 bytes per segment that changed that day: on a
+day 100 segments changed, 4 KB and four units a batch). A segment's size is
 counted from its items when asked (the admin API's segment view), not kept in a count
 item: a count updated with every change would need a transaction (two items, two units each:
 four units per change instead of one) and would make every change of a popular segment

@@ -109,6 +109,34 @@ export function exists(path) {
   );
 }
 
+/**
+ * The submit handler of an editor of `kind` ("form", "segment") kept under `collection`
+ * ("forms", "segments"): checks `definition()` (answers [wanted, found problems]), refuses an
+ * id already taken when the thing is new (`isNew`), puts it and calls `saved(id)`; the
+ * platform's refusals are shown by `problems` next to their fields.
+ */
+export function saveOnSubmit({ kind, collection, isNew, definition, problems, save, saved }) {
+  const notSaved = `The ${kind} was not saved`;
+  return async (event) => {
+    event.preventDefault();
+    const [wanted, found] = definition();
+    if (Object.keys(found).length) return problems.show(`${notSaved}.`, found);
+    problems.clear();
+    save.disabled = true;
+    try {
+      if (isNew && (await exists(`${collection}/${wanted.id}`))) {
+        save.disabled = false;
+        return problems.show(`${notSaved}.`, { id: `a ${kind} with this id exists; choose another` });
+      }
+      await send("PUT", `${collection}/${wanted.id}`, wanted);
+      saved(wanted.id);
+    } catch (error) {
+      save.disabled = false;
+      problems.show(`${notSaved}: ${error.message}`, error.fields || {});
+    }
+  };
+}
+
 /** A button that deletes `path` of the API once `question` is confirmed, then calls `done`. */
 export function deleter(label, question, path, done) {
   const said = h("div", { role: "alert" });

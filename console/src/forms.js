@@ -2,10 +2,10 @@
 // the purpose it is asked for (the reason the person is shown), and its consent; for editors
 // the form that changes it (a row per question, the deployment's purposes as checkboxes) and
 // delete; /console/forms/new.
-import { ApiError, get, send } from "./api.js";
+import { ApiError, get } from "./api.js";
 import { facts, h, part, replace, table } from "./dom.js";
 import { count } from "./format.js";
-import { deleter, exists, field, input, Problems, select, uid } from "./form.js";
+import { deleter, field, input, Problems, saveOnSubmit, select, uid } from "./form.js";
 
 const ID = /^[a-z][a-z0-9_-]{0,63}$/;
 const TRAIT = /^[a-z][a-z0-9_]{0,63}$/;
@@ -323,24 +323,10 @@ function editor(old, purposes, navigate) {
   const form = h("form", {
     class: "editor",
     novalidate: true,
-    onsubmit: async (event) => {
-      event.preventDefault();
-      const [wanted, found] = definition();
-      if (Object.keys(found).length) return problems.show("The form was not saved.", found);
-      problems.clear();
-      save.disabled = true;
-      try {
-        if (!old && (await exists(`forms/${wanted.id}`))) {
-          save.disabled = false;
-          return problems.show("The form was not saved.", { id: "a form with this id exists; choose another" });
-        }
-        await send("PUT", `forms/${wanted.id}`, wanted);
-        navigate(formPath(wanted.id));
-      } catch (error) {
-        save.disabled = false;
-        problems.show(`The form was not saved: ${error.message}`, error.fields || {});
-      }
-    },
+    onsubmit: saveOnSubmit({
+      kind: "form", collection: "forms", isNew: !old, definition, problems, save,
+      saved: (id) => navigate(formPath(id)),
+    }),
   },
     summary,
     field(problems, "id", "Form id", id, old ? "The id cannot change." : "Lowercase letters, digits, - and _; pages ask for the form by it."),

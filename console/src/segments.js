@@ -9,7 +9,7 @@ import { append, facts, h, part, replace, table } from "./dom.js";
 import { description } from "./explain.js";
 import { CHANGES, changesSummary, divergingBars, number } from "./figures.js";
 import { count, profilePath, time } from "./format.js";
-import { deleter, exists, field, input, Problems, select } from "./form.js";
+import { deleter, field, input, Problems, saveOnSubmit, select } from "./form.js";
 import { conditionOf, needsValue, OPERATORS, rulesOf, SUBJECTS } from "./rules.js";
 
 const MEMBERS_PER_PAGE = 50;
@@ -436,26 +436,10 @@ function editor(existing, navigate) {
   const form = h("form", {
     class: "editor",
     novalidate: true,
-    onsubmit: async (event) => {
-      event.preventDefault();
-      const [wanted, found] = definition();
-      if (Object.keys(found).length) return problems.show("The segment was not saved.", found);
-      problems.clear();
-      save.disabled = true;
-      try {
-        if (!old) {
-          if (await exists(`segments/${wanted.id}`)) {
-            save.disabled = false;
-            return problems.show("The segment was not saved.", { id: "a segment with this id exists; choose another" });
-          }
-        }
-        await send("PUT", `segments/${wanted.id}`, wanted);
-        navigate(segmentPath(wanted.id));
-      } catch (error) {
-        save.disabled = false;
-        refused("saved")(error);
-      }
-    },
+    onsubmit: saveOnSubmit({
+      kind: "segment", collection: "segments", isNew: !old, definition, problems, save,
+      saved: (id) => navigate(segmentPath(id)),
+    }),
   },
     summary,
     field(problems, "id", "Segment id", id, old ? "The id cannot change." : "Lowercase letters, digits, - and _; it names the segment in the API and in events."),

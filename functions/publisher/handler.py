@@ -1,9 +1,11 @@
 """Publisher: the profiles table's stream in; segment and profile events out to EventBridge,
-the segment membership index kept current, and each segment's entries and exits per day."""
+the segment membership index kept current, each segment's entries and exits per day, and what
+each destination must hear queued for the deliverer."""
 
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,24 +23,52 @@ from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import PublisherSettings
 from cdp.segments.history import DayTally
-from cdp.sharing.changes import changes
+from cdp.sharing.changes import changes, traits_now
+from cdp.sharing.connectors.base import Delivery
+from cdp.sharing.destinations import DESTINATION, DestinationDefinition, deliveries
 from cdp.storage import clients
 from cdp.storage.bus import EventBus
+from cdp.storage.config import ConfigStore
+from cdp.storage.deliveries import DeliveryQueue
 from cdp.storage.members import MembershipIndex
 from cdp.storage.profiles import IdentityLinks, decode_state
 
 logger, tracer, metrics = powertools("publisher")
 _days = DayTally()  # the batch's entries and exits, written once per day
+_TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+_outbox: list[Delivery] = []  # the batch's deliveries, queued once at its end
+_destinations: list[DestinationDefinition] | None = None  # read once per batch, when needed
+
+
+@dataclass(frozen=True)
+class _Dependencies:
+    bus: EventBus
+    index: MembershipIndex
+    links: IdentityLinks
+    config: ConfigStore
+    queue: DeliveryQueue
 
 
 @lru_cache(maxsize=1)
-def _dependencies() -> tuple[EventBus, MembershipIndex, IdentityLinks]:
+def _dependencies() -> _Dependencies:
     settings = PublisherSettings.from_env()
-    return (
+    dynamodb = clients.dynamodb()
+    return _Dependencies(
         EventBus(settings.event_bus_name, client=clients.events()),
-        MembershipIndex(settings.members_table, client=clients.dynamodb()),
-        IdentityLinks(settings.identities_table, client=clients.dynamodb()),
+        MembershipIndex(settings.members_table, client=dynamodb),
+        IdentityLinks(settings.identities_table, client=dynamodb),
+        # Eventually consistent: a changed destination takes effect within a second or so.
+        ConfigStore(settings.config_table, client=dynamodb, consistent=False),
+        DeliveryQueue(settings.deliveries_queue_url, client=clients.sqs()),
     )
+
+
+def _destinations_now() -> list[DestinationDefinition]:
+    global _destinations  # noqa: PLW0603 (per batch, like the tally)
+    if _destinations is None:
+        stored = _dependencies().config.definitions(DESTINATION)
+        _destinations = [DestinationDefinition.model_validate(item) for item in stored]
+    return _destinations
 
 
 def _state(image: dict[str, Any]) -> dict[str, Any] | None:
@@ -50,15 +80,17 @@ def _state(image: dict[str, Any]) -> dict[str, Any] | None:
 
 def publish_record(record: DynamoDBRecord) -> None:
     """One profile change: the index first (idempotent), then the events (at least once)."""
-    bus, index, links = _dependencies()
+    found = _dependencies()
+    bus, index, links = found.bus, found.index, found.links
     change = record.raw_event["dynamodb"]
     old_image, new_image = change.get("OldImage") or {}, change.get("NewImage") or {}
     image = new_image or old_image
     written_at = new_image.get("updated_at", {}).get("S") or iso(utc_now())
+    old_state, new_state = _state(old_image), _state(new_image)
     events, membership = changes(
         image["profile_id"]["S"],
-        _state(old_image),
-        _state(new_image),
+        old_state,
+        new_state,
         merged_into=new_image.get("merged_into", {}).get("S"),
         version=int(image.get("version", {}).get("N", "0")),
         now_iso=written_at,
@@ -70,12 +102,29 @@ def publish_record(record: DynamoDBRecord) -> None:
     for segment_id, profile_id in membership.exited:
         if index.leave(segment_id, profile_id):
             _days.exited(segment_id, written_at)
-    old_state = _state(old_image)
-    if record.event_name and record.event_name.name == "REMOVE" and old_state is not None:
+    removed = bool(record.event_name and record.event_name.name == "REMOVE")
+    # DynamoDB's own deletions (TTL: no activity for the retention period) say so.
+    expired = record.raw_event.get("userIdentity", {}).get("principalId") == _TTL_PRINCIPAL
+    if removed and old_state is not None:
         # Expired for inactivity (TTL), or erased: no identity may lead to it any more.
         links.forget(old_state.get("identities", {}), image["profile_id"]["S"])
     if events:
         bus.publish(events)
+        destinations = _destinations_now()
+        if destinations:
+            _outbox.extend(
+                deliveries(
+                    events,
+                    profile_id=image["profile_id"]["S"],
+                    version=int(image.get("version", {}).get("N", "0")),
+                    at=written_at,
+                    old=old_state,
+                    new=new_state,
+                    traits_now=traits_now(new_state, written_at) if new_state else {},
+                    destinations=destinations,
+                    erased=removed and not expired,
+                )
+            )
     metrics.add_metric("EventsPublished", MetricUnit.Count, len(events))
 
 
@@ -83,6 +132,8 @@ def publish_record(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    global _destinations  # noqa: PLW0603
+    _destinations = None
     metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
     response = process_partial_response(
         event=event,
@@ -92,9 +143,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         ),
         context=context,
     )
-    _, index, _ = _dependencies()
+    found = _dependencies()
     for day, moved in _days.drain().items():
-        index.add_day(day, moved)
+        found.index.add_day(day, moved)
+    if _outbox:
+        # Only what records that went through produced; a failed record is redelivered whole.
+        metrics.add_metric("DeliveriesQueued", MetricUnit.Count, len(_outbox))
+        found.queue.send(_outbox)
+        _outbox.clear()
     # Each is retried by Lambda, then kept in the failure queue: the console's overview shows them.
     metrics.add_metric("RecordsFailed", MetricUnit.Count, len(response["batchItemFailures"]))
     return response

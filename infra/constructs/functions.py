@@ -4,8 +4,9 @@ place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the two layer
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
-from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -29,6 +30,8 @@ from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import encrypted_queue
 from infra.constructs.storage import Storage
 from infra.wiring import (
+    DESTINATION_SECRETS_ENV,
+    DESTINATION_SECRETS_PATH,
     EVENT_BUS_ENV,
     IMPORT_BUCKET_ENV,
     QUEUES,
@@ -117,7 +120,9 @@ class FunctionFactory(Construct):
         self.queues: dict[str, sqs.Queue] = {}
         self.dead_letters: dict[str, sqs.Queue] = {}
         for queue in QUEUES:
-            dead_letters = encrypted_queue(self, f"{queue.logical_name}-dead-letters")
+            dead_letters = encrypted_queue(
+                self, f"{queue.logical_name}-dead-letters", fifo=queue.fifo
+            )
             acknowledge(dead_letters, "AwsSolutions-SQS3", "it is a dead-letter queue")
             Tags.of(dead_letters).add(REDRIVE_TAG, f"queue:{queue.logical_name}")
             self.dead_letters[f"{queue.logical_name}-dead-letters"] = dead_letters
@@ -128,6 +133,7 @@ class FunctionFactory(Construct):
                 dead_letter_queue=sqs.DeadLetterQueue(
                     queue=dead_letters, max_receive_count=queue.max_receive_count
                 ),
+                fifo=queue.fifo,
             )
         # One code asset for every function (they differ by handler string) ...
         self.code = lambda_.Code.from_asset(
@@ -171,7 +177,14 @@ class FunctionFactory(Construct):
             EVENT_BUS_ENV: self.bus.event_bus_name,
             **{secret.env_var: self.secrets.secret(secret).secret_name for secret in SECRETS},
             IMPORT_BUCKET_ENV: self.storage.import_bucket.bucket_name,
+            DESTINATION_SECRETS_ENV: self.destination_secret_prefix,
         }
+
+    @cached_property
+    def destination_secret_prefix(self) -> str:
+        """Where destinations' secrets live in Secrets Manager: below the stack's name, so two
+        stacks in one account keep theirs apart."""
+        return f"{Stack.of(self).stack_name}/{DESTINATION_SECRETS_PATH}"
 
     def build(self, spec: FunctionSpec) -> lambda_.Function:
         log_group = logs.LogGroup(
@@ -254,6 +267,10 @@ class FunctionFactory(Construct):
                     report_batch_item_failures=True,
                 )
             )
+            if spec.queue.sets_visibility:
+                self.queues[spec.queue.queue.logical_name].grant(
+                    function, "sqs:ChangeMessageVisibility"
+                )
         for queue in spec.sends_to:
             self.queues[queue.logical_name].grant_send_messages(function)
         if spec.publishes_events:
@@ -271,6 +288,8 @@ class FunctionFactory(Construct):
             )
         for secret in spec.secrets:
             self.secrets.secret(secret).grant_read(function)
+        if spec.destination_secrets is not None:
+            self._grant_destination_secrets(function, spec.destination_secrets)
         if spec.imports:
             bucket = self.storage.import_bucket
             # Read the files and write progress, rejects and continue markers beside them.
@@ -314,6 +333,42 @@ class FunctionFactory(Construct):
                 f"AwsSolutions-IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
                 "the scheduler may invoke this one function, in any of its versions",
             )
+
+    def _grant_destination_secrets(
+        self, function: lambda_.Function, access: Literal["read", "manage"]
+    ) -> None:
+        """Destinations' secrets are made at run time, by the admin API: the grant covers the
+        names below the stack's prefix, and nothing else."""
+        actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        if access == "manage":
+            actions += [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
+            ]
+        stack = Stack.of(self)
+        pattern = f"secret:{self.destination_secret_prefix}*"
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=actions,
+                resources=[
+                    stack.format_arn(
+                        service="secretsmanager",
+                        resource=pattern,
+                        arn_format=ArnFormat.NO_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        assert function.role is not None
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
+            f"<AWS::AccountId>:secret:<AWS::StackName>/{DESTINATION_SECRETS_PATH}*]",
+            "each destination's secret is made when the destination is; the names below the "
+            "stack's own prefix, and no other secret",
+        )
 
     def _acknowledge_notifications_handler(self) -> None:
         """CDK's own function that configures bucket notifications at deploy time."""

@@ -26,6 +26,7 @@ def encrypted_queue(
     *,
     visibility_timeout: Duration | None = None,
     dead_letter_queue: sqs.DeadLetterQueue | None = None,
+    fifo: bool = False,
 ) -> sqs.Queue:
     return sqs.Queue(
         scope,
@@ -35,6 +36,7 @@ def encrypted_queue(
         retention_period=Duration.days(14),
         visibility_timeout=visibility_timeout,
         dead_letter_queue=dead_letter_queue,
+        fifo=fifo or None,
     )
 
 

@@ -150,7 +150,7 @@ def queues(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def publisher(
-    table_names: dict[str, str], bus: Callable[[], list[dict[str, Any]]]
+    table_names: dict[str, str], bus: Callable[[], list[dict[str, Any]]], queues: dict[str, str]
 ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     from functions.publisher import handler
 

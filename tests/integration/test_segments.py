@@ -3,6 +3,7 @@ backfill worker, and the Profile API's explain."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -432,12 +433,12 @@ def test_a_profile_change_the_bus_cannot_take_is_reported_for_retry(
     stream = ProfilesStream(table_names["PROFILES_TABLE"])
     profile_builder(stream_event(order("u1", timestamp=clock.iso(clock.utc_now()))))
     records = stream.new_records()
-    bus_, index, links = handler._dependencies()
+    found = handler._dependencies()
     broken = EventBus(
-        bus_.name, client=Flaky(boto3.client("events"), refusals=100), sleep=lambda _: None
+        found.bus.name, client=Flaky(boto3.client("events"), refusals=100), sleep=lambda _: None
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(handler, "_dependencies", lambda: (broken, index, links))
+        patch.setattr(handler, "_dependencies", lambda: dataclasses.replace(found, bus=broken))
         answer = publisher(records)
 
     assert answer["batchItemFailures"] == [

@@ -21,7 +21,14 @@ import boto3
 
 from cdp.profiles.identity import comparable
 from cdp.storage import clients
-from infra.wiring import FUNCTIONS, IMPORT_BUCKET_ENV, SECRETS, FunctionSpec, shared_environment
+from infra.wiring import (
+    DESTINATION_SECRETS_ENV,
+    FUNCTIONS,
+    IMPORT_BUCKET_ENV,
+    SECRETS,
+    FunctionSpec,
+    shared_environment,
+)
 from tests.reliability.conftest import (
     SIGN_IN_URL,
     Pipeline,
@@ -91,6 +98,7 @@ class Platform:
         bucket = f"{prefix}-imports"
         s3.create_bucket(Bucket=bucket)
         secrets = {spec.env_var: os.environ[spec.env_var] for spec in SECRETS}  # table_names
+        secrets[DESTINATION_SECRETS_ENV] = os.environ[DESTINATION_SECRETS_ENV]
         resources = {**tables, **queues, **bus, **secrets, IMPORT_BUCKET_ENV: bucket}
         os.environ.update(shared_environment(FUNCTIONS, resources, {}))
         destinations = {}

@@ -103,11 +103,13 @@ def create_queues(sqs: Any, prefix: str = "cdp-dev") -> tuple[dict[str, str], di
 
     urls, arns = {}, {}
     for spec in QUEUES:
-        url = sqs.create_queue(
-            QueueName=f"{prefix}-{spec.logical_name.lower()}",
-            # Short locally, so that a failed task comes back quickly.
-            Attributes={"VisibilityTimeout": "5"},
-        )["QueueUrl"]
+        # Short locally, so that a failed task comes back quickly.
+        attributes = {"VisibilityTimeout": "5"}
+        name = f"{prefix}-{spec.logical_name.lower()}"
+        if spec.fifo:
+            attributes["FifoQueue"] = "true"
+            name += ".fifo"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         urls[spec.env_var] = url
         arns[spec.env_var] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -130,9 +132,15 @@ def create_secrets(
     so that a local website can sign user ids with a known key)."""
     import secrets
 
-    from infra.wiring import IDENTITY_SECRET, SECRETS
+    from infra.wiring import (
+        DESTINATION_SECRETS_ENV,
+        DESTINATION_SECRETS_PATH,
+        IDENTITY_SECRET,
+        SECRETS,
+    )
 
-    names = {}
+    # Destinations' secrets are made as destinations are saved, under this prefix.
+    names = {DESTINATION_SECRETS_ENV: f"{prefix}/{DESTINATION_SECRETS_PATH}"}
     for spec in SECRETS:
         name = f"{prefix}/{spec.logical_name}"
         value = identity_secret if spec is IDENTITY_SECRET and identity_secret else None

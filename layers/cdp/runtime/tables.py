@@ -182,6 +182,17 @@ LIVE = TableSpec(
     ttl_attribute="expires_at",
 )
 
+# What each destination was sent (cdp.storage.deliveries): per destination, one item per day with
+# its delivered, retried, failed and skipped counts (`day#2026-11-28`), the last errors in the
+# tool's words (`errors`), and each erasure sent (`erased#<at>#<profile id>`). Kept 400 days.
+DELIVERIES = TableSpec(
+    logical_name="Deliveries",
+    env_var="DELIVERIES_TABLE",
+    partition_key=Key("destination"),
+    sort_key=Key("entry"),
+    ttl_attribute="expires_at",
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     EVENTS,
     QUARANTINE,
@@ -193,4 +204,5 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SUPPRESSIONS,
     AUDIT,
     LIVE,
+    DELIVERIES,
 )

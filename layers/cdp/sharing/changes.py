@@ -158,7 +158,8 @@ def _granted(state: dict[str, Any]) -> list[str]:
     )
 
 
-def _traits(state: dict[str, Any] | None, now_iso: str) -> dict[str, Any]:
+def traits_now(state: dict[str, Any] | None, now_iso: str) -> dict[str, Any]:
+    """The trait values that count at `now_iso`."""
     table = {
         name: {kind: TraitValue.from_json(value) for kind, value in by_kind.items()}
         for name, by_kind in (state or {}).get("traits", {}).items()
@@ -169,7 +170,7 @@ def _traits(state: dict[str, Any] | None, now_iso: str) -> dict[str, Any]:
 def _profile_changes(
     old: dict[str, Any] | None, new: dict[str, Any], old_at: str, new_at: str
 ) -> dict[str, Any]:
-    before, after = _traits(old, old_at), _traits(new, new_at)
+    before, after = traits_now(old, old_at), traits_now(new, new_at)
     changed: dict[str, Any] = {}
     trait_changes = {
         name: after.get(name)

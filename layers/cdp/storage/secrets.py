@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from cdp.storage import clients
@@ -36,3 +37,34 @@ def secret(
         return cached[1]
 
     return value
+
+
+class DestinationSecrets:
+    """Destinations' secrets (API keys, tokens), one secret each, named `<prefix><id>`: made
+    when a destination is saved with one, replaced when it is saved with another, deleted with
+    the destination. Never read back by the admin API: only the deliverer reads them."""
+
+    def __init__(self, prefix: str, *, client: Any) -> None:
+        self.prefix = prefix
+        self.client = client
+
+    def name(self, destination_id: str) -> str:
+        return f"{self.prefix}{destination_id}"
+
+    def put(self, destination_id: str, value: str) -> None:
+        name = self.name(destination_id)
+        try:
+            self.client.put_secret_value(SecretId=name, SecretString=value)
+        except self.client.exceptions.ResourceNotFoundException:
+            self.client.create_secret(
+                Name=name,
+                SecretString=value,
+                Description=f"the secret of destination {destination_id}",
+            )
+
+    def delete(self, destination_id: str) -> None:
+        # At once: a destination made again under the same id gets a new secret.
+        with suppress(self.client.exceptions.ResourceNotFoundException):
+            self.client.delete_secret(
+                SecretId=self.name(destination_id), ForceDeleteWithoutRecovery=True
+            )

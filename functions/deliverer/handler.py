@@ -1,0 +1,123 @@
+"""Deliverer: the deliveries queue in (SQS FIFO, a destination's group of people per message
+group); each message's deliveries through the destination's connector to its tool; what
+became of them into the deliveries table and the destination's metrics."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.runtime.clock import iso, utc_now
+from cdp.runtime.observability import NAMESPACE, end_of_init, powertools
+from cdp.runtime.settings import DelivererSettings
+from cdp.sharing.connectors import transport
+from cdp.sharing.delivering import deliver
+from cdp.sharing.destinations import DESTINATION, DestinationDefinition
+from cdp.storage import clients
+from cdp.storage.config import ConfigStore
+from cdp.storage.deliveries import DeliveryLog, Tally, decode_deliveries, destination_of
+from cdp.storage.secrets import secret
+
+logger, tracer, metrics = powertools("deliverer")
+MAX_WAIT_SECONDS = 12 * 3600  # SQS's longest visibility timeout
+
+
+class RetryLaterError(Exception):
+    """The tool asked to wait: the message comes back after the wait (its visibility)."""
+
+
+@lru_cache(maxsize=1)
+def _dependencies() -> tuple[DelivererSettings, ConfigStore, DeliveryLog]:
+    settings = DelivererSettings.from_env()
+    client = clients.dynamodb()
+    # Eventually consistent: a changed destination takes effect within a second or so.
+    config = ConfigStore(settings.config_table, client=client, consistent=False)
+    return settings, config, DeliveryLog(settings.deliveries_table, client=client)
+
+
+@lru_cache(maxsize=64)
+def _secret(name: str) -> Any:
+    return secret(name)
+
+
+_tallies: dict[str, Tally] = {}
+_destinations: dict[str, dict[str, Any]] = {}  # as defined when the invocation began
+
+
+def deliver_message(record: SQSRecord) -> None:
+    settings, _, _ = _dependencies()
+    destination_id = destination_of(record.attributes.message_group_id or "")
+    stored = _destinations.get(destination_id)
+    destination = DestinationDefinition.model_validate(stored) if stored else None
+    tally = _tallies.setdefault(destination_id, Tally())
+    has_secret = destination is not None and destination.has_secret
+    attempt = deliver(
+        decode_deliveries(record.body),
+        destination,
+        # Tools without one (SES: the function's own role) are given an empty secret.
+        secret=_secret(settings.destination_secret_prefix + destination_id) if has_secret else str,
+        send=lambda request: transport.send(request, aws=_aws),
+        tally=tally,
+        now_iso=iso(utc_now()),
+        base_url=settings.connector_endpoints.get(destination.connector) if destination else None,
+    )
+    if attempt.retry_after is not None:
+        wait = min(MAX_WAIT_SECONDS, max(1, round(attempt.retry_after)))
+        clients.sqs().change_message_visibility(
+            QueueUrl=settings.deliveries_queue_url,
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=wait,
+        )
+        raise RetryLaterError(f"{destination_id}: the tool asked to wait {wait} s")
+
+
+def _aws(service: str) -> Any:
+    return clients.session().create_client(service)
+
+
+def _record_tallies() -> None:
+    _, _, log = _dependencies()
+    now = utc_now()
+    for destination_id, tally in _tallies.items():
+        if tally.empty():
+            continue
+        log.record(destination_id, tally, now=now)
+        with single_metric(
+            name="Delivered",
+            unit=MetricUnit.Count,
+            value=tally.counts["delivered"],
+            namespace=NAMESPACE,
+            default_dimensions={"destination": destination_id},
+        ) as metric:
+            for state in ("retried", "failed", "skipped"):
+                metric.add_metric(state.capitalize(), MetricUnit.Count, tally.counts[state])
+    _tallies.clear()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    _, config, _ = _dependencies()
+    _destinations.clear()
+    _destinations.update((d["id"], d) for d in config.definitions(DESTINATION))
+    try:
+        return process_partial_response(
+            event=event,
+            record_handler=deliver_message,
+            # A failed message holds back the rest of its group (one destination's people),
+            # never another group's.
+            processor=SqsFifoPartialProcessor(skip_group_on_error=True),
+            context=context,
+        )
+    finally:
+        _record_tallies()
+
+
+end_of_init()

@@ -1,0 +1,118 @@
+"""Delivering one message of a destination's deliveries: through its connector, in order, with
+what became of each written down.
+
+- A delivery the tool cannot take (a kind it has no call for, or no identifier it matches
+  people by) is skipped, with the reason.
+- The tool's answers decide the rest: delivered; failed for good (the tool refused it: its
+  words are kept, with the person's identifiers taken out); or retry. At the first "retry"
+  (a rate limit, the tool's own error, no answer) the message stops and comes back after the
+  wait the tool asked for: the deliveries after it must not overtake it. What went through
+  before is sent again then; every call connectors make is one the tool takes twice without
+  harm (additions, removals, updates, deletions), except events, which a retry can repeat.
+- Erasures are written down per destination: when, which profile, and what was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cdp.sharing.connectors.base import Delivery, Outcome, Request, Response
+from cdp.sharing.destinations import DestinationDefinition, connector
+from cdp.storage.deliveries import Tally
+
+Send = Callable[[Request], Response]
+_EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+\.[A-Za-z]{2,}")
+HIDDEN = "[personal data]"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What to do with the message: done, or come back after `retry_after` seconds."""
+
+    retry_after: float | None = None
+
+
+def deliver(
+    deliveries: Sequence[Delivery],
+    destination: DestinationDefinition | None,
+    *,
+    secret: Callable[[], str],
+    send: Send,
+    tally: Tally,
+    now_iso: str,
+    base_url: str | None = None,
+) -> Attempt:
+    if destination is None or not destination.enabled:
+        reason = "the destination was deleted" if destination is None else "it is paused"
+        _skip_all(deliveries, tally, now_iso, reason)
+        return Attempt()
+    tool = connector(destination.connector)
+    settings = tool.settings.model_validate(destination.settings)
+    attempt = Tally()  # counts only if the message is done
+    taken = [delivery for delivery in deliveries if delivery.kind in tool.kinds]
+    for delivery in deliveries:
+        if delivery.kind not in tool.kinds:
+            reason = f"{tool.title} has no call for it"
+            _settle(delivery, Outcome("skipped", reason), attempt, now_iso)
+    requests = tool.requests(taken, settings, secret(), base_url) if taken else []
+    carried = {position for request in requests for position in request.deliveries}
+    for position, delivery in enumerate(taken):
+        if position not in carried:
+            reason = f"no identifier {tool.title} matches people by"
+            _settle(delivery, Outcome("skipped", reason), attempt, now_iso)
+    for request in requests:
+        outcomes = tool.outcomes(request, send(request))
+        waits = [o.retry_after or 0.0 for o in outcomes if o.state == "retry"]
+        if waits:
+            # Come back whole: nothing of this attempt counts but the retry.
+            message = next(o.message for o in outcomes if o.state == "retry")
+            tally.add("retried", len(deliveries))
+            tally.error(now_iso, "retry", _without_identifiers(message, deliveries))
+            return Attempt(retry_after=max(waits))
+        for position, outcome in zip(request.deliveries, outcomes, strict=True):
+            _settle(taken[position], outcome, attempt, now_iso)
+    _merge(tally, attempt)
+    return Attempt()
+
+
+def _settle(delivery: Delivery, outcome: Outcome, tally: Tally, now_iso: str) -> None:
+    tally.add(outcome.state)
+    message = _without_identifiers(outcome.message, [delivery])
+    if outcome.state == "failed":
+        tally.error(now_iso, delivery.kind, message)
+    if delivery.kind == "erase":
+        tally.erasures.append(
+            {
+                "at": now_iso,
+                "profile_id": delivery.profile_id,
+                "call": "the tool's deletion call" if outcome.state != "skipped" else "none",
+                "outcome": outcome.state,
+                "message": message,
+            }
+        )
+
+
+def _skip_all(deliveries: Sequence[Delivery], tally: Tally, now_iso: str, reason: str) -> None:
+    for delivery in deliveries:
+        _settle(delivery, Outcome("skipped", reason), tally, now_iso)
+
+
+def _merge(into: Tally, attempt: Tally) -> None:
+    for state, number in attempt.counts.items():
+        into.add(state, number)
+    for error in attempt.errors:
+        into.error(error["at"], error["kind"], error["message"])
+    into.erasures.extend(attempt.erasures)
+
+
+def _without_identifiers(message: str, deliveries: Sequence[Delivery]) -> str:
+    """The tool's words without the people's identifiers (tools quote the address they
+    refused): every identifier the deliveries carry, and anything shaped like an e-mail."""
+    for delivery in deliveries:
+        who = delivery.identifiers
+        for value in (*who.emails, *who.phones, *([who.user_id] if who.user_id else [])):
+            if value:
+                message = re.sub(re.escape(value), HIDDEN, message, flags=re.IGNORECASE)
+    return _EMAIL.sub(HIDDEN, message)

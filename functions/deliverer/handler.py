@@ -107,14 +107,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     _, config, _ = _dependencies()
     _destinations.clear()
     _destinations.update((d["id"], d) for d in config.definitions(DESTINATION))
+    # A failed message holds back the rest of its group (one destination's people), never
+    # another group's.
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    # A batch whose every tool asked to wait is reported like any other: each message comes
+    # back after its wait, and the function has not failed.
+    processor.raise_on_entire_batch_failure = False
     try:
         return process_partial_response(
-            event=event,
-            record_handler=deliver_message,
-            # A failed message holds back the rest of its group (one destination's people),
-            # never another group's.
-            processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-            context=context,
+            event=event, record_handler=deliver_message, processor=processor, context=context
         )
     finally:
         _record_tallies()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ class Kind:
     path: str  # /v1/segments
     key: str  # the id field: "id" or "source"
     wrapped: str | None  # GET /v1/segments/{id} answers {"segment": ...}
+    # A file may name an environment variable holding the definition's secret (`secret_env`):
+    # sent, never shown, when the definition changes or has no secret yet.
+    has_secret: bool = False
 
     def current(self, api: Api, definition_id: str) -> dict[str, Any] | None:
         status, answer = api.send("GET", f"{self.path}/{definition_id}")
@@ -41,6 +45,7 @@ class Kind:
 SEGMENTS = Kind("segment", "/v1/segments", "id", "segment")
 FORMS = Kind("form", "/v1/forms", "id", None)
 COMPUTED = Kind("computed trait", "/v1/computed-traits", "id", None)
+DESTINATIONS = Kind("destination", "/v1/destinations", "id", None, has_secret=True)
 
 
 def load(paths: list[str]) -> list[dict[str, Any]]:
@@ -77,9 +82,11 @@ def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool 
         definition_id = definition.get(kind.key)
         if not isinstance(definition_id, str):
             raise CliError(f"a {kind.name} needs its {kind.key!r}")
+        secret = _secret(definition) if kind.has_secret else None
         current = kind.current(api, definition_id)
         deployed = _as_written(current, definition) if current is not None else None
-        if deployed == definition:
+        missing_secret = secret is not None and not (current or {}).get("has_secret")
+        if deployed == definition and not missing_secret:
             print(f"= {kind.name} {definition_id}: unchanged")
             continue
         changed += 1
@@ -89,8 +96,11 @@ def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool 
             before, _text(definition), "deployed", "file", lineterm=""
         ):
             print("    " + line)
+        if missing_secret and deployed == definition:
+            print("    the secret is set")
         if not dry_run:
-            api.put(f"{kind.path}/{definition_id}", definition)
+            body = {**definition, **({"secret": secret} if secret is not None else {})}
+            api.put(f"{kind.path}/{definition_id}", body)
     named = {definition[kind.key] for definition in definitions}
     for extra in sorted(set(kind.deployed_ids(api)) - named):
         if not prune:
@@ -103,6 +113,20 @@ def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool 
     verb = "would change" if dry_run else "changed"
     print(f"{changed} {kind.name}(s) {verb}")
     return changed
+
+
+def _secret(definition: dict[str, Any]) -> str | None:
+    """The value of the variable the definition's `secret_env` names (taken out of it)."""
+    variable = definition.pop("secret_env", None)
+    if variable is None:
+        return None
+    value = os.environ.get(str(variable))
+    if not value:
+        raise CliError(
+            f"{definition.get('id')}: secret_env names {variable}, which is not set: "
+            "export it before applying"
+        )
+    return value
 
 
 def _as_written(deployed: Any, wanted: Any) -> Any:

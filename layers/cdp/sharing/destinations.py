@@ -200,13 +200,15 @@ class _Change:
                 destination, "audience_remove", who, segment_id=segment_id,
                 audience=before[segment_id],
             )  # fmt: skip
-        for segment_id in sorted(set(after) - set(before)):
+        added = sorted(set(after) - set(before))
+        for segment_id in added:
             yield self._delivery(
                 destination, "audience_add", who, segment_id=segment_id,
                 audience=after[segment_id], traits=_mapped(destination, self.traits_now),
             )  # fmt: skip
         mapped = _mapped(destination, self.changed_traits)
-        if mapped and _granted(self.new, destination.purpose):
+        # An addition carries every mapped trait already.
+        if mapped and not added and _granted(self.new, destination.purpose):
             yield self._delivery(destination, "traits", who, traits=mapped)
 
     @staticmethod

@@ -192,7 +192,7 @@ class DeliveryLog:
         """Everything kept about a destination that was deleted."""
         keys = [
             {"destination": {"S": destination}, "entry": item["entry"]}
-            for item in self._query(destination, "", "\uffff", keys_only=True)
+            for item in self._query(destination, None, None, keys_only=True)
         ]
         for start in range(0, len(keys), 25):
             self.client.batch_write_item(
@@ -204,17 +204,17 @@ class DeliveryLog:
             )
 
     def _query(
-        self, destination: str, low: str, high: str, *, keys_only: bool = False
+        self, destination: str, low: str | None, high: str | None, *, keys_only: bool = False
     ) -> Iterable[Mapping[str, Any]]:
+        """The destination's items, with entries from `low` to `high` (None: all of them)."""
         request: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "destination = :d AND entry BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":d": {"S": destination},
-                ":low": {"S": low},
-                ":high": {"S": high},
-            },
+            "KeyConditionExpression": "destination = :d",
+            "ExpressionAttributeValues": {":d": {"S": destination}},
         }
+        if low is not None and high is not None:
+            request["KeyConditionExpression"] += " AND entry BETWEEN :low AND :high"
+            request["ExpressionAttributeValues"] |= {":low": {"S": low}, ":high": {"S": high}}
         if keys_only:
             request["ProjectionExpression"] = "entry"
         while True:

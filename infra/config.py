@@ -126,4 +126,6 @@ class DeploymentConfig(BaseModel):
             "max_emails": self.max_emails,
             "max_external_ids": self.max_external_ids,
             "identity_blocklist": json.dumps(self.identity_blocklist),
+            # Each connector reaches its tool's own address (tests and cdp dev may say others).
+            "connector_endpoints": "{}",
         }

@@ -365,7 +365,7 @@ class FunctionFactory(Construct):
         acknowledge(
             function.role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-            f"<AWS::AccountId>:secret:<AWS::StackName>/{DESTINATION_SECRETS_PATH}*]",
+            f"<AWS::AccountId>:secret:{self.destination_secret_prefix}*]",
             "each destination's secret is made when the destination is; the names below the "
             "stack's own prefix, and no other secret",
         )

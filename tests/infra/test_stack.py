@@ -408,6 +408,48 @@ def test_backfill_tasks_flow_through_a_queue_with_a_dead_letter_queue(template: 
     )
 
 
+def test_deliveries_flow_in_order_through_a_fifo_queue_to_the_deliverer(
+    template: Template,
+) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    deliveries = next(q for i, q in queues.items() if i.startswith("FunctionsDeliveriesqueue"))
+    dead = next(q for i, q in queues.items() if i.startswith("FunctionsDeliveriesdeadletters"))
+    assert deliveries["Properties"]["FifoQueue"] is True
+    assert dead["Properties"]["FifoQueue"] is True  # a FIFO queue's dead letters must be FIFO
+    assert deliveries["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 24
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("Deliveriesqueue"), "Arn"]},
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "manages"), [("deliverer", False), ("admin_api", True), ("publisher", None)]
+)
+def test_only_destinations_secrets_are_reachable_and_only_the_admin_api_writes_them(
+    template: Template, function: str, manages: bool | None
+) -> None:
+    secret_actions = {
+        action
+        for statement in statements_of(template, function)
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if action.startswith("secretsmanager:")
+        and "destinations/" in json.dumps(statement["Resource"])
+    }
+    if manages is None:
+        assert secret_actions == set()
+        return
+    assert "secretsmanager:GetSecretValue" in secret_actions
+    assert ("secretsmanager:PutSecretValue" in secret_actions) is manages
+    assert ("secretsmanager:CreateSecret" in secret_actions) is manages
+
+
 def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
     template = synth(
         {

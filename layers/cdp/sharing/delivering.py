@@ -25,6 +25,7 @@ from cdp.storage.deliveries import Tally
 Send = Callable[[Request], Response]
 _EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+\.[A-Za-z]{2,}")
 HIDDEN = "[personal data]"
+_RANK = {"delivered": 0, "skipped": 1, "failed": 2}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ def deliver(
         if position not in carried:
             reason = f"no identifier {tool.title} matches people by"
             _settle(delivery, Outcome("skipped", reason), attempt, now_iso)
+    # A delivery may take several calls (a removal from each of a tool's audiences): it
+    # counts once, at the worst of their outcomes.
+    settled: dict[int, Outcome] = {}
     for request in requests:
         outcomes = tool.outcomes(request, send(request))
         waits = [o.retry_after or 0.0 for o in outcomes if o.state == "retry"]
@@ -72,7 +76,11 @@ def deliver(
             tally.error(now_iso, "retry", _without_identifiers(message, deliveries))
             return Attempt(retry_after=max(waits))
         for position, outcome in zip(request.deliveries, outcomes, strict=True):
-            _settle(taken[position], outcome, attempt, now_iso)
+            before = settled.get(position)
+            if before is None or _RANK[outcome.state] > _RANK[before.state]:
+                settled[position] = outcome
+    for position, outcome in sorted(settled.items()):
+        _settle(taken[position], outcome, attempt, now_iso)
     _merge(tally, attempt)
     return Attempt()
 

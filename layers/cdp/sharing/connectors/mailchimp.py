@@ -141,9 +141,10 @@ class Mailchimp:
             return whole
         if step != "member" or not isinstance(request, _Call):
             return same_for_all(request, Outcome.delivered())
+        errors = (answer.get("errors") or []) if isinstance(answer, dict) else []
         refused = {
             str(error.get("email_address", "")).lower(): _item_error(error)
-            for error in (answer.get("errors") or [] if isinstance(answer, dict) else [])
+            for error in errors
             if isinstance(error, dict)
         }
         return [

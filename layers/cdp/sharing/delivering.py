@@ -66,8 +66,12 @@ def deliver(
     # A delivery may take several calls (a removal from each of a tool's audiences): it
     # counts once, at the worst of their outcomes.
     settled: dict[int, Outcome] = {}
-    for request in requests:
-        outcomes = tool.outcomes(request, send(request))
+    follow_ups = getattr(tool, "follow_ups", None)
+    pending = list(requests)
+    while pending:
+        request = pending.pop(0)
+        response = send(request)
+        outcomes = tool.outcomes(request, response)
         waits = [o.retry_after or 0.0 for o in outcomes if o.state == "retry"]
         if waits:
             # Come back whole: nothing of this attempt counts but the retry.
@@ -79,6 +83,10 @@ def deliver(
             before = settled.get(position)
             if before is None or _RANK[outcome.state] > _RANK[before.state]:
                 settled[position] = outcome
+        if follow_ups is not None:
+            # Calls built from this answer (HubSpot's list memberships need the record ids
+            # its contacts call answered with): sent next, before the rest.
+            pending[:0] = follow_ups(request, response)
     for position, outcome in sorted(settled.items()):
         _settle(taken[position], outcome, attempt, now_iso)
     _merge(tally, attempt)

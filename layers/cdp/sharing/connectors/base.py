@@ -126,7 +126,11 @@ class Connector(Protocol):
         ...
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
-        """One outcome per delivery `request` carries, in its order."""
+        """One outcome per delivery `request` carries, in its order. A connector whose calls
+        depend on an earlier answer (HubSpot: list memberships by the record ids its contacts
+        call answers with) also has `follow_ups(request, response) -> list[Request]`: the
+        calls to send next, carrying the same deliveries; each delivery counts at the worst
+        of its calls' outcomes."""
         ...
 
 

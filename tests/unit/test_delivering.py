@@ -156,3 +156,16 @@ def test_a_deleted_or_paused_destination_hears_nothing(
     assert tool.calls == 0
     assert tally.counts["skipped"] == 2
     assert [e["outcome"] for e in tally.erasures] == ["skipped"]
+
+
+def test_a_secret_the_tool_cannot_be_called_with_fails_the_deliveries_without_retrying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> list[Request]:
+        raise ValueError("a key ends with its data centre")
+
+    monkeypatch.setattr(FakeTool, "requests", refuse)
+    attempt, tally, _ = run(monkeypatch, [delivery("audience_add")], [])
+    assert attempt.retry_after is None
+    assert tally.counts["failed"] == 1
+    assert "data centre" in tally.errors[0]["message"]

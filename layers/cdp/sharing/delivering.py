@@ -18,7 +18,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cdp.sharing.connectors.base import Delivery, Outcome, Request, Response
+from cdp.sharing.connectors.base import (
+    Connector,
+    ConnectorSettings,
+    Delivery,
+    Outcome,
+    Request,
+    Response,
+)
 from cdp.sharing.destinations import DestinationDefinition, connector
 from cdp.storage.deliveries import Tally
 
@@ -51,18 +58,40 @@ def deliver(
         return Attempt()
     tool = connector(destination.connector)
     settings = tool.settings.model_validate(destination.settings)
-    attempt = Tally()  # counts only if the message is done
-    taken = [delivery for delivery in deliveries if delivery.kind in tool.kinds]
-    for delivery in deliveries:
-        if delivery.kind not in tool.kinds:
-            reason = f"{tool.title} has no call for it"
-            _settle(delivery, Outcome("skipped", reason), attempt, now_iso)
-    requests = tool.requests(taken, settings, secret(), base_url) if taken else []
-    carried = {position for request in requests for position in request.deliveries}
-    for position, delivery in enumerate(taken):
-        if position not in carried:
-            reason = f"no identifier {tool.title} matches people by"
-            _settle(delivery, Outcome("skipped", reason), attempt, now_iso)
+    found = _outcomes(
+        tool, deliveries, settings=settings, secret=secret, send=send, base_url=base_url
+    )
+    if isinstance(found, Outcome):
+        # Come back whole: nothing of this attempt counts but the retry.
+        tally.add("retried", len(deliveries))
+        tally.error(now_iso, "retry", _without_identifiers(found.message, deliveries))
+        return Attempt(retry_after=found.retry_after or 0.0)
+    for delivery, outcome in zip(deliveries, found, strict=True):
+        _settle(delivery, outcome, tally, now_iso)
+    return Attempt()
+
+
+def _outcomes(
+    tool: Connector,
+    deliveries: Sequence[Delivery],
+    *,
+    settings: ConnectorSettings,
+    secret: Callable[[], str],
+    send: Send,
+    base_url: str | None,
+) -> list[Outcome] | Outcome:
+    """Each delivery's outcome, in order; or the first "retry" the tool answered."""
+    positions = [n for n, delivery in enumerate(deliveries) if delivery.kind in tool.kinds]
+    taken = [deliveries[n] for n in positions]
+    found = [Outcome("skipped", f"{tool.title} has no call for it")] * len(deliveries)
+    try:
+        requests = tool.requests(taken, settings, secret(), base_url) if taken else []
+    except ValueError as error:  # a secret the tool's calls cannot be made with
+        for n in positions:
+            found[n] = Outcome("failed", f"the destination cannot reach {tool.title}: {error}")
+        return found
+    for n in positions:
+        found[n] = Outcome("skipped", f"no identifier {tool.title} matches people by")
     # A delivery may take several calls (a removal from each of a tool's audiences): it
     # counts once, at the worst of their outcomes.
     settled: dict[int, Outcome] = {}
@@ -72,13 +101,10 @@ def deliver(
         request = pending.pop(0)
         response = send(request)
         outcomes = tool.outcomes(request, response)
-        waits = [o.retry_after or 0.0 for o in outcomes if o.state == "retry"]
-        if waits:
-            # Come back whole: nothing of this attempt counts but the retry.
-            message = next(o.message for o in outcomes if o.state == "retry")
-            tally.add("retried", len(deliveries))
-            tally.error(now_iso, "retry", _without_identifiers(message, deliveries))
-            return Attempt(retry_after=max(waits))
+        retry = next((o for o in outcomes if o.state == "retry"), None)
+        if retry is not None:
+            wait = max(o.retry_after or 0.0 for o in outcomes if o.state == "retry")
+            return Outcome("retry", retry.message, wait)
         for position, outcome in zip(request.deliveries, outcomes, strict=True):
             before = settled.get(position)
             if before is None or _RANK[outcome.state] > _RANK[before.state]:
@@ -87,10 +113,9 @@ def deliver(
             # Calls built from this answer (HubSpot's list memberships need the record ids
             # its contacts call answered with): sent next, before the rest.
             pending[:0] = follow_ups(request, response)
-    for position, outcome in sorted(settled.items()):
-        _settle(taken[position], outcome, attempt, now_iso)
-    _merge(tally, attempt)
-    return Attempt()
+    for position, outcome in settled.items():
+        found[positions[position]] = outcome
+    return found
 
 
 def _settle(delivery: Delivery, outcome: Outcome, tally: Tally, now_iso: str) -> None:
@@ -113,14 +138,6 @@ def _settle(delivery: Delivery, outcome: Outcome, tally: Tally, now_iso: str) ->
 def _skip_all(deliveries: Sequence[Delivery], tally: Tally, now_iso: str, reason: str) -> None:
     for delivery in deliveries:
         _settle(delivery, Outcome("skipped", reason), tally, now_iso)
-
-
-def _merge(into: Tally, attempt: Tally) -> None:
-    for state, number in attempt.counts.items():
-        into.add(state, number)
-    for error in attempt.errors:
-        into.error(error["at"], error["kind"], error["message"])
-    into.erasures.extend(attempt.erasures)
 
 
 def _without_identifiers(message: str, deliveries: Sequence[Delivery]) -> str:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cdp.sharing.changes import changes, traits_now
 from cdp.sharing.connectors.base import Delivery
 from cdp.sharing.destinations import DestinationDefinition, deliveries
+from cdp.storage.deliveries import decode_deliveries, encode_deliveries
 
 NOW = "2026-11-28T12:00:00.000Z"
 SEGMENTS = ("buyers", "fans", "lapsed")
@@ -91,10 +92,17 @@ def test_the_tool_holds_the_person_exactly_where_consent_and_segments_say(
                 assert granted
         expected = {MAILER.audiences[s] for s in new["segments"] if s in MAILER.audiences}
         assert audiences == (expected if granted else set())
+        for delivery in sent:  # the whole, for tools that replace a contact whole
+            assert set(delivery.audiences_now) == audiences
         old = new
     erasure = step(old, None, len(history) + 1, erased=True)
     assert [d.kind for d in erasure] == ["erase"]
     assert erasure[0].identifiers.emails == ("ada@example.com",)
+
+
+def test_deliveries_read_back_as_they_were_queued() -> None:
+    sent = step(state(frozenset(), True), state(frozenset({"buyers", "fans"}), True, "pro"), 2)
+    assert decode_deliveries(encode_deliveries(sent)) == sent
 
 
 def test_a_redelivered_change_gives_the_same_delivery_ids() -> None:

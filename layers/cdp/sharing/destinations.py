@@ -195,21 +195,25 @@ class _Change:
         before = self._audiences(destination, self.old)
         after = self._audiences(destination, self.new)
         who = identifiers(self.new)
+        whole = {
+            "audiences_now": tuple(sorted(after.values())),
+            "traits_now": _mapped(destination, self.traits_now),
+        }
         for segment_id in sorted(set(before) - set(after)):
             yield self._delivery(
                 destination, "audience_remove", who, segment_id=segment_id,
-                audience=before[segment_id],
+                audience=before[segment_id], **whole,
             )  # fmt: skip
         added = sorted(set(after) - set(before))
         for segment_id in added:
             yield self._delivery(
                 destination, "audience_add", who, segment_id=segment_id,
-                audience=after[segment_id], traits=_mapped(destination, self.traits_now),
+                audience=after[segment_id], traits=whole["traits_now"], **whole,
             )  # fmt: skip
         mapped = _mapped(destination, self.changed_traits)
         # An addition carries every mapped trait already.
         if mapped and not added and _granted(self.new, destination.purpose):
-            yield self._delivery(destination, "traits", who, traits=mapped)
+            yield self._delivery(destination, "traits", who, traits=mapped, **whole)
 
     @staticmethod
     def _audiences(

@@ -47,6 +47,7 @@ def _plain(delivery: Delivery) -> dict[str, Any]:
 
 def _delivery(item: dict[str, Any]) -> Delivery:
     who = item.pop("identifiers", {})
+    item["audiences_now"] = tuple(item.get("audiences_now", ()))
     return Delivery(
         identifiers=Identifiers(
             emails=tuple(who.get("emails", ())),

@@ -66,6 +66,11 @@ class Delivery:
     traits: Mapping[str, Any] = field(default_factory=dict)
     event: str | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)
+    # The whole of what the tool should hold after this delivery, for tools whose update
+    # replaces a contact whole (Amazon SES): every audience of the destination the person is
+    # in, and every mapped trait's value (additions, removals and trait changes carry them).
+    audiences_now: tuple[str, ...] = ()
+    traits_now: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

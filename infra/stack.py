@@ -33,7 +33,7 @@ class CdpStack(cdk.Stack):
             "CONSOLE_CLIENT_ID", api.console.client.user_pool_client_id
         )
         cdn = Cdn(self, "Cdn", api=api.api)
-        Observability(
+        observability = Observability(
             self,
             "Observability",
             config=config,
@@ -42,6 +42,8 @@ class CdpStack(cdk.Stack):
             tables=storage.tables,
             api=api.api,
         )
+        # Destinations are data: the admin API makes each one's alarms, to the stack's topic.
+        factory.manage_destination_alarms(functions[wiring.ADMIN_API.name], observability.topic)
         cdk.CfnOutput(self, "ApiUrl", value=api.url, description="Base URL of the API")
         cdk.CfnOutput(
             self,

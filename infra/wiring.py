@@ -244,6 +244,7 @@ ADMIN_API = FunctionSpec(
         Route("PUT", "/v1/segments/{segment_id}"),
         Route("DELETE", "/v1/segments/{segment_id}"),
         Route("GET", "/v1/segments/{segment_id}/members"),
+        Route("GET", "/v1/segments/{segment_id}/members.csv"),
         Route("GET", "/v1/segments/{segment_id}/changes"),
         Route("POST", "/v1/segments/preview"),
         Route("GET", "/v1/forms"),
@@ -264,9 +265,10 @@ ADMIN_API = FunctionSpec(
     ),
     tables=(
         (tables.CONFIG, "read_write"),
+        (tables.AUDIT, "write"),  # each page of members given with identifiers whole
         (tables.KEYS, "read_write"),
         (tables.MEMBERS, "read"),
-        (tables.PROFILES, "read"),  # a sample, to preview a segment
+        (tables.PROFILES, "read"),  # a sample, to preview a segment; members' identifiers
         (tables.LIVE, "read"),
     ),
     sends_to=(BACKFILL_QUEUE,),

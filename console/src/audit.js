@@ -10,7 +10,15 @@ const ACTIONS = {
   view_events: "read the timeline",
   export: "exported",
   erase: "erased",
+  export_members: "listed a segment's members with identifiers",
 };
+
+// The person an entry is about, or the segment whose members were listed.
+function about(entry) {
+  if (!entry.segment_id) return personLink(entry.profile_id, []);
+  const href = `/console/segments/${encodeURIComponent(entry.segment_id)}`;
+  return h("a", { href }, `segment ${entry.segment_id}`);
+}
 
 export function auditView(view) {
   const status = h("p", { role: "status", class: "status" }, "Loading the audit log…");
@@ -55,7 +63,7 @@ export function auditView(view) {
               h("td", {}, entry.actor),
               h("td", {}, ACTIONS[entry.action] || entry.action),
               h("td", {}, entry.asked_for),
-              h("td", {}, personLink(entry.profile_id, [])),
+              h("td", {}, about(entry)),
               h("td", {}, entry.reason || h("span", { class: "muted" }, "none given")),
             ),
           ]);

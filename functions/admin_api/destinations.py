@@ -22,6 +22,7 @@ from cdp.sharing.destinations import (
     DestinationError,
     check_destination,
 )
+from cdp.storage.alarms import DestinationAlarms
 from cdp.storage.config import ConfigStore
 from cdp.storage.deliveries import STATES, DeliveryLog
 from cdp.storage.secrets import DestinationSecrets
@@ -69,6 +70,7 @@ def destination_routes(
     config: ConfigStore,
     secrets: DestinationSecrets,
     log: DeliveryLog,
+    alarms: DestinationAlarms | None,
     segments: Callable[[], list[str]],
     purposes: Sequence[str],
     clock: Callable[[], datetime],
@@ -102,6 +104,8 @@ def destination_routes(
             secrets.put(destination_id, body.secret)
         definition.has_secret = body.secret is not None or bool(before and before.get("has_secret"))
         config.put(DESTINATION, destination_id, definition.model_dump(mode="json"), at=iso(clock()))
+        if alarms is not None:
+            alarms.put(destination_id, definition.name)
         return definition
 
     @router.get("/destinations", tags=["Destinations"], summary="Every destination")
@@ -123,6 +127,8 @@ def destination_routes(
             raise NotFoundError(f"no destination is called {destination_id}")
         secrets.delete(destination_id)
         log.forget(destination_id)
+        if alarms is not None:
+            alarms.delete(destination_id)
         return json_response(200, {"success": True, "deleted": destination_id})
 
     @router.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -13,9 +13,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field
 
-from cdp.access.http import require_secret_key_or_role
+from cdp.access.http import caller, require_secret_key_or_role
 from cdp.access.roles import CONSOLE_API
 from cdp.access.sources import NewSource, Sources, public
+from cdp.console.audit import AuditEntry
 from cdp.intake.webhooks import WEBHOOK, WebhookConfig
 from cdp.privacy.forms import FormDefinition, check_form_change
 from cdp.profiles.computed import (
@@ -30,7 +31,7 @@ from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import AdminApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
-from cdp.segments import history
+from cdp.segments import history, member_list
 from cdp.segments.conditions import (
     ConditionError,
     SegmentDefinition,
@@ -39,6 +40,7 @@ from cdp.segments.conditions import (
     segments_using,
 )
 from cdp.storage import clients
+from cdp.storage.audit import AuditLog
 from cdp.storage.config import BackfillProgress, ConfigStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.live import LiveLog
@@ -46,6 +48,7 @@ from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
 
 if TYPE_CHECKING:
+    from cdp.profiles.profile import Profile
     from cdp.storage.profiles import Sample
 
 logger, tracer, metrics = powertools("admin_api")
@@ -86,14 +89,29 @@ class SegmentList(BaseModel):
     segments: list[SegmentOut]
 
 
+IDENTIFIERS_HELP = (
+    "identity types whose values each member is given with, comma-separated: user_id, "
+    "anonymous_id, email, or external types (phone, crm_id)"
+)
+
+
 class MemberOut(BaseModel):
     profile_id: str
     entered_at: str
+    identifiers: dict[str, list[str]] | None = Field(
+        default=None,
+        description="each identity type asked for (`identifiers`) with the member's values of "
+        "it, most recently linked first; null when none were asked for",
+    )
 
 
 class MembersPage(BaseModel):
     members: list[MemberOut]
     cursor: str | None
+    masked: bool = Field(
+        default=False,
+        description="identifiers are masked: the console user's role may not see people's data",
+    )
 
 
 class SegmentDay(BaseModel):
@@ -115,6 +133,8 @@ def create_app(
     keys: KeyStore,
     members: MembershipIndex,
     sample_profiles: Callable[[int], Sample],
+    read_profiles: Callable[[list[str]], Mapping[str, Profile]],
+    audit: AuditLog,
     live: LiveLog,
     progress: BackfillProgress,
     queue: TaskQueue,
@@ -142,6 +162,8 @@ def create_app(
         config=config,
         members=members,
         sample_profiles=sample_profiles,
+        read_profiles=read_profiles,
+        audit=audit,
         progress=progress,
         backfill=backfill,
         clock=clock,
@@ -217,6 +239,8 @@ def _segment_routes(
     config: ConfigStore,
     members: MembershipIndex,
     sample_profiles: Callable[[int], Sample],
+    read_profiles: Callable[[list[str]], Mapping[str, Profile]],
+    audit: AuditLog,
     progress: BackfillProgress,
     backfill: Callable[[str], None],
     clock: Callable[[], datetime],
@@ -284,16 +308,14 @@ def _segment_routes(
         backfill(segment_id)  # every member leaves: segment.exited events and the index follow
         return json_response(200, {"success": True, "deleted": segment_id})
 
-    @router.get("/segments/<segment_id>/members", tags=["Segments"], summary="Members, paginated")
-    def list_members(
-        segment_id: SegmentIdPath,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=256)] = None,
-    ) -> MembersPage:
-        if segment_id not in stored_segments():
-            raise NotFoundError(f"no segment is called {segment_id}")
-        page, after = members.members(segment_id, limit=limit, after=cursor)
-        return MembersPage(members=[MemberOut.model_validate(m) for m in page], cursor=after)
+    _member_routes(
+        router,
+        members=members,
+        stored_segments=stored_segments,
+        read_profiles=read_profiles,
+        audit=audit,
+        clock=clock,
+    )
 
     @router.get(
         "/segments/<segment_id>/changes",
@@ -343,6 +365,113 @@ def _segment_routes(
             now=clock(),
         )
         return json_response(200, asdict(answer))
+
+
+def _member_routes(
+    router: Router,
+    *,
+    members: MembershipIndex,
+    stored_segments: Callable[[], Mapping[str, SegmentDefinition]],
+    read_profiles: Callable[[list[str]], Mapping[str, Profile]],
+    audit: AuditLog,
+    clock: Callable[[], datetime],
+) -> None:
+    def members_with_identifiers(
+        segment_id: str, limit: int, cursor: str | None, identifiers: str | None
+    ) -> tuple[list[member_list.Row], str | None, tuple[str, ...], bool]:
+        """A page of members, each with the identifiers asked for: one query of the index,
+        and one BatchGetItem of their profiles per 100 when identifiers are asked for.
+        Masked for a console user whose role may not see people's data."""
+        types = member_list.identifier_types(identifiers)
+        if segment_id not in stored_segments():
+            raise NotFoundError(f"no segment is called {segment_id}")
+        page, after = members.members(segment_id, limit=limit, after=cursor)
+        found = read_profiles([m["profile_id"] for m in page]) if types and page else {}
+        masked = bool(types) and not caller(router).sees_personal_data
+        identities = {profile_id: profile.identities for profile_id, profile in found.items()}
+        return member_list.member_rows(page, types, identities, masked=masked), after, types, masked
+
+    def written_down(segment_id: str, types: tuple[str, ...], shown: int, masked: bool) -> None:
+        """A page of members with identifiers whole is an export: one audit entry a page."""
+        if not types or masked or not shown:
+            return
+        who = caller(router)
+        audit.record(
+            AuditEntry(
+                at=iso(clock()),
+                actor=who.name,
+                actor_id=who.id,
+                action="export_members",
+                profile_id=None,
+                asked_for=",".join(types),
+                segment_id=segment_id,
+            )
+        )
+
+    @router.get(
+        "/segments/<segment_id>/members",
+        tags=["Segments"],
+        summary="Members, paginated, with the identifiers asked for",
+    )
+    def list_members(
+        segment_id: SegmentIdPath,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=256)] = None,
+        identifiers: Annotated[
+            str | None, Query(max_length=1000, description=IDENTIFIERS_HELP)
+        ] = None,
+    ) -> MembersPage:
+        rows, after, types, masked = members_with_identifiers(
+            segment_id, limit, cursor, identifiers
+        )
+        shown, after = member_list.json_page(rows, after)
+        written_down(segment_id, types, len(shown), masked)
+        return MembersPage(
+            members=[MemberOut.model_validate(row) for row in shown], cursor=after, masked=masked
+        )
+
+    @router.get(
+        "/segments/<segment_id>/members.csv",
+        tags=["Segments"],
+        summary="Members as CSV, a page at a time (the next page's cursor in X-Next-Cursor)",
+        responses={
+            200: {
+                "description": "a header row (profile_id, entered_at, then each identity type "
+                "asked for: the most recently linked value), then a row per member",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+                "headers": {
+                    "X-Next-Cursor": {
+                        "description": "the cursor of the next page; absent after the last",
+                        "schema": {"type": "string"},
+                    },
+                    "X-Masked": {
+                        "description": "true: identifiers are masked (a console user's role)",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                },
+            }
+        },
+    )
+    def export_members(
+        segment_id: SegmentIdPath,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+        cursor: Annotated[str | None, Query(max_length=256)] = None,
+        identifiers: Annotated[
+            str | None, Query(max_length=1000, description=IDENTIFIERS_HELP)
+        ] = None,
+    ) -> Response[str]:
+        rows, after, types, masked = members_with_identifiers(
+            segment_id, limit, cursor, identifiers
+        )
+        text, after = member_list.csv_page(rows, types, after)
+        written_down(segment_id, types, len(rows), masked)
+        headers = {
+            "Content-Disposition": f'attachment; filename="{segment_id}.csv"',
+            "X-Masked": "true" if masked else "false",
+        }
+        if after is not None:
+            headers["X-Next-Cursor"] = after
+        return Response(200, "text/csv; charset=utf-8", text, headers)
 
 
 FORM = "form"
@@ -533,11 +662,24 @@ def _app() -> APIGatewayHttpResolver:
         keys=KeyStore(settings.keys_table, client=client),
         members=MembershipIndex(settings.members_table, client=client),
         sample_profiles=lambda limit: _sample(settings.profiles_table, limit, client),
+        read_profiles=lambda ids: _profiles(settings.profiles_table, ids, client),
+        audit=AuditLog(
+            settings.audit_table,
+            client=client,
+            retention=timedelta(days=settings.audit_retention_days),
+        ),
         live=LiveLog(settings.live_table, client=client),
         progress=BackfillProgress(settings.config_table, client=client),
         queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
         purposes=settings.purposes,
     )
+
+
+def _profiles(table: str, profile_ids: list[str], client: Any) -> dict[str, Profile]:
+    """Imported on first use: only member lists with identifiers read profiles by id."""
+    from cdp.storage.profiles import live_profiles
+
+    return live_profiles(table, profile_ids, client=client)
 
 
 def _sample(table: str, limit: int, client: Any) -> Sample:

@@ -88,15 +88,17 @@ def _record_tallies() -> None:
         if tally.empty():
             continue
         log.record(destination_id, tally, now=now)
-        with single_metric(
-            name="Delivered",
-            unit=MetricUnit.Count,
-            value=tally.counts["delivered"],
-            namespace=NAMESPACE,
-            default_dimensions={"destination": destination_id},
-        ) as metric:
-            for state in ("retried", "failed", "skipped"):
-                metric.add_metric(state.capitalize(), MetricUnit.Count, tally.counts[state])
+        # One metric each (EMF's single metrics hold one name), per destination: its alarms
+        # (made with it by the admin API) watch Failed and Retried.
+        for state, number in tally.counts.items():
+            with single_metric(
+                name=state.capitalize(),
+                unit=MetricUnit.Count,
+                value=number,
+                namespace=NAMESPACE,
+                default_dimensions={"destination": destination_id},
+            ):
+                pass
     _tallies.clear()
 
 

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
@@ -23,6 +24,7 @@ from constructs import Construct
 
 from cdp.intake.bulk import CONTINUE, PREFIX
 from cdp.runtime.tables import ALL_TABLES
+from cdp.storage.alarms import destination_alarm_prefix
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, PipInstall, copied_asset, installed_asset
 from infra.constructs.checks import acknowledge
@@ -368,6 +370,34 @@ class FunctionFactory(Construct):
             f"<AWS::AccountId>:secret:{self.destination_secret_prefix}*]",
             "each destination's secret is made when the destination is; the names below the "
             "stack's own prefix, and no other secret",
+        )
+
+    def manage_destination_alarms(self, function: lambda_.Function, topic: sns.ITopic) -> None:
+        """The admin API makes and deletes each destination's alarms (named below the same
+        prefix as their secrets), to the stack's alarm topic."""
+        function.add_environment("ALARM_TOPIC_ARN", topic.topic_arn)
+        stack = Stack.of(self)
+        prefix = destination_alarm_prefix(self.destination_secret_prefix)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=f"{prefix}*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        assert function.role is not None
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:"
+            f"<AWS::AccountId>:alarm:{prefix}*]",
+            "each destination's alarms are made when the destination is; only alarms named "
+            "below the stack's destination prefix",
         )
 
     def _acknowledge_notifications_handler(self) -> None:

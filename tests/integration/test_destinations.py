@@ -261,3 +261,32 @@ def test_a_paused_destination_hears_nothing_and_a_deleted_one_leaves_no_secret(
     assert answer["statusCode"] == 200
     names = [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
     assert not any(name.endswith("crm-hook") for name in names)
+
+
+def test_each_destination_has_its_alarms_while_it_exists(
+    admin_api: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.admin_api import handler
+
+    topic = boto3.client("sns").create_topic(Name="alarms")["TopicArn"]
+    monkeypatch.setenv("ALARM_TOPIC_ARN", topic)
+    handler._app.cache_clear()
+    put(admin_api, "/v1/segments/buyers", BUYERS)
+    put(admin_api, "/v1/destinations/crm-hook", {**HOOK, "secret": SECRET})
+    cloudwatch = boto3.client("cloudwatch")
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix="test-destinations-crm-hook")
+    found = {a["AlarmName"]: a for a in alarms["MetricAlarms"]}
+    assert set(found) == {
+        "test-destinations-crm-hook-failing",
+        "test-destinations-crm-hook-unreachable",
+    }
+    failing = found["test-destinations-crm-hook-failing"]
+    assert failing["MetricName"] == "Failed"
+    assert failing["AlarmActions"] == [topic]
+    assert {d["Name"]: d["Value"] for d in failing["Dimensions"]} == {
+        "destination": "crm-hook",
+        "service": "deliverer",
+    }
+    admin_api(http_event("DELETE", "/v1/destinations/crm-hook", headers=bearer()))
+    left = cloudwatch.describe_alarms(AlarmNamePrefix="test-destinations-crm-hook")
+    assert left["MetricAlarms"] == []

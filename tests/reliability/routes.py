@@ -205,6 +205,9 @@ def _samples() -> dict[str, dict[str, Any]]:
         "DELETE /v1/segments/{segment_id}": {"params": {"segment_id": OLD_SEGMENT["id"]}},
         "GET /v1/segments/{segment_id}/members": {"params": {"segment_id": "parents"},
                                                   "query": {"limit": "10"}},
+        "GET /v1/segments/{segment_id}/members.csv": {
+            "params": {"segment_id": "parents"},
+            "query": {"limit": "10", "identifiers": "email,user_id"}},
         "GET /v1/segments/{segment_id}/changes": {"params": {"segment_id": "parents"},
                                                   "query": {"days": "7"}},
         "POST /v1/segments/preview": {"body": SEGMENT_CHANGE},

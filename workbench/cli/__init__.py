@@ -306,19 +306,33 @@ def _definitions(commands: Commands) -> None:
     _command(group, "list", list_segments, "every segment with its member count")
 
     def members(api: Api, a: argparse.Namespace) -> None:
-        page = api.get(f"/v1/segments/{a.segment}/members", limit=a.limit, cursor=a.cursor)
-        show(
-            page if a.json else page["members"],
-            as_json=a.json,
-            columns=["profile_id", "entered_at"],
-        )
-        if page.get("cursor") and not a.json:
-            say(f"more: --cursor {page['cursor']}")
+        from workbench.cli.members import export_members
 
-    parser = _command(group, "members", members, "the members of a segment")
+        export_members(
+            api,
+            a.segment,
+            identifiers=a.identifiers,
+            file=Path(a.csv) if a.csv else None,
+            as_json=a.json,
+            page_size=a.limit,
+            cursor=a.cursor,
+        )
+
+    parser = _command(
+        group,
+        "members",
+        members,
+        "every member of a segment as CSV (or JSON Lines with --json), page after page",
+    )
     parser.add_argument("segment")
-    parser.add_argument("--limit", type=int, default=100)
-    parser.add_argument("--cursor")
+    parser.add_argument(
+        "--identifiers",
+        metavar="TYPES",
+        help="identity types to give each member with, comma-separated: email,user_id,phone",
+    )
+    parser.add_argument("--csv", metavar="FILE", help="write to this file (default: stdout)")
+    parser.add_argument("--limit", type=int, default=1000, help="members per request (1-1000)")
+    parser.add_argument("--cursor", help="start after this cursor (an interrupted export's)")
 
     def explain(api: Api, a: argparse.Namespace) -> None:
         answer = api.get(f"/v1/profiles/{identity_path(a.identity)}/segments/{a.segment}/explain")

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 DEV_URL = "http://127.0.0.1:8080"
@@ -84,6 +84,16 @@ class Api:
             raise CliError(f"{method} {path}: {status} {message or answer}")
         return answer
 
+    def text(self, path: str, **query: Any) -> tuple[str, dict[str, str]]:
+        """A GET answered with text (CSV), and the answer's headers (names in lower case),
+        retried on network errors, 429 and 5xx."""
+        status, headers, data = with_retries(lambda: self.exchange("GET", path, query=query))
+        if status >= 400:
+            answer = _decode(data)
+            message = answer.get("message") if isinstance(answer, dict) else None
+            raise CliError(f"GET {path}: {status} {message or answer}")
+        return data.decode("utf-8"), headers
+
     def send(
         self,
         method: str,
@@ -94,6 +104,20 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """The status and the decoded answer; network failures raise `CliError`."""
+        status, _, data = self.exchange(method, path, body=body, query=query, headers=headers)
+        return status, _decode(data)
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """The status, headers (names in lower case) and body of an answer; network failures
+        raise `CliError`."""
         url = self.target.url + path
         pairs = {k: v for k, v in (query or {}).items() if v is not None}
         if pairs:
@@ -112,28 +136,35 @@ class Api:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return response.status, _decode(response.read())
+                return response.status, _headers(response.headers), response.read()
         except urllib.error.HTTPError as error:
-            return error.code, _decode(error.read())
+            return error.code, _headers(error.headers), error.read()
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
             raise CliError(f"cannot reach {self.target.url}: {reason}") from None
 
 
-def with_retries(send: Callable[[], tuple[int, Any]], attempts: int = 8) -> tuple[int, Any]:
-    """Retry a sending function on network errors, 429 and 5xx, with jittered backoff."""
+Answer = TypeVar("Answer", bound=tuple[Any, ...])
+
+
+def with_retries(send: Callable[[], Answer], attempts: int = 8) -> Answer:
+    """Retry a sending function (its answer starts with the status) on network errors, 429
+    and 5xx, with jittered backoff."""
+    answer: Answer | None = None
     for attempt in range(attempts):
         try:
-            status, answer = send()
+            answer = send()
         except CliError:
             if attempt + 1 == attempts:
                 raise
-            status, answer = 0, None
-        if status and status != 429 and status < 500:
-            return status, answer
+            answer = None
+        status = answer[0] if answer is not None else 0
+        if answer is not None and status and status != 429 and status < 500:
+            return answer
         if attempt + 1 < attempts:
             time.sleep(random.uniform(0, min(30.0, 0.5 * 2**attempt)))  # noqa: S311
-    return status, answer
+    assert answer is not None  # the last attempt answered, or raised
+    return answer
 
 
 def basic(key: str) -> dict[str, str]:
@@ -142,6 +173,10 @@ def basic(key: str) -> dict[str, str]:
 
 def identity_path(identity: str) -> str:
     return quote(identity, safe="")
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _decode(data: bytes) -> Any:

@@ -17,7 +17,7 @@ from cdp.runtime.web import bearer_token
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
-    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 
@@ -28,9 +28,12 @@ class Caller:
 
     name: str
     id: str
+    # A server with the secret key, or a console user whose role may see people's data whole
+    # (`view_personal_data`); others are shown identifiers masked.
+    sees_personal_data: bool
 
 
-def caller(app: ApiGatewayResolver) -> Caller:
+def caller(app: BaseRouter) -> Caller:
     """The caller the middleware found for the current request."""
     found: Caller = app.context["caller"]
     return found
@@ -48,7 +51,9 @@ def require_secret_key(
         if app.current_event.path not in public_paths:
             token = bearer_token(app.current_event.headers.get("authorization"))
             key = authenticate(token, "secret", find_key, clock().timestamp())
-            app.context["caller"] = Caller(f"secret key of {key.source}", key.key_hash[:16])
+            app.context["caller"] = Caller(
+                f"secret key of {key.source}", key.key_hash[:16], sees_personal_data=True
+            )
         return next_middleware(app)
 
     return middleware
@@ -69,7 +74,9 @@ def require_secret_key_or_role(
         assert isinstance(event, APIGatewayProxyEventV2)  # an HTTP API's
         user = user_of(event.request_context.authorizer.jwt_claim)
         user.require(ability_for(event.http_method, event.path))
-        app.context["caller"] = Caller(user.name, user.subject)
+        app.context["caller"] = Caller(
+            user.name, user.subject, sees_personal_data=user.can("view_personal_data")
+        )
         return next_middleware(app)
 
     return middleware

@@ -2,7 +2,9 @@
 
 Each unmasked view of a person (a search match, their profile, each page of their timeline),
 each export and each erasure is one entry: who (the signed-in person, as their token names
-them), when, what, which person and why (where the console asked).
+them), when, what, which person and why (where the console asked). Each page of a segment's
+members given with their identifiers whole is one entry too (`export_members`), naming the
+segment and the identity types instead of a person.
 The person is named by their profile id and the kind of identifier asked for, never its value:
 the log itself holds no one's data but the console user's own.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Action = Literal["search", "view_profile", "view_events", "export", "erase"]
+Action = Literal["search", "view_profile", "view_events", "export", "erase", "export_members"]
 MAX_REASON = 500
 
 
@@ -25,6 +27,7 @@ class AuditEntry:
     profile_id: str | None  # None when nobody matched what was asked for
     asked_for: str  # the kind of identifier asked for (`email`, `user_id`, ...; `search`)
     reason: str | None = None
+    segment_id: str | None = None  # whose members were exported (`export_members`)
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -37,6 +40,8 @@ class AuditEntry:
         }
         if self.reason:
             entry["reason"] = self.reason
+        if self.segment_id:
+            entry["segment_id"] = self.segment_id
         return entry
 
 

@@ -95,6 +95,9 @@ class ProfileApiSettings(FunctionSettings):
 
 
 class AdminApiSettings(FunctionSettings):
+    # Each page of a segment's members given with identifiers whole is written down.
+    audit_table: str = Field(min_length=1)
+    audit_retention_days: int = Field(default=400, ge=30, le=3650)
     config_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
     members_table: str = Field(min_length=1)

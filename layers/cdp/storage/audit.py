@@ -39,6 +39,8 @@ class AuditLog:
             item["profile_id"] = {"S": entry.profile_id}
         if entry.reason is not None:
             item["reason"] = {"S": entry.reason}
+        if entry.segment_id is not None:
+            item["segment_id"] = {"S": entry.segment_id}
         self.client.put_item(TableName=self.table, Item=item)
 
     def page(
@@ -70,6 +72,7 @@ def _entry(item: dict[str, Any]) -> AuditEntry:
         profile_id=item["profile_id"]["S"] if "profile_id" in item else None,
         asked_for=item["asked_for"]["S"],
         reason=item["reason"]["S"] if "reason" in item else None,
+        segment_id=item["segment_id"]["S"] if "segment_id" in item else None,
     )
 
 

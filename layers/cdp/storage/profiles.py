@@ -212,29 +212,65 @@ class ProfileReader:
     def _batch_get(
         self, table: str, key: str, values: list[str], consistent: bool
     ) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(values), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                table: {
-                    "Keys": [
-                        {key: {"S": value}} for value in values[start : start + BATCH_GET_LIMIT]
-                    ],
-                    "ConsistentRead": consistent,
-                }
-            }
-            for attempt in range(8):
-                answer = self.client.batch_get_item(RequestItems=request)
-                items += answer.get("Responses", {}).get(table, [])
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                self.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311
-            else:
-                raise ClientError(
-                    {"Error": {"Code": "ThrottlingException", "Message": "keys left unread"}},
-                    "BatchGetItem",
-                )
-        return items
+        return _read_items(self.client, table, key, values, consistent=consistent, sleep=self.sleep)
+
+
+def _read_items(
+    client: Any,
+    table: str,
+    key: str,
+    values: list[str],
+    *,
+    consistent: bool,
+    sleep: Callable[[float], None],
+    projection: tuple[str, dict[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The items of these keys, 100 a request, the keys DynamoDB left unread asked again."""
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(values), BATCH_GET_LIMIT):
+        wanted: dict[str, Any] = {
+            "Keys": [{key: {"S": value}} for value in values[start : start + BATCH_GET_LIMIT]],
+            "ConsistentRead": consistent,
+        }
+        if projection is not None:
+            wanted["ProjectionExpression"], wanted["ExpressionAttributeNames"] = projection
+        request: dict[str, Any] = {table: wanted}
+        for attempt in range(8):
+            answer = client.batch_get_item(RequestItems=request)
+            items += answer.get("Responses", {}).get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311
+        else:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "keys left unread"}},
+                "BatchGetItem",
+            )
+    return items
+
+
+def live_profiles(
+    table: str,
+    profile_ids: Iterable[str],
+    *,
+    client: Any,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Profile]:
+    """These profiles by id, as they are now: one BatchGetItem per 100 ids, eventually
+    consistent, projected to what a profile is decoded from (less to send and decode; DynamoDB
+    still charges the whole item, half a read unit per 4 KB, most profiles under 1 KB). A
+    profile merged away or gone since is left out. For a page of ids, never a scan."""
+    items = _read_items(
+        client,
+        table,
+        "profile_id",
+        sorted(set(profile_ids)),
+        consistent=False,
+        sleep=sleep,
+        projection=("profile_id, version, #state", {"#state": "state"}),
+    )
+    return {item["profile_id"]["S"]: _profile(item) for item in items if "state" in item}
 
 
 def sample_profiles(table: str, limit: int, *, client: Any) -> Sample:

@@ -17,6 +17,7 @@ from cdp.runtime.settings import (
     BackfillSettings,
     CollectorSettings,
     ConsoleSettings,
+    DelivererSettings,
     ErasureSweepSettings,
     FormsApiSettings,
     FunctionSettings,
@@ -75,12 +76,23 @@ class QueueSpec:
     env_var: str
     visibility_timeout_seconds: int = 900
     max_receive_count: int = 5  # then the task goes to the queue's dead-letter queue
+    fifo: bool = False  # in order per message group, deduplicated for five minutes
 
 
 BACKFILL_QUEUE = QueueSpec("Backfill", "BACKFILL_QUEUE_URL")
 # Sweeps a few minutes after each erasure (the message is sent with a delay).
 ERASURE_QUEUE = QueueSpec("Erasure", "ERASURE_QUEUE_URL", visibility_timeout_seconds=300)
-QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE, ERASURE_QUEUE)
+# What each destination must hear, in order per destination and person (cdp.storage.deliveries).
+# A message whose tool keeps refusing is tried for about a day (the tool's waits between),
+# then kept in the dead-letter queue for `cdp destinations redrive`.
+DELIVERIES_QUEUE = QueueSpec(
+    "Deliveries",
+    "DELIVERIES_QUEUE_URL",
+    visibility_timeout_seconds=120,
+    max_receive_count=24,
+    fifo=True,
+)
+QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE, ERASURE_QUEUE, DELIVERIES_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -115,11 +127,19 @@ REDRIVE_TAG = "cdp:redrive"
 # The EventBridge bus the publisher puts segment and profile events on.
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 
+# Destinations' secrets (API keys, tokens) are made in Secrets Manager when a destination is
+# saved, named `<prefix><destination id>`; the prefix is the stack's name and this path.
+DESTINATION_SECRETS_ENV = "DESTINATION_SECRET_PREFIX"
+DESTINATION_SECRETS_PATH = "destinations/"
+
 
 @dataclass(frozen=True)
 class QueueSource:
     queue: QueueSpec
     batch_size: int = 1
+    # The consumer sets a message's visibility itself (a tool's Retry-After): it gets the
+    # queue's URL and the permission.
+    sets_visibility: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,7 @@ class FunctionSpec:
     sends_to: tuple[QueueSpec, ...] = ()
     publishes_events: bool = False
     secrets: tuple[SecretSpec, ...] = ()
+    destination_secrets: Literal["read", "manage"] | None = None
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
     reads_metrics: bool = False  # the functions' own metrics, from CloudWatch
     imports: bool = False  # triggered by files in the import bucket
@@ -262,6 +283,11 @@ ADMIN_API = FunctionSpec(
         Route("GET", "/v1/webhooks"),
         Route("PUT", "/v1/webhooks/{source}"),
         Route("DELETE", "/v1/webhooks/{source}"),
+        Route("GET", "/v1/destinations"),
+        Route("GET", "/v1/destinations/{destination_id}"),
+        Route("PUT", "/v1/destinations/{destination_id}"),
+        Route("DELETE", "/v1/destinations/{destination_id}"),
+        Route("GET", "/v1/destinations/{destination_id}/deliveries"),
     ),
     tables=(
         (tables.CONFIG, "read_write"),
@@ -270,20 +296,40 @@ ADMIN_API = FunctionSpec(
         (tables.MEMBERS, "read"),
         (tables.PROFILES, "read"),  # a sample, to preview a segment; members' identifiers
         (tables.LIVE, "read"),
+        (tables.DELIVERIES, "read_delete"),  # figures read; a deleted destination's dropped
     ),
     sends_to=(BACKFILL_QUEUE,),
     scans=(tables.PROFILES,),
+    destination_secrets="manage",
 )
 
 PUBLISHER = FunctionSpec(
     name="publisher",
     handler="functions.publisher.handler.handler",
     settings=PublisherSettings,
-    description="Profiles stream: segment and profile events to EventBridge, membership index",
-    tables=((tables.MEMBERS, "read_write"), (tables.IDENTITIES, "read_write")),
+    description="Profiles stream: segment and profile events to EventBridge, membership "
+    "index, deliveries to destinations",
+    tables=(
+        (tables.MEMBERS, "read_write"),
+        (tables.IDENTITIES, "read_write"),
+        (tables.CONFIG, "read"),  # the destinations
+    ),
     stream=StreamSource(tables.PROFILES, batch_size=100, batching_window_seconds=1),
     publishes_events=True,
+    sends_to=(DELIVERIES_QUEUE,),
     timeout_seconds=60,
+)
+
+DELIVERER = FunctionSpec(
+    name="deliverer",
+    handler="functions.deliverer.handler.handler",
+    settings=DelivererSettings,
+    description="Deliveries queue: audiences, traits and erasures to each destination's tool",
+    tables=((tables.CONFIG, "read"), (tables.DELIVERIES, "read_write")),
+    # FIFO queues give Lambda at most 10 messages a batch; each carries up to 100 deliveries.
+    queue=QueueSource(DELIVERIES_QUEUE, batch_size=10, sets_visibility=True),
+    destination_secrets="read",
+    timeout_seconds=90,
 )
 
 SCHEDULER = FunctionSpec(
@@ -462,6 +508,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     PROFILE_API,
     ADMIN_API,
     PUBLISHER,
+    DELIVERER,
     SCHEDULER,
     SEGMENT_BACKFILL,
     FORMS_API,
@@ -494,6 +541,14 @@ def resource_env_vars(spec: FunctionSpec) -> tuple[str, ...]:
         *((EVENT_BUS_ENV,) if spec.publishes_events else ()),
         *(secret.env_var for secret in spec.secrets),
         *((IMPORT_BUCKET_ENV,) if spec.imports else ()),
+        *((DESTINATION_SECRETS_ENV,) if spec.destination_secrets else ()),
+        *(
+            (spec.queue.queue.env_var,)
+            if spec.queue is not None
+            and spec.queue.sets_visibility
+            and spec.queue.queue not in spec.sends_to
+            else ()
+        ),
     )
 
 

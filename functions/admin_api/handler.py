@@ -1,4 +1,5 @@
-"""Admin API: configuration kept as data (computed traits now; segments and forms later)."""
+"""Admin API: configuration kept as data: computed traits, segments, forms, sources, webhooks and
+destinations."""
 
 from __future__ import annotations
 
@@ -40,12 +41,16 @@ from cdp.segments.conditions import (
     segments_using,
 )
 from cdp.storage import clients
+from cdp.storage.alarms import DestinationAlarms, destination_alarm_prefix
 from cdp.storage.audit import AuditLog
 from cdp.storage.config import BackfillProgress, ConfigStore
+from cdp.storage.deliveries import DeliveryLog
 from cdp.storage.keys import KeyStore
 from cdp.storage.live import LiveLog
 from cdp.storage.members import MembershipIndex
 from cdp.storage.queue import TaskQueue
+from cdp.storage.secrets import DestinationSecrets
+from functions.admin_api.destinations import destination_routes
 
 if TYPE_CHECKING:
     from cdp.profiles.profile import Profile
@@ -138,6 +143,9 @@ def create_app(
     live: LiveLog,
     progress: BackfillProgress,
     queue: TaskQueue,
+    destination_secrets: DestinationSecrets,
+    deliveries: DeliveryLog,
+    destination_alarms: DestinationAlarms | None = None,
     purposes: Sequence[str] = DEFAULT_PURPOSES,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
@@ -171,6 +179,16 @@ def create_app(
     _form_routes(router, config=config, purposes=purposes, clock=clock)
     _source_routes(router, sources=Sources(config=config, keys=keys), live=live, clock=clock)
     _webhook_routes(router, config=config, clock=clock)
+    destination_routes(
+        router,
+        config=config,
+        secrets=destination_secrets,
+        log=deliveries,
+        alarms=destination_alarms,
+        segments=lambda: [item["id"] for item in config.definitions(SEGMENT)],
+        purposes=purposes,
+        clock=clock,
+    )
     # Servers call these with the secret key; the console's people, by their role, call the
     # same routes under its prefix (`require_secret_key_or_role`).
     app.include_router(router, prefix="/v1")
@@ -671,6 +689,17 @@ def _app() -> APIGatewayHttpResolver:
         live=LiveLog(settings.live_table, client=client),
         progress=BackfillProgress(settings.config_table, client=client),
         queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
+        destination_secrets=DestinationSecrets(
+            settings.destination_secret_prefix, client=clients.secretsmanager()
+        ),
+        deliveries=DeliveryLog(settings.deliveries_table, client=client),
+        destination_alarms=DestinationAlarms(
+            destination_alarm_prefix(settings.destination_secret_prefix),
+            settings.alarm_topic_arn,
+            client=clients.cloudwatch(),
+        )
+        if settings.alarm_topic_arn
+        else None,
         purposes=settings.purposes,
     )
 

@@ -415,6 +415,76 @@ def _sources(commands: Commands) -> None:
     parser.add_argument("name")
 
 
+# -- destinations -----------------------------------------------------------------------
+
+
+def _destinations(commands: Commands) -> None:
+    from workbench.cli.apply import DESTINATIONS, apply
+
+    top = commands.add_parser("destinations", help="destinations as code; what each was sent")
+    group = top.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def apply_destinations(api: Api, a: argparse.Namespace) -> None:
+        apply(api, DESTINATIONS, a.files, dry_run=a.dry_run, prune=a.prune)
+
+    parser = _command(group, "apply", apply_destinations, "make destinations match files")
+    parser.add_argument(
+        "files", nargs="+", help="YAML or JSON files; `secret_env` names the secret's variable"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
+    parser.add_argument("--prune", action="store_true", help="also delete what the files omit")
+
+    def list_destinations(api: Api, a: argparse.Namespace) -> None:
+        found = api.get("/v1/destinations")["destinations"]
+        rows = [
+            {
+                **d,
+                "audiences": ", ".join(d["audiences"]),
+                "state": "on" if d["enabled"] else "paused",
+            }
+            for d in found
+        ]
+        show(
+            found if a.json else rows,
+            as_json=a.json,
+            columns=["id", "connector", "purpose", "state", "audiences", "has_secret"],
+        )
+
+    _command(group, "list", list_destinations, "every destination")
+
+    def switch(enabled: bool) -> Callable[[Api, argparse.Namespace], None]:
+        def run(api: Api, a: argparse.Namespace) -> None:
+            definition = api.get(f"/v1/destinations/{a.id}")
+            api.put(f"/v1/destinations/{a.id}", {**definition, "enabled": enabled})
+            say(f"destination {a.id}: {'on' if enabled else 'paused'}")
+
+        return run
+
+    for name, enabled, text in (
+        ("pause", False, "send nothing until resumed"),
+        ("resume", True, "send again (changes made while paused are not sent)"),
+    ):
+        _command(group, name, switch(enabled), text).add_argument("id")
+
+    def deliveries(api: Api, a: argparse.Namespace) -> None:
+        answer = api.get(f"/v1/destinations/{a.id}/deliveries", days=a.days)
+        if a.json:
+            return show(answer, as_json=True)
+        show(
+            answer["days"],
+            as_json=False,
+            columns=["day", "delivered", "retried", "failed", "skipped"],
+        )
+        say("totals: " + ", ".join(f"{n} {state}" for state, n in answer["totals"].items()))
+        for error in answer["last_errors"]:
+            say(f"  {error['at']} {error['kind']}: {error['message']}")
+        return None
+
+    parser = _command(group, "deliveries", deliveries, "what a destination was sent, per day")
+    parser.add_argument("id")
+    parser.add_argument("--days", type=int, default=7)
+
+
 # -- import -----------------------------------------------------------------------------
 
 
@@ -587,6 +657,7 @@ def _parser() -> argparse.ArgumentParser:
     _profiles(commands)
     _definitions(commands)
     _sources(commands)
+    _destinations(commands)
     _keys(commands)
     _redrive(commands)
     return parser

@@ -27,6 +27,12 @@ def _json_list(value: Any) -> Any:
     return value
 
 
+def _json_object(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return value
+
+
 Origins = Annotated[list[str], BeforeValidator(_comma_separated)]
 Purposes = Annotated[list[str], BeforeValidator(_comma_separated)]
 # Identifier values that are placeholders, beyond the defaults (a JSON list; see
@@ -103,7 +109,12 @@ class AdminApiSettings(FunctionSettings):
     members_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     live_table: str = Field(min_length=1)
+    deliveries_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
+    destination_secret_prefix: str = Field(min_length=1)
+    # Where each destination's alarms go (the stack's alarm topic, set once it exists);
+    # `cdp dev` and the tests make no alarms.
+    alarm_topic_arn: str | None = Field(default=None, min_length=1)
     purposes: Purposes = Field(
         default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
     )
@@ -112,7 +123,21 @@ class AdminApiSettings(FunctionSettings):
 class PublisherSettings(FunctionSettings):
     members_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
     event_bus_name: str = Field(min_length=1)
+    deliveries_queue_url: str = Field(min_length=1)
+
+
+class DelivererSettings(FunctionSettings):
+    config_table: str = Field(min_length=1)
+    deliveries_table: str = Field(min_length=1)
+    deliveries_queue_url: str = Field(min_length=1)
+    destination_secret_prefix: str = Field(min_length=1)
+    # connector -> the address that replaces the tool's own: the contract servers in tests
+    # and `cdp dev`'s sandboxes; empty in AWS.
+    connector_endpoints: Annotated[dict[str, str], BeforeValidator(_json_object)] = Field(
+        default_factory=dict
+    )
 
 
 class SchedulerSettings(FunctionSettings):

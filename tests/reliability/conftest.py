@@ -57,6 +57,11 @@ SURVEY = {**FORM, "id": "survey", "fields": [FORM["fields"][0]]}
 OLD_SEGMENT = {"id": "old-segment", "name": "Old", "condition": {"trait": "home", "eq": "rent"}}
 SURVEY_2 = {**SURVEY, "id": "survey-2"}
 OLD_SEGMENT_2 = {**OLD_SEGMENT, "id": "old-segment-2"}
+DESTINATION = {"id": "crm", "name": "CRM", "connector": "webhook", "purpose": "marketing",
+               "settings": {"url": "https://hooks.example.com/cdp"},
+               "audiences": {"parents": "Parents"}, "traits": {"children": "kids"}}  # fmt: skip
+OLD_DESTINATION = {**DESTINATION, "id": "old-crm"}
+OLD_DESTINATION_2 = {**DESTINATION, "id": "old-crm-2"}
 
 HTTP_FUNCTIONS: tuple[FunctionSpec, ...] = tuple(spec for spec in FUNCTIONS if spec.routes)
 INTERNAL_DETAIL = re.compile(
@@ -344,6 +349,10 @@ def stack(
         ("/v1/webhooks/mailer", {"source": "mailer", **webhook}),
         ("/v1/webhooks/newsletter", {"source": "newsletter", **webhook}),
         ("/v1/webhooks/newsletter-2", {"source": "newsletter-2", **webhook}),
+        *(
+            (f"/v1/destinations/{d['id']}", d)
+            for d in (DESTINATION, OLD_DESTINATION, OLD_DESTINATION_2)
+        ),
     ):
         answer = stack.request("PUT", path, body=definition, headers=admin)
         assert answer.status == 200, answer.body

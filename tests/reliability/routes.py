@@ -26,6 +26,9 @@ from cdp.runtime.errors import NotFoundError
 from functions.collector.handler import MESSAGE_KINDS
 from infra.wiring import COLLECTOR, FUNCTIONS
 from tests.reliability.conftest import (
+    DESTINATION,
+    OLD_DESTINATION,
+    OLD_DESTINATION_2,
     OLD_SEGMENT,
     OLD_SEGMENT_2,
     PERSON,
@@ -227,6 +230,13 @@ def _samples() -> dict[str, dict[str, Any]]:
         "GET /v1/sources/{name}/live": {"params": {"name": "watched"}},
         "PUT /v1/webhooks/{source}": {"params": {"source": "newsletter"}, "body": WEBHOOK_CHANGE},
         "DELETE /v1/webhooks/{source}": {"params": {"source": "newsletter"}},
+        "GET /v1/destinations/{destination_id}": {"params": {"destination_id": "crm"}},
+        "PUT /v1/destinations/{destination_id}": {"params": {"destination_id": "crm"},
+            "body": {**DESTINATION, "name": "Our CRM", "secret": "a-new-secret-value"}},
+        "DELETE /v1/destinations/{destination_id}": {
+            "params": {"destination_id": OLD_DESTINATION["id"]}},
+        "GET /v1/destinations/{destination_id}/deliveries": {
+            "params": {"destination_id": "crm"}, "query": {"days": "30"}},
         # Forms and the preference center (browsers, write key)
         "GET /v1/forms/{form_id}/next": {"params": {"form_id": "household"},
                                          "query": {"anonymousId": "anon-visitor-1", "limit": "2"}},
@@ -266,6 +276,8 @@ def _console_copies(samples: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
         "POST /sources": {"body": {"name": "shop-app-2", "kind": "app"}},
         "POST /sources/{name}/disable": {"params": {"name": "spare-2"}},
         "DELETE /webhooks/{source}": {"params": {"source": "newsletter-2"}},
+        "DELETE /destinations/{destination_id}": {
+            "params": {"destination_id": OLD_DESTINATION_2["id"]}},
         "DELETE /profiles/{identity}": {
             "params": {"identity": f"user_id:{THROWAWAY_PERSON_2['userId']}"}},
         "GET /profiles/{identity}/export": {"params": IDENTITY, "query": {"reason": "asked"}},

@@ -206,12 +206,30 @@ def test_names_and_values_follow_gas_rules(ga: Ga4Contract) -> None:
     }
     assert set(outcomes) == {0, 3}  # the others are not sent: the deliverer skips them
     assert ga.violations == []
+    # and says why, in GA's terms
+    reasons = [CONNECTOR.skip_reason(d) for d in deliveries]
+    assert reasons[0] is None
+    assert reasons[1] == "Google Analytics reserves the event name 'session_start'"
+    assert "nothing of the event's name" in (reasons[2] or "")
+    assert reasons[3] is None
+    assert "user property" in (reasons[4] or "")
 
 
 def test_erasure_is_not_sent_and_says_why() -> None:
-    assert CONNECTOR.requests([delivery(1, "erase")], SETTINGS, SECRET) == []
+    erase = delivery(1, "erase")
+    assert CONNECTOR.requests([erase], SETTINGS, SECRET) == []
     assert "erase" not in CONNECTOR.kinds
     assert "no deletion call" in SKIP_REASONS["erase"]
+    assert CONNECTOR.skip_reason(erase) == SKIP_REASONS["erase"]
+
+
+def test_an_audience_name_too_long_for_group_id_says_so() -> None:
+    long = delivery(1, audience="a" * 101)
+    assert CONNECTOR.requests([long], SETTINGS, SECRET) == []
+    assert CONNECTOR.skip_reason(long) == (
+        "Google Analytics takes a group_id of 1 to 100 characters; the audience's name has 101"
+    )
+    assert CONNECTOR.skip_reason(delivery(2, audience="a" * 100)) is None
 
 
 def test_a_rate_limit_is_retried_after_the_wait_asked(ga: Ga4Contract) -> None:

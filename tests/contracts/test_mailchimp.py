@@ -212,6 +212,9 @@ def test_events_reach_the_member_events_endpoint(contract: MailchimpContract) ->
         {"name": "purchased", "properties": {"total": "12.5", "sku": "A1"}, "occurred_at": AT}
     ]
     assert message(outcomes[2]).startswith("404: Resource Not Found: The requested resource")
+    reason = mailchimp.CONNECTOR.skip_reason(too_long)
+    assert reason == "Mailchimp takes event names of 2 to 30 characters, not 31"
+    assert mailchimp.CONNECTOR.skip_reason(bought) is None
 
 
 def test_erasure_deletes_the_member_permanently(contract: MailchimpContract) -> None:

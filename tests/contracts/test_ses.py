@@ -1,7 +1,9 @@
 """Amazon SES contact lists against moto's SES v2, made to answer as SES does where moto 5.2.5
 does not (`SesAnswers`): SES refuses `CreateContact` for a known address with
 `AlreadyExistsException` (moto overwrites the contact), and `UpdateContact` replaces the contact
-whole, resetting what the call leaves out (moto keeps it)."""
+whole, resetting what the call leaves out (moto keeps it). Deliveries carry what the publisher
+gives them: the person's whole membership of the destination's topics and all their mapped
+traits (`audiences_now`, `traits_now`)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from cdp.sharing.connectors import transport
-from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome, Request
+from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome, Response
 from cdp.sharing.connectors.ses import CONNECTOR, SesSettings
 
 LIST = "customers"
@@ -123,9 +125,14 @@ def _unhook(client: Any, answers: SesAnswers) -> None:
 
 
 def delivery(n: int, kind: str = "audience_add", who: str = "p1", **fields: Any) -> Delivery:
+    """As the publisher makes them for a destination of one topic, unless `fields` say more:
+    an addition's person is in its topic and carries their traits, a removal's in none."""
     defaults: dict[str, Any] = {}
     if kind in ("audience_add", "audience_remove"):
         defaults = {"segment_id": "vip", "audience": "vip"}
+    if kind == "audience_add":
+        defaults["audiences_now"] = (fields.get("audience", "vip"),)
+        defaults["traits_now"] = fields.get("traits", {})
     return Delivery(
         id=f"d{n:05d}",
         destination="mail",
@@ -137,12 +144,19 @@ def delivery(n: int, kind: str = "audience_add", who: str = "p1", **fields: Any)
     )
 
 
-def deliver(ses: SesAnswers, deliveries: Sequence[Delivery]) -> dict[int, Outcome]:
-    """Sends every request in order, as the deliverer does; outcomes by position."""
+def deliver(
+    ses: SesAnswers, deliveries: Sequence[Delivery], settings: SesSettings = SETTINGS
+) -> dict[int, Outcome]:
+    """What the deliverer does: every request in order, each followed at once by the calls its
+    answer asks for (a create after an update that found no contact), whose outcomes settle
+    the deliveries they carry; outcomes by position."""
     found: dict[int, Outcome] = {}
-    for request in CONNECTOR.requests(deliveries, SETTINGS, ""):
+    pending = CONNECTOR.requests(deliveries, settings, "")
+    while pending:
+        request = pending.pop(0)
         response = transport.send(request, aws=lambda service: ses.client)
         found.update(zip(request.deliveries, CONNECTOR.outcomes(request, response), strict=True))
+        pending[:0] = CONNECTOR.follow_ups(request, response)
     return found
 
 
@@ -171,7 +185,8 @@ def test_an_addition_creates_the_contact_opted_in_with_its_traits(ses: SesAnswer
     assert outcomes == {0: Outcome.delivered()}
     assert topics(ses, "p1") == {"vip": "OPT_IN"}
     assert attributes(ses, "p1") == {"first_name": "Ada"}
-    assert [operation for operation, _ in ses.calls] == ["CreateContact", "UpdateContact"]
+    # the update finds no contact, so the same whole contact is created
+    assert [operation for operation, _ in ses.calls] == ["UpdateContact", "CreateContact"]
 
 
 def test_an_addition_of_a_known_contact_updates_it(ses: SesAnswers) -> None:
@@ -179,39 +194,56 @@ def test_an_addition_of_a_known_contact_updates_it(ses: SesAnswers) -> None:
     ses.client.create_contact(ContactListName=LIST, EmailAddress="p1@example.com")
     # when
     outcomes = deliver(ses, [delivery(1, traits={"plan": "pro"})])
-    # then: the create is refused as SES refuses it, the update does the work
+    # then: one call, the update
     assert outcomes == {0: Outcome.delivered()}
     assert topics(ses, "p1") == {"vip": "OPT_IN"}
     assert attributes(ses, "p1") == {"plan": "pro"}
+    assert [operation for operation, _ in ses.calls[1:]] == ["UpdateContact"]  # after the given
 
 
 def test_what_the_calls_say() -> None:
-    create, update = CONNECTOR.requests(
-        [delivery(1, traits={"plan": "pro"}), delivery(2, "audience_add", audience="churn_risk")],
+    traits = {"plan": "pro", "city": None}
+    (update,) = CONNECTOR.requests(
+        [
+            delivery(1, traits=traits),
+            delivery(2, audience="churn_risk", traits=traits, audiences_now=("churn_risk", "vip")),
+        ],
         SETTINGS,
         "",
     )
-    assert (create.aws_operation, create.deliveries) == ("sesv2:CreateContact", ())
     assert (update.aws_operation, update.deliveries) == ("sesv2:UpdateContact", (0, 1))
     assert json.loads(update.body or b"") == {
         "ContactListName": LIST,
         "EmailAddress": "p1@example.com",
         "TopicPreferences": [
-            {"TopicName": "vip", "SubscriptionStatus": "OPT_IN"},
             {"TopicName": "churn_risk", "SubscriptionStatus": "OPT_IN"},
+            {"TopicName": "vip", "SubscriptionStatus": "OPT_IN"},
         ],
         "AttributesData": '{"plan":"pro"}',
-    }
+    }  # and never UnsubscribeAll, which is the person's (see the connector)
+    # an update that finds no contact to opt in is followed by its creation, whole
+    missing = Response(404, {}, b'{"Code":"NotFoundException","Message":"no such contact"}')
+    (create,) = CONNECTOR.follow_ups(update, missing)
+    assert (create.aws_operation, create.deliveries) == ("sesv2:CreateContact", (0, 1))
     assert create.body == update.body
+    assert CONNECTOR.follow_ups(update, Response(200, {}, b"{}")) == []
 
 
-def test_a_removal_opts_the_contact_out(ses: SesAnswers) -> None:
+def test_a_removal_opts_the_contact_out_and_keeps_the_rest(ses: SesAnswers) -> None:
+    # given: a contact in two topics, with traits
     deliver(ses, [delivery(1, traits={"plan": "pro"})])
-    outcomes = deliver(ses, [delivery(2, "audience_remove")])
+    deliver(ses, [delivery(2, audience="churn_risk", audiences_now=("churn_risk", "vip"))])
+    # when: removed from one
+    removal = delivery(
+        3, "audience_remove", audience="churn_risk", audiences_now=("vip",),
+        traits_now={"plan": "pro"},
+    )  # fmt: skip
+    outcomes = deliver(ses, [removal])
+    # then
     assert outcomes == {0: Outcome.delivered()}
-    assert topics(ses, "p1") == {"vip": "OPT_OUT"}
+    assert topics(ses, "p1") == {"churn_risk": "OPT_OUT", "vip": "OPT_IN"}
+    assert attributes(ses, "p1") == {"plan": "pro"}
     assert ses.calls[-1][0] == "UpdateContact"
-    assert attributes(ses, "p1") == {}  # SES resets what UpdateContact leaves out
 
 
 def test_an_add_then_a_remove_in_one_batch_ends_removed(ses: SesAnswers) -> None:
@@ -226,31 +258,68 @@ def test_an_add_then_a_remove_in_one_batch_ends_removed(ses: SesAnswers) -> None
     assert topics(ses, "p1") == {"vip": "OPT_OUT"}
 
 
-def test_traits_ride_with_an_audience_change_and_alone_are_not_sent(ses: SesAnswers) -> None:
-    # given: a contact with its traits
+def test_a_traits_change_goes_alone_and_keeps_the_topics(ses: SesAnswers) -> None:
+    # given: a contact in two topics, with traits
     deliver(ses, [delivery(1, traits={"plan": "free", "city": "Oslo"})])
-    # when: traits change alone: sent, they would reset the contact's topics
-    assert CONNECTOR.requests([delivery(2, "traits", traits={"plan": "pro"})], SETTINGS, "") == []
-    # when: with an addition in the same batch, they are merged into it
-    outcomes = deliver(
-        ses,
-        [
-            delivery(3, "audience_add", audience="churn_risk", traits={"plan": "free"}),
-            delivery(4, "traits", traits={"plan": "pro", "city": None}),
-        ],
-    )
-    # then
-    assert outcomes == dict.fromkeys([0, 1], Outcome.delivered())
+    deliver(ses, [delivery(2, audience="churn_risk", audiences_now=("churn_risk", "vip"))])
+    # when: a trait changes and another loses its value
+    change = delivery(
+        3, "traits", traits={"plan": "pro", "city": None}, traits_now={"plan": "pro"},
+        audiences_now=("churn_risk", "vip"),
+    )  # fmt: skip
+    outcomes = deliver(ses, [change])
+    # then: one update, and the contact is whole
+    assert outcomes == {0: Outcome.delivered()}
+    assert ses.calls[-1][0] == "UpdateContact"
+    assert topics(ses, "p1") == {"churn_risk": "OPT_IN", "vip": "OPT_IN"}
     assert attributes(ses, "p1") == {"plan": "pro"}
 
 
-def test_one_call_pair_per_person_as_ses_has_no_batch_call(ses: SesAnswers) -> None:
+def test_traits_and_an_addition_in_one_batch_are_one_call(ses: SesAnswers) -> None:
+    deliver(ses, [delivery(1, traits={"plan": "free", "city": "Oslo"})])
+    both = ("churn_risk", "vip")
+    outcomes = deliver(
+        ses,
+        [
+            delivery(2, audience="churn_risk", traits={"plan": "free"}, audiences_now=both),
+            delivery(3, "traits", traits={"plan": "pro"}, traits_now={"plan": "pro"},
+                     audiences_now=both),
+        ],
+    )  # fmt: skip
+    assert outcomes == dict.fromkeys([0, 1], Outcome.delivered())
+    assert [operation for operation, _ in ses.calls[-1:]] == ["UpdateContact"]
+    assert attributes(ses, "p1") == {"plan": "pro"}
+    assert topics(ses, "p1") == {"churn_risk": "OPT_IN", "vip": "OPT_IN"}
+
+
+def test_the_settings_topics_are_each_set_so_none_falls_back_to_its_default(
+    ses: SesAnswers,
+) -> None:
+    # given: a contact in two topics, then out of one
+    deliver(ses, [delivery(1)])
+    deliver(ses, [delivery(2, audience="churn_risk", audiences_now=("churn_risk", "vip"))])
+    deliver(ses, [delivery(3, "audience_remove", audience="churn_risk", audiences_now=("vip",))])
+    change = delivery(4, "traits", traits={"plan": "pro"}, audiences_now=("vip",))
+    # when: a later change without the settings' topics
+    deliver(ses, [change])
+    # then: the topic left earlier is in no call any more: back to its default (OPT_OUT here)
+    assert topics(ses, "p1") == {"vip": "OPT_IN"}
+    # when: with them, each is set
+    deliver(ses, [change], SesSettings(contact_list=LIST, topics=TOPICS))
+    assert topics(ses, "p1") == {"vip": "OPT_IN", "churn_risk": "OPT_OUT", "newsletter": "OPT_OUT"}
+
+
+def test_one_call_per_person_two_for_a_new_contact(ses: SesAnswers) -> None:
     deliveries = [delivery(n, who=f"p{n}") for n in range(30)]
     requests = CONNECTOR.requests(deliveries, SETTINGS, "")
     outcomes = deliver(ses, deliveries)
-    assert len(requests) == 60
+    assert len(requests) == 30
+    assert len(ses.calls) == 60  # each update found no contact, and was followed by a create
     assert set(outcomes.values()) == {Outcome.delivered()}
     assert len(ses.client.list_contacts(ContactListName=LIST)["Contacts"]) == 30
+    # once they are known, one call each
+    deliver(ses, [delivery(n, "audience_remove", who=f"p{n}") for n in range(30)])
+    assert len(ses.calls) == 90
 
 
 def test_erasure_deletes_the_contact_of_every_address(ses: SesAnswers) -> None:
@@ -307,14 +376,28 @@ def test_throttling_and_service_errors_are_retried(ses: SesAnswers) -> None:
     assert broken.state == "retry"
 
 
-def test_a_throttled_create_is_retried_through_its_update(ses: SesAnswers) -> None:
-    ses.fail_next.append((429, "TooManyRequestsException", "Too many requests"))
+def test_a_throttled_create_is_retried_with_its_update(ses: SesAnswers) -> None:
+    ses.refuse[("CreateContact", "p1@example.com")] = (
+        429, "TooManyRequestsException", "Too many requests"
+    )  # fmt: skip
     (first,) = deliver(ses, [delivery(1)]).values()
+    del ses.refuse[("CreateContact", "p1@example.com")]
     (second,) = deliver(ses, [delivery(1)]).values()
-    assert first.state == "retry"
-    assert "NotFoundException" in first.message
+    assert first == Outcome("retry", "TooManyRequestsException: Too many requests", 30.0)
     assert second == Outcome.delivered()
+    assert [op for op, _ in ses.calls] == ["UpdateContact", "CreateContact"] * 2
     assert topics(ses, "p1") == {"vip": "OPT_IN"}
+
+
+def test_a_contact_made_between_the_update_and_the_create_is_retried(ses: SesAnswers) -> None:
+    # given: SES did not find the contact, which exists when the create comes
+    ses.client.create_contact(ContactListName=LIST, EmailAddress="p1@example.com")
+    ses.refuse[("UpdateContact", "p1@example.com")] = (
+        404, "NotFoundException", "Contact does not exist."
+    )  # fmt: skip
+    (outcome,) = deliver(ses, [delivery(1)]).values()
+    assert outcome.state == "retry"
+    assert "AlreadyExistsException" in outcome.message
 
 
 def test_a_refused_person_fails_alone(ses: SesAnswers) -> None:
@@ -332,10 +415,24 @@ def test_a_refused_person_fails_alone(ses: SesAnswers) -> None:
 
 def test_a_missing_contact_list_says_so(ses: SesAnswers) -> None:
     settings = SesSettings(contact_list="no-such-list")
-    request: Request = CONNECTOR.requests([delivery(1, "audience_remove")], settings, "")[0]
-    (outcome,) = CONNECTOR.outcomes(request, transport.send(request, aws=lambda _: ses.client))
-    assert outcome.state == "skipped"
-    assert "no-such-list" in outcome.message
+    (removal,) = deliver(ses, [delivery(1, "audience_remove")], settings).values()
+    (addition,) = deliver(ses, [delivery(2)], settings).values()
+    assert removal.state == "skipped"
+    assert "no-such-list" in removal.message
+    assert addition.state == "failed"
+    assert "no-such-list" in addition.message
+
+
+def test_what_ses_does_not_take_says_why() -> None:
+    event = delivery(1, "event", event="Order Completed")
+    nobody = Delivery(
+        id="x", destination="mail", kind="traits", profile_id="p9",
+        identifiers=Identifiers(user_id="u9"), at=START.isoformat(), traits={"plan": "pro"},
+    )  # fmt: skip
+    assert CONNECTOR.requests([event, nobody], SETTINGS, "") == []
+    assert CONNECTOR.skip_reason(event) == "Amazon SES contact lists take no events"
+    assert "e-mail address" in (CONNECTOR.skip_reason(nobody) or "")
+    assert CONNECTOR.skip_reason(delivery(2)) is None
 
 
 operations = st.lists(
@@ -362,12 +459,46 @@ def test_any_sequence_ends_as_its_last_operation_per_person(
         _unhook(client, ses)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UpdateContact replaces every topic preference, and a delivery does not carry the "
-    "person's whole membership (see cdp.sharing.connectors.ses)",
-)
 def test_a_contact_in_two_topics_stays_in_both(ses: SesAnswers) -> None:
     deliver(ses, [delivery(1, audience="vip")])
-    deliver(ses, [delivery(2, audience="churn_risk")])
+    deliver(ses, [delivery(2, audience="churn_risk", audiences_now=("churn_risk", "vip"))])
     assert topics(ses, "p1") == {"vip": "OPT_IN", "churn_risk": "OPT_IN"}
+
+
+changes = st.lists(
+    st.tuples(st.sampled_from(["p1", "p2"]), st.sampled_from(TOPICS), st.booleans()),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(changes=changes, batch=st.integers(min_value=1, max_value=8))
+def test_any_changes_across_topics_end_with_the_persons_whole_membership(
+    client: Any, changes: list[tuple[str, str, bool]], batch: int
+) -> None:
+    ses = fresh(client)
+    try:
+        # given: the deliveries the publisher makes of these changes, each with the whole
+        # membership after it
+        membership: dict[str, set[str]] = {}
+        deliveries: list[Delivery] = []
+        for who, topic, joined in changes:
+            now_in = membership.setdefault(who, set())
+            if joined == (topic in now_in):
+                continue  # no change: nothing is sent
+            now_in ^= {topic}
+            kind = "audience_add" if joined else "audience_remove"
+            n = len(deliveries)
+            deliveries.append(
+                delivery(n, kind, who, audience=topic, audiences_now=tuple(sorted(now_in)))
+            )
+        # when
+        for start in range(0, len(deliveries), batch):
+            deliver(ses, deliveries[start : start + batch])
+        # then
+        for who, now_in in membership.items():
+            opted_in = {t for t, status in topics(ses, who).items() if status == "OPT_IN"}
+            assert opted_in == now_in
+    finally:
+        _unhook(client, ses)

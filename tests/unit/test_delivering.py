@@ -24,6 +24,7 @@ from cdp.storage.deliveries import Tally
 NOW = "2026-11-28T12:00:00.000Z"
 ADA = Identifiers(emails=("ada@example.com",), user_id="u-ada")
 NOBODY = Identifiers()
+RESERVED = "first_visit"  # an audience name the fake tool does not take
 
 
 class FakeTool:
@@ -34,11 +35,12 @@ class FakeTool:
     title = "Fake"
     settings = ConnectorSettings
     hashes_identifiers = False
-    kinds = frozenset({"audience_add", "erase"})
+    kinds: frozenset[DeliveryKind] = frozenset({"audience_add", "erase"})
 
     def __init__(self, answers: list[list[Outcome]]) -> None:
         self.answers = answers
         self.calls = 0
+        self.now: str | None = None
 
     def requests(
         self,
@@ -46,10 +48,13 @@ class FakeTool:
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,
     ) -> list[Request]:
+        self.now = now
         found = []
         for position, delivery in enumerate(deliveries):
-            if not delivery.identifiers.any():
+            if not delivery.identifiers.any() or delivery.audience == RESERVED:
                 continue
             calls = 2 if delivery.kind == "erase" else 1
             found += [Request("POST", "https://tool.example/x", (position,))] * calls
@@ -61,10 +66,25 @@ class FakeTool:
         return answer
 
 
-def delivery(kind: DeliveryKind, who: Identifiers = ADA, number: int = 1) -> Delivery:
+class ReasoningTool(FakeTool):
+    """The fake tool, with its own words for some of what it does not take."""
+
+    def skip_reason(self, delivery: Delivery) -> str | None:
+        if delivery.kind == "traits":
+            return "Fake keeps no traits"
+        if delivery.kind == "erase" and "erase" not in self.kinds:
+            return "Fake has no deletion call: delete the person in Fake"
+        if delivery.audience == RESERVED:
+            return f"Fake reserves the name {RESERVED}"
+        return None
+
+
+def delivery(
+    kind: DeliveryKind, who: Identifiers = ADA, number: int = 1, audience: str = "Fans"
+) -> Delivery:
     return Delivery(
         id=f"d{number}", destination="tool", kind=kind, profile_id=f"p{number}",
-        identifiers=who, at=NOW, audience="Fans" if kind == "audience_add" else None,
+        identifiers=who, at=NOW, audience=audience if kind == "audience_add" else None,
     )  # fmt: skip
 
 
@@ -78,8 +98,9 @@ def run(
     deliveries: list[Delivery],
     answers: list[list[Outcome]],
     destination: DestinationDefinition | None = DESTINATION,
+    tool_type: type[FakeTool] = FakeTool,
 ) -> tuple[delivering.Attempt, Tally, FakeTool]:
-    tool = FakeTool(answers)
+    tool = tool_type(answers)
     monkeypatch.setattr(delivering, "connector", lambda name: tool)
     tally = Tally()
     attempt = delivering.deliver(
@@ -140,6 +161,41 @@ def test_what_the_tool_cannot_take_is_skipped_with_the_reason(
     )
     assert attempt.retry_after is None
     assert tally.counts == {"delivered": 1, "retried": 0, "failed": 0, "skipped": 2}
+
+
+def test_the_tools_own_reasons_for_skipping_come_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    deliveries = [
+        delivery("traits"),  # a kind it takes not, with its reason
+        delivery("audience_add", number=2, audience=RESERVED),  # carried by no call, likewise
+        delivery("audience_add", NOBODY, 3),  # carried by no call, no reason of its own
+        delivery("event", number=4),  # a kind it takes not, no reason of its own
+        delivery("audience_add", number=5),
+    ]
+    tool = ReasoningTool([[Outcome.delivered()]])
+    found = delivering._outcomes(
+        tool, deliveries, settings=ConnectorSettings(), secret=lambda: "key",
+        send=lambda request: Response(200, {}, b"{}"), base_url=None, now_iso=NOW,
+    )  # fmt: skip
+    assert found == [
+        Outcome("skipped", "Fake keeps no traits"),
+        Outcome("skipped", f"Fake reserves the name {RESERVED}"),
+        Outcome("skipped", "no identifier Fake matches people by"),
+        Outcome("skipped", "Fake has no call for it"),
+        Outcome.delivered(),
+    ]
+    assert tool.now == NOW  # the deliverer's clock, for calls that say when they are made
+
+
+def test_an_erasure_the_tool_has_no_call_for_is_written_down_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class NoDeletion(ReasoningTool):
+        kinds: frozenset[DeliveryKind] = frozenset({"audience_add"})
+
+    _, tally, _ = run(monkeypatch, [delivery("erase")], [], tool_type=NoDeletion)
+    [erasure] = tally.erasures
+    assert (erasure["call"], erasure["outcome"]) == ("none", "skipped")
+    assert erasure["message"] == "Fake has no deletion call: delete the person in Fake"
 
 
 @pytest.mark.parametrize(

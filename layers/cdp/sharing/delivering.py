@@ -1,8 +1,9 @@
 """Delivering one message of a destination's deliveries: through its connector, in order, with
 what became of each written down.
 
-- A delivery the tool cannot take (a kind it has no call for, or no identifier it matches
-  people by) is skipped, with the reason.
+- A delivery the tool cannot take (a kind it has no call for, or one no request carries: no
+  identifier it matches people by, a name the tool reserves) is skipped, with the reason: the
+  connector's own (`skip_reason`) where it gives one, else the deliverer's.
 - The tool's answers decide the rest: delivered; failed for good (the tool refused it: its
   words are kept, with the person's identifiers taken out); or retry. At the first "retry"
   (a rate limit, the tool's own error, no answer) the message stops and comes back after the
@@ -59,7 +60,13 @@ def deliver(
     tool = connector(destination.connector)
     settings = tool.settings.model_validate(destination.settings)
     found = _outcomes(
-        tool, deliveries, settings=settings, secret=secret, send=send, base_url=base_url
+        tool,
+        deliveries,
+        settings=settings,
+        secret=secret,
+        send=send,
+        base_url=base_url,
+        now_iso=now_iso,
     )
     if isinstance(found, Outcome):
         # Come back whole: nothing of this attempt counts but the retry.
@@ -79,19 +86,19 @@ def _outcomes(
     secret: Callable[[], str],
     send: Send,
     base_url: str | None,
+    now_iso: str,
 ) -> list[Outcome] | Outcome:
     """Each delivery's outcome, in order; or the first "retry" the tool answered."""
     positions = [n for n, delivery in enumerate(deliveries) if delivery.kind in tool.kinds]
     taken = [deliveries[n] for n in positions]
-    found = [Outcome("skipped", f"{tool.title} has no call for it")] * len(deliveries)
     try:
-        requests = tool.requests(taken, settings, secret(), base_url) if taken else []
+        requests = tool.requests(taken, settings, secret(), base_url, now=now_iso) if taken else []
     except ValueError as error:  # a secret the tool's calls cannot be made with
-        for n in positions:
-            found[n] = Outcome("failed", f"the destination cannot reach {tool.title}: {error}")
-        return found
-    for n in positions:
-        found[n] = Outcome("skipped", f"no identifier {tool.title} matches people by")
+        failed = Outcome("failed", f"the destination cannot reach {tool.title}: {error}")
+        return [
+            failed if delivery.kind in tool.kinds else _skipped(tool, delivery)
+            for delivery in deliveries
+        ]
     # A delivery may take several calls (a removal from each of a tool's audiences): it
     # counts once, at the worst of their outcomes.
     settled: dict[int, Outcome] = {}
@@ -113,9 +120,20 @@ def _outcomes(
             # Calls built from this answer (HubSpot's list memberships need the record ids
             # its contacts call answered with): sent next, before the rest.
             pending[:0] = follow_ups(request, response)
-    for position, outcome in settled.items():
-        found[positions[position]] = outcome
-    return found
+    found = {positions[position]: outcome for position, outcome in settled.items()}
+    return [found.get(n) or _skipped(tool, delivery) for n, delivery in enumerate(deliveries)]
+
+
+def _skipped(tool: Connector, delivery: Delivery) -> Outcome:
+    """A delivery the tool does not take: for the connector's reason where it gives one
+    (`skip_reason`), else for its kind, or for want of an identifier (no request carried it)."""
+    reason = getattr(tool, "skip_reason", None)
+    given = reason(delivery) if reason is not None else None
+    if given:
+        return Outcome("skipped", str(given))
+    if delivery.kind not in tool.kinds:
+        return Outcome("skipped", f"{tool.title} has no call for it")
+    return Outcome("skipped", f"no identifier {tool.title} matches people by")
 
 
 def _settle(delivery: Delivery, outcome: Outcome, tally: Tally, now_iso: str) -> None:

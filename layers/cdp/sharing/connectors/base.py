@@ -123,19 +123,31 @@ class Connector(Protocol):
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,
     ) -> list[Request]:
         """The calls that carry `deliveries`, in an order that keeps each person's in order.
         `base_url`, when given, replaces the tool's own address (the contract servers in tests,
-        sandboxes in `cdp dev`). A delivery the tool cannot take (no identifier it matches by)
-        is carried by no request: the deliverer records it as skipped."""
+        sandboxes in `cdp dev`). `now` is the deliverer's clock as the calls are built (ISO
+        8601, UTC), for what must say when a call is made rather than when its deliveries
+        happened (the webhook's signature: on a retry the deliveries' `at` is old); connectors
+        read no clock, and most ignore it. A delivery the tool cannot take (no identifier it
+        matches by) is carried by no request: the deliverer records it as skipped."""
         ...
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
-        """One outcome per delivery `request` carries, in its order. A connector whose calls
-        depend on an earlier answer (HubSpot: list memberships by the record ids its contacts
-        call answers with) also has `follow_ups(request, response) -> list[Request]`: the
-        calls to send next, carrying the same deliveries; each delivery counts at the worst
-        of its calls' outcomes."""
+        """One outcome per delivery `request` carries, in its order.
+
+        Two optional methods, which the deliverer looks for:
+        - `follow_ups(request, response) -> list[Request]`, for a connector whose calls depend
+          on an earlier answer (HubSpot: list memberships by the record ids its contacts call
+          answers with): the calls to send next, carrying the same deliveries; each delivery
+          counts at the worst of its calls' outcomes.
+        - `skip_reason(delivery) -> str | None`: why the tool does not take a delivery that no
+          request carries, or whose kind is not in `kinds` (GA4: the Measurement Protocol has
+          no deletion call; an event name GA reserves), in words for the people who watch the
+          destination, without the person's identifiers. None: the deliverer's own words (a
+          kind the tool has no call for; no identifier it matches people by)."""
         ...
 
 

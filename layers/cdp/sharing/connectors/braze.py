@@ -112,6 +112,8 @@ class Braze:
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,  # unused: no call of this tool says when it is made
     ) -> list[Request]:
         assert isinstance(settings, BrazeSettings)
         root = (base_url or settings.instance_url).rstrip("/")

@@ -29,6 +29,9 @@ What each delivery becomes, one request per person holding up to 25 events (GA's
   property it already sets, so no value is reported before its time.
 - `erase`: not sent. The Measurement Protocol has no deletion call; GA's User Deletion API
   takes OAuth credentials, not an API secret (`SKIP_REASONS`).
+What is not sent is skipped by the deliverer with the reason `skip_reason` gives: the erasure,
+a reserved or empty event name, an audience name too long for `group_id`, traits none of which
+GA takes as a user property.
 
 Times: every event and user property carries `timestamp_micros` from the delivery's `at`. GA
 takes times up to 72 hours old; older ones it moves to 72 hours ago.
@@ -49,7 +52,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import Field
@@ -137,11 +140,17 @@ def client_id(profile_id: str) -> str:
 
 def event_name(name: str) -> str | None:
     """Ours in GA's rules, or None when GA cannot take it (nothing left, or reserved)."""
+    cleaned = _cleaned_event_name(name)
+    return cleaned if cleaned and not _reserved_event(cleaned) else None
+
+
+def _cleaned_event_name(name: str) -> str:
     cleaned = _NOT_NAME.sub("_", name.strip()).strip("_").lower()
-    cleaned = cleaned.lstrip("0123456789_")[:EVENT_NAME_LENGTH].rstrip("_")
-    if not cleaned or cleaned in RESERVED_EVENTS or cleaned.startswith(RESERVED_PREFIXES):
-        return None
-    return cleaned
+    return cleaned.lstrip("0123456789_")[:EVENT_NAME_LENGTH].rstrip("_")
+
+
+def _reserved_event(cleaned: str) -> bool:
+    return cleaned in RESERVED_EVENTS or cleaned.startswith(RESERVED_PREFIXES)
 
 
 def _parameter_name(name: str) -> str | None:
@@ -213,7 +222,6 @@ class GoogleAnalytics4:
     kinds: frozenset[DeliveryKind] = frozenset(
         {"audience_add", "audience_remove", "traits", "event"}
     )
-    skip_reasons = SKIP_REASONS
 
     def requests(
         self,
@@ -221,6 +229,8 @@ class GoogleAnalytics4:
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,  # unused: no call of this tool says when it is made
     ) -> list[Request]:
         if not isinstance(settings, Ga4Settings):
             raise TypeError("the GA4 connector takes Ga4Settings")
@@ -256,6 +266,35 @@ class GoogleAnalytics4:
                     )
                 )
         return found
+
+    def skip_reason(self, delivery: Delivery) -> str | None:
+        """Why a delivery is not sent to GA (see the module), or None."""
+        if delivery.kind in SKIP_REASONS:
+            return SKIP_REASONS[delivery.kind]
+        if delivery.kind == "event":
+            cleaned = _cleaned_event_name(delivery.event or "")
+            if not cleaned:
+                return (
+                    "nothing of the event's name is in Google Analytics' rules for names "
+                    "(letters, digits and underscores, beginning with a letter)"
+                )
+            if _reserved_event(cleaned):
+                return f"Google Analytics reserves the event name {cleaned!r}"
+        audience = delivery.audience or ""
+        if delivery.kind in ("audience_add", "audience_remove") and not (
+            0 < len(audience) <= PARAMETER_VALUE_LENGTH
+        ):
+            return (
+                f"Google Analytics takes a group_id of 1 to {PARAMETER_VALUE_LENGTH} characters; "
+                f"the audience's name has {len(audience)}"
+            )
+        if delivery.kind == "traits" and not _user_properties(delivery.traits, None):
+            return (
+                "no mapped trait is one Google Analytics takes as a user property (a name of at "
+                f"most {USER_PROPERTY_NAME_LENGTH} letters, digits and underscores, beginning "
+                "with a letter and not reserved; a text, number or true/false value)"
+            )
+        return None
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
         whole = by_status(request, response)
@@ -371,4 +410,6 @@ def _named(message: Mapping[str, Any], events: int, carried: int) -> list[int]:
     return list(range(carried))
 
 
-CONNECTOR: Connector = GoogleAnalytics4()
+CONNECTOR = GoogleAnalytics4()
+if TYPE_CHECKING:
+    _conforms: Connector = CONNECTOR

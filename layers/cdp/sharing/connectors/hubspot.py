@@ -129,6 +129,8 @@ class HubSpot:
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,  # unused: no call of this tool says when it is made
     ) -> list[Request]:
         root = (base_url or API).rstrip("/")
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}

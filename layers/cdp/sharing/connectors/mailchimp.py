@@ -18,7 +18,8 @@ What each delivery becomes:
   has no tag to lose: Mailchimp's 404 is read as delivered.
 - `event`: `POST .../members/{hash}/events` (a name of 2 to 30 characters, properties as
   strings). Mailchimp takes events of list members only: a 404 fails the delivery. An event
-  whose name Mailchimp would refuse is carried by no call (the deliverer records it skipped).
+  whose name Mailchimp would refuse is carried by no call (the deliverer records it skipped,
+  with the reason `skip_reason` gives).
 - `erase`: `POST .../members/{hash}/actions/delete-permanent`: Mailchimp deletes the member's
   personal data and will not take the address again. 404 (not on the list) is delivered.
 
@@ -116,6 +117,8 @@ class Mailchimp:
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,  # unused: no call of this tool says when it is made
     ) -> list[Request]:
         assert isinstance(settings, MailchimpSettings)
         root = f"{(base_url or _host(secret)).rstrip('/')}/3.0/lists/{settings.list_id}"
@@ -130,6 +133,13 @@ class Mailchimp:
                 if plan.step != "member":
                     found.append(_single(plan, root, headers))
         return found
+
+    def skip_reason(self, delivery: Delivery) -> str | None:
+        if delivery.kind == "event" and not _takes_event(delivery):
+            low, high = EVENT_NAME_LENGTH
+            length = len(delivery.event or "")
+            return f"Mailchimp takes event names of {low} to {high} characters, not {length}"
+        return None
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
         answer = _json(response.body)

@@ -140,6 +140,8 @@ class MetaCustomAudiences:
         settings: ConnectorSettings,
         secret: str,
         base_url: str | None = None,
+        *,
+        now: str | None = None,  # unused: no call of this tool says when it is made
     ) -> list[Request]:
         assert isinstance(settings, MetaSettings)
         keys = settings.match_keys

@@ -20,9 +20,11 @@ Headers:
   newlines: the same when the batch is sent again, so a receiver can drop a batch it has
   already taken.
 
-`t` is the time the deliverer passes as `now` (when the request is built); connectors read no
-clock, so without it `t` is the newest `at` of the batch, which is old on a retry: receivers
-must then allow for the retry window, and rely on `Idempotency-Key` against replays.
+`t` is the deliverer's clock as it builds the request (`now`), so a batch sent again after a
+retry is signed afresh, and a receiver can refuse a `t` a few minutes from its own clock.
+Connectors read no clock: called without `now` (or with a time that cannot be read), `t` is
+the newest `at` of the batch, which is old on a retry. Either way, `Idempotency-Key` is what
+guards against a batch replayed within the receiver's window.
 
 The receiver answers 2xx when it took the batch; it may refuse single deliveries for good with
 `{"refused": [{"id": "<delivery id>", "message": "..."}]}` in a 2xx answer (the others count as
@@ -37,7 +39,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import field_validator
@@ -102,7 +104,7 @@ class Webhook:
         secret: str,
         base_url: str | None = None,
         *,
-        now: datetime | None = None,
+        now: str | None = None,
     ) -> list[Request]:
         if not isinstance(settings, WebhookSettings):
             raise TypeError("the webhook connector takes WebhookSettings")
@@ -116,7 +118,8 @@ class Webhook:
                     "deliveries": [_wire(delivery) for delivery in batch],
                 }
             )
-            timestamp = int(now.timestamp()) if now is not None else _newest(batch)
+            signed_at = _seconds(now) if now else None
+            timestamp = signed_at if signed_at is not None else _newest(batch)
             found.append(
                 Request(
                     method="POST",
@@ -207,6 +210,4 @@ def _refused(body: bytes) -> dict[str, str]:
     }
 
 
-CONNECTOR = Webhook()
-if TYPE_CHECKING:
-    _conforms: Connector = CONNECTOR  # `now` is an extra the deliverer may pass
+CONNECTOR: Connector = Webhook()

@@ -288,6 +288,7 @@ ADMIN_API = FunctionSpec(
         Route("PUT", "/v1/destinations/{destination_id}"),
         Route("DELETE", "/v1/destinations/{destination_id}"),
         Route("GET", "/v1/destinations/{destination_id}/deliveries"),
+        Route("POST", "/v1/destinations/{destination_id}/resync"),
     ),
     tables=(
         (tables.CONFIG, "read_write"),
@@ -298,7 +299,7 @@ ADMIN_API = FunctionSpec(
         (tables.LIVE, "read"),
         (tables.DELIVERIES, "read_delete"),  # figures read; a deleted destination's dropped
     ),
-    sends_to=(BACKFILL_QUEUE,),
+    sends_to=(BACKFILL_QUEUE, DELIVERIES_QUEUE),  # a destination's resync
     scans=(tables.PROFILES,),
     destination_secrets="manage",
 )
@@ -325,9 +326,15 @@ DELIVERER = FunctionSpec(
     handler="functions.deliverer.handler.handler",
     settings=DelivererSettings,
     description="Deliveries queue: audiences, traits and erasures to each destination's tool",
-    tables=((tables.CONFIG, "read"), (tables.DELIVERIES, "read_write")),
+    tables=(
+        (tables.CONFIG, "read"),
+        (tables.DELIVERIES, "read_write"),
+        (tables.MEMBERS, "read"),  # a resync's pages
+        (tables.PROFILES, "read"),
+    ),
     # FIFO queues give Lambda at most 10 messages a batch; each carries up to 100 deliveries.
     queue=QueueSource(DELIVERIES_QUEUE, batch_size=10, sets_visibility=True),
+    sends_to=(DELIVERIES_QUEUE,),  # a resync's additions and next page
     destination_secrets="read",
     timeout_seconds=90,
 )

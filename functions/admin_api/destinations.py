@@ -24,7 +24,7 @@ from cdp.sharing.destinations import (
 )
 from cdp.storage.alarms import DestinationAlarms
 from cdp.storage.config import ConfigStore
-from cdp.storage.deliveries import STATES, DeliveryLog
+from cdp.storage.deliveries import STATES, DeliveryLog, DeliveryQueue, ResyncPage
 from cdp.storage.secrets import DestinationSecrets
 
 DestinationIdPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
@@ -70,6 +70,7 @@ def destination_routes(
     config: ConfigStore,
     secrets: DestinationSecrets,
     log: DeliveryLog,
+    queue: DeliveryQueue,
     alarms: DestinationAlarms | None,
     segments: Callable[[], list[str]],
     purposes: Sequence[str],
@@ -130,6 +131,33 @@ def destination_routes(
         if alarms is not None:
             alarms.delete(destination_id)
         return json_response(200, {"success": True, "deleted": destination_id})
+
+    @router.post(
+        "/destinations/<destination_id>/resync",
+        tags=["Destinations"],
+        summary="Send every member of its segments who granted its purpose again",
+    )
+    def resync_destination(destination_id: DestinationIdPath) -> Response[Any]:
+        """For a destination that was down, paused, or newly added: each segment it receives
+        is read page by page in the background, and every member who granted the purpose is
+        added to the segment's audience again. Nobody is removed."""
+        destination = stored(destination_id)
+        if not destination.enabled:
+            raise InvalidRequestError(
+                "enabled: the destination is paused; resume it first", {"enabled": "paused"}
+            )
+        started = iso(clock())
+        for segment_id in sorted(destination.audiences):
+            queue.send_resync(ResyncPage(destination_id, segment_id, started))
+        return json_response(
+            202,
+            {
+                "success": True,
+                "destination_id": destination_id,
+                "segments": sorted(destination.audiences),
+                "started_at": started,
+            },
+        )
 
     @router.get(
         "/destinations/<destination_id>/deliveries",

@@ -44,7 +44,7 @@ from cdp.storage import clients
 from cdp.storage.alarms import DestinationAlarms, destination_alarm_prefix
 from cdp.storage.audit import AuditLog
 from cdp.storage.config import BackfillProgress, ConfigStore
-from cdp.storage.deliveries import DeliveryLog
+from cdp.storage.deliveries import DeliveryLog, DeliveryQueue
 from cdp.storage.keys import KeyStore
 from cdp.storage.live import LiveLog
 from cdp.storage.members import MembershipIndex
@@ -145,6 +145,7 @@ def create_app(
     queue: TaskQueue,
     destination_secrets: DestinationSecrets,
     deliveries: DeliveryLog,
+    delivery_queue: DeliveryQueue,
     destination_alarms: DestinationAlarms | None = None,
     purposes: Sequence[str] = DEFAULT_PURPOSES,
     clock: Callable[[], datetime] = utc_now,
@@ -184,6 +185,7 @@ def create_app(
         config=config,
         secrets=destination_secrets,
         log=deliveries,
+        queue=delivery_queue,
         alarms=destination_alarms,
         segments=lambda: [item["id"] for item in config.definitions(SEGMENT)],
         purposes=purposes,
@@ -693,6 +695,7 @@ def _app() -> APIGatewayHttpResolver:
             settings.destination_secret_prefix, client=clients.secretsmanager()
         ),
         deliveries=DeliveryLog(settings.deliveries_table, client=client),
+        delivery_queue=DeliveryQueue(settings.deliveries_queue_url, client=clients.sqs()),
         destination_alarms=DestinationAlarms(
             destination_alarm_prefix(settings.destination_secret_prefix),
             settings.alarm_topic_arn,

@@ -1,9 +1,11 @@
 """Deliverer: the deliveries queue in (SQS FIFO, a destination's group of people per message
 group); each message's deliveries through the destination's connector to its tool; what
-became of them into the deliveries table and the destination's metrics."""
+became of them into the deliveries table and the destination's metrics. A resync's pages come
+through the same queue: each adds a page of a segment's members again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -16,16 +18,27 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.observability import NAMESPACE, end_of_init, powertools
 from cdp.runtime.settings import DelivererSettings
+from cdp.sharing.changes import traits_now
 from cdp.sharing.connectors import transport
 from cdp.sharing.delivering import deliver
-from cdp.sharing.destinations import DESTINATION, DestinationDefinition
+from cdp.sharing.destinations import DESTINATION, DestinationDefinition, resync
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
-from cdp.storage.deliveries import DeliveryLog, Tally, decode_deliveries, destination_of
+from cdp.storage.deliveries import (
+    DeliveryLog,
+    DeliveryQueue,
+    ResyncPage,
+    Tally,
+    decode_message,
+    destination_of,
+)
+from cdp.storage.members import MembershipIndex
+from cdp.storage.profiles import live_profiles
 from cdp.storage.secrets import secret
 
 logger, tracer, metrics = powertools("deliverer")
 MAX_WAIT_SECONDS = 12 * 3600  # SQS's longest visibility timeout
+RESYNC_PAGE = 500  # members a resync page adds (one query, five BatchGetItems)
 
 
 class RetryLaterError(Exception):
@@ -39,6 +52,15 @@ def _dependencies() -> tuple[DelivererSettings, ConfigStore, DeliveryLog]:
     # Eventually consistent: a changed destination takes effect within a second or so.
     config = ConfigStore(settings.config_table, client=client, consistent=False)
     return settings, config, DeliveryLog(settings.deliveries_table, client=client)
+
+
+@lru_cache(maxsize=1)
+def _resync_dependencies() -> tuple[MembershipIndex, DeliveryQueue]:
+    settings = _dependencies()[0]
+    return (
+        MembershipIndex(settings.members_table, client=clients.dynamodb()),
+        DeliveryQueue(settings.deliveries_queue_url, client=clients.sqs()),
+    )
 
 
 @lru_cache(maxsize=64)
@@ -55,10 +77,15 @@ def deliver_message(record: SQSRecord) -> None:
     destination_id = destination_of(record.attributes.message_group_id or "")
     stored = _destinations.get(destination_id)
     destination = DestinationDefinition.model_validate(stored) if stored else None
+    message = decode_message(record.body)
+    if isinstance(message, ResyncPage):
+        if destination is not None and destination.enabled:
+            resync_page(message, destination)
+        return
     tally = _tallies.setdefault(destination_id, Tally())
     has_secret = destination is not None and destination.has_secret
     attempt = deliver(
-        decode_deliveries(record.body),
+        message,
         destination,
         # Tools without one (SES: the function's own role) are given an empty secret.
         secret=_secret(settings.destination_secret_prefix + destination_id) if has_secret else str,
@@ -75,6 +102,30 @@ def deliver_message(record: SQSRecord) -> None:
             VisibilityTimeout=wait,
         )
         raise RetryLaterError(f"{destination_id}: the tool asked to wait {wait} s")
+
+
+def resync_page(page: ResyncPage, destination: DestinationDefinition) -> None:
+    """One page of a resync: its members who granted the purpose queued as additions, and the
+    next page after them (a page whose additions were queued and whose next page was not is
+    done again: additions are safe to repeat)."""
+    settings = _dependencies()[0]
+    index, queue = _resync_dependencies()
+    members, after = index.members(page.segment_id, limit=RESYNC_PAGE, after=page.after)
+    found = live_profiles(
+        settings.profiles_table, [m["profile_id"] for m in members], client=clients.dynamodb()
+    )
+    at = iso(utc_now())
+    additions = resync(
+        destination,
+        page.segment_id,
+        {pid: (profile.version, profile.to_state()) for pid, profile in found.items()},
+        at=at,
+        traits_of=lambda state: traits_now(dict(state), at),
+    )
+    queue.send(additions)
+    metrics.add_metric("ResyncAdditionsQueued", MetricUnit.Count, len(additions))
+    if after is not None:
+        queue.send_resync(replace(page, after=after))
 
 
 def _aws(service: str) -> Any:

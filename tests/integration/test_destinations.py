@@ -290,3 +290,43 @@ def test_each_destination_has_its_alarms_while_it_exists(
     admin_api(http_event("DELETE", "/v1/destinations/crm-hook", headers=bearer()))
     left = cloudwatch.describe_alarms(AlarmNamePrefix="test-destinations-crm-hook")
     assert left["MetricAlarms"] == []
+
+
+def test_a_resync_adds_every_member_who_granted_the_purpose(
+    admin_api: Handler,
+    collector: Handler,
+    pipeline: Callable[[], None],
+    deliver: Callable[[], list[dict[str, Any]]],
+    receiver: WebhookContract,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.deliverer import handler
+
+    monkeypatch.setattr(handler, "RESYNC_PAGE", 2)  # pages of two: three pages for five
+    put(admin_api, "/v1/segments/buyers", BUYERS)
+    # given buyers who were in the segment before the destination existed
+    for number in range(6):
+        granted = number != 3
+        send(collector, f"u{number}", identify("pro", granted, email=f"u{number}@example.com"))
+    pipeline()
+    put(admin_api, "/v1/destinations/crm-hook", {**HOOK, "secret": SECRET})
+    assert deliver() == []
+    assert receiver.received == []
+    # when the destination is resynced
+    answer = admin_api(
+        http_event("POST", "/v1/destinations/crm-hook/resync", body={}, headers=bearer())
+    )
+    assert answer["statusCode"] == 202, answer["body"]
+    for _ in range(10):
+        deliver()
+    # then the tool holds every buyer who granted marketing, and no one else
+    emails = {
+        email
+        for request in receiver.received
+        for item in request.json()["deliveries"]
+        for email in item["identifiers"]["emails"]
+    }
+    assert emails == {f"u{n}@example.com" for n in range(6) if n != 3}
+    assert all(audiences == {"Buyers"} for audiences in receiver.audiences.values())
+    assert len(receiver.audiences) == 5
+    assert receiver.violations == []

@@ -235,6 +235,8 @@ def _samples() -> dict[str, dict[str, Any]]:
             "body": {**DESTINATION, "name": "Our CRM", "secret": "a-new-secret-value"}},
         "DELETE /v1/destinations/{destination_id}": {
             "params": {"destination_id": OLD_DESTINATION["id"]}},
+        "POST /v1/destinations/{destination_id}/resync": {
+            "params": {"destination_id": "crm"}, "body": {}},
         "GET /v1/destinations/{destination_id}/deliveries": {
             "params": {"destination_id": "crm"}, "query": {"days": "30"}},
         # Forms and the preference center (browsers, write key)

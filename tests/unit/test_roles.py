@@ -67,6 +67,9 @@ def test_a_token_without_a_console_group_is_refused(groups: Any) -> None:
         ("DELETE", "/console/api/forms/household", "edit_forms"),
         ("POST", "/console/api/sources/shop-web/rotate", "manage_keys"),
         ("PUT", "/console/api/webhooks/mailer", "manage_keys"),
+        ("PUT", "/console/api/destinations/crm", "manage_destinations"),
+        ("POST", "/console/api/destinations/crm/resync", "manage_destinations"),
+        ("GET", "/console/api/destinations/crm/deliveries", "read_config"),
         ("GET", "/console/api/profiles/user_id:42/export", "export"),
         ("DELETE", "/console/api/profiles/user_id:42", "erase"),
         # what the console has no copy of asks what no role holds

@@ -22,7 +22,8 @@ ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")  # weakest first
 ABILITIES: dict[Role, tuple[str, ...]] = {
     "viewer": ("search", "view_masked", "read_config", "watch_live"),
     "editor": ("view_personal_data", "edit_segments", "edit_forms"),
-    "admin": ("manage_keys", "export", "erase", "read_audit"),
+    # Destinations send people's data to other tools: admins set them up.
+    "admin": ("manage_keys", "manage_destinations", "export", "erase", "read_audit"),
 }
 
 
@@ -42,7 +43,10 @@ class ConsoleUser:
 
     def require(self, ability: str) -> None:
         if not self.can(ability):
-            raise ForbiddenError(f"a {self.role} may not do this; ask an admin for the role")
+            article = "an" if self.role[0] in "aeiou" else "a"
+            raise ForbiddenError(
+                f"{article} {self.role} may not do this; ask an admin for the role"
+            )
 
 
 # The console's own copy of the Admin API and of the Privacy API's export and erasure: the same
@@ -57,6 +61,7 @@ _CHANGES = {
     "forms": "edit_forms",
     "sources": "manage_keys",
     "webhooks": "manage_keys",
+    "destinations": "manage_destinations",
 }
 
 

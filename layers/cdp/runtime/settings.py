@@ -112,6 +112,7 @@ class AdminApiSettings(FunctionSettings):
     deliveries_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
     destination_secret_prefix: str = Field(min_length=1)
+    deliveries_queue_url: str = Field(min_length=1)  # a resync's first pages
     # Where each destination's alarms go (the stack's alarm topic, set once it exists);
     # `cdp dev` and the tests make no alarms.
     alarm_topic_arn: str | None = Field(default=None, min_length=1)
@@ -131,6 +132,8 @@ class PublisherSettings(FunctionSettings):
 class DelivererSettings(FunctionSettings):
     config_table: str = Field(min_length=1)
     deliveries_table: str = Field(min_length=1)
+    members_table: str = Field(min_length=1)  # a resync reads the members of a segment
+    profiles_table: str = Field(min_length=1)  # ... and their profiles
     deliveries_queue_url: str = Field(min_length=1)
     destination_secret_prefix: str = Field(min_length=1)
     # connector -> the address that replaces the tool's own: the contract servers in tests

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -138,6 +138,37 @@ def identifiers(state: Mapping[str, Any] | None) -> Identifiers:
         elif kind == USER_ID:
             user_id = value
     return Identifiers(tuple(emails), tuple(phones), user_id)
+
+
+def resync(
+    destination: DestinationDefinition,
+    segment_id: str,
+    states: Mapping[str, tuple[int, Mapping[str, Any]]],
+    *,
+    at: str,
+    traits_of: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+) -> list[Delivery]:
+    """A resync's additions for a page of a segment's members (profile id -> version, state):
+    each member who granted the destination's purpose, added to the segment's audience again,
+    with their mapped traits, as if the tool had never heard of them. Nobody is removed: what
+    the tool holds beyond the members is not known here."""
+    found: list[Delivery] = []
+    for profile_id, (version, state) in sorted(states.items()):
+        found += [
+            delivery
+            for delivery in deliveries(
+                (),
+                profile_id=profile_id,
+                version=version,
+                at=at,
+                old=None,
+                new=state,
+                traits_now=traits_of(state),
+                destinations=[destination],
+            )
+            if delivery.segment_id == segment_id
+        ]
+    return found
 
 
 def deliveries(

@@ -36,7 +36,10 @@ def encode_deliveries(deliveries: Sequence[Delivery]) -> str:
 
 
 def decode_deliveries(body: str) -> list[Delivery]:
-    return [_delivery(item) for item in json.loads(body)]
+    found = decode_message(body)
+    if not isinstance(found, list):
+        raise ValueError("not a batch of deliveries")
+    return found
 
 
 def _plain(delivery: Delivery) -> dict[str, Any]:
@@ -56,6 +59,28 @@ def _delivery(item: dict[str, Any]) -> Delivery:
         ),
         **item,
     )
+
+
+@dataclass(frozen=True)
+class ResyncPage:
+    """A task on the deliveries queue: add the next page of a segment's members to a
+    destination's audience again (`after`: the last member done)."""
+
+    destination: str
+    segment_id: str
+    started: str
+    after: str | None = None
+
+    def encode(self) -> str:
+        return json.dumps({"resync": asdict(self)}, separators=(",", ":"))
+
+
+def decode_message(body: str) -> list[Delivery] | ResyncPage:
+    """A message of the deliveries queue: a batch of deliveries, or a resync task."""
+    data = json.loads(body)
+    if isinstance(data, dict):
+        return ResyncPage(**data["resync"])
+    return [_delivery(item) for item in data]
 
 
 def group_of(delivery: Delivery) -> str:
@@ -97,6 +122,17 @@ class DeliveryQueue:
             if answer.get("Failed"):
                 raise RuntimeError(f"{len(answer['Failed'])} delivery messages were not queued")
         return len(entries)
+
+    def send_resync(self, page: ResyncPage) -> None:
+        """In a group of its own per destination: a resync's pages run one after another,
+        beside the destination's deliveries."""
+        body = page.encode()
+        self.client.send_message(
+            QueueUrl=self.url,
+            MessageBody=body,
+            MessageGroupId=f"{page.destination}.resync",
+            MessageDeduplicationId=hashlib.sha256(body.encode()).hexdigest()[:64],
+        )
 
 
 def _dedup_id(deliveries: Sequence[Delivery]) -> str:

@@ -480,6 +480,16 @@ def _destinations(commands: Commands) -> None:
             say(f"  {error['at']} {error['kind']}: {error['message']}")
         return None
 
+    def resync(api: Api, a: argparse.Namespace) -> None:
+        answer = api.post(f"/v1/destinations/{a.id}/resync")
+        say(
+            f"destination {a.id}: every member of {', '.join(answer['segments']) or 'no segment'}"
+            " who granted its purpose is being added again (see `deliveries`)"
+        )
+
+    parser = _command(group, "resync", resync, "send every member of its segments again")
+    parser.add_argument("id")
+
     parser = _command(group, "deliveries", deliveries, "what a destination was sent, per day")
     parser.add_argument("id")
     parser.add_argument("--days", type=int, default=7)

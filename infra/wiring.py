@@ -225,6 +225,7 @@ PROFILE_BUILDER = FunctionSpec(
         (tables.SUPPRESSIONS, "read"),
     ),
     secrets=(SUPPRESSION_PEPPER,),
+    sends_to=(DELIVERIES_QUEUE,),  # the track events destinations receive
     stream=StreamSource(tables.EVENTS, batch_size=100, batching_window_seconds=1),
     memory_mb=1024,
     timeout_seconds=60,

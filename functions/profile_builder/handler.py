@@ -1,4 +1,5 @@
-"""Profile builder: the events table's stream in, merged profiles out."""
+"""Profile builder: the events table's stream in, merged profiles out; the track events that
+destinations receive queued for the deliverer."""
 
 from __future__ import annotations
 
@@ -15,19 +16,28 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.profiles.builder import build_profiles
+from cdp.profiles.builder import BuildOutcome, build_profiles
 from cdp.profiles.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import ProfileBuilderSettings
 from cdp.segments.definitions import in_force, settle
+from cdp.sharing.destinations import DESTINATION, DestinationDefinition, event_deliveries
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
+from cdp.storage.deliveries import DeliveryQueue
 from cdp.storage.profiles import ProfileStore
 from cdp.storage.streams import hold_back, read_event_records
 from cdp.storage.suppressions import SuppressionList
 
 logger, tracer, metrics = powertools("profile_builder")
+
+
+@lru_cache(maxsize=1)
+def _queue() -> DeliveryQueue:
+    return DeliveryQueue(
+        ProfileBuilderSettings.from_env().deliveries_queue_url, client=clients.sqs()
+    )
 
 
 @lru_cache(maxsize=1)
@@ -44,6 +54,35 @@ def _dependencies() -> tuple[ProfileStore, ConfigStore, IdentityLimits, Suppress
         limits,
         SuppressionList.from_settings(settings, client=client),
     )
+
+
+def _forward(outcome: BuildOutcome, config: ConfigStore) -> None:
+    """The events destinations receive (read at the version `in_force` read: no extra read),
+    queued once the profiles are written. If the queue cannot take them, the records are not
+    retried (their profiles are written: a retry would be a replay, and send nothing); the
+    events not forwarded are counted."""
+    stored = config.as_last_read(DESTINATION)
+    if not any(item.get("events") for item in stored):
+        return
+    destinations = [DestinationDefinition.model_validate(item) for item in stored]
+    found = [
+        delivery
+        for profile, applied in outcome.applied
+        for delivery in event_deliveries(
+            profile.profile_id,
+            profile.to_state(),
+            [event.message for event in applied],
+            destinations,
+        )
+    ]
+    if not found:
+        return
+    try:
+        _queue().send(found)
+        metrics.add_metric("EventsForwarded", MetricUnit.Count, len(found))
+    except Exception as error:  # the profiles are written; say what was lost, and why
+        metrics.add_metric("EventsNotForwarded", MetricUnit.Count, len(found))
+        logger.error("events not forwarded", count=len(found), error=type(error).__name__)
 
 
 @metrics.log_metrics
@@ -64,6 +103,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         clock=utc_now,
     )
     settle(store, outcome.written, definitions, config, utc_now())
+    _forward(outcome, config)
     failures = {**unreadable, **held, **outcome.failures}
     metrics.add_metric("EventsApplied", MetricUnit.Count, outcome.events_applied)
     metrics.add_metric("ProfilesWritten", MetricUnit.Count, outcome.profiles_written)

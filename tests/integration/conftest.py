@@ -65,15 +65,17 @@ def quarantined(dynamodb: Any, table: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def profile_builder(
-    table_names: dict[str, str],
+    table_names: dict[str, str], queues: dict[str, str]
 ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     """The profile builder's Lambda handler, as deployed, on moto tables."""
     from functions.profile_builder import handler
 
     handler._dependencies.cache_clear()
+    handler._queue.cache_clear()
     clients.dynamodb.cache_clear()
     yield lambda event: handler.handler(event, LambdaContext())
     handler._dependencies.cache_clear()
+    handler._queue.cache_clear()
     clients.dynamodb.cache_clear()
 
 

@@ -330,3 +330,61 @@ def test_a_resync_adds_every_member_who_granted_the_purpose(
     assert all(audiences == {"Buyers"} for audiences in receiver.audiences.values())
     assert len(receiver.audiences) == 5
     assert receiver.violations == []
+
+
+def test_the_events_a_destination_names_are_sent_once_for_people_who_granted_it(
+    admin_api: Handler,
+    collector: Handler,
+    profile_builder: Handler,
+    pipeline: Callable[[], None],
+    deliver: Callable[[], list[dict[str, Any]]],
+    receiver: WebhookContract,
+    table_names: dict[str, str],
+) -> None:
+    from tests.integration.conftest import TableStream
+
+    put(admin_api, "/v1/segments/buyers", BUYERS)
+    put(
+        admin_api,
+        "/v1/destinations/crm-hook",
+        {**HOOK, "events": {"Order Completed": "purchase", "Signed Up": ""}, "secret": SECRET},
+    )
+    send(collector, "ada", identify("free", marketing=True))
+    send(collector, "bob", identify("free", marketing=False, email="bob@example.com"))
+    pipeline()
+    deliver()
+    receiver.reset()
+    # when both buy, and Ada also views a page
+    order = {"type": "track", "event": "Order Completed", "properties": {"revenue": 42.5}}
+    events = TableStream(table_names["EVENTS_TABLE"])
+    send(collector, "ada", order, {"type": "track", "event": "Product Viewed"})
+    send(collector, "bob", order)
+    batch = events.new_records()
+    assert profile_builder(batch) == {"batchItemFailures": []}
+    # and the same stream records come again (Lambda redelivers)
+    assert profile_builder(batch) == {"batchItemFailures": []}
+    assert deliver() == []
+    # then the tool heard of Ada's order once, by the name it knows, and of nothing else
+    sent = [item for request in receiver.received for item in request.json()["deliveries"]]
+    assert [(item["kind"], item["event"], item["properties"]) for item in sent] == [
+        ("event", "purchase", {"revenue": 42.5})
+    ]
+    assert sent[0]["identifiers"]["emails"] == ["ada@example.com"]
+    assert receiver.violations == []
+
+
+def test_a_tool_that_takes_no_events_is_not_given_any(admin_api: Handler) -> None:
+    put(admin_api, "/v1/segments/buyers", BUYERS)
+    meta = {
+        "id": "ads",
+        "name": "Ads",
+        "connector": "meta",
+        "purpose": "marketing",
+        "settings": {"api_version": "21.0"},
+        "events": {"Order Completed": ""},
+    }
+    answer = admin_api(http_event("PUT", "/v1/destinations/ads", body=meta, headers=bearer()))
+    assert answer["statusCode"] == 400, answer["body"]
+    assert json.loads(answer["body"])["fields"] == {
+        "events": "Meta Custom Audiences does not take events"
+    }

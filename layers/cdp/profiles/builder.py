@@ -17,6 +17,7 @@ from typing import Protocol
 
 from cdp.profiles.computed import ComputedTraitDefinition
 from cdp.profiles.identity import IdentityLimits, identities_of
+from cdp.profiles.profile import Profile
 from cdp.profiles.resolution import Known, Plan, batch_identities, plan_batch
 from cdp.profiles.timeline import StreamEvent
 from cdp.segments.conditions import CompiledSegment
@@ -37,6 +38,9 @@ class ProfileWriter(Protocol):
 class BuildOutcome:
     failures: dict[str, Exception] = field(default_factory=dict)  # record id -> why
     written: list[str] = field(default_factory=list)  # ids of the profiles written
+    # Each profile written, as written, with the events applied to it now (not replays): what
+    # destinations that receive events are sent.
+    applied: list[tuple[Profile, list[StreamEvent]]] = field(default_factory=list)
     profiles_written: int = 0
     events_applied: int = 0
     merges: int = 0
@@ -88,6 +92,10 @@ def build_profiles(
                 continue
             outcome.profiles_written += 1
             outcome.written.append(plan.profile.profile_id)
+            now_applied = set(plan.applied)
+            outcome.applied.append(
+                (plan.profile, [event for event in plan.events if event.record_id in now_applied])
+            )
             outcome.events_applied += len(plan.applied)
             outcome.merges += len(plan.absorbed)
         pending = sorted(retry, key=lambda event: event.sequence)

@@ -82,6 +82,7 @@ class ProfileBuilderSettings(FunctionSettings):
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
+    deliveries_queue_url: str = Field(min_length=1)  # the track events destinations receive
     suppressions_table: str = Field(min_length=1)
     suppression_pepper_name: str = Field(min_length=1)
     # Profiles with no sign of life for this long are deleted (DynamoDB TTL).

@@ -67,6 +67,12 @@ class DestinationDefinition(BaseModel):
     traits: dict[str, Name] = Field(
         default_factory=dict, max_length=100, description="trait -> the tool's field for it"
     )
+    events: dict[Name, Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="track event -> its name at the tool (empty: the same name); each such "
+        "event of a person who granted the purpose is sent as it arrives",
+    )
     has_secret: bool = Field(
         default=False, description="read only: whether the destination's secret is set"
     )
@@ -116,6 +122,8 @@ def check_destination(
         raise DestinationError("audiences", f"{tool.title} does not take audiences")
     if definition.traits and "traits" not in tool.kinds:
         raise DestinationError("traits", f"{tool.title} does not take traits")
+    if definition.events and "event" not in tool.kinds:
+        raise DestinationError("events", f"{tool.title} does not take events")
 
 
 def secret_name(destination_id: str) -> str:
@@ -138,6 +146,45 @@ def identifiers(state: Mapping[str, Any] | None) -> Identifiers:
         elif kind == USER_ID:
             user_id = value
     return Identifiers(tuple(emails), tuple(phones), user_id)
+
+
+def event_deliveries(
+    profile_id: str,
+    state: Mapping[str, Any],
+    messages: Iterable[Mapping[str, Any]],
+    destinations: Sequence[DestinationDefinition],
+) -> list[Delivery]:
+    """The track events destinations receive, of one person whose profile (as just written)
+    holds these newly applied messages: each destination that names the event, if the person
+    has granted its purpose. A message applied again (a replay) is not among them, and its
+    delivery id is the same, so nothing is sent twice for one message."""
+    wanted = [d for d in destinations if d.enabled and d.events and _granted(state, d.purpose)]
+    if not wanted:
+        return []
+    who = identifiers(state)
+    found: list[Delivery] = []
+    for message in messages:
+        name = message.get("event")
+        if message.get("type") != "track" or not isinstance(name, str):
+            continue
+        for destination in wanted:
+            if name not in destination.events:
+                continue
+            basis = f"{message.get('messageId')}|{destination.id}|event"
+            properties = message.get("properties")
+            found.append(
+                Delivery(
+                    id=hashlib.sha256(basis.encode()).hexdigest()[:32],
+                    destination=destination.id,
+                    kind="event",
+                    profile_id=profile_id,
+                    identifiers=who,
+                    at=str(message.get("timestamp") or message.get("receivedAt") or ""),
+                    event=destination.events[name] or name,
+                    properties=properties if isinstance(properties, dict) else {},
+                )
+            )
+    return found
 
 
 def resync(

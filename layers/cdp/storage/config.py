@@ -45,6 +45,15 @@ class ConfigStore:
                 self._cache[kind] = self._query(kind)
         return version, {kind: self._cache[kind] for kind in kinds}
 
+    def as_last_read(self, kind: str) -> list[dict[str, Any]]:
+        """The definitions of `kind` at the version the last `current` read, without reading
+        the version again (for a second kind in the same invocation)."""
+        if self._version is None:
+            return self.definitions(kind)
+        if kind not in self._cache:
+            self._cache[kind] = self._query(kind)
+        return self._cache[kind]
+
     def definitions(self, kind: str) -> list[dict[str, Any]]:
         return self.current(kind)[1][kind]
 

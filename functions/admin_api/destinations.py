@@ -21,6 +21,7 @@ from cdp.sharing.destinations import (
     DestinationDefinition,
     DestinationError,
     check_destination,
+    newly_synced,
 )
 from cdp.storage.alarms import DestinationAlarms
 from cdp.storage.config import ConfigStore
@@ -100,13 +101,19 @@ def destination_routes(
             check_destination(definition, segments=segments(), purposes=purposes)
         except DestinationError as error:
             raise InvalidRequestError(str(error), {error.field: error.message}) from None
-        before = config.get(DESTINATION, destination_id)
+        found = config.get(DESTINATION, destination_id)
+        before = DestinationDefinition.model_validate(found) if found else None
         if body.secret is not None:
             secrets.put(destination_id, body.secret)
-        definition.has_secret = body.secret is not None or bool(before and before.get("has_secret"))
-        config.put(DESTINATION, destination_id, definition.model_dump(mode="json"), at=iso(clock()))
+        definition.has_secret = body.secret is not None or bool(before and before.has_secret)
+        now = iso(clock())
+        config.put(DESTINATION, destination_id, definition.model_dump(mode="json"), at=now)
         if alarms is not None:
             alarms.put(destination_id, definition.name)
+        # The publisher sends changes only: who is already in a segment the destination now
+        # receives is added by a resync.
+        for segment_id in newly_synced(before, definition):
+            queue.send_resync(ResyncPage(destination_id, segment_id, now))
         return definition
 
     @router.get("/destinations", tags=["Destinations"], summary="Every destination")

@@ -5,9 +5,11 @@ through the same queue: each adds a page of a segment's members again."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -15,13 +17,18 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.runtime.clock import iso, utc_now
+from cdp.runtime.clock import iso, parse, utc_now
 from cdp.runtime.observability import NAMESPACE, end_of_init, powertools
 from cdp.runtime.settings import DelivererSettings
 from cdp.sharing.changes import traits_now
 from cdp.sharing.connectors import transport
 from cdp.sharing.delivering import deliver
-from cdp.sharing.destinations import DESTINATION, DestinationDefinition, resync
+from cdp.sharing.destinations import (
+    DESTINATION,
+    RESYNC_SETTLE_SECONDS,
+    DestinationDefinition,
+    resync,
+)
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.deliveries import (
@@ -79,6 +86,11 @@ def deliver_message(record: SQSRecord) -> None:
     destination = DestinationDefinition.model_validate(stored) if stored else None
     message = decode_message(record.body)
     if isinstance(message, ResyncPage):
+        # Until every publisher knows the destination as it is, entries may still be missed.
+        settled = parse(message.started) + timedelta(seconds=RESYNC_SETTLE_SECONDS)
+        wait = (settled - utc_now()).total_seconds()
+        if wait > 0:
+            _wait(record, settings.deliveries_queue_url, wait, f"{destination_id}: a resync")
         if destination is not None and destination.enabled:
             resync_page(message, destination)
         return
@@ -95,13 +107,16 @@ def deliver_message(record: SQSRecord) -> None:
         base_url=settings.connector_endpoints.get(destination.connector) if destination else None,
     )
     if attempt.retry_after is not None:
-        wait = min(MAX_WAIT_SECONDS, max(1, round(attempt.retry_after)))
-        clients.sqs().change_message_visibility(
-            QueueUrl=settings.deliveries_queue_url,
-            ReceiptHandle=record.receipt_handle,
-            VisibilityTimeout=wait,
-        )
-        raise RetryLaterError(f"{destination_id}: the tool asked to wait {wait} s")
+        _wait(record, settings.deliveries_queue_url, attempt.retry_after, destination_id)
+
+
+def _wait(record: SQSRecord, queue_url: str, seconds: float, what: str) -> NoReturn:
+    """The message comes back after `seconds` (its visibility), and holds back its group."""
+    wait = min(MAX_WAIT_SECONDS, max(1, math.ceil(seconds)))
+    clients.sqs().change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=wait
+    )
+    raise RetryLaterError(f"{what}: waits {wait} s")
 
 
 def resync_page(page: ResyncPage, destination: DestinationDefinition) -> None:

@@ -5,7 +5,8 @@ each destination must hear queued for the deliverer."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +26,12 @@ from cdp.runtime.settings import PublisherSettings
 from cdp.segments.history import DayTally
 from cdp.sharing.changes import changes, traits_now
 from cdp.sharing.connectors.base import Delivery
-from cdp.sharing.destinations import DESTINATION, DestinationDefinition, deliveries
+from cdp.sharing.destinations import (
+    DESTINATION,
+    DESTINATIONS_MAX_AGE,
+    DestinationDefinition,
+    deliveries,
+)
 from cdp.storage import clients
 from cdp.storage.bus import EventBus
 from cdp.storage.config import ConfigStore
@@ -37,7 +43,16 @@ logger, tracer, metrics = powertools("publisher")
 _days = DayTally()  # the batch's entries and exits, written once per day
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 _outbox: list[Delivery] = []  # the batch's deliveries, queued once at its end
-_destinations: list[DestinationDefinition] | None = None  # read once per batch, when needed
+
+
+@dataclass
+class _Recent:
+    """The destinations as read at most DESTINATIONS_MAX_AGE seconds ago (monotonic): one read
+    every ten seconds per warm function, not one per batch. A destination's newly received
+    segments are resynced once that has passed (`cdp.sharing.destinations`)."""
+
+    read_at: float = float("-inf")
+    destinations: list[DestinationDefinition] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,7 @@ class _Dependencies:
     links: IdentityLinks
     config: ConfigStore
     queue: DeliveryQueue
+    recent: _Recent = field(default_factory=_Recent)
 
 
 @lru_cache(maxsize=1)
@@ -64,11 +80,13 @@ def _dependencies() -> _Dependencies:
 
 
 def _destinations_now() -> list[DestinationDefinition]:
-    global _destinations  # noqa: PLW0603 (per batch, like the tally)
-    if _destinations is None:
-        stored = _dependencies().config.definitions(DESTINATION)
-        _destinations = [DestinationDefinition.model_validate(item) for item in stored]
-    return _destinations
+    found = _dependencies()
+    now = time.monotonic()
+    if now - found.recent.read_at >= DESTINATIONS_MAX_AGE:
+        stored = found.config.definitions(DESTINATION)
+        found.recent.destinations = [DestinationDefinition.model_validate(d) for d in stored]
+        found.recent.read_at = now
+    return found.recent.destinations
 
 
 def _state(image: dict[str, Any]) -> dict[str, Any] | None:
@@ -132,8 +150,6 @@ def publish_record(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    global _destinations  # noqa: PLW0603
-    _destinations = None
     metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
     response = process_partial_response(
         event=event,

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from cdp.runtime import clock
+from cdp.sharing.destinations import RESYNC_SETTLE_SECONDS
 from cdp.storage import clients
 from tests.contracts.server import Answer
 from tests.contracts.webhook import WebhookContract
@@ -118,10 +121,17 @@ def get(admin_api: Handler, path: str) -> dict[str, Any]:
     return result
 
 
+def settle() -> None:
+    """Past the wait of a resync (until every publisher knows the destination as saved)."""
+    clock.advance(timedelta(seconds=RESYNC_SETTLE_SECONDS + 1))
+
+
 @pytest.fixture
 def hooked(admin_api: Handler) -> dict[str, Any]:
     put(admin_api, "/v1/segments/buyers", BUYERS)
-    return put(admin_api, "/v1/destinations/crm-hook", {**HOOK, "secret": SECRET})
+    saved = put(admin_api, "/v1/destinations/crm-hook", {**HOOK, "secret": SECRET})
+    settle()
+    return saved
 
 
 def test_entries_withdrawal_and_erasure_reach_the_tool_in_order(
@@ -309,14 +319,13 @@ def test_a_resync_adds_every_member_who_granted_the_purpose(
         granted = number != 3
         send(collector, f"u{number}", identify("pro", granted, email=f"u{number}@example.com"))
     pipeline()
+    # when the destination is made (which resyncs what it receives), and resynced again
     put(admin_api, "/v1/destinations/crm-hook", {**HOOK, "secret": SECRET})
-    assert deliver() == []
-    assert receiver.received == []
-    # when the destination is resynced
     answer = admin_api(
         http_event("POST", "/v1/destinations/crm-hook/resync", body={}, headers=bearer())
     )
     assert answer["statusCode"] == 202, answer["body"]
+    settle()
     for _ in range(10):
         deliver()
     # then the tool holds every buyer who granted marketing, and no one else
@@ -388,3 +397,26 @@ def test_a_tool_that_takes_no_events_is_not_given_any(admin_api: Handler) -> Non
     assert json.loads(answer["body"])["fields"] == {
         "events": "Meta Custom Audiences does not take events"
     }
+
+
+def test_a_resync_waits_until_every_publisher_knows_the_destination(
+    admin_api: Handler,
+    collector: Handler,
+    pipeline: Callable[[], None],
+    deliver: Callable[[], list[dict[str, Any]]],
+    receiver: WebhookContract,
+    queues: dict[str, str],
+) -> None:
+    put(admin_api, "/v1/segments/buyers", BUYERS)
+    send(collector, "ada", identify("pro", marketing=True))
+    pipeline()
+    # when the destination is made, its segments' members are not read at once
+    put(admin_api, "/v1/destinations/crm-hook", {**HOOK, "secret": SECRET})
+    [waiting] = deliver()
+    assert waiting["itemIdentifier"]
+    assert receiver.received == []
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queues["DELIVERIES_QUEUE_URL"],
+        AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"

@@ -4,8 +4,8 @@ kept as definitions (the config table, `kind` = `destination`) and changed witho
 A destination names its connector (`cdp.sharing.connectors`), the consent purpose it serves,
 which segments it receives as audiences (segment id -> the audience's name on the tool's
 side), which traits (trait -> the tool's field) and the connector's settings. Its secret (API
-key, token) is never part of the definition: Secrets Manager keeps it under the name
-`secret_name(id)`, and the definition only says whether one is set.
+key, token) is never part of the definition: Secrets Manager keeps it
+(`cdp.storage.secrets.DestinationSecrets`), and the definition only says whether one is set.
 
 `deliveries` turns what the publisher saw change about a person into what each destination
 must hear, and is where consent per destination is kept. The tool should have the person in
@@ -39,7 +39,11 @@ if TYPE_CHECKING:
 DESTINATION = "destination"
 PHONE = "phone"
 CONNECTORS = ("mailchimp", "hubspot", "braze", "meta", "ga4", "ses", "webhook")
-SECRET_PREFIX = "cdp/destinations/"  # noqa: S105 (a name, not a secret)
+# How old the destinations the publisher works with may be (it reads them once per this many
+# seconds); a resync waits this long and a little more before its first page, so that it adds
+# whoever entered a segment while the publisher did not know the destination yet.
+DESTINATIONS_MAX_AGE = 10.0
+RESYNC_SETTLE_SECONDS = 15
 
 DestinationId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -101,11 +105,12 @@ def check_destination(
     definition: DestinationDefinition, *, segments: Iterable[str], purposes: Sequence[str]
 ) -> None:
     """Raises `DestinationError` for what would not work: an unknown connector, settings the
-    connector does not take, audiences of segments that do not exist, or what the tool
-    cannot receive."""
+    connector does not take, audiences of segments that do not exist or that the connector
+    refuses with these settings (its optional `audience_refusal`), or what the tool cannot
+    receive."""
     tool = connector(definition.connector)
     try:
-        tool.settings.model_validate(definition.settings)
+        settings = tool.settings.model_validate(definition.settings)
     except ValidationError as error:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
@@ -115,9 +120,13 @@ def check_destination(
     if definition.purpose not in purposes:
         raise DestinationError("purpose", f"not a purpose of this platform; one of {purposes}")
     known = set(segments)
-    for segment_id in definition.audiences:
+    refusal = getattr(tool, "audience_refusal", None)
+    for segment_id, audience in definition.audiences.items():
         if segment_id not in known:
             raise DestinationError(f"audiences.{segment_id}", "no segment has this id")
+        reason = refusal(audience, settings) if refusal is not None else None
+        if reason:
+            raise DestinationError(f"audiences.{segment_id}", reason)
     if definition.audiences and "audience_add" not in tool.kinds:
         raise DestinationError("audiences", f"{tool.title} does not take audiences")
     if definition.traits and "traits" not in tool.kinds:
@@ -126,8 +135,14 @@ def check_destination(
         raise DestinationError("events", f"{tool.title} does not take events")
 
 
-def secret_name(destination_id: str) -> str:
-    return f"{SECRET_PREFIX}{destination_id}"
+def newly_synced(before: DestinationDefinition | None, after: DestinationDefinition) -> list[str]:
+    """The segments a saved destination receives now and did not before (all of them for a
+    new or resumed one): what a resync must add, since the publisher only sends changes."""
+    if not after.enabled:
+        return []
+    if before is None or not before.enabled:
+        return sorted(after.audiences)
+    return sorted(set(after.audiences) - set(before.audiences))
 
 
 def load_destinations(stored: Iterable[Mapping[str, Any]]) -> list[DestinationDefinition]:

@@ -103,6 +103,16 @@ def test_entries_exits_traits_and_events_reach_ga(ga: Ga4Contract) -> None:
     assert ga.violations == []
 
 
+def test_an_addition_sends_the_traits_it_carries(ga: Ga4Contract) -> None:
+    # An addition carries the person's mapped traits, and no traits delivery goes with it.
+    outcomes = deliver(ga, [delivery(1, "audience_add", traits={"plan": "pro", "_seen": "x"})])
+
+    assert outcomes == {0: Outcome.delivered()}
+    assert ga.groups(client_id("p1")) == {"vip_customers"}
+    assert ga.user_properties[client_id("p1")] == {"plan": "pro"}  # _seen: a name GA reserves
+    assert ga.violations == []
+
+
 def test_what_a_request_holds() -> None:
     (request,) = CONNECTOR.requests(
         [delivery(1, "audience_add"), delivery(2, "traits", traits={"plan": "pro"})],

@@ -138,7 +138,8 @@ class Connector(Protocol):
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
         """One outcome per delivery `request` carries, in its order.
 
-        Two optional methods, which the deliverer looks for:
+        Optional methods, which the deliverer (and, for the last, the destination's check)
+        looks for:
         - `follow_ups(request, response) -> list[Request]`, for a connector whose calls depend
           on an earlier answer (HubSpot: list memberships by the record ids its contacts call
           answers with): the calls to send next, carrying the same deliveries; each delivery
@@ -147,7 +148,10 @@ class Connector(Protocol):
           request carries, or whose kind is not in `kinds` (GA4: the Measurement Protocol has
           no deletion call; an event name GA reserves), in words for the people who watch the
           destination, without the person's identifiers. None: the deliverer's own words (a
-          kind the tool has no call for; no identifier it matches people by)."""
+          kind the tool has no call for; no identifier it matches people by).
+        - `audience_refusal(audience, settings) -> str | None`: why a destination with these
+          settings cannot have this audience (Meta: one its erasures would not reach), so
+          the definition is refused before anything is sent. None: it can."""
         ...
 
 

@@ -21,7 +21,8 @@ What each delivery becomes, one request per person holding up to 25 events (GA's
   listing the segments: a user property holds one value of at most 36 characters, and a
   connector only sees changes, never the whole membership; events keep each entry and exit
   with its time. Build the audience in GA from `join_group` with that `group_id`, excluding
-  people whose later `leave_group` has it.
+  people whose later `leave_group` has it. An addition's traits (it carries the person's mapped
+  traits, and no traits delivery goes with it) are sent as user properties with its event.
 - `traits`: `user_properties` (the destination's field mapping gives GA's names: at most 24
   characters, letters, digits and underscores, not reserved; other names are left out), values
   cut to 36 characters; None is sent as a null value (the SDKs clear a property so; the
@@ -335,10 +336,14 @@ def _batches(deliveries: Sequence[Delivery], positions: Sequence[int]) -> list[_
         event = _event(delivery, micros)
         if event is None:
             continue
-        if not batches[-1].takes_event():
+        carried = (
+            _user_properties(delivery.traits, micros) if delivery.kind == "audience_add" else {}
+        )
+        if not batches[-1].takes_event() or not batches[-1].takes_properties(list(carried)):
             batches.append(_Batch())
         batches[-1].events.append(event)
         batches[-1].event_positions.append(position)
+        batches[-1].properties.update(carried)
     return [batch for batch in batches if batch]
 
 

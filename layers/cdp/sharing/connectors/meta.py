@@ -13,7 +13,9 @@ e-mail addresses and phone numbers.
   is left out). A delivery with no usable key is carried by no request (skipped).
 - **Erasure.** Meta has no call to delete a person: an erased person is removed from every
   custom audience in `audience_ids` (and from the delivery's audience, if it names one). The
-  erasure is carried by each of these removals.
+  erasure is carried by each of these removals. So a destination's audiences must be among
+  its `audience_ids` (`audience_refusal`: the definition is refused otherwise); keep an
+  audience there after the destination stops writing to it, while people may be in it.
 - **Traits and events** are not taken (Meta's Conversions API is another product): `kinds`
   says so, and the destination's definition is refused if it maps traits.
 
@@ -167,6 +169,17 @@ class MetaCustomAudiences:
                 call.people.add(delivery.profile_id)
         calls.extend(open_calls.values())
         return _requests(calls, deliveries, settings, secret, base_url)
+
+    def audience_refusal(self, audience: str, settings: ConnectorSettings) -> str | None:
+        """An audience must be among `audience_ids`, the audiences an erasure removes people
+        from: else the erased would stay in it."""
+        assert isinstance(settings, MetaSettings)
+        if audience in settings.audience_ids:
+            return None
+        return (
+            "not in settings.audience_ids, the audiences an erased person is removed from "
+            "(Meta has no call to delete a person): list it there"
+        )
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
         answer = _json(response.body)

@@ -83,8 +83,9 @@ BACKFILL_QUEUE = QueueSpec("Backfill", "BACKFILL_QUEUE_URL")
 # Sweeps a few minutes after each erasure (the message is sent with a delay).
 ERASURE_QUEUE = QueueSpec("Erasure", "ERASURE_QUEUE_URL", visibility_timeout_seconds=300)
 # What each destination must hear, in order per destination and person (cdp.storage.deliveries).
-# A message whose tool keeps refusing is tried for about a day (the tool's waits between),
-# then kept in the dead-letter queue for `cdp destinations redrive`.
+# A message whose tool keeps asking to wait (or does not answer) is tried 24 times over about
+# four and a half hours (a backoff doubling to 15 minutes, or the tool's longer waits), then
+# kept in the dead-letter queue for `cdp redrive`.
 DELIVERIES_QUEUE = QueueSpec(
     "Deliveries",
     "DELIVERIES_QUEUE_URL",
@@ -143,6 +144,16 @@ class QueueSource:
 
 
 @dataclass(frozen=True)
+class AwsPermission:
+    """AWS calls a function makes beyond its tables, queues and secrets, on resources of the
+    stack's account and region named by `resource` (`contact-list/*`)."""
+
+    service: str
+    actions: tuple[str, ...]
+    resource: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     handler: str
@@ -158,6 +169,7 @@ class FunctionSpec:
     publishes_events: bool = False
     secrets: tuple[SecretSpec, ...] = ()
     destination_secrets: Literal["read", "manage"] | None = None
+    permissions: tuple[AwsPermission, ...] = ()
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
     reads_metrics: bool = False  # the functions' own metrics, from CloudWatch
     imports: bool = False  # triggered by files in the import bucket
@@ -337,6 +349,14 @@ DELIVERER = FunctionSpec(
     queue=QueueSource(DELIVERIES_QUEUE, batch_size=10, sets_visibility=True),
     sends_to=(DELIVERIES_QUEUE,),  # a resync's additions and next page
     destination_secrets="read",
+    # The Amazon SES connector keeps contacts in the account's contact lists.
+    permissions=(
+        AwsPermission(
+            "ses",
+            ("ses:CreateContact", "ses:UpdateContact", "ses:DeleteContact"),
+            "contact-list/*",
+        ),
+    ),
     timeout_seconds=90,
 )
 

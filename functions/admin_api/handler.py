@@ -40,6 +40,7 @@ from cdp.segments.conditions import (
     segments_reading,
     segments_using,
 )
+from cdp.sharing.destinations import DESTINATION, destinations_receiving
 from cdp.storage import clients
 from cdp.storage.alarms import DestinationAlarms, destination_alarm_prefix
 from cdp.storage.audit import AuditLog
@@ -323,6 +324,12 @@ def _segment_routes(
         if users:
             raise InvalidRequestError(
                 f"segment {segment_id!r} is used by {', '.join(sorted(users))}; change those first"
+            )
+        receiving = destinations_receiving(segment_id, config.definitions(DESTINATION))
+        if receiving:
+            raise InvalidRequestError(
+                f"segment {segment_id!r} is sent to destination {', '.join(receiving)}; "
+                "take it out of their audiences first"
             )
         config.delete(SEGMENT, segment_id)
         backfill(segment_id)  # every member leaves: segment.exited events and the index follow

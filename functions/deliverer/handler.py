@@ -45,6 +45,7 @@ from cdp.storage.secrets import secret
 
 logger, tracer, metrics = powertools("deliverer")
 MAX_WAIT_SECONDS = 12 * 3600  # SQS's longest visibility timeout
+BACKOFF_CAP_SECONDS = 900
 RESYNC_PAGE = 500  # members a resync page adds (one query, five BatchGetItems)
 
 
@@ -107,7 +108,12 @@ def deliver_message(record: SQSRecord) -> None:
         base_url=settings.connector_endpoints.get(destination.connector) if destination else None,
     )
     if attempt.retry_after is not None:
-        _wait(record, settings.deliveries_queue_url, attempt.retry_after, destination_id)
+        # The tool's wait, and at least a backoff that doubles with each receive (5 s, 10 s,
+        # ... 15 min): the queue's 24 receives span about four and a half hours.
+        receives = int(record.attributes.approximate_receive_count or 1)
+        backoff = min(BACKOFF_CAP_SECONDS, 5 * 2 ** (receives - 1))
+        wait = max(attempt.retry_after, backoff)
+        _wait(record, settings.deliveries_queue_url, wait, destination_id)
 
 
 def _wait(record: SQSRecord, queue_url: str, seconds: float, what: str) -> NoReturn:

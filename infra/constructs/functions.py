@@ -292,6 +292,27 @@ class FunctionFactory(Construct):
             self.secrets.secret(secret).grant_read(function)
         if spec.destination_secrets is not None:
             self._grant_destination_secrets(function, spec.destination_secrets)
+        for permission in spec.permissions:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=list(permission.actions),
+                    resources=[
+                        Stack.of(self).format_arn(
+                            service=permission.service,
+                            resource=permission.resource,
+                            arn_format=ArnFormat.NO_RESOURCE_NAME,
+                        )
+                    ],
+                )
+            )
+            assert function.role is not None
+            acknowledge(
+                function.role,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{permission.service}:"
+                f"<AWS::Region>:<AWS::AccountId>:{permission.resource}]",
+                "the connector's calls name the list in the destination's settings, which "
+                "people set after the deployment",
+            )
         if spec.imports:
             bucket = self.storage.import_bucket
             # Read the files and write progress, rejects and continue markers beside them.

@@ -759,3 +759,18 @@ def test_the_console_signs_people_in_with_cognito_and_its_routes_need_a_token(
     }
     assert signed_in
     assert {key for key, kind in routes.items() if kind == "JWT"} == signed_in
+
+
+def test_the_deliverer_may_keep_ses_contacts_and_nothing_else_of_ses(template: Template) -> None:
+    ses = [
+        statement
+        for statement in statements_of(template, "deliverer")
+        if any(str(action).startswith("ses:") for action in statement["Action"])
+    ]
+    [statement] = ses
+    assert sorted(statement["Action"]) == [
+        "ses:CreateContact",
+        "ses:DeleteContact",
+        "ses:UpdateContact",
+    ]
+    assert "contact-list/*" in json.dumps(statement["Resource"])

@@ -21,6 +21,7 @@ HOOK = {
     "connector": "webhook",
     "purpose": "marketing",
     "settings": {"url": "https://hooks.example.com/hooks/cdp"},
+    "traits": {"plan": "plan"},
     "secret_env": "CRM_HOOK_SECRET",
 }
 
@@ -63,6 +64,11 @@ def test_destinations_are_applied_from_files_with_their_secret_from_the_environm
     # a second run changes nothing
     assert cli(api_url, "apply", str(file)) == 0
     assert "= destination crm-hook: unchanged" in capsys.readouterr().out
+
+    # a trait mapping taken out of the file is a change
+    file.write_text(json.dumps([{**HOOK, "traits": {}}]))
+    assert cli(api_url, "apply", str(file), "--dry-run") == 0
+    assert "~ destination crm-hook" in capsys.readouterr().out
 
     # paused, then listed as such; resumed
     assert cli(api_url, "pause", "crm-hook") == 0

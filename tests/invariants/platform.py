@@ -29,6 +29,7 @@ from infra.wiring import (
     FunctionSpec,
     shared_environment,
 )
+from tests.contracts.webhook import WebhookContract
 from tests.reliability.conftest import (
     SIGN_IN_URL,
     Pipeline,
@@ -66,13 +67,28 @@ def destination_rules() -> dict[str, tuple[str, list[dict[str, Any]]]]:
     return found
 
 
+TOOL_SECRET = "invariants-tool-secret"  # the destination's, shared with its receiver
+
+
+@lru_cache(maxsize=1)
+def receiver() -> WebhookContract:
+    """A webhook receiver that runs as long as the process does (a thread)."""
+    contract = WebhookContract(TOOL_SECRET)
+    _running.append(contract.running())  # held: a context dropped would stop the server
+    _running[-1].__enter__()
+    return contract
+
+
+_running: list[Any] = []
+
+
 def clear_caches() -> None:
     """Forget every warm function's state, as new Lambda instances would."""
     import importlib
 
     for spec in FUNCTIONS:
         module = importlib.import_module(spec.handler.rpartition(".")[0])
-        for cache in ("_app", "_dependencies", "_eraser"):
+        for cache in ("_app", "_dependencies", "_eraser", "_queue", "_resync_dependencies"):
             if hasattr(module, cache):
                 getattr(module, cache).cache_clear()
     for factory in (clients.dynamodb, clients.sqs, clients.events, clients.s3):
@@ -115,6 +131,9 @@ class Platform:
                     Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
                 )
             destinations[name] = (purpose, url)
+        # The tool a destination sends to: the signed webhook's receiver, one per process.
+        os.environ["CONNECTOR_ENDPOINTS"] = json.dumps({"webhook": receiver().url})
+        receiver().reset()
         signin, console_token = console_sign_in()
         os.environ.update({"SIGN_IN_URL": SIGN_IN_URL, "CONSOLE_CLIENT_ID": signin.client_id})
         clear_caches()
@@ -153,6 +172,7 @@ class Platform:
             built, published = self.stack.pipeline.run()
             tasks = self._drain_queue("BACKFILL_QUEUE_URL", SPECS["segment_backfill"])
             tasks += self._drain_queue("ERASURE_QUEUE_URL", SPECS["erasure_sweep"])
+            tasks += self._drain_queue("DELIVERIES_QUEUE_URL", SPECS["deliverer"])
             if not (built or published or tasks):
                 break
         for name, (_, url) in self.destinations.items():
@@ -191,11 +211,13 @@ class Platform:
         sqs = self.sqs
         url = self.queues[env]
         handled = 0
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        while messages := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages"):
             records = [
                 {"messageId": m["MessageId"], "body": m["Body"],
                  "receiptHandle": m["ReceiptHandle"], "eventSource": "aws:sqs",
-                 "attributes": {}, "messageAttributes": {}}
+                 "attributes": m.get("Attributes", {}), "messageAttributes": {}}
                 for m in messages
             ]  # fmt: skip
             assert self.stack.functions.invoke(spec, {"Records": records}) == {

@@ -9,7 +9,8 @@ unmerges and erasures. After every step:
 - one person per profile: no profile joins two people (but for a mistaken merge not yet
   undone), and no placeholder is ever an identity;
 - consent: a destination receives a person only with its purpose granted, once more to say
-  it was withdrawn, and nothing after;
+  it was withdrawn, and nothing after; a destination's tool holds each person in exactly the
+  audiences of their segments while they grant its purpose, and in none otherwise;
 - explain equals membership;
 - erasure: no table holds an erased person's identifiers, in any form.
 
@@ -35,7 +36,7 @@ from cdp.profiles.identity import split_identity
 from cdp.runtime import clock
 from infra.wiring import FUNCTIONS, resource_env_vars
 from tests.invariants.model import PLACEHOLDERS, Model, Person
-from tests.invariants.platform import Platform, clear_caches
+from tests.invariants.platform import TOOL_SECRET, Platform, clear_caches, receiver
 
 PEOPLE = 3
 PURPOSES = ("marketing", "analytics")
@@ -87,14 +88,25 @@ class Promises(RuleBasedStateMachine):
         self.unmerged = 0  # unmerges done
         self.withdrawn: list[tuple[str, str]] = []  # (user id, purpose) withdrawn this step
         self.checked_deliveries = 0
+        self.synced: set[str] = set()  # the segments the tool's destination receives
         for path, body in (
             ("/v1/forms/household", FORM),
             ("/v1/webhooks/mailer", {"source": "mailer", "format": "generic",
                                      "secret": WEBHOOK_SECRET, "signature_header": "X-Sig",
                                      "mapping": {"events": "events", "email": "to",
                                                  "event": "kind", "id": "id"}}),
+            ("/v1/destinations/tool", self._tool()),
         ):  # fmt: skip
             assert self.platform.admin("PUT", path, body).status == 200
+
+    def _tool(self) -> dict[str, Any]:
+        """A destination for marketing (the signed webhook), receiving each segment defined
+        so far as an audience of the same name in capitals."""
+        return {
+            "id": "tool", "name": "Tool", "connector": "webhook", "purpose": "marketing",
+            "settings": {"url": "https://tool.example/hooks/cdp"}, "secret": TOOL_SECRET,
+            "audiences": {segment: segment.upper() for segment in sorted(self.synced)},
+        }  # fmt: skip
 
     def teardown(self) -> None:
         clock._offset = self.started_at
@@ -290,11 +302,18 @@ class Promises(RuleBasedStateMachine):
         body = {"id": segment, "name": segment, **SEGMENTS[segment]}
         assert self.platform.admin("PUT", f"/v1/segments/{segment}", body).status == 200
         self.segments.add(segment)
+        self.synced.add(segment)  # the tool receives it from now on (a resync adds who is in)
+        assert self.platform.admin("PUT", "/v1/destinations/tool", self._tool()).status == 200
 
     @precondition(lambda self: self.segments)
     @rule(index=st.integers(0, 100))
     def delete_segment(self, index: int) -> None:
         segment = sorted(self.segments)[index % len(self.segments)]
+        refused = self.platform.admin("DELETE", f"/v1/segments/{segment}")
+        assert refused.status == 400, "deleted while a destination receives it"
+        # the tool keeps the audience as it was; the destination no longer keeps it current
+        self.synced.discard(segment)
+        assert self.platform.admin("PUT", "/v1/destinations/tool", self._tool()).status == 200
         assert self.platform.admin("DELETE", f"/v1/segments/{segment}").status == 200
         self.segments.discard(segment)
 
@@ -387,6 +406,7 @@ class Promises(RuleBasedStateMachine):
         self.a_destination_hears_a_person_only_with_its_purpose()
         self.explain_equals_membership()
         self.each_segments_days_add_up_to_its_members()
+        self.the_tool_holds_each_person_where_consent_and_segments_say()
 
     def each_message_is_stored_and_counted_once(self) -> None:
         stored = [(i["pk"]["S"], i["sk"]["S"]) for i in self.platform.items("EVENTS_TABLE")]
@@ -429,6 +449,19 @@ class Promises(RuleBasedStateMachine):
             ]  # fmt: skip
             assert notices, f"the {purpose} destination never heard that {user_id} withdrew"
         self.withdrawn.clear()
+
+    def the_tool_holds_each_person_where_consent_and_segments_say(self) -> None:
+        """The destination's tool, applying what it was sent, holds each person in the
+        audiences of the segments they are in if they granted marketing, and in none
+        otherwise (a profile merged away is left out: the person lives on in another)."""
+        tool = receiver()
+        assert tool.violations == []
+        for profile in self._profiles():
+            granted = profile.get("consent", {}).get("marketing", {}).get("state") == "granted"
+            expected = {s.upper() for s in profile["segments"] if s in self.synced}
+            kept_current = {s.upper() for s in self.synced}
+            held = tool.audiences.get(profile["profile_id"], set()) & kept_current
+            assert held == (expected if granted else set()), (profile["profile_id"], held)
 
     def each_segments_days_add_up_to_its_members(self) -> None:
         """Entries less exits, over every day kept, are the members: no change counted twice,
@@ -489,6 +522,13 @@ def platform_environment(
     # table_names: the secrets, once (Powertools caches them for the whole process)
     for name in ("ERASURE_SWEEP_DELAY_SECONDS",):
         monkeypatch.setenv(name, "0")
+    # One process is every warm function here: destinations are read fresh, and a resync
+    # need not wait for other publishers to learn of one.
+    from functions.deliverer import handler as deliverer
+    from functions.publisher import handler as publisher
+
+    monkeypatch.setattr(publisher, "DESTINATIONS_MAX_AGE", 0.0)
+    monkeypatch.setattr(deliverer, "RESYNC_SETTLE_SECONDS", 0)
     for name in {name for spec in FUNCTIONS for name in resource_env_vars(spec)}:
         monkeypatch.setenv(name, os.environ.get(name, "unset"))  # restored afterwards
     _session["dynamodb"] = dynamodb

@@ -198,20 +198,23 @@ def test_an_erasure_the_tool_has_no_call_for_is_written_down_with_its_reason(
     assert erasure["message"] == "Fake has no deletion call: delete the person in Fake"
 
 
-@pytest.mark.parametrize(
-    "destination",
-    [None, DESTINATION.model_copy(update={"enabled": False})],
-    ids=["deleted", "paused"],
-)
-def test_a_deleted_or_paused_destination_hears_nothing(
-    monkeypatch: pytest.MonkeyPatch, destination: DestinationDefinition | None
-) -> None:
-    _, tally, tool = run(
-        monkeypatch, [delivery("audience_add"), delivery("erase", number=2)], [], destination
-    )
+def test_a_deleted_destination_hears_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    deliveries = [delivery("audience_add"), delivery("erase", number=2)]
+    _, tally, tool = run(monkeypatch, deliveries, [], None)
     assert tool.calls == 0
     assert tally.counts["skipped"] == 2
     assert [e["outcome"] for e in tally.erasures] == ["skipped"]
+
+
+def test_a_paused_destination_hears_only_erasures(monkeypatch: pytest.MonkeyPatch) -> None:
+    paused = DESTINATION.model_copy(update={"enabled": False})
+    deliveries = [delivery("audience_add"), delivery("erase", number=2)]
+    answers = [[Outcome.delivered()], [Outcome.delivered()]]  # the erasure's two calls
+    _, tally, tool = run(monkeypatch, deliveries, answers, paused)
+    assert tool.calls == 2
+    assert tally.counts["skipped"] == 1
+    assert tally.counts["delivered"] == 1
+    assert [e["outcome"] for e in tally.erasures] == ["delivered"]
 
 
 def test_a_secret_the_tool_cannot_be_called_with_fails_the_deliveries_without_retrying(

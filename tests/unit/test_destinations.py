@@ -72,7 +72,7 @@ def test_the_tool_holds_the_person_exactly_where_consent_and_segments_say(
     old = None
     for version, new in enumerate(history, start=1):
         sent = step(old, new, version)
-        assert all(d.destination == "mailer" for d in sent), "a paused destination hears nothing"
+        assert all(d.destination == "mailer" for d in sent), "a paused one hears no changes"
         granted = new["consent"]["marketing"]["state"] == "granted"
         if not granted and (old is None or old["consent"]["marketing"]["state"] != "granted"):
             assert sent == [], "nothing is sent for a person who has not granted the purpose"
@@ -96,7 +96,11 @@ def test_the_tool_holds_the_person_exactly_where_consent_and_segments_say(
             assert set(delivery.audiences_now) == audiences
         old = new
     erasure = step(old, None, len(history) + 1, erased=True)
-    assert [d.kind for d in erasure] == ["erase"]
+    # an erasure reaches paused destinations too
+    assert sorted((d.destination, d.kind) for d in erasure) == [
+        ("mailer", "erase"),
+        ("paused", "erase"),
+    ]
     assert erasure[0].identifiers.emails == ("ada@example.com",)
 
 

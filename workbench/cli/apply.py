@@ -25,6 +25,9 @@ class Kind:
     # A file may name an environment variable holding the definition's secret (`secret_env`):
     # sent, never shown, when the definition changes or has no secret yet.
     has_secret: bool = False
+    # Fields compared whole (a key taken out of the file is a change), not only as far as the
+    # file speaks of them.
+    whole: tuple[str, ...] = ()
 
     def current(self, api: Api, definition_id: str) -> dict[str, Any] | None:
         status, answer = api.send("GET", f"{self.path}/{definition_id}")
@@ -45,7 +48,14 @@ class Kind:
 SEGMENTS = Kind("segment", "/v1/segments", "id", "segment")
 FORMS = Kind("form", "/v1/forms", "id", None)
 COMPUTED = Kind("computed trait", "/v1/computed-traits", "id", None)
-DESTINATIONS = Kind("destination", "/v1/destinations", "id", None, has_secret=True)
+DESTINATIONS = Kind(
+    "destination",
+    "/v1/destinations",
+    "id",
+    None,
+    has_secret=True,
+    whole=("settings", "audiences", "traits", "events"),
+)
 
 
 def load(paths: list[str]) -> list[dict[str, Any]]:
@@ -84,7 +94,7 @@ def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool 
             raise CliError(f"a {kind.name} needs its {kind.key!r}")
         secret = _secret(definition) if kind.has_secret else None
         current = kind.current(api, definition_id)
-        deployed = _as_written(current, definition) if current is not None else None
+        deployed = _as_written(current, definition, kind.whole) if current is not None else None
         missing_secret = secret is not None and not (current or {}).get("has_secret")
         if deployed == definition and not missing_secret:
             print(f"= {kind.name} {definition_id}: unchanged")
@@ -129,11 +139,16 @@ def _secret(definition: dict[str, Any]) -> str | None:
     return value
 
 
-def _as_written(deployed: Any, wanted: Any) -> Any:
+def _as_written(deployed: Any, wanted: Any, whole: tuple[str, ...] = ()) -> Any:
     """The deployed definition, limited to what the file speaks of (fields the file leaves
-    out keep their defaults), at every depth: equal to the file when nothing is to change."""
+    out keep their defaults), at every depth but for the `whole` fields: equal to the file
+    when nothing is to change."""
     if isinstance(deployed, dict) and isinstance(wanted, dict):
-        return {k: _as_written(deployed[k], v) for k, v in wanted.items() if k in deployed}
+        return {
+            k: deployed[k] if k in whole else _as_written(deployed[k], v)
+            for k, v in wanted.items()
+            if k in deployed
+        }
     if isinstance(deployed, list) and isinstance(wanted, list) and len(deployed) == len(wanted):
         return [_as_written(d, w) for d, w in zip(deployed, wanted, strict=True)]
     return deployed

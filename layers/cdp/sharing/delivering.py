@@ -53,10 +53,15 @@ def deliver(
     now_iso: str,
     base_url: str | None = None,
 ) -> Attempt:
-    if destination is None or not destination.enabled:
-        reason = "the destination was deleted" if destination is None else "it is paused"
-        _skip_all(deliveries, tally, now_iso, reason)
+    if destination is None:
+        _skip_all(deliveries, tally, now_iso, "the destination was deleted")
         return Attempt()
+    if not destination.enabled:
+        # Only erasures reach a paused destination (see cdp.sharing.destinations).
+        _skip_all([d for d in deliveries if d.kind != "erase"], tally, now_iso, "it is paused")
+        deliveries = [d for d in deliveries if d.kind == "erase"]
+        if not deliveries:
+            return Attempt()
     tool = connector(destination.connector)
     settings = tool.settings.model_validate(destination.settings)
     found = _outcomes(

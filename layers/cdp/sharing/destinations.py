@@ -14,9 +14,10 @@ none otherwise; each change sends the difference:
 - nothing is sent for a person who has not granted the purpose;
 - when they withdraw it, they are removed from every audience of the destination at once,
   and nothing more is sent; when they grant it, they are added to the audiences they are in;
-- an erasure reaches every destination that may have heard of the person, whatever the
-  consent, with the deletion call of the tool where it has one.
-A paused destination receives nothing; a resync brings it up to date when it is resumed.
+- an erasure reaches every destination, whatever the consent and paused or not (whether a
+  tool heard of the person is not kept), with the deletion call of the tool where it has one.
+A paused destination receives nothing else; a resync adds its segments' members when it is
+resumed.
 """
 
 from __future__ import annotations
@@ -135,6 +136,11 @@ def check_destination(
         raise DestinationError("events", f"{tool.title} does not take events")
 
 
+def destinations_receiving(segment_id: str, stored: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The destinations that receive the segment as an audience (it may not be deleted)."""
+    return sorted(item["id"] for item in stored if segment_id in item.get("audiences", {}))
+
+
 def newly_synced(before: DestinationDefinition | None, after: DestinationDefinition) -> list[str]:
     """The segments a saved destination receives now and did not before (all of them for a
     new or resumed one): what a resync must add, since the publisher only sends changes."""
@@ -152,7 +158,10 @@ def load_destinations(stored: Iterable[Mapping[str, Any]]) -> list[DestinationDe
 def identifiers(state: Mapping[str, Any] | None) -> Identifiers:
     """The identifiers destinations match people by, from a profile's state."""
     emails, phones, user_id = [], [], None
-    for key in sorted((state or {}).get("identities", {})):
+    identities = (state or {}).get("identities", {})
+    # Oldest first (then by value): a tool keyed by the first e-mail address keeps its
+    # contact when the person gains another address.
+    for key in sorted(identities, key=lambda key: (str(identities[key]), key)):
         kind, value = split_identity(key)
         if kind == EMAIL:
             emails.append(value)
@@ -256,7 +265,9 @@ def deliveries(
     change = _Change(profile_id, version, at, old, new, traits_now, changed_traits, erased)
     found: list[Delivery] = []
     for destination in destinations:
-        if destination.enabled:
+        # A paused destination hears nothing, but an erasure: the person's right does not
+        # wait for someone to resume it.
+        if destination.enabled or erased:
             found.extend(change.for_destination(destination))
     return found
 

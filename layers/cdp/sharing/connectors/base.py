@@ -163,6 +163,15 @@ def json_body(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def json_object(body: bytes) -> dict[str, Any]:
+    """An answer's (or a request's) JSON object; {} for no body, no JSON, or no object."""
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def retry_after(response: Response, default: float) -> float:
     """The seconds a `Retry-After` header asks for (a number of seconds), or `default`."""
     try:

@@ -38,7 +38,6 @@ https://www.braze.com/docs/api/api_limits/, https://www.braze.com/docs/api/error
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -56,6 +55,7 @@ from cdp.sharing.connectors.base import (
     Response,
     by_status,
     json_body,
+    json_object,
     retry_after,
     same_for_all,
 )
@@ -143,7 +143,7 @@ class Braze:
         return found
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
-        answer = _json(response.body)
+        answer = json_object(response.body)
         message = str(answer.get("message") or "")
         if response.status == 429:
             text = message or "rate limited"
@@ -269,7 +269,7 @@ def _minor_errors(request: Request, errors: Any) -> list[Outcome]:
     outcomes = [Outcome.delivered()] * len(request.deliveries)
     if not isinstance(errors, list) or not errors:
         return outcomes
-    sent = _json(request.body or b"")
+    sent = json_object(request.body or b"")
     attributes = len(sent.get("attributes", []))
     sizes = {"attributes": attributes, "events": len(sent.get("events", []))}
     offsets = {"attributes": 0, "events": attributes}
@@ -304,14 +304,6 @@ def _error_text(answer: Mapping[str, Any]) -> str:
         details = "; ".join(str(error) for error in errors[:5])
         return f"{message}: {details}" if message else details
     return message
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 CONNECTOR = Braze()

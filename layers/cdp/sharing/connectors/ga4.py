@@ -71,6 +71,7 @@ from cdp.sharing.connectors.base import (
     same_for_all,
     sha256_hex,
 )
+from cdp.sharing.connectors.batching import per_person
 
 HOSTS = {"global": "https://www.google-analytics.com", "eu": "https://region1.google-analytics.com"}
 COLLECT = "/mp/collect"
@@ -238,11 +239,8 @@ class GoogleAnalytics4:
         path = VALIDATE if settings.validate_only else COLLECT
         query = urlencode({"measurement_id": settings.measurement_id, "api_secret": secret})
         url = f"{(base_url or HOSTS[settings.region]).rstrip('/')}{path}?{query}"
-        people: dict[str, list[int]] = {}
-        for position, delivery in enumerate(deliveries):
-            people.setdefault(delivery.profile_id, []).append(position)
         found: list[Request] = []
-        for positions in people.values():
+        for positions in per_person(deliveries):
             first = deliveries[positions[0]]
             who: dict[str, Any] = {"client_id": client_id(first.profile_id)}
             user_ids = [deliveries[p].identifiers.user_id for p in positions]

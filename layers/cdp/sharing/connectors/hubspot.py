@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from cdp.sharing.connectors.base import (
@@ -60,9 +60,11 @@ from cdp.sharing.connectors.base import (
     Response,
     by_status,
     json_body,
+    json_object,
     retry_after,
     same_for_all,
 )
+from cdp.sharing.connectors.batching import Plan, waves
 
 API = "https://api.hubapi.com"
 BATCH_LIMIT = 100  # inputs per batch upsert and batch read call
@@ -102,14 +104,6 @@ class _Memberships(Request):
     records: tuple[str, ...] = ()
 
 
-@dataclass
-class _Plan:
-    step: Step
-    email: str
-    positions: list[int] = field(default_factory=list)
-    deliveries: list[Delivery] = field(default_factory=list)
-
-
 class HubSpot:
     """The secret is a private app's access token (sent as a bearer token).
     `Delivery.audience` is a HubSpot list id (the ILS `listId` of a `MANUAL` or `SNAPSHOT`
@@ -135,7 +129,12 @@ class HubSpot:
         root = (base_url or API).rstrip("/")
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
         found: list[Request] = []
-        for wave in _waves(deliveries):
+        # Consecutive additions and traits are one contact input, consecutive removals one
+        # read input.
+        planned: list[list[Plan[Step]]] = waves(
+            deliveries, lambda d: _STEP.get(d.kind), merging=("contact", "leave")
+        )
+        for wave in planned:
             for step in ("contact", "leave"):
                 plans = [plan for plan in wave if plan.step == step]
                 for start in range(0, len(plans), BATCH_LIMIT):
@@ -151,7 +150,7 @@ class HubSpot:
         return found
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
-        answer = _json(response.body)
+        answer = json_object(response.body)
         whole = _by_status(request, response, answer)
         if whole is not None:
             return whole
@@ -184,7 +183,7 @@ class HubSpot:
         settles those deliveries by their outcomes."""
         if not isinstance(request, _Contacts) or not 200 <= response.status < 300:
             return []
-        answer = _json(response.body)
+        answer = json_object(response.body)
         records = _records(request, answer)
         refused = _refused(request, answer)
         changes: dict[str, list[tuple[int, str]]] = {}
@@ -216,33 +215,7 @@ class HubSpot:
         return found
 
 
-def _waves(deliveries: Sequence[Delivery]) -> list[list[_Plan]]:
-    """Each person's deliveries as steps (consecutive additions and traits are one contact
-    input, consecutive removals one read input), the n-th step of every person in the n-th
-    wave: calls of one wave concern different people, a person's later step is in a later
-    wave."""
-    steps: dict[str, list[_Plan]] = {}
-    waves: list[list[_Plan]] = []
-    for position, delivery in enumerate(deliveries):
-        email = delivery.identifiers.emails[0].lower() if delivery.identifiers.emails else ""
-        step = _STEP.get(delivery.kind)
-        if not email or step is None:
-            continue
-        mine = steps.setdefault(email, [])
-        if mine and mine[-1].step == step and step != "erase":
-            plan = mine[-1]
-        else:
-            plan = _Plan(step, email)
-            if len(waves) == len(mine):
-                waves.append([])
-            waves[len(mine)].append(plan)
-            mine.append(plan)
-        plan.positions.append(position)
-        plan.deliveries.append(delivery)
-    return waves
-
-
-def _contacts(plans: list[_Plan], root: str, headers: Mapping[str, str]) -> _Contacts:
+def _contacts(plans: list[Plan[Step]], root: str, headers: Mapping[str, str]) -> _Contacts:
     step = plans[0].step
     carried = [
         (position, plan.email, delivery)
@@ -306,7 +279,7 @@ def _property(value: Any) -> str:
 
 def _inputs(request: _Contacts) -> list[str]:
     """The addresses of the request's inputs, in order (an upsert's trace ids are indexes)."""
-    return [str(item.get("id", "")) for item in _json(request.body or b"").get("inputs", [])]
+    return [str(item.get("id", "")) for item in json_object(request.body or b"").get("inputs", [])]
 
 
 def _records(request: _Contacts, answer: Mapping[str, Any]) -> dict[str, str]:
@@ -377,14 +350,6 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value if item is not None]
     return []
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        found = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 CONNECTOR = HubSpot()

@@ -36,7 +36,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -52,6 +52,7 @@ from cdp.sharing.connectors.base import (
     json_body,
     same_for_all,
 )
+from cdp.sharing.connectors.batching import Plan, waves
 
 BATCH_LIMIT = 500  # members per batch subscribe/update call, as the reference says
 EVENT_NAME_LENGTH = (2, 30)  # "Must be 2-30 characters in length"
@@ -90,14 +91,6 @@ class _Call(Request):
     emails: tuple[str, ...] = ()
 
 
-@dataclass
-class _Plan:
-    step: Step
-    email: str
-    positions: list[int] = field(default_factory=list)
-    deliveries: list[Delivery] = field(default_factory=list)
-
-
 class Mailchimp:
     """The secret is a Mailchimp API key (`<key>-<data centre>`), sent with HTTP basic
     authentication. `Delivery.audience` is a tag name on the settings' list; the field
@@ -125,7 +118,8 @@ class Mailchimp:
         token = base64.b64encode(f"cdp:{secret}".encode()).decode()
         headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
         found: list[Request] = []
-        for wave in _waves(deliveries):
+        planned: list[list[Plan[Step]]] = waves(deliveries, _step, merging=("member", "untag"))
+        for wave in planned:
             members = [plan for plan in wave if plan.step == "member"]
             for start in range(0, len(members), BATCH_LIMIT):
                 found.append(_batch(members[start : start + BATCH_LIMIT], root, headers, settings))
@@ -176,29 +170,12 @@ def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
 
 
-def _waves(deliveries: Sequence[Delivery]) -> list[list[_Plan]]:
-    """Each person's deliveries as steps (consecutive additions and traits merged into one
-    member), the n-th step of every person in the n-th wave: calls of one wave concern
-    different people, and a person's later step is always in a later wave."""
-    steps: dict[str, list[_Plan]] = {}
-    waves: list[list[_Plan]] = []
-    for position, delivery in enumerate(deliveries):
-        email = delivery.identifiers.emails[0].lower() if delivery.identifiers.emails else ""
-        step = _STEP.get(delivery.kind)
-        if not email or step is None or (step == "event" and not _takes_event(delivery)):
-            continue
-        mine = steps.setdefault(email, [])
-        if mine and mine[-1].step == step and step in ("member", "untag"):
-            plan = mine[-1]
-        else:
-            plan = _Plan(step, email)
-            if len(waves) == len(mine):
-                waves.append([])
-            waves[len(mine)].append(plan)
-            mine.append(plan)
-        plan.positions.append(position)
-        plan.deliveries.append(delivery)
-    return waves
+def _step(delivery: Delivery) -> Step | None:
+    """What a delivery is to the member (consecutive additions and traits are one member of one
+    batch, consecutive removals one tags call); None for an event Mailchimp would refuse."""
+    if delivery.kind == "event" and not _takes_event(delivery):
+        return None
+    return _STEP.get(delivery.kind)
 
 
 def _takes_event(delivery: Delivery) -> bool:
@@ -207,7 +184,7 @@ def _takes_event(delivery: Delivery) -> bool:
 
 
 def _batch(
-    plans: list[_Plan], root: str, headers: Mapping[str, str], settings: MailchimpSettings
+    plans: list[Plan[Step]], root: str, headers: Mapping[str, str], settings: MailchimpSettings
 ) -> _Call:
     members = []
     for plan in plans:
@@ -242,7 +219,7 @@ def _batch(
     )
 
 
-def _single(plan: _Plan, root: str, headers: Mapping[str, str]) -> _Call:
+def _single(plan: Plan[Step], root: str, headers: Mapping[str, str]) -> _Call:
     member = f"{root}/members/{subscriber_hash(plan.email)}"
     body: dict[str, Any] | None = None
     if plan.step == "untag":

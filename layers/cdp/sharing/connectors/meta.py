@@ -66,6 +66,7 @@ from cdp.sharing.connectors.base import (
     Response,
     by_status,
     json_body,
+    json_object,
     retry_after,
     same_for_all,
     sha256_hex,
@@ -182,7 +183,7 @@ class MetaCustomAudiences:
         )
 
     def outcomes(self, request: Request, response: Response) -> list[Outcome]:
-        answer = _json(response.body)
+        answer = json_object(response.body)
         error = answer.get("error")
         if isinstance(error, dict):
             return same_for_all(request, _error_outcome(error, response))
@@ -332,21 +333,13 @@ def _invalid_entries(request: Request, samples: Any) -> list[Outcome]:
         samples = dict.fromkeys((str(sample) for sample in samples), "invalid entry")
     if not isinstance(samples, dict) or not samples:
         return outcomes
-    rows = _json(request.body or b"").get("payload", {}).get("data", [])
+    rows = json_object(request.body or b"").get("payload", {}).get("data", [])
     for index, row in enumerate(rows[: len(outcomes)]):
         values = row if isinstance(row, list) else [row]
         reasons = [str(samples[value]) for value in values if value and value in samples]
         if reasons:
             outcomes[index] = Outcome("failed", f"invalid entry: {reasons[0]}")
     return outcomes
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 CONNECTOR = MetaCustomAudiences()

@@ -83,6 +83,7 @@ from cdp.sharing.connectors.base import (
     json_body,
     same_for_all,
 )
+from cdp.sharing.connectors.batching import per_person
 
 CREATE = "sesv2:CreateContact"
 UPDATE = "sesv2:UpdateContact"
@@ -171,12 +172,10 @@ class AmazonSes:
     ) -> list[Request]:
         if not isinstance(settings, SesSettings):
             raise TypeError("the SES connector takes SesSettings")
-        people: dict[str, list[int]] = {}
-        for position, delivery in enumerate(deliveries):
-            if delivery.identifiers.emails and delivery.kind in self.kinds:
-                people.setdefault(delivery.profile_id, []).append(position)
         found: list[Request] = []
-        for positions in people.values():
+        for positions in per_person(
+            deliveries, lambda d: bool(d.identifiers.emails) and d.kind in self.kinds
+        ):
             contact = _Contact()
             for position in positions:
                 delivery = deliveries[position]

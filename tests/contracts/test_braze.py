@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from cdp.sharing.connectors.base import Delivery, DeliveryKind, Identifiers, Outcome, Response
 from cdp.sharing.connectors.braze import CONNECTOR, BrazeSettings
-from cdp.sharing.connectors.transport import send
 from tests.contracts.braze import BLOCKLISTED, BrazeServer
+from tests.contracts.driving import drive
 from tests.contracts.server import Answer
 
 KEY = "braze-rest-key"
@@ -54,13 +54,9 @@ def deliver(
     server: BrazeServer, deliveries: Sequence[Delivery], settings_: BrazeSettings = SETTINGS
 ) -> list[Outcome | None]:
     """Each delivery's outcome (None: carried by no request), sending as the deliverer does."""
-    outcomes: list[Outcome | None] = [None] * len(deliveries)
-    for request in CONNECTOR.requests(deliveries, settings_, KEY, base_url=server.url):
-        answered = CONNECTOR.outcomes(request, send(request))
-        for position, outcome in zip(request.deliveries, answered, strict=True):
-            assert outcomes[position] is None, "a delivery is carried once"
-            outcomes[position] = outcome
-    return outcomes
+    driven = drive(CONNECTOR, deliveries, settings_, KEY, server.url)
+    assert all(len(found) <= 1 for found in driven.outcomes), "a delivery is carried once"
+    return driven.settled()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cdp.sharing.connectors import transport
 from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome, Request
 from cdp.sharing.connectors.ga4 import CONNECTOR, SKIP_REASONS, Ga4Settings, client_id
+from tests.contracts.driving import drive
 from tests.contracts.ga4 import Ga4Contract
 from tests.contracts.server import Answer
 
@@ -61,11 +62,7 @@ def deliver(
     ga: Ga4Contract, deliveries: Sequence[Delivery], config: Ga4Settings = SETTINGS
 ) -> dict[int, Outcome]:
     """Sends every request in order; each carried delivery's outcome by its position."""
-    found: dict[int, Outcome] = {}
-    for request in CONNECTOR.requests(deliveries, config, SECRET, base_url=ga.url):
-        outcomes = CONNECTOR.outcomes(request, transport.send(request))
-        found.update(zip(request.deliveries, outcomes, strict=True))
-    return found
+    return drive(CONNECTOR, deliveries, config, SECRET, ga.url).by_position()
 
 
 def sent(request: Request) -> Any:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cdp.sharing.connectors import hubspot
 from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome, Request
 from cdp.sharing.connectors.transport import send
+from tests.contracts.driving import drive, message, states
 from tests.contracts.hubspot import (
     DYNAMIC_LIST_ID,
     LIST_ID,
@@ -55,30 +56,8 @@ def run(
 ) -> tuple[list[Request], list[Outcome | None]]:
     """What the deliverer does: every request in order, each followed at once by the calls
     its answer makes possible, whose outcomes settle the deliveries they carry."""
-    pending = hubspot.CONNECTOR.requests(deliveries, SETTINGS, secret, contract.url)
-    sent: list[Request] = []
-    outcomes: list[Outcome | None] = [None] * len(deliveries)
-    while pending:
-        request = pending.pop(0)
-        sent.append(request)
-        response = send(request)
-        answers = hubspot.CONNECTOR.outcomes(request, response)
-        then = hubspot.CONNECTOR.follow_ups(request, response)
-        later = {position for follow_up in then for position in follow_up.deliveries}
-        for position, outcome in zip(request.deliveries, answers, strict=True):
-            if position not in later:
-                outcomes[position] = outcome
-        pending[:0] = then
-    return sent, outcomes
-
-
-def states(outcomes: Sequence[Outcome | None]) -> list[str | None]:
-    return [outcome.state if outcome else None for outcome in outcomes]
-
-
-def message(outcome: Outcome | None) -> str:
-    assert outcome is not None
-    return outcome.message
+    driven = drive(hubspot.CONNECTOR, deliveries, SETTINGS, secret, contract.url)
+    return driven.requests, driven.settled()
 
 
 def paths(contract: HubSpotContract) -> list[str]:

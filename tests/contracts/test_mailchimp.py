@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from cdp.sharing.connectors import mailchimp
 from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome, Request
-from cdp.sharing.connectors.transport import send
+from tests.contracts.driving import drive, message, states
 from tests.contracts.mailchimp import (
     API_KEY,
     LIST_ID,
@@ -56,22 +56,8 @@ def run(
     secret: str = API_KEY,
 ) -> tuple[list[Request], list[Outcome | None]]:
     """Every request sent in order, and each delivery's outcome (None: carried by none)."""
-    requests = mailchimp.CONNECTOR.requests(deliveries, settings, secret, contract.url)
-    outcomes: list[Outcome | None] = [None] * len(deliveries)
-    for request in requests:
-        answers = mailchimp.CONNECTOR.outcomes(request, send(request))
-        for position, outcome in zip(request.deliveries, answers, strict=True):
-            outcomes[position] = outcome
-    return requests, outcomes
-
-
-def states(outcomes: Sequence[Outcome | None]) -> list[str | None]:
-    return [outcome.state if outcome else None for outcome in outcomes]
-
-
-def message(outcome: Outcome | None) -> str:
-    assert outcome is not None
-    return outcome.message
+    driven = drive(mailchimp.CONNECTOR, deliveries, settings, secret, contract.url)
+    return driven.requests, driven.settled()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cdp.sharing.connectors.base import Delivery, DeliveryKind, Identifiers, Outcome
 from cdp.sharing.connectors.meta import CONNECTOR, MetaSettings, normalise_phone
-from cdp.sharing.connectors.transport import send
+from tests.contracts.driving import drive
 from tests.contracts.meta import MetaServer
 from tests.contracts.server import Answer
 
@@ -66,12 +66,7 @@ def deliver(
 ) -> list[list[Outcome]]:
     """Each delivery's outcomes, one per request that carries it (an erasure: one per
     audience), sending as the deliverer does."""
-    outcomes: list[list[Outcome]] = [[] for _ in deliveries]
-    for request in CONNECTOR.requests(deliveries, settings_, TOKEN, base_url=server.url):
-        answered = CONNECTOR.outcomes(request, send(request))
-        for position, outcome in zip(request.deliveries, answered, strict=True):
-            outcomes[position].append(outcome)
-    return outcomes
+    return drive(CONNECTOR, deliveries, settings_, TOKEN, server.url).outcomes
 
 
 DELIVERED = [Outcome.delivered()]

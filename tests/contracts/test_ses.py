@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from cdp.sharing.connectors import transport
 from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome, Response
 from cdp.sharing.connectors.ses import CONNECTOR, SesSettings
+from tests.contracts.driving import drive
 
 LIST = "customers"
 TOPICS = ("vip", "churn_risk", "newsletter")
@@ -150,14 +150,7 @@ def deliver(
     """What the deliverer does: every request in order, each followed at once by the calls its
     answer asks for (a create after an update that found no contact), whose outcomes settle
     the deliveries they carry; outcomes by position."""
-    found: dict[int, Outcome] = {}
-    pending = CONNECTOR.requests(deliveries, settings, "")
-    while pending:
-        request = pending.pop(0)
-        response = transport.send(request, aws=lambda service: ses.client)
-        found.update(zip(request.deliveries, CONNECTOR.outcomes(request, response), strict=True))
-        pending[:0] = CONNECTOR.follow_ups(request, response)
-    return found
+    return drive(CONNECTOR, deliveries, settings, "", aws=lambda service: ses.client).by_position()
 
 
 def contact(ses: SesAnswers, who: str) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from cdp.runtime.clock import iso
 from cdp.sharing.connectors import transport
 from cdp.sharing.connectors.base import Delivery, Identifiers, Outcome
 from cdp.sharing.connectors.webhook import BATCH, CONNECTOR, WebhookSettings
+from tests.contracts.driving import drive
 from tests.contracts.server import Answer
 from tests.contracts.webhook import WebhookContract
 
@@ -60,13 +61,8 @@ def deliver(
     receiver: WebhookContract, deliveries: Sequence[Delivery], **options: Any
 ) -> list[Outcome]:
     """Sends every request in order; the outcomes in the order of `deliveries`."""
-    found: dict[int, Outcome] = {}
-    for request in CONNECTOR.requests(
-        deliveries, SETTINGS, SECRET, base_url=receiver.url, **options
-    ):
-        outcomes = CONNECTOR.outcomes(request, transport.send(request))
-        found.update(zip(request.deliveries, outcomes, strict=True))
-    return [found[i] for i in range(len(deliveries))]
+    driven = drive(CONNECTOR, deliveries, SETTINGS, SECRET, receiver.url, **options)
+    return [found[-1] for found in driven.outcomes]
 
 
 def test_additions_removals_traits_events_and_erasure_reach_the_receiver(

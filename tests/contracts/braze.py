@@ -155,9 +155,7 @@ class BrazeServer(ContractServer):
         self.events.clear()
         self.deleted.clear()
         self.blocklisted.clear()
-        self.received.clear()
-        self.violations.clear()
-        self._failures.clear()
+        self.clear()
 
     # What the tests read.
     def profile(self, kind: str, value: str) -> dict[str, Any] | None:

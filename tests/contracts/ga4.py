@@ -159,9 +159,7 @@ class Ga4Contract(ContractServer):
 
     def reset(self) -> None:
         """Forgets everything received (the server keeps running)."""
-        self.received.clear()
-        self.violations.clear()
-        self._failures.clear()
+        self.clear()
         self.refuse: dict[str, str] = {}  # event or user property name -> validation code
         self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.user_properties: dict[str, dict[str, Any]] = defaultdict(dict)

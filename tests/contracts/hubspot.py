@@ -166,9 +166,7 @@ class HubSpotContract(ContractServer):
         """A fresh account on the same running server (starting one costs a test half a
         second: the HTTP server's shutdown polls twice a second)."""
         with self._lock:
-            self.received.clear()
-            self.violations.clear()
-            self._failures.clear()
+            self.clear()
             self._fresh()
 
     # What a test reads.

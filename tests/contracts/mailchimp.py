@@ -176,9 +176,7 @@ class MailchimpContract(ContractServer):
         """A fresh account on the same running server (starting one costs a test half a
         second: the HTTP server's shutdown polls twice a second)."""
         with self._lock:
-            self.received.clear()
-            self.violations.clear()
-            self._failures.clear()
+            self.clear()
             self.lists = {self.list_id: {}}
             self.deleted = {self.list_id: set()}
 

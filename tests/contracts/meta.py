@@ -129,9 +129,7 @@ class MetaServer(ContractServer):
             members.clear()
         self.sessions.clear()
         self.invalid.clear()
-        self.received.clear()
-        self.violations.clear()
-        self._failures.clear()
+        self.clear()
 
     # What the tests read.
     def holds(self, audience: str, *, email: str | None = None, phone: str | None = None) -> bool:

@@ -83,6 +83,14 @@ class ContractServer:
         """How the vendor answers a request that breaks its contract."""
         return Answer(400, {"errors": reasons})
 
+    def clear(self) -> None:
+        """Forgets what was received, the violations and the failures still to come: the start
+        of each contract's `reset` (a running server serves the next test: stopping one takes
+        half a second). Takes no lock: call it under the contract's own where it holds one."""
+        self.received.clear()
+        self.violations.clear()
+        self._failures.clear()
+
     def fail_next(self, answer: Answer, times: int = 1) -> None:
         """The next `times` requests are answered `answer` (a 429 with Retry-After, a 503)."""
         with self._lock:

@@ -110,9 +110,7 @@ class WebhookContract(ContractServer):
 
     def reset(self, *, now: int | None = None) -> None:
         """Forgets everything received, as a new receiver would (the server keeps running)."""
-        self.received.clear()
-        self.violations.clear()
-        self._failures.clear()
+        self.clear()
         self.now = now  # the receiver's clock (unix seconds); None: timestamps are not checked
         self.tolerance = 300
         self.taken_keys: set[str] = set()

@@ -45,6 +45,13 @@ class DestinationList(BaseModel):
     destinations: list[DestinationDefinition]
 
 
+class ResyncStarted(BaseModel):
+    success: bool
+    destination_id: str
+    segments: list[str] = Field(description="the segments whose members are added again")
+    started_at: str
+
+
 class DeliveryDay(BaseModel):
     day: str
     delivered: int
@@ -143,6 +150,12 @@ def destination_routes(
         "/destinations/<destination_id>/resync",
         tags=["Destinations"],
         summary="Send every member of its segments who granted its purpose again",
+        responses={
+            202: {
+                "description": "started: the segments are read in the background",
+                "content": {"application/json": {"model": ResyncStarted}},
+            }
+        },
     )
     def resync_destination(destination_id: DestinationIdPath) -> Response[Any]:
         """For a destination that was down, paused, or newly added: each segment it receives

@@ -16,10 +16,13 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl
 
+import boto3
+
 from cdp.access.keys import ApiKey, KeyKind, hash_key
 from cdp.intake.verification import sign
 from cdp.runtime import clock
 from cdp.runtime.tables import CONFIG, KEYS
+from cdp.storage import clients
 from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from infra import wiring
@@ -171,6 +174,11 @@ YOUNG_COLLECTION_EVERY = 10_000
 
 def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired here, in order)
     gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+    functions = Functions(wiring.FUNCTIONS)
+    # The workers' AWS calls, the runtime's own and the platform's, make way for requests.
+    boto3.setup_default_session()
+    for session_events in (boto3.DEFAULT_SESSION.events, clients.session()):
+        functions.requests.give_way(session_events)
     aws = LocalAws.start(options.host, options.aws_port)
     partitions.install()  # a query reads its partition, not the whole table
     apply_environment(aws.environment())
@@ -194,7 +202,6 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     )
     EmfToCloudWatch.install(aws.client("cloudwatch"))  # the overview reads the metrics
     console = LocalSignIn(aws.client("cognito-idp"))
-    functions = Functions(wiring.FUNCTIONS)
     for spec in wiring.FUNCTIONS:
         functions.handler(spec)  # import now: a broken handler fails at start, not per request
     streams = aws.client("dynamodbstreams")

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from infra.wiring import FunctionSpec
 from workbench.local.invocation import LambdaContext, http_api_event
+from workbench.local.worker import Requests
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -62,6 +64,7 @@ class Functions:
         ]
         self._handlers: dict[str, Handler] = {}
         self._locks = {spec.name: threading.Lock() for spec in specs}
+        self.requests = Requests()  # HTTP functions' invocations, which workers make way for
 
     def handler(self, spec: FunctionSpec) -> Handler:
         if spec.name not in self._handlers:
@@ -85,7 +88,7 @@ class Functions:
             memory_limit_in_mb=spec.memory_mb,
             timeout_seconds=spec.timeout_seconds,
         )
-        with self._locks[spec.name]:
+        with self.requests.answering() if spec.routes else nullcontext(), self._locks[spec.name]:
             return self.handler(spec)(event, context)
 
 

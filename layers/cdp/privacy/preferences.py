@@ -370,4 +370,13 @@ def _text(value: Any) -> str | None:
 
 
 def _problem_text(problems: dict[str, str]) -> str:
-    return "; ".join(f"{name}: {problem}" for name, problem in sorted(problems.items()))
+    """The refusal in words, saying what it is before naming the client's own fields (which
+    can be anything, and are given whole under `fields`)."""
+    listed = "; ".join(
+        f"{_shortened(name)}: {problem}" for name, problem in sorted(problems.items())
+    )
+    return f"some answers were refused: {listed}"
+
+
+def _shortened(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else f"{name[: limit - 1]}…"

@@ -53,6 +53,11 @@ DEPENDENCIES = PipInstall(
     python_version=PYTHON_VERSION,
     architecture=ARCHITECTURE.name,
 )
+COMPRESSION = PipInstall(
+    ROOT / "layers" / "compression" / "requirements.txt",
+    python_version=PYTHON_VERSION,
+    architecture=ARCHITECTURE.name,
+)
 # The public Powertools layer of exactly the version the tests run with (it carries pydantic
 # and the X-Ray SDK too), found through the public SSM parameter at deploy time.
 POWERTOOLS_LAYER_PARAMETER = (
@@ -161,6 +166,15 @@ class FunctionFactory(Construct):
             compatible_architectures=[ARCHITECTURE],
             description="third-party packages (layers/dependencies/requirements.txt)",
         )
+        # Zstandard, which every function that reads or writes an event body needs.
+        self.compression_layer = lambda_.LayerVersion(
+            self,
+            "CompressionLayer",
+            code=lambda_.Code.from_asset(**installed_asset(COMPRESSION)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Zstandard (layers/compression/requirements.txt)",
+        )
         self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
@@ -214,6 +228,7 @@ class FunctionFactory(Construct):
             architecture=ARCHITECTURE,
             layers=[
                 self.powertools_layer,
+                self.compression_layer,
                 *([self.dependencies_layer] if spec.third_party else []),
                 self.domain_layer,
             ],

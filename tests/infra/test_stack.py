@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def test_functions_share_the_defaults(template: Template, spec: wiring.FunctionS
     assert function["Handler"] == spec.handler
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
-    assert len(function["Layers"]) == (3 if spec.third_party else 2)
+    assert len(function["Layers"]) == (4 if spec.third_party else 3)
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -164,28 +165,32 @@ def test_powertools_layer_is_the_tested_version(template: Template) -> None:
 def test_the_deployed_dependencies_are_the_tested_versions() -> None:
     from importlib.metadata import version
 
-    from infra.constructs.functions import DEPENDENCIES
+    from infra.constructs.functions import COMPRESSION, DEPENDENCIES
 
     pinned = [
         line.split("#")[0].strip().split("==")
-        for line in DEPENDENCIES.requirements.read_text().splitlines()
+        for installer in (DEPENDENCIES, COMPRESSION)
+        for line in installer.requirements.read_text().splitlines()
         if line.split("#")[0].strip()
     ]
-    assert pinned
+    assert {name for name, _ in pinned} == {"cryptography", "zstandard"}
     for name, wanted in pinned:
         assert version(name) == wanted, f"{name}: tests run {version(name)}, Lambda gets {wanted}"
 
 
-def test_the_dependencies_layer_holds_linux_arm64_wheels_for_the_runtime(
-    template: Template,  # synthesized: the layer is built
+def test_the_dependency_layers_hold_linux_arm64_wheels_for_the_runtime(
+    template: Template,  # synthesized: the layers are built
 ) -> None:
-    from infra.constructs.functions import DEPENDENCIES
+    from infra.constructs.functions import COMPRESSION, DEPENDENCIES, PYTHON_VERSION
 
-    built = DEPENDENCIES.built
-    libraries = [path.name for path in (built / "python").rglob("*.so")]
-    assert libraries
-    assert all("aarch64" in name or "abi3" in name for name in libraries), libraries
-    assert (built / "python" / "cryptography").is_dir()
+    for installer, package in ((DEPENDENCIES, "cryptography"), (COMPRESSION, "zstandard")):
+        built = installer.built
+        libraries = [path.name for path in (built / "python").rglob("*.so")]
+        assert libraries
+        assert all("aarch64" in name or "abi3" in name for name in libraries), libraries
+        assert (built / "python" / package).is_dir()
+    tag = "cpython-" + PYTHON_VERSION.replace(".", "")
+    assert any(tag in name for name in os.listdir(COMPRESSION.built / "python" / "zstandard"))
     assert [spec.name for spec in wiring.FUNCTIONS if spec.third_party] == ["webhooks"]
 
 

@@ -10,11 +10,11 @@ Item formats (attribute names in the events table):
   what a timeline needs without opening the body (it sorts a person's events by `timestamp`).
 - `channel` and `library` (`analytics-python/2.1.9`), when the client says: which client sent
   it, readable without opening the body (a few bytes; absent when not sent).
-- `body`: the whole normalised message as zlib-compressed JSON, with the preset dictionary of
-  what messages repeat (`codec.MESSAGE_DICTIONARY_1`; bodies written before it read the
-  same). A typical browser event is 1-2.5 KB of JSON and a few hundred bytes compressed, so
-  it costs one write unit instead of two or three, and the stream records the profile
-  builder reads are smaller too.
+- `body`: the whole normalised message as compact JSON, compressed with Zstandard and the
+  preset dictionary of what messages repeat (`codec.compress_message`; bodies written before,
+  zlib streams, read the same). A typical browser event is 1-2.5 KB of JSON and a few hundred
+  bytes compressed, so it costs one write unit instead of two or three, and the stream
+  records the profile builder reads are smaller too.
 - `expires_at`: epoch seconds for DynamoDB TTL (retention counted from arrival).
 """
 
@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cdp.profiles.timeline import StoredEvent, StreamEvent
-from cdp.runtime.codec import MESSAGE_DICTIONARY_1, compress, compress_text, decompress, dumps
+from cdp.runtime.codec import compress_message, decompress, dumps
 from cdp.runtime.errors import StorageBusyError
 
 if TYPE_CHECKING:  # what reads events (the builder, erasure) need not import the intake path
@@ -40,7 +40,7 @@ def event_item(event: Event, expires_at: int) -> dict[str, Any]:
         "timestamp": {"S": event.timestamp},
         "source": {"S": event.source},
         "expires_at": {"N": str(expires_at)},
-        "body": {"B": compress_text(_text(event), MESSAGE_DICTIONARY_1)},
+        "body": {"B": compress_message(_text(event))},
     }
     if event.name is not None:
         item["name"] = {"S": event.name}
@@ -53,7 +53,7 @@ def event_item(event: Event, expires_at: int) -> dict[str, Any]:
 
 def with_message(item: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
     """The same item holding another message (erasure's redaction)."""
-    return {**item, "body": {"B": compress(message, MESSAGE_DICTIONARY_1)}}
+    return {**item, "body": {"B": compress_message(dumps(message).encode())}}
 
 
 def message_of(item: dict[str, Any]) -> dict[str, Any]:

@@ -149,7 +149,10 @@ def resync_page(page: ResyncPage, destination: DestinationDefinition) -> None:
         queue.send_resync(replace(page, after=after))
 
 
+@lru_cache(maxsize=8)
 def _aws(service: str) -> Any:
+    """A client for a connector that calls AWS (SES), made once per warm function: making one
+    loads the service's API description."""
     return clients.session().create_client(service)
 
 

@@ -279,3 +279,24 @@ def console(
     yield lambda event: handler.handler(event, LambdaContext())
     for cache in caches:
         cache.cache_clear()
+
+
+class Throttling:
+    """The moto client, except that the first `times` batch writes process nothing, as when
+    DynamoDB throttles a partition (fault injected at the client layer)."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self.client = client
+        self.remaining = times
+        self.calls = 0
+
+    def batch_write_item(self, **arguments: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.remaining > 0:
+            self.remaining -= 1
+            return {"UnprocessedItems": arguments["RequestItems"]}
+        answer: dict[str, Any] = self.client.batch_write_item(**arguments)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)

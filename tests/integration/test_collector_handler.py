@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from cdp.runtime.settings import CollectorSettings
-from cdp.storage.intake import IntakeStore, RetryPolicy
+from cdp.storage.batches import RetryPolicy
+from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore
 from cdp.storage.live import LiveLog
 from cdp.storage.suppressions import SuppressionList
 from tests.factories import answer_json, basic_auth, http_event
-from tests.integration.conftest import WRITE_KEY, quarantined, stored_events
+from tests.integration.conftest import WRITE_KEY, Throttling, quarantined, stored_events
 from workbench.local.invocation import LambdaContext
 
 Send = Callable[[dict[str, Any]], dict[str, Any]]
@@ -353,27 +354,6 @@ def test_no_personal_data_in_logs(collector: Send, capsys: pytest.CaptureFixture
     for secret in ("person-7", "grace@example.com", WRITE_KEY):
         assert secret not in output.out
         assert secret not in output.err
-
-
-class Throttling:
-    """The moto client, except that the first `times` batch writes process nothing, as when
-    DynamoDB throttles a partition (fault injected at the client layer)."""
-
-    def __init__(self, client: Any, times: int) -> None:
-        self.client = client
-        self.remaining = times
-        self.calls = 0
-
-    def batch_write_item(self, **arguments: Any) -> dict[str, Any]:
-        self.calls += 1
-        if self.remaining > 0:
-            self.remaining -= 1
-            return {"UnprocessedItems": arguments["RequestItems"]}
-        answer: dict[str, Any] = self.client.batch_write_item(**arguments)
-        return answer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
 
 
 def throttled_app(dynamodb: Any, times: int) -> tuple[Any, Throttling]:

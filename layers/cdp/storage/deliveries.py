@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cdp.sharing.connectors.base import Delivery, Identifiers
+from cdp.storage.batches import deletes, write_all
 
 BUCKETS = 16
 PER_MESSAGE = 100  # deliveries; well under SQS's 256 KB for what a delivery holds
@@ -231,14 +232,7 @@ class DeliveryLog:
             {"destination": {"S": destination}, "entry": item["entry"]}
             for item in self._query(destination, None, None, keys_only=True)
         ]
-        for start in range(0, len(keys), 25):
-            self.client.batch_write_item(
-                RequestItems={
-                    self.table: [
-                        {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-                    ]
-                }
-            )
+        write_all(self.client, deletes(self.table, keys))
 
     def _query(
         self, destination: str, low: str | None, high: str | None, *, keys_only: bool = False

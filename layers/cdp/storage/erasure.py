@@ -16,10 +16,9 @@ from typing import Any
 
 from cdp.privacy.erasure import ErasureCounts, forget_in_profile, mentions, scrub
 from cdp.profiles.builder import WriteConflictError
+from cdp.storage.batches import PATIENT, deletes, write_all
 from cdp.storage.events import message_of, with_message
 from cdp.storage.profiles import ProfileStore
-
-BATCH = 25
 
 
 class Eraser:
@@ -188,12 +187,5 @@ class Eraser:
         return self._delete_keys(self.quarantine_table, keys)
 
     def _delete_keys(self, table: str, keys: list[dict[str, Any]]) -> int:
-        for start in range(0, len(keys), BATCH):
-            request: dict[str, Any] = {
-                table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH]]
-            }
-            while request:
-                request = (
-                    self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                )
+        write_all(self.client, deletes(table, keys), retry=PATIENT)
         return len(keys)

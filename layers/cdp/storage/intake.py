@@ -6,37 +6,17 @@ The event item is `cdp.storage.events`' (`event_item`); the quarantine item is t
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cdp.intake.messages import Intake, Rejection
 from cdp.runtime.codec import dumps
-from cdp.runtime.errors import StorageBusyError
+from cdp.storage.batches import RetryPolicy, write_all
 from cdp.storage.events import event_item
 
-BATCH_LIMIT = 25  # BatchWriteItem's maximum number of requests per call
 MAX_QUARANTINE_PAYLOAD = 256 * 1024  # stays well inside DynamoDB's 400 KB item limit
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for UnprocessedItems: full jitter, doubling, bounded in attempts.
-
-    The default budget (about 1.5 s of waiting at most) keeps an API answer fast; past it the
-    collector answers 503 so the client retries later, which is safe because writes are
-    idempotent.
-    """
-
-    attempts: int = 6
-    base_delay: float = 0.05
-    max_delay: float = 0.8
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
 
 
 class IntakeSettings(Protocol):
@@ -94,7 +74,7 @@ class IntakeStore:
             item = event_item(event, event_expiry)
             requests[(self.events_table, item["pk"]["S"], item["sk"]["S"])] = (
                 self.events_table,
-                item,
+                {"PutRequest": {"Item": item}},
             )
         for rejection in intake.rejections:
             item = quarantine_item(
@@ -106,26 +86,9 @@ class IntakeStore:
             )
             requests[(self.quarantine_table, item["pk"]["S"], item["sk"]["S"])] = (
                 self.quarantine_table,
-                item,
+                {"PutRequest": {"Item": item}},
             )
-        self._write(list(requests.values()))
-
-    def _write(self, puts: list[tuple[str, dict[str, Any]]]) -> None:
-        for start in range(0, len(puts), BATCH_LIMIT):
-            pending: dict[str, list[dict[str, Any]]] = {}
-            for table, item in puts[start : start + BATCH_LIMIT]:
-                pending.setdefault(table, []).append({"PutRequest": {"Item": item}})
-            self._write_with_retries(pending)
-
-    def _write_with_retries(self, pending: dict[str, list[dict[str, Any]]]) -> None:
-        for attempt in range(self.retry.attempts):
-            answer = self.client.batch_write_item(RequestItems=pending)
-            pending = answer.get("UnprocessedItems") or {}
-            if not pending:
-                return
-            if attempt + 1 < self.retry.attempts:
-                self.sleep(self.retry.delay(attempt))
-        raise StorageBusyError("the event store is busy; retry this request in a moment")
+        write_all(self.client, list(requests.values()), retry=self.retry, sleep=self.sleep)
 
 
 def quarantine_item(

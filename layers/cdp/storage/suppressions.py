@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from cdp.privacy.suppression import identity_hash
+from cdp.storage.batches import PATIENT, puts, write_all
 from cdp.storage.secrets import secret
 
 ANY = "#any"
@@ -80,16 +81,8 @@ class SuppressionList:
     def add(self, identities: Iterable[str], *, at: str) -> None:
         pepper = self.pepper()
         items = [identity_hash(identity, pepper) for identity in sorted(set(identities))]
-        puts = [
-            {"PutRequest": {"Item": {"identity_hash": {"S": h}, "suppressed_at": {"S": at}}}}
-            for h in [*items, ANY]
-        ]
-        for start in range(0, len(puts), 25):
-            request: dict[str, Any] = {self.table: puts[start : start + 25]}
-            while request:
-                request = (
-                    self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                )
+        marks = [{"identity_hash": {"S": h}, "suppressed_at": {"S": at}} for h in [*items, ANY]]
+        write_all(self.client, puts(self.table, marks), retry=PATIENT)
         now = self.clock()
         for h in items:
             self._remember(h, True, now)

@@ -724,20 +724,17 @@ def _collector_why(r: dict[str, Any]) -> str:
     return f"""Per event the collector reads the Segment fields in plain Python (the spec's pydantic models
 only for what it cannot vouch for), corrects the timestamp, serialises the message once (the
 text it stores; a batch member's size as sent is computed only when a bound says it may be near
-32 KB) and compresses it with zlib and a preset dictionary. Batching already spreads the
+32 KB) and compresses it with Zstandard and a preset dictionary. Batching already spreads the
 per-request work ({c["1"]["ours_us"]:.0f} µs/event at batch size 1, {c["20"]["ours_us"]:.0f} at 20,
 {c["100"]["ours_us"]:.0f} at 100); botocore adds {c["100"]["botocore_us"]:.0f} µs/event of its own.
 The garbage collector's passes are counted apart from both (in this process they walk moto's
 in-memory tables, which a Lambda function does not hold); before they were, the ratio moved
 between 0.58 and 0.85 from run to run by where the passes fell.
 
-About a fifth of our time per event is zlib: for a message of about 800 bytes, a deflate
-stream's set-up and its dictionary cost more than the compression itself. Compression levels
-1 to 9, smaller windows and memory levels, fixed Huffman codes and a primed compressor copied
-per event were measured and save nothing. What is left is JSON and zlib in C and a few dozen
-lines of Python per message; reaching 0.75 × would take a cheaper codec than deflate (zstd with
-a trained dictionary is not in the runtime's standard library) or moving the reading of messages
-out of Python."""
+Compression was a fifth of our time per event while it was deflate (a stream's set-up and its
+dictionary cost more than compressing 800 bytes); Zstandard at level 3 takes about a third of
+that. What is left is JSON in C and a few dozen lines of Python per message; going further
+would take moving the reading of messages out of Python."""
 
 
 def _memory_why(r: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
-"""Definitions apply at once: a new segment or computed trait counts for the very next record
-the builder processes (no cached delay), and explain says what the membership is, with what
-is about to change it."""
+"""Definitions apply at once: a new segment or computed trait counts for the next record the
+builder processes (no cached delay; in AWS from about a second after the change, as the
+builder's first look at the version is eventually consistent), and explain says what the
+membership is, with what is about to change it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from cdp.runtime import clock
+from cdp.storage import clients
 from tests.factories import answer_json, http_event, stream_event, stream_record
 from tests.integration.conftest import bearer
 from tests.integration.test_segments import segments_stack  # noqa: F401 (fixture)
@@ -109,6 +111,29 @@ def test_a_profile_written_with_definitions_that_changed_meanwhile_is_evaluated_
     monkeypatch.setattr(ProfileStore, "save", save_after_a_change)
     profile_builder(stream_event(signup("ada")))
     assert lookup(profile_api, "ada")["segments"] == ["newsletter"]
+
+
+def test_the_builder_looks_at_the_version_cheaply_before_writing_and_exactly_after(
+    admin_api: Handler, profile_builder: Handler, table_names: dict[str, str]
+) -> None:
+    # given a record of the builder's reads of the definitions' version
+    put(admin_api, "/v1/computed-traits/newsletter_signups", SIGNUPS)
+    profile_builder(stream_event(signup("warm")))  # the client is made
+    version_reads: list[bool] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        if params["TableName"] == table_names["CONFIG_TABLE"] and params["Key"]["kind"] == {
+            "S": "#version"
+        }:
+            version_reads.append(params["ConsistentRead"])
+
+    clients.dynamodb().meta.events.register("provide-client-params.dynamodb.GetItem", record)
+
+    # when a batch writes a profile
+    profile_builder(stream_event(signup("ada")))
+
+    # then the version was read eventually consistently before, and strongly after the write
+    assert version_reads == [False, True]
 
 
 def test_changing_a_computed_trait_evaluates_the_segments_that_read_it_again(

@@ -35,7 +35,7 @@ class Definitions:
 
 
 class VersionedDefinitions(Protocol):
-    def version(self) -> int: ...
+    def version(self, *, consistent: bool = True) -> int: ...
 
     def current(self, *kinds: str) -> tuple[int, dict[str, list[dict[str, Any]]]]: ...
 
@@ -95,9 +95,13 @@ def settle(
     now: datetime,
 ) -> int:
     """After writing profiles with `used`: if the definitions changed meanwhile, evaluate the
-    written profiles again with the current ones. Answers how many that rewrote."""
+    written profiles again with the current ones. Answers how many that rewrote.
+
+    The check reads the version strongly consistently, whatever `used` was read with: so a
+    writer may read definitions eventually consistently before writing, and a change it
+    missed still reaches what it wrote."""
     written = list(written)
-    if not written or config.version() == used.version:
+    if not written or config.version(consistent=True) == used.version:
         return 0
     current = in_force(config)
     return sum(reevaluate(store, profile_id, current, now).written for profile_id in written)

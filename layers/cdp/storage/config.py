@@ -3,9 +3,9 @@ webhooks).
 
 Definitions are versioned: every change of one adds 1 to a counter item (`#version`), after
 the definition itself is written. Readers keep what they read with the version it had, and
-check the counter (one small, strongly consistent read) each time they ask: a change takes
-effect for the very next read after it was answered, with no cache delay, and costs a query
-only when something changed.
+check the counter (one small read) each time they ask: a change takes effect for the very
+next strongly consistent read after it was answered (within about a second for an eventually
+consistent one), with no cache delay, and costs a query only when something changed.
 """
 
 from __future__ import annotations
@@ -21,22 +21,24 @@ class ConfigStore:
     def __init__(self, table: str, *, client: Any, consistent: bool = True) -> None:
         self.table = table
         self.client = client
-        # Lookups for other systems may read the version eventually consistently (half the
-        # cost; a change shows within about a second); everything that writes reads it exactly.
+        # Whether `current` reads the version strongly consistently. Lookups for other systems,
+        # and writers that check it again after writing (`segments.definitions.settle`), read
+        # it eventually consistently: half the cost, and a change shows within about a second.
         self.consistent = consistent
         self._version: int | None = None
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
-    def version(self) -> int:
+    def version(self, *, consistent: bool = True) -> int:
         """The definitions' version now (0 before the first change)."""
         item = self.client.get_item(
-            TableName=self.table, Key=_VERSION_KEY, ConsistentRead=self.consistent
+            TableName=self.table, Key=_VERSION_KEY, ConsistentRead=consistent
         ).get("Item")
         return int(item["n"]["N"]) if item else 0
 
     def current(self, *kinds: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
-        """The definitions of `kinds` as they are now, and their version."""
-        version = self.version()
+        """The definitions of `kinds` as they are now (or, when not `consistent`, up to about
+        a second before), and their version."""
+        version = self.version(consistent=self.consistent)
         if version != self._version:
             self._cache.clear()
             self._version = version

@@ -348,7 +348,19 @@ def _issue_keys(dynamodb: Any, tables: dict[str, str]) -> Keys:
 
 
 @pytest.fixture
+def partition_queries() -> Iterator[None]:
+    """Queries read their partition, as in `cdp dev` (answers verified equal to moto's own by
+    tests/unit/test_local_partitions.py), instead of moto sorting the whole table each time."""
+    from workbench.local import partitions
+
+    restore = partitions.install()
+    yield
+    restore()
+
+
+@pytest.fixture
 def stack(
+    partition_queries: None,
     table_names: dict[str, str],
     queues: dict[str, str],  # noqa: F811
     bus: Any,  # noqa: F811

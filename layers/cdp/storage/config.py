@@ -21,9 +21,9 @@ class ConfigStore:
     def __init__(self, table: str, *, client: Any, consistent: bool = True) -> None:
         self.table = table
         self.client = client
-        # Whether `current` reads the version strongly consistently. Lookups for other systems,
-        # and writers that check it again after writing (`segments.definitions.settle`), read
-        # it eventually consistently: half the cost, and a change shows within about a second.
+        # Whether `current` reads the version strongly consistently. Lookups for other systems
+        # need not (half the cost; a change shows within about a second), nor does a writer
+        # that checks it again, exactly, after writing (`segments.definitions.settle`).
         self.consistent = consistent
         self._version: int | None = None
         self._cache: dict[str, list[dict[str, Any]]] = {}

@@ -108,12 +108,13 @@ class Stack:
     pipeline: Pipeline
     signin: LocalSignIn  # Cognito (moto) and API Gateway's JWT authorizer, as cdp dev plays them
     console_token: str  # an admin's ID token
-    # How many DynamoDB operations that may change a table moto has run (`count_writes`);
-    # without it, every fingerprint reads every item again.
-    writes: Callable[[], int] | None = None
+    # How many DynamoDB operations that may change a table moto has run, by table name
+    # (`count_writes`); without it, every fingerprint reads every item again.
+    writes: Callable[[str], int] | None = None
     requests: int = 0
     sent_by_route: dict[str, int] = field(default_factory=dict)
-    _fingerprint: tuple[int | None, str] = field(default=(None, ""), init=False, repr=False)
+    # table name -> its writes and its items' digest then
+    _digests: dict[str, tuple[int, str]] = field(default_factory=dict, init=False, repr=False)
 
     def request(
         self,
@@ -187,21 +188,30 @@ class Stack:
 
     def fingerprint(self) -> str:
         """A digest of every item of the small tables (definitions, keys, profiles, identities,
-        members, suppressions): any change to them changes it. Taken again only after moto ran
-        an operation that may write (`writes`): digesting hundreds of keys before each of
-        thousands of requests was half of the hostile-input suite's time."""
-        writes = self.writes() if self.writes else None
-        if writes is not None and self._fingerprint[0] == writes:
-            return self._fingerprint[1]
+        members, suppressions): any change to them changes it. A table's items are digested
+        again only after moto ran an operation that may write to it (`writes`): digesting
+        hundreds of keys before each of thousands of requests was half of the hostile-input
+        suite's time, and most writes (definitions and their version) are to one table."""
         tables = self._moto_tables()
         digest = hashlib.sha256()
         for env in ("CONFIG_TABLE", "KEYS_TABLE", "PROFILES_TABLE", "IDENTITIES_TABLE",
                     "MEMBERS_TABLE", "SUPPRESSIONS_TABLE"):  # fmt: skip
-            for item in sorted(json.dumps(i.to_json(), sort_keys=True, default=repr)
-                               for i in _unsorted_items(tables[self.tables[env]])):  # fmt: skip
-                digest.update(item.encode())
-        self._fingerprint = (writes, digest.hexdigest())
-        return self._fingerprint[1]
+            name = self.tables[env]
+            digest.update(self._digest(name, tables[name]).encode())
+        return digest.hexdigest()
+
+    def _digest(self, name: str, table: Any) -> str:
+        writes = self.writes(name) if self.writes else None
+        kept = self._digests.get(name)
+        if writes is not None and kept is not None and kept[0] == writes:
+            return kept[1]
+        digest = hashlib.sha256()
+        for item in sorted(json.dumps(i.to_json(), sort_keys=True, default=repr)
+                           for i in _unsorted_items(table)):  # fmt: skip
+            digest.update(item.encode())
+        if writes is not None:
+            self._digests[name] = (writes, digest.hexdigest())
+        return digest.hexdigest()
 
     def quarantined(self, request_id: str) -> list[dict[str, Any]]:
         """The quarantine entries a request left (read from moto: they hold large payloads)."""
@@ -229,21 +239,28 @@ READ_ONLY = frozenset({
 })  # fmt: skip
 
 
-def count_writes(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
-    """A count of the DynamoDB operations that may write which moto runs from now on, from
-    any client in this process (counted as moto dispatches them, before they run)."""
+def count_writes(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], int]:
+    """Counts of the DynamoDB operations that may write which moto runs from now on, from any
+    client in this process (counted as moto dispatches them, before they run), by table name.
+    An operation that does not name one table by its name (a batch, a transaction, a PartiQL
+    statement, a table's ARN) counts for every table."""
     from moto.dynamodb.responses import DynamoHandler
 
     dispatch = DynamoHandler.call_action
-    writes = [0]
+    by_table: dict[str, int] = {}
+    everywhere = [0]
 
     def call_action(handler: DynamoHandler) -> Any:
         if handler._get_action() not in READ_ONLY:
-            writes[0] += 1
+            name = getattr(handler, "params", {}).get("TableName")
+            if isinstance(name, str) and ":" not in name:
+                by_table[name] = by_table.get(name, 0) + 1
+            else:
+                everywhere[0] += 1
         return dispatch(handler)
 
     monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-    return lambda: writes[0]
+    return lambda table: by_table.get(table, 0) + everywhere[0]
 
 
 def _unsorted_items(table: Any) -> Iterator[Any]:

@@ -285,8 +285,9 @@ def test_an_unknown_sender_leaves_nothing_behind(stack: Stack) -> None:
 
 
 def test_the_fingerprint_sees_every_write(stack: Stack) -> None:
-    """`check` reuses the tables' fingerprint until moto runs an operation that may write: a
-    write from any client, in place or not, must still change it."""
+    """`check` reuses a table's digest until moto runs an operation that may write to it: a
+    write from any client, in place or not, to any of the tables, must still change the
+    fingerprint."""
     config, keys = stack.tables["CONFIG_TABLE"], stack.tables["KEYS_TABLE"]
     key = {"kind": {"S": "segment"}, "id": {"S": "parents"}}
     before = stack.fingerprint()
@@ -298,4 +299,10 @@ def test_the_fingerprint_sees_every_write(stack: Stack) -> None:
     assert touched != before
     stack.dynamodb.batch_write_item(RequestItems={keys: [
         {"PutRequest": {"Item": {"key_hash": {"S": "written-in-a-batch"}}}}]})  # fmt: skip
-    assert stack.fingerprint() != touched
+    batched = stack.fingerprint()
+    assert batched != touched
+    # in place, in another table than the last write's
+    stack.dynamodb.update_item(TableName=keys, Key={"key_hash": {"S": "written-in-a-batch"}},
+                               UpdateExpression="SET touched = :t",
+                               ExpressionAttributeValues={":t": {"BOOL": True}})  # fmt: skip
+    assert stack.fingerprint() != batched

@@ -158,27 +158,26 @@ class FunctionFactory(Construct):
             description="cdp domain package",
         )
         # Third-party packages beyond the runtime and Powertools, for the functions that need them.
-        self.dependencies_layer = lambda_.LayerVersion(
-            self,
-            "DependenciesLayer",
-            code=lambda_.Code.from_asset(**installed_asset(DEPENDENCIES)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description="third-party packages (layers/dependencies/requirements.txt)",
+        self.dependencies_layer = self._installed_layer(
+            "DependenciesLayer", DEPENDENCIES, "third-party packages"
         )
         # Zstandard, which every function that reads or writes an event body needs.
-        self.compression_layer = lambda_.LayerVersion(
-            self,
-            "CompressionLayer",
-            code=lambda_.Code.from_asset(**installed_asset(COMPRESSION)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description="Zstandard (layers/compression/requirements.txt)",
-        )
+        self.compression_layer = self._installed_layer("CompressionLayer", COMPRESSION, "Zstandard")
         self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
             ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+        )
+
+    def _installed_layer(self, id: str, packages: PipInstall, what: str) -> lambda_.LayerVersion:
+        """A layer of the packages a requirements file names, installed for Lambda's platform."""
+        return lambda_.LayerVersion(
+            self,
+            id,
+            code=lambda_.Code.from_asset(**installed_asset(packages)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=f"{what} ({packages.requirements.relative_to(ROOT)})",
         )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:

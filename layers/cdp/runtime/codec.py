@@ -11,6 +11,7 @@ Profile states, and event bodies written before, are zlib streams; `decompress` 
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import zlib
@@ -105,14 +106,9 @@ class _Zstd(threading.local):
         )
 
 
-_zstd: _Zstd | None = None
-
-
+@functools.cache
 def _codec() -> _Zstd:
-    global _zstd  # noqa: PLW0603 (made once, on first use)
-    if _zstd is None:
-        _zstd = _Zstd()
-    return _zstd
+    return _Zstd()
 
 
 def compress_message(text: bytes) -> bytes:

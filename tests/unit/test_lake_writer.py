@@ -1,0 +1,250 @@
+"""Writing the lake (cdp.lake.writer) on a local SQLite catalog: exactly once in effect
+whatever the stream redelivers, late events in their own day, racing writers, profiles by
+version."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cdp.lake import writer
+from cdp.lake.tables import EVENTS, IDENTITIES, PROFILES, ensure_tables, load, open_catalog
+
+DAY = datetime(2026, 11, 20, 10)
+
+
+def event(message_id: str, *, at: datetime = DAY, source: str = "web") -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "identity": f"anonymous_id:{message_id}",
+        "type": "track",
+        "event": "Viewed",
+        "user_id": None,
+        "anonymous_id": message_id,
+        "source": source,
+        "channel": "web",
+        "library": None,
+        "timestamp": at,
+        "received_at": at,
+        "revenue": None,
+        "currency": None,
+        "properties": "{}",
+        "traits": None,
+        "context": None,
+    }
+
+
+def message_ids(catalog: Any) -> list[str]:
+    rows = load(catalog, EVENTS).scan(selected_fields=("message_id",)).to_arrow()
+    return sorted(rows.column("message_id").to_pylist())
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Any:
+    lake = open_catalog(str(tmp_path / "lake"))
+    ensure_tables(lake)
+    return lake
+
+
+# -- events: exactly once in effect -----------------------------------------------------------
+
+# Two shards, each a run of records with increasing (not consecutive) sequence numbers.
+SHARDS = {
+    "shardId-1": [(10 + 7 * n, f"a{n}") for n in range(8)],
+    "shardId-2": [(3 + 5 * n, f"b{n}") for n in range(6)],
+}
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_delivery_of_the_stream_stores_each_message_exactly_once(data: st.DataObject) -> None:
+    """Lambda reads a shard in order and retries what failed before going on: a batch may
+    repeat records already committed (a redelivery), start inside them (an overlap), or be
+    half of a failed one (a bisection), but never skip a record not committed yet."""
+    with tempfile.TemporaryDirectory() as directory:
+        lake = open_catalog(directory)
+        ensure_tables(lake)
+        delivered = dict.fromkeys(SHARDS, 0)  # records of each shard committed so far
+        added = 0
+        for _ in range(data.draw(st.integers(1, 5), label="batches")):
+            batch = []
+            for shard in data.draw(
+                st.lists(st.sampled_from(sorted(SHARDS)), min_size=1, max_size=2, unique=True)
+            ):
+                records = SHARDS[shard]
+                start = data.draw(st.integers(0, delivered[shard]), label=f"{shard} from")
+                end = data.draw(st.integers(start + 1, len(records)), label=f"{shard} to")
+                batch += [(shard, sequence, event(m)) for sequence, m in records[start:end]]
+                delivered[shard] = max(delivered[shard], end)
+            added += writer.append_events(lake, data.draw(st.permutations(batch)))
+
+        expected = sorted(m for shard, n in delivered.items() for _, m in SHARDS[shard][:n])
+        assert message_ids(lake) == expected
+        assert added == len(expected)
+
+
+def test_a_redelivered_batch_adds_nothing(catalog: Any) -> None:
+    batch = [("s", n, event(f"m{n}")) for n in range(1, 4)]
+
+    assert writer.append_events(catalog, batch) == 3
+    assert writer.append_events(catalog, batch) == 0
+    assert writer.append_events(catalog, [*batch, batch[0]]) == 0
+    assert message_ids(catalog) == ["m1", "m2", "m3"]
+
+
+def test_two_writers_racing_the_same_batch_add_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given two writers (each with its own catalog connection) that both read the table
+    # before either commits
+    warehouse = str(tmp_path / "lake")
+    ensure_tables(open_catalog(warehouse))
+    both_read = threading.Barrier(2, timeout=30)
+    first_reads: set[int] = set()
+    real_load = writer.load
+
+    def load_then_wait(catalog: Any, name: str) -> Any:
+        table = real_load(catalog, name)
+        if threading.get_ident() not in first_reads:
+            first_reads.add(threading.get_ident())
+            both_read.wait()
+        return table
+
+    monkeypatch.setattr(writer, "load", load_then_wait)
+    batch = [("s", n, event(f"m{n}")) for n in range(1, 6)]
+    added: list[int] = []
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            added.append(writer.append_events(open_catalog(warehouse), batch))
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    # when
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then one commit won, and the other found its records committed
+    assert failures == []
+    assert sorted(added) == [0, 5]
+    assert message_ids(open_catalog(warehouse)) == ["m1", "m2", "m3", "m4", "m5"]
+
+
+def test_late_events_land_in_their_own_day(catalog: Any) -> None:
+    # given one batch holding two days' events and a late one from weeks before
+    days = [DAY, DAY + timedelta(days=1), DAY - timedelta(days=17)]
+    batch = [
+        ("s", n, event(f"m{n}", at=day, source=source))
+        for n, (day, source) in enumerate(
+            [(days[0], "web"), (days[1], "web"), (days[2], "web"), (days[2], "app")]
+        )
+    ]
+
+    writer.append_events(catalog, batch)
+
+    # then each data file is of one day and one source, and holds only that day's events
+    seen = set()
+    for task in load(catalog, EVENTS).scan().plan_files():
+        day_number, source = task.file.partition[0], task.file.partition[1]
+        rows = pq.read_table(task.file.file_path.removeprefix("file://"))
+        moments = rows.column("timestamp").to_pylist()
+        assert {(m - datetime(1970, 1, 1)).days for m in moments} == {day_number}
+        assert set(rows.column("source").to_pylist()) == {source}
+        seen.add((day_number, source))
+    epoch_days = [(day - datetime(1970, 1, 1)).days for day in days]
+    assert seen == {
+        (epoch_days[0], "web"),
+        (epoch_days[1], "web"),
+        (epoch_days[2], "web"),
+        (epoch_days[2], "app"),
+    }
+
+
+def test_marks_of_shards_silent_for_two_days_are_pruned(catalog: Any) -> None:
+    writer.append_events(catalog, [("old", 5, event("m1"))], now=DAY)
+    writer.append_events(catalog, [("new", 9, event("m2"))], now=DAY + timedelta(days=3))
+
+    assert writer.committed_marks(load(catalog, EVENTS)) == {"new": 9}
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+def profile(profile_id: str, version: int, *identities: str) -> tuple[dict[str, Any], list[Any]]:
+    row = {
+        "profile_id": profile_id,
+        "version": version,
+        "updated_at": DAY,
+        "created_at": DAY,
+        "first_seen": None,
+        "last_seen": None,
+        "event_count": version,
+        "identities": str(sorted(identities)),
+        "traits": "{}",
+        "trait_sources": "{}",
+        "computed": "{}",
+        "segments": "{}",
+        "consent": "{}",
+        "groups": "[]",
+    }
+    rows = [
+        {"identity": i, "type": i.partition(":")[0], "profile_id": profile_id, "linked_at": DAY}
+        for i in identities
+    ]
+    return row, rows
+
+
+def stored(catalog: Any) -> tuple[dict[str, int], set[tuple[str, str]]]:
+    profiles = load(catalog, PROFILES).scan().to_arrow().to_pylist()
+    identities = load(catalog, IDENTITIES).scan().to_arrow().to_pylist()
+    assert len({p["profile_id"] for p in profiles}) == len(profiles)  # one row per profile
+    return (
+        {p["profile_id"]: p["version"] for p in profiles},
+        {(i["identity"], i["profile_id"]) for i in identities},
+    )
+
+
+def test_the_newest_state_of_a_profile_wins_whatever_the_order(catalog: Any) -> None:
+    v1 = profile("p1", 1, "anonymous_id:a")
+    v2 = profile("p1", 2, "anonymous_id:a", "user_id:42")
+    other = profile("p2", 1, "user_id:7")
+
+    writer.upsert_profiles(catalog, [v2, other])
+    writer.upsert_profiles(catalog, [v1])  # late and older: changes nothing
+    writer.upsert_profiles(catalog, [v2, v1])  # redelivered
+
+    assert stored(catalog) == (
+        {"p1": 2, "p2": 1},
+        {("anonymous_id:a", "p1"), ("user_id:42", "p1"), ("user_id:7", "p2")},
+    )
+
+
+def test_a_newer_state_replaces_the_identities_rows(catalog: Any) -> None:
+    writer.upsert_profiles(catalog, [profile("p1", 1, "anonymous_id:a", "user_id:42")])
+    writer.upsert_profiles(catalog, [profile("p1", 2, "user_id:42")])  # an unmerge took one
+
+    assert stored(catalog) == ({"p1": 2}, {("user_id:42", "p1")})
+
+
+def test_removed_profiles_leave_both_tables(catalog: Any) -> None:
+    writer.upsert_profiles(catalog, [profile("p1", 1, "user_id:1"), profile("p2", 1, "user_id:2")])
+
+    assert writer.remove_profiles(catalog, ["p1", "gone"]) == 1
+    assert writer.remove_profiles(catalog, ["p1"]) == 0
+    assert stored(catalog) == ({"p2": 1}, {("user_id:2", "p2")})

@@ -212,6 +212,33 @@ def test_compaction_rewrites_a_day_of_small_files_and_keeps_every_row(
     assert load(catalog, EVENTS).scan().to_arrow().sort_by("message_id").equals(before)
 
 
+def test_a_late_event_committed_while_compacting_is_kept(
+    catalog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a day of eight small files, and a late event for that day that the stream
+    # delivers after compaction read the day and before it commits
+    for n in range(8):
+        writer.append_events(catalog, [("s", n, event(f"b{n}", "user_id:1"))])
+    real_rewrite = upkeep._rewrite
+    calls = []
+
+    def rewrite_after_a_late_commit(table: Any, condition: Any) -> None:
+        calls.append(table)
+        if len(calls) == 1:
+            writer.append_events(catalog, [("s", 50, event("late", "user_id:1"))])
+        real_rewrite(table, condition)  # `table` is as it was before the late commit
+
+    monkeypatch.setattr(upkeep, "_rewrite", rewrite_after_a_late_commit)
+
+    # when
+    assert upkeep.compact(catalog, min_files=8) == 1
+
+    # then the first rewrite was refused, the second took the late event along
+    assert len(calls) == 2
+    assert ids(catalog) == [*(f"b{n}" for n in range(8)), "late"]
+    assert len(list(load(catalog, EVENTS).scan().plan_files())) == 1
+
+
 # -- garbage ----------------------------------------------------------------------------------
 
 

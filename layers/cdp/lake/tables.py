@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -217,18 +216,27 @@ def namespace(catalog: Catalog) -> str:
 
 def ensure_tables(catalog: Catalog) -> None:
     """Create the namespace and whichever tables are missing; idempotent, and safe when two
-    processes race (the loser of a create finds the winner's table)."""
-    from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
-
+    processes race: whatever a create raises, it is fine if the thing now exists (the SQLite
+    catalog reports a lost race on a namespace as a unique-constraint error, not as
+    `NamespaceAlreadyExistsError`)."""
     database = namespace(catalog)
-    with suppress(NamespaceAlreadyExistsError):  # Glue's answer even to "if not exists"
-        catalog.create_namespace_if_not_exists(database)
+    # Asked first (Glue: GetDatabase), so that where the stack made the database nothing
+    # needs the right to create one.
+    if not catalog.namespace_exists(database):
+        try:
+            catalog.create_namespace(database)
+        except Exception:
+            if not catalog.namespace_exists(database):
+                raise
     for name, (schema, spec, properties) in _definitions().items():
         identifier = (database, name)
         if catalog.table_exists(identifier):
             continue
-        with suppress(TableAlreadyExistsError):  # created meanwhile by another process
+        try:
             catalog.create_table(identifier, schema, partition_spec=spec, properties=properties)
+        except Exception:
+            if not catalog.table_exists(identifier):
+                raise
 
 
 def load(catalog: Catalog, name: str) -> Table:

@@ -16,7 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdp.lake import writer
-from cdp.lake.tables import EVENTS, IDENTITIES, PROFILES, ensure_tables, load, open_catalog
+from cdp.lake.tables import (
+    EVENTS,
+    IDENTITIES,
+    PROFILES,
+    ensure_tables,
+    load,
+    namespace,
+    open_catalog,
+)
 
 DAY = datetime(2026, 11, 20, 10)
 
@@ -275,3 +283,18 @@ def test_removed_profiles_leave_both_tables(catalog: Any) -> None:
     assert writer.remove_profiles(catalog, ["p1", "gone"]) == 1
     assert writer.remove_profiles(catalog, ["p1"]) == 0
     assert stored(catalog) == ({"p2": 1}, {("user_id:2", "p2")})
+
+
+def test_an_s3_warehouse_opens_the_glue_catalog_reading_s3_through_pyarrow(
+    aws_credentials: None,
+) -> None:
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    # no call to AWS is made here: the catalog only makes its client
+    lake = open_catalog("s3://lake-bucket/tables/", database="cdp_test")
+
+    assert isinstance(lake, GlueCatalog)
+    assert lake.properties["warehouse"] == "s3://lake-bucket/tables"
+    assert lake.properties["py-io-impl"] == "pyiceberg.io.pyarrow.PyArrowFileIO"  # never s3fs
+    assert lake.properties["s3.region"] == "us-east-1"
+    assert namespace(lake) == "cdp_test"

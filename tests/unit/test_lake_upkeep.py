@@ -126,7 +126,7 @@ def test_erasure_leaves_no_trace_of_the_person_in_any_file(catalog: Any, warehou
     for number, rows in enumerate(
         [[*others[:3], adas[0]], [adas[1], *others[3:]], [adas[2], mention]]
     ):
-        writer.append_events(catalog, [("s", number * 10 + n, row) for n, row in enumerate(rows)])
+        writer.append_events(catalog, [(number * 10 + n, row) for n, row in enumerate(rows)])
     writer.upsert_profiles(catalog, [profile("p-ada", *ADA), profile("p-other", "user_id:other-0")])
     assert any("ada-42" in t for f in parquet_files(warehouse) for t in texts(pq.read_table(f)))
 
@@ -146,12 +146,12 @@ def test_erasure_leaves_no_trace_of_the_person_in_any_file(catalog: Any, warehou
     for name in TABLES:
         assert upkeep.collect_garbage(load(catalog, name), datetime.now(UTC)) == 0
     # and the tables still read, and take new events
-    assert writer.append_events(catalog, [("s", 99, event("o10", "user_id:x"))]) == 1
+    assert writer.append_events(catalog, [(99, event("o10", "user_id:x"))]) == 1
     assert count(catalog) == 7
 
 
 def test_erasing_someone_unknown_changes_nothing(catalog: Any) -> None:
-    writer.append_events(catalog, [("s", 1, event("o1", "user_id:other"))])
+    writer.append_events(catalog, [(1, event("o1", "user_id:other"))])
 
     assert upkeep.erase(catalog, ["user_id:nobody"]) == 0
     assert upkeep.erase(catalog, []) == 0
@@ -164,7 +164,7 @@ def test_erasing_someone_unknown_changes_nothing(catalog: Any) -> None:
 def test_retention_drops_whole_days_and_their_files(catalog: Any, warehouse: Path) -> None:
     days = [DAY - timedelta(days=n) for n in (3, 2, 1)]
     for number, day in enumerate(days):
-        writer.append_events(catalog, [("s", number, event(f"m{number}", "user_id:1", at=day))])
+        writer.append_events(catalog, [(number, event(f"m{number}", "user_id:1", at=day))])
     oldest = f"timestamp_day={days[0].date().isoformat()}"
     assert any(oldest in str(path) for path in parquet_files(warehouse))
 
@@ -188,9 +188,9 @@ def test_compaction_rewrites_a_day_of_small_files_and_keeps_every_row(
     for n in range(10):
         row = event(f"b{n}", "user_id:1", at=busy + timedelta(minutes=n))
         row["source"] = "web" if n % 2 else "app"
-        writer.append_events(catalog, [("s", n, row)])
+        writer.append_events(catalog, [(n, row)])
     for n in range(2):
-        writer.append_events(catalog, [("s", 100 + n, event(f"q{n}", "user_id:1", at=quiet))])
+        writer.append_events(catalog, [(100 + n, event(f"q{n}", "user_id:1", at=quiet))])
     before = load(catalog, EVENTS).scan().to_arrow().sort_by("message_id")
 
     # when
@@ -203,8 +203,8 @@ def test_compaction_rewrites_a_day_of_small_files_and_keeps_every_row(
     epoch = datetime(1970, 1, 1)
     assert files == {(busy - epoch).days: 2, (quiet - epoch).days: 2}
     assert load(catalog, EVENTS).scan().to_arrow().sort_by("message_id").equals(before)
-    # and the marks of the stream are still there: a redelivery still adds nothing
-    assert writer.append_events(catalog, [("s", 3, event("b3", "user_id:1"))]) == 0
+    # and the sequence numbers are still there: a redelivery still adds nothing
+    assert writer.append_events(catalog, [(3, event("b3", "user_id:1"))]) == 0
     # and once the replaced files' snapshots are expired, the small files leave the disk
     assert upkeep.compact(catalog, min_files=8) == 0
     upkeep.tidy(catalog, keep=timedelta(0), guard=timedelta(0))
@@ -218,14 +218,14 @@ def test_a_late_event_committed_while_compacting_is_kept(
     # given a day of eight small files, and a late event for that day that the stream
     # delivers after compaction read the day and before it commits
     for n in range(8):
-        writer.append_events(catalog, [("s", n, event(f"b{n}", "user_id:1"))])
+        writer.append_events(catalog, [(n, event(f"b{n}", "user_id:1"))])
     real_rewrite = upkeep._rewrite
     calls = []
 
     def rewrite_after_a_late_commit(table: Any, condition: Any) -> None:
         calls.append(table)
         if len(calls) == 1:
-            writer.append_events(catalog, [("s", 50, event("late", "user_id:1"))])
+            writer.append_events(catalog, [(50, event("late", "user_id:1"))])
         real_rewrite(table, condition)  # `table` is as it was before the late commit
 
     monkeypatch.setattr(upkeep, "_rewrite", rewrite_after_a_late_commit)
@@ -247,7 +247,7 @@ def test_garbage_collection_spares_young_files_and_everything_the_table_names(
 ) -> None:
     # given a table, and two files no snapshot names: one left by a crashed write an hour
     # ago, one a write in flight has just made
-    writer.append_events(catalog, [("s", n, event(f"m{n}", "user_id:1")) for n in range(3)])
+    writer.append_events(catalog, [(n, event(f"m{n}", "user_id:1")) for n in range(3)])
     named = parquet_files(warehouse)
     data = named[0].parent
     crashed, in_flight = data / "crashed.parquet", data / "in-flight.parquet"

@@ -64,11 +64,11 @@ def catalog(tmp_path: Path) -> Any:
 
 # -- events: exactly once in effect -----------------------------------------------------------
 
-# Two shards, each a run of records with increasing (not consecutive) sequence numbers.
-SHARDS = {
-    "shardId-1": [(10 + 7 * n, f"a{n}") for n in range(8)],
-    "shardId-2": [(3 + 5 * n, f"b{n}") for n in range(6)],
-}
+# Two shards' records: increasing (not consecutive) sequence numbers, unique in the stream,
+# on three days (a late event's day is before those of records read before it).
+RECORDS = [(10 + 7 * n, f"a{n}", DAY + timedelta(hours=5 * n)) for n in range(8)] + [
+    (1_000 + 5 * n, f"b{n}", DAY - timedelta(days=n % 2)) for n in range(6)
+]
 
 
 @settings(
@@ -78,35 +78,26 @@ SHARDS = {
 )
 @given(data=st.data())
 def test_any_delivery_of_the_stream_stores_each_message_exactly_once(data: st.DataObject) -> None:
-    """Lambda reads a shard in order and retries what failed before going on: a batch may
-    repeat records already committed (a redelivery), start inside them (an overlap), or be
-    half of a failed one (a bisection), but never skip a record not committed yet."""
+    """However records come: again after they were committed (a redelivery), partly (a
+    bisection, an overlap), in any order or long after (a redrive), each message is stored
+    once, and what was never delivered is not there."""
     with tempfile.TemporaryDirectory() as directory:
         lake = open_catalog(directory)
         ensure_tables(lake)
-        delivered = dict.fromkeys(SHARDS, 0)  # records of each shard committed so far
+        delivered: set[str] = set()
         added = 0
         for _ in range(data.draw(st.integers(1, 5), label="batches")):
-            batch = []
-            for shard in data.draw(
-                st.lists(st.sampled_from(sorted(SHARDS)), min_size=1, max_size=2, unique=True)
-            ):
-                records = SHARDS[shard]
-                # from any record up to the first not committed yet (the last, once all are)
-                first_new = min(delivered[shard], len(records) - 1)
-                start = data.draw(st.integers(0, first_new), label=f"{shard} from")
-                end = data.draw(st.integers(start + 1, len(records)), label=f"{shard} to")
-                batch += [(shard, sequence, event(m)) for sequence, m in records[start:end]]
-                delivered[shard] = max(delivered[shard], end)
-            added += writer.append_events(lake, data.draw(st.permutations(batch)))
+            chosen = data.draw(st.lists(st.sampled_from(RECORDS), min_size=1, max_size=10))
+            batch = [(sequence, event(m, at=at)) for sequence, m, at in chosen]
+            delivered.update(m for _, m, _ in chosen)
+            added += writer.append_events(lake, batch)
 
-        expected = sorted(m for shard, n in delivered.items() for _, m in SHARDS[shard][:n])
-        assert message_ids(lake) == expected
-        assert added == len(expected)
+        assert message_ids(lake) == sorted(delivered)
+        assert added == len(delivered)
 
 
 def test_a_redelivered_batch_adds_nothing(catalog: Any) -> None:
-    batch = [("s", n, event(f"m{n}")) for n in range(1, 4)]
+    batch = [(n, event(f"m{n}")) for n in range(1, 4)]
 
     assert writer.append_events(catalog, batch) == 3
     assert writer.append_events(catalog, batch) == 0
@@ -133,7 +124,7 @@ def test_two_writers_racing_the_same_batch_add_it_once(
         return table
 
     monkeypatch.setattr(writer, "load", load_then_wait)
-    batch = [("s", n, event(f"m{n}")) for n in range(1, 6)]
+    batch = [(n, event(f"m{n}")) for n in range(1, 6)]
     added: list[int] = []
     failures: list[BaseException] = []
 
@@ -185,7 +176,7 @@ def test_late_events_land_in_their_own_day(catalog: Any) -> None:
     # given one batch holding two days' events and a late one from weeks before
     days = [DAY, DAY + timedelta(days=1), DAY - timedelta(days=17)]
     batch = [
-        ("s", n, event(f"m{n}", at=day, source=source))
+        (n, event(f"m{n}", at=day, source=source))
         for n, (day, source) in enumerate(
             [(days[0], "web"), (days[1], "web"), (days[2], "web"), (days[2], "app")]
         )
@@ -211,11 +202,20 @@ def test_late_events_land_in_their_own_day(catalog: Any) -> None:
     }
 
 
-def test_marks_of_shards_silent_for_two_days_are_pruned(catalog: Any) -> None:
-    writer.append_events(catalog, [("old", 5, event("m1"))], now=DAY)
-    writer.append_events(catalog, [("new", 9, event("m2"))], now=DAY + timedelta(days=3))
+def test_a_redelivery_reads_only_the_files_of_its_days(catalog: Any) -> None:
+    # given a day of events, then one of another day
+    writer.append_events(catalog, [(n, event(f"m{n}")) for n in range(1, 4)])
+    writer.append_events(catalog, [(9, event("late", at=DAY - timedelta(days=3)))])
 
-    assert writer.committed_marks(load(catalog, EVENTS)) == {"new": 9}
+    # then the check of a redelivery of the first day plans only that day's file
+    table = load(catalog, EVENTS)
+    fresh = {writer.sequence_text(n): {"timestamp": DAY} for n in range(1, 4)}
+    planned = [
+        task.file.partition[0]
+        for task in table.scan(row_filter=writer.events_of(fresh)).plan_files()
+    ]
+    assert planned == [(DAY - datetime(1970, 1, 1)).days]
+    assert writer.append_events(catalog, [(2, event("m2"))]) == 0
 
 
 # -- profiles ---------------------------------------------------------------------------------

@@ -40,6 +40,12 @@ def from_on(column: str, moment: str) -> BooleanExpression:
     return GreaterThanOrEqual(column, moment)  # type: ignore[call-arg,misc]
 
 
+def all_of(*terms: BooleanExpression) -> BooleanExpression:
+    from pyiceberg.expressions import And
+
+    return And(*terms)
+
+
 def any_of(terms: list[BooleanExpression]) -> BooleanExpression:
     from pyiceberg.expressions import AlwaysFalse, Or
 

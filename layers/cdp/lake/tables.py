@@ -15,8 +15,8 @@ Times are Iceberg `timestamp` without zone, holding UTC: Athena's Iceberg DDL ta
 
 Every table has `commit.retry.num-retries=0`: pyiceberg's own retry rebuilds an append on top
 of whatever was committed meanwhile, which would append a batch that another writer has just
-committed (the ingest marks set in the same transaction are not re-read). Our writers re-check
-and retry themselves (`cdp.lake.writer`, `cdp.lake.upkeep`).
+committed (what the writer read to leave out committed rows is not read again). Our writers
+read again and retry themselves (`cdp.lake.writer`, `cdp.lake.upkeep`).
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ def events_schema() -> Schema:
         ("properties", StringType(), False),
         ("traits", StringType(), False),
         ("context", StringType(), False),
+        # The stream record's sequence number, 40 digits: what makes a write exactly once.
+        ("stream_sequence", StringType(), False),
     ]
     return Schema(
         *(

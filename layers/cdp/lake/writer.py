@@ -1,24 +1,22 @@
 """Writing the lake: stream batches of events, exactly once in effect; profiles by upsert.
 
-Events. Each commit is one Iceberg transaction: the rows, and for every stream shard in the
-batch a table property `cdp.ingest.<shard>` = the highest sequence number committed from it
-(with when, to prune marks of shards closed long ago). Before appending, the writer drops
-the records at or below their shard's mark. Lambda reads a shard in order, one batch at a
-time (ParallelizationFactor 1), and retries a failed batch, or its first half when it bisects,
-before anything after it, so a redelivered, bisected or overlapping batch adds only what was
-never committed. The marks live in the table's metadata, so they survive snapshot expiry and
-compaction, and they are read and written in the same atomic commit as the rows.
+Events. Each row keeps the sequence number of the stream record it came from
+(`stream_sequence`, zero-padded to 40 digits so that text order is number order): unique in
+the events table's stream, the same on every delivery of the record. Before appending, the
+writer reads which of the batch's sequence numbers the table holds already and leaves those
+out, so a redelivered, bisected, overlapping or redriven batch adds only what was never
+committed, in any order. (A record Lambda hands over names no shard, so a per-shard
+high-water mark cannot be kept.) The read is cheap: a duplicate has its original's
+timestamp, so only the batch's days are read, and sequence numbers grow with time, so the
+column's min/max statistics leave out all but the newest files of those days.
 
-Two writers with the same batch (a redrive racing a retry): both build a commit on the same
-table version; the catalog takes one (a compare-and-swap: Glue's table version, the SQLite
-catalog's metadata location) and refuses the other with `CommitFailedException`. pyiceberg's
-own retry would rebuild the append on the new version without re-reading the marks, so the
-tables have it off (`commit.retry.num-retries=0`) and `retrying` reloads the table and
-filters again instead: the loser then finds its records committed and adds nothing.
-
-A batch that Lambda gave up on (its on-failure destination) is below the mark once later
-records of the shard are committed: feeding it again later adds nothing. Replay such a batch
-under another name (any `shard` text not used by the stream, e.g. `redrive:<shard>`).
+Two writers with the same batch (a redrive racing a retry): both read, then both build a
+commit on the same table version; the catalog takes one (a compare-and-swap: Glue's table
+version, the SQLite catalog's metadata location) and refuses the other with
+`CommitFailedException`. pyiceberg's own retry would rebuild the append on the new version
+without reading again, so the tables have it off (`commit.retry.num-retries=0`) and
+`retrying` reloads the table and reads again instead: the loser then finds its records
+committed and adds nothing.
 """
 
 from __future__ import annotations
@@ -26,23 +24,21 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cdp.lake.filters import is_in
+from cdp.lake.filters import all_of, any_of, before, from_on, is_in
 from cdp.lake.tables import EVENTS, IDENTITIES, PROFILES, load
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
+    from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import Table
 
 T = TypeVar("T")
 
-MARK_PREFIX = "cdp.ingest."
-# A stream record lives 24 hours: a shard's mark is needed no longer than that after its
-# last commit. Twice that, to be safe.
-MARK_KEPT = timedelta(hours=48)
+SEQUENCE_DIGITS = 40  # DynamoDB Streams: 21 to 40 digits
 ATTEMPTS = 8
 
 
@@ -70,70 +66,61 @@ def retrying(
     raise AssertionError("unreachable")
 
 
-def mark_key(shard: str) -> str:
-    return MARK_PREFIX + shard
+def sequence_text(sequence: int | str) -> str:
+    """A stream sequence number as the `stream_sequence` column holds it."""
+    return str(int(sequence)).zfill(SEQUENCE_DIGITS)
 
 
-def committed_marks(table: Table) -> dict[str, int]:
-    """The highest committed sequence number per shard."""
-    return {
-        key.removeprefix(MARK_PREFIX): int(value.partition("@")[0])
-        for key, value in table.properties.items()
-        if key.startswith(MARK_PREFIX)
-    }
-
-
-def append_events(
-    catalog: Catalog,
-    batch: Sequence[tuple[str, int, dict[str, Any]]],
-    *,
-    now: datetime | None = None,
-) -> int:
-    """Append a batch of (shard id, sequence number, events row); how many rows it added.
-    Records already committed (at or below their shard's mark) are left out, and so is a
-    record given twice in the batch."""
-    moment = now or datetime.now(UTC)
+def append_events(catalog: Catalog, batch: Sequence[tuple[int | str, dict[str, Any]]]) -> int:
+    """Append a batch of (stream sequence number, events row); how many rows it added.
+    Records already in the table are left out, and so is a record given twice in the batch."""
+    fresh: dict[str, dict[str, Any]] = {}
+    for sequence, row in batch:
+        text = sequence_text(sequence)
+        fresh.setdefault(text, {**row, "stream_sequence": text})
+    if not fresh:
+        return 0
 
     def attempt(table: Table) -> int:
-        marks = committed_marks(table)
-        fresh: dict[tuple[str, int], dict[str, Any]] = {}
-        for shard, sequence, row in batch:
-            if sequence > marks.get(shard, -1):
-                fresh.setdefault((shard, sequence), row)
-        if not fresh:
+        stored = _stored_sequences(table, fresh)
+        rows = [row for text, row in sorted(fresh.items()) if text not in stored]
+        if not rows:
             return 0
-        highest: dict[str, int] = {}
-        lowest: dict[str, int] = {}
-        for shard, sequence in fresh:
-            highest[shard] = max(highest.get(shard, sequence), sequence)
-            lowest[shard] = min(lowest.get(shard, sequence), sequence)
-        stamp = int(moment.timestamp())
-        stale = [
-            key
-            for key, value in table.properties.items()
-            if key.startswith(MARK_PREFIX)
-            and key.removeprefix(MARK_PREFIX) not in highest
-            and int(value.partition("@")[2] or 0) < stamp - MARK_KEPT.total_seconds()
-        ]
-        rows = [fresh[key] for key in sorted(fresh)]
+        first, last = rows[0]["stream_sequence"], rows[-1]["stream_sequence"]
         transaction = table.transaction()
-        transaction.set_properties(
-            {mark_key(shard): f"{sequence}@{stamp}" for shard, sequence in highest.items()}
-        )
-        if stale:
-            transaction.remove_properties(*stale)
         transaction.append(
             _arrow(table, rows),
-            snapshot_properties={
-                "cdp.batch": ",".join(
-                    f"{shard}:{lowest[shard]}-{highest[shard]}" for shard in sorted(highest)
-                )
-            },
+            snapshot_properties={"cdp.batch": f"{first.lstrip('0')}-{last.lstrip('0')}"},
         )
         transaction.commit_transaction()
         return len(rows)
 
     return retrying(catalog, EVENTS, attempt)
+
+
+def _stored_sequences(table: Table, fresh: dict[str, dict[str, Any]]) -> set[str]:
+    """Which of the batch's sequence numbers the table holds: read only on the batch's days."""
+    found = table.scan(row_filter=events_of(fresh), selected_fields=("stream_sequence",)).to_arrow()
+    return set(found.column("stream_sequence").to_pylist())
+
+
+def events_of(fresh: dict[str, dict[str, Any]]) -> BooleanExpression:
+    """The rows of these sequence numbers, on their rows' days (so that other days' files are
+    not read)."""
+    days = {
+        row["timestamp"].replace(hour=0, minute=0, second=0, microsecond=0)
+        for row in fresh.values()
+    }
+    on_those_days = any_of(
+        [
+            all_of(
+                from_on("timestamp", day.isoformat()),
+                before("timestamp", (day + timedelta(days=1)).isoformat()),
+            )
+            for day in sorted(days)
+        ]
+    )
+    return all_of(on_those_days, is_in("stream_sequence", fresh))
 
 
 def upsert_profiles(

@@ -22,6 +22,7 @@ from cdp.runtime.settings import (
     FormsApiSettings,
     FunctionSettings,
     ImporterSettings,
+    LakeWriterSettings,
     PrivacyApiSettings,
     ProfileApiSettings,
     ProfileBuilderSettings,
@@ -58,11 +59,15 @@ def with_console_copy(*routes: Route) -> tuple[Route, ...]:
 @dataclass(frozen=True)
 class StreamSource:
     """A table stream feeding a function, with the event source mapping's settings. The local
-    runtime's stream runner honours the same batch size, window and retry bound."""
+    runtime's stream runner honours the same batch size, window and retry bound (the window
+    `local_batching_window_seconds` where one is given)."""
 
     table: tables.TableSpec
     batch_size: int = 100
     batching_window_seconds: int = 1
+    # `cdp dev`'s window, where it differs: on one machine a commit costs nothing, and what
+    # was just sent should be there to look at.
+    local_batching_window_seconds: int | None = None
     retry_attempts: int = 10
     max_record_age_seconds: int = 6 * 3600
     parallelization_factor: int = 1
@@ -173,6 +178,7 @@ class FunctionSpec:
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
     reads_metrics: bool = False  # the functions' own metrics, from CloudWatch
     imports: bool = False  # triggered by files in the import bucket
+    lake: bool = False  # reads and writes the data lake's tables (cdp.lake)
     # needs the third-party packages of layers/dependencies/requirements.txt
     third_party: bool = False
     # Caps how many run at once, where many parallel copies would only crowd the tables.
@@ -495,6 +501,28 @@ ERASURE_SWEEP = FunctionSpec(
     timeout_seconds=120,
 )
 
+# The data lake (cdp.lake): Iceberg tables under this location, `s3://<lake bucket>/tables`
+# with the Glue catalog in AWS, a directory with a SQLite catalog in `cdp dev`.
+LAKE_WAREHOUSE_ENV = "LAKE_WAREHOUSE"
+
+LAKE_WRITER = FunctionSpec(
+    name="lake_writer",
+    handler="functions.lake_writer.handler.handler",
+    settings=LakeWriterSettings,
+    description="Events stream: every stored event into the data lake's events table",
+    # Large batches, few commits: each commit writes a handful of files to S3. In `cdp dev`
+    # events can be queried about 5 seconds after they are stored.
+    stream=StreamSource(
+        tables.EVENTS,
+        batch_size=1000,
+        batching_window_seconds=30,
+        local_batching_window_seconds=5,
+    ),
+    lake=True,
+    memory_mb=1024,
+    timeout_seconds=300,
+)
+
 CONSOLE = FunctionSpec(
     name="console",
     handler="functions.console.handler.handler",
@@ -545,6 +573,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     PRIVACY_API,
     ERASURE_SWEEP,
     CONSOLE,
+    LAKE_WRITER,
 )
 
 
@@ -569,6 +598,7 @@ def resource_env_vars(spec: FunctionSpec) -> tuple[str, ...]:
         *((EVENT_BUS_ENV,) if spec.publishes_events else ()),
         *(secret.env_var for secret in spec.secrets),
         *((IMPORT_BUCKET_ENV,) if spec.imports else ()),
+        *((LAKE_WAREHOUSE_ENV,) if spec.lake else ()),
         *((DESTINATION_SECRETS_ENV,) if spec.destination_secrets else ()),
         *(
             (spec.queue.queue.env_var,)

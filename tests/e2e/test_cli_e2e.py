@@ -304,3 +304,52 @@ def test_the_config_file_is_used_when_no_flag_or_environment_says_otherwise(
 
     assert done.returncode == 0, done.stderr
     assert isinstance(json.loads(done.stdout), list)
+
+
+# -- sql --------------------------------------------------------------------------------
+
+
+def test_events_sent_are_answered_by_cdp_sql_within_a_minute(dev_stack: DevStack) -> None:
+    from segment.analytics.client import Client
+
+    # given events sent with Segment's own Python library
+    user = f"sql-{uuid.uuid4().hex[:8]}"
+    client = Client(write_key=WRITE_KEY, host=dev_stack.url, max_retries=2)
+    client.identify(user, {"plan": "pro"})
+    for amount in (20, 22.5):
+        client.track(user, "Order Completed", {"revenue": amount, "currency": "EUR"})
+    client.flush()
+    sent = time.monotonic()
+
+    # when the lake is queried until it has them
+    query = (
+        "select event, count(*) as n, sum(revenue) as revenue from events "
+        f"where user_id = '{user}' group by event order by event nulls first"
+    )
+    while True:
+        answer = cdp(dev_stack, "sql", query, "--json")
+        assert answer.code == 0, answer.err
+        if len(answer.json()) == 2 or time.monotonic() - sent > 60:
+            break
+        time.sleep(1)
+
+    # then they are there within the minute, as a table too
+    assert answer.json() == [
+        {"event": None, "n": 1, "revenue": None},
+        {"event": "Order Completed", "n": 2, "revenue": 42.5},
+    ]
+    assert time.monotonic() - sent < 60
+    table = cdp(dev_stack, "sql", f"select type, user_id from events where user_id = '{user}' "
+                "and type = 'identify'")  # fmt: skip
+    assert table.out.splitlines() == ["type      user_id", f"identify  {user}"]
+
+
+def test_a_bad_query_is_said_so_without_a_stack_trace(dev_stack: DevStack) -> None:
+    for query, message in (
+        ("selec 1", "cdp: the query: Parser Error: syntax error"),
+        ("select nothing from events", 'cdp: the query: Binder Error: Referenced column "nothing"'),
+    ):
+        answer = cdp(dev_stack, "sql", query)
+        assert answer.code == 1
+        assert answer.err.startswith(message), answer.err
+        assert "Traceback" not in answer.err

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -25,6 +26,7 @@ from infra.wiring import (
     DESTINATION_SECRETS_ENV,
     FUNCTIONS,
     IMPORT_BUCKET_ENV,
+    LAKE_WAREHOUSE_ENV,
     SECRETS,
     FunctionSpec,
     shared_environment,
@@ -115,7 +117,9 @@ class Platform:
         s3.create_bucket(Bucket=bucket)
         secrets = {spec.env_var: os.environ[spec.env_var] for spec in SECRETS}  # table_names
         secrets[DESTINATION_SECRETS_ENV] = os.environ[DESTINATION_SECRETS_ENV]
-        resources = {**tables, **queues, **bus, **secrets, IMPORT_BUCKET_ENV: bucket}
+        # Nothing here feeds the lake writer: it needs only a place for the lake.
+        lake = {LAKE_WAREHOUSE_ENV: os.path.join(tempfile.gettempdir(), f"{prefix}-lake")}
+        resources = {**tables, **queues, **bus, **secrets, IMPORT_BUCKET_ENV: bucket, **lake}
         os.environ.update(shared_environment(FUNCTIONS, resources, {}))
         destinations = {}
         for name, (purpose, patterns) in destination_rules().items():

@@ -659,6 +659,62 @@ def _run_redrive(arguments: argparse.Namespace) -> int:
     return 0
 
 
+# -- sql --------------------------------------------------------------------------------
+
+
+def _sql(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "sql",
+        help="SQL over the data lake: events, profiles, identities",
+        description="Answer a query over the data lake's tables (events, profiles, "
+        "identities). Against `cdp dev` (--url, env CDP_URL; default :8080) DuckDB reads the "
+        "lake's files on this machine; with --stack, Athena runs it in the stack's workgroup.",
+    )
+    parser.add_argument("query", help='e.g. "select event, count(*) from events group by 1"')
+    parser.add_argument("--url", help="cdp dev (env CDP_URL; default http://127.0.0.1:8080)")
+    parser.add_argument("--config", help="config file (env CDP_CONFIG; ~/.config/cdp/config.json)")
+    parser.add_argument("--stack", help="a deployed stack (Cdp-prod): query it with Athena")
+    parser.add_argument("--region", help="the stack's region (default: your AWS configuration's)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(run=_run_sql)
+
+
+def _run_sql(arguments: argparse.Namespace) -> int:
+    from workbench.cli import sql
+    from workbench.cli.output import grid
+
+    if arguments.stack:
+        import boto3
+
+        workgroup, database = sql.stack_lake(
+            boto3.client("cloudformation", region_name=arguments.region), arguments.stack
+        )
+        try:
+            answer = sql.athena_query(
+                boto3.client("athena", region_name=arguments.region),
+                arguments.query,
+                workgroup=workgroup,
+                database=database,
+                progress=sql.progress_line,
+            )
+        finally:
+            sql.end_progress()
+    else:
+        target = Target.resolve(arguments.url, None, arguments.config)
+        status, found = Api(target, timeout=10).send("GET", "/_dev/lake")
+        if status != 200 or not isinstance(found, dict) or "warehouse" not in found:
+            raise CliError(
+                f"{target.url} is not cdp dev (no /_dev/lake); to query a deployed stack, "
+                "pass --stack NAME"
+            )
+        answer = sql.local_query(found["warehouse"], arguments.query)
+    if arguments.json:
+        show(sql.as_records(answer), as_json=True)
+    elif answer.columns:
+        grid(*sql.cells(answer))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdp", description="Serverless customer data platform")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -670,6 +726,7 @@ def _parser() -> argparse.ArgumentParser:
     _destinations(commands)
     _keys(commands)
     _redrive(commands)
+    _sql(commands)
     return parser
 
 

@@ -16,9 +16,14 @@ def show(value: Any, *, as_json: bool, columns: Sequence[str] | None = None) -> 
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    grid([c.upper() for c in columns], [[row.get(column) for column in columns] for row in rows])
+
+
+def grid(headings: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Aligned columns under `headings`, as they are given."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headings)]
+    print("  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if not rows:

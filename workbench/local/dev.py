@@ -5,13 +5,16 @@ from __future__ import annotations
 import gc
 import json
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl
@@ -188,8 +191,12 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     bus_env = create_bus(events)
     identity_secret = options.identity_secret or secrets.token_urlsafe(24)
     secret_env = create_secrets(aws.client("secretsmanager"), identity_secret=identity_secret)
+    # What lives on disk: the data lake's tables (a SQLite catalog and Parquet files), which
+    # `cdp sql` reads from another process. As fresh as moto's tables, and gone with them.
+    data = Path(tempfile.mkdtemp(prefix="cdp-dev-"))
+    lake_env = {wiring.LAKE_WAREHOUSE_ENV: str(data / "lake")}
     apply_environment(
-        dev_environment(options, {**table_env, **queue_urls, **bus_env, **secret_env})
+        dev_environment(options, {**table_env, **queue_urls, **bus_env, **secret_env, **lake_env})
     )
     keys = KeyStore(table_env[KEYS.env_var], client=dynamodb)
     created_at = datetime.now(UTC).isoformat()
@@ -253,6 +260,10 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
     def run_scheduler(_: bytes, __: str) -> Answer:
         return _json(200, scheduler.run_now())
 
+    def lake(_: bytes, __: str) -> Answer:
+        """GET /_dev/lake: where the lake's tables are, for `cdp sql`."""
+        return _json(200, {"warehouse": lake_env[wiring.LAKE_WAREHOUSE_ENV]})
+
     def memory(_: bytes, query: str) -> Answer:
         """GET /_dev/memory[?objects=1]: what this process holds (see workbench.local.memory)."""
         return _json(
@@ -286,6 +297,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
                 ("GET", "/health"): health,
                 ("POST", "/_dev/clock"): move_clock,
                 ("POST", "/_dev/scheduler"): run_scheduler,
+                ("GET", "/_dev/lake"): lake,
                 ("GET", "/_dev/memory"): memory,
                 ("GET", "/demo"): demo,
                 ("GET", "/_dev/sign"): sign_user,
@@ -298,6 +310,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         )
     except OSError as error:
         aws.stop()
+        shutil.rmtree(data, ignore_errors=True)
         print(
             f"cdp dev: cannot listen on {options.host}:{options.port}: {error.strerror}; "
             "choose another --port",
@@ -326,6 +339,8 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         + "\n"
         f"  AWS (moto)   {aws.endpoint}   region us-east-1, tables: "
         f"{', '.join(sorted(table_env.values()))}\n"
+        f'  data lake    {lake_env[wiring.LAKE_WAREHOUSE_ENV]}   (cdp sql "select ..."; '
+        "removed at exit)\n"
         f"  Point a Segment library at {url} with the write key above. Ctrl-C stops.",
         flush=True,
     )
@@ -352,5 +367,6 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
             thread.join()
         server.server_close()
         aws.stop()
+        shutil.rmtree(data, ignore_errors=True)
         print("cdp dev stopped", flush=True)
     return 0

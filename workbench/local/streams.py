@@ -1,7 +1,8 @@
 """A local event source mapping: reads a table's DynamoDB stream from moto and invokes the
 consuming function the way Lambda does.
 
-- Batches of up to `batch_size` records, gathered for at most the batching window.
+- Batches of up to `batch_size` records, gathered for at most the batching window (its local
+  value where the source gives one).
 - The function answers partial batch failures (`batchItemFailures`); the batch is retried from
   the first failed record, with backoff, up to `retry_attempts` times. A batch that still fails
   is reported (where Lambda would send it to the on-failure destination) and skipped.
@@ -58,6 +59,8 @@ class StreamRunner(Worker):
         )
         self.spec = spec
         self.source: StreamSource = spec.stream
+        window = self.source.local_batching_window_seconds
+        self.window = self.source.batching_window_seconds if window is None else window
         self.table_name = table_name
         self.dynamodb = dynamodb
         self.streams = streams
@@ -97,7 +100,7 @@ class StreamRunner(Worker):
             shard.pending += answer["Records"]
         if not shard.pending:
             return
-        window_over = time.monotonic() - shard.first_seen >= self.source.batching_window_seconds
+        window_over = time.monotonic() - shard.first_seen >= self.window
         if len(shard.pending) < self.source.batch_size and not window_over:
             return
         self._deliver(shard)

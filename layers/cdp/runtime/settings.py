@@ -130,6 +130,13 @@ class PublisherSettings(FunctionSettings):
     deliveries_queue_url: str = Field(min_length=1)
 
 
+class LakeWriterSettings(FunctionSettings):
+    # Where the lake's tables are: `s3://bucket/prefix` (AWS, Glue catalog `lake_database`)
+    # or a directory (`cdp dev`, a SQLite catalog in it).
+    lake_warehouse: str = Field(min_length=1)
+    lake_database: str = Field(default="cdp", min_length=1)
+
+
 class DelivererSettings(FunctionSettings):
     config_table: str = Field(min_length=1)
     deliveries_table: str = Field(min_length=1)

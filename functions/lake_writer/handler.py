@@ -1,0 +1,66 @@
+"""Lake writer: the events table's stream in, the lake's events table out (cdp.lake).
+
+Only INSERT records are events. A MODIFY is a client's retry overwriting its own message; a
+REMOVE is erasure (which reaches the lake through the erasure path) or the TTL expiry that
+ends the hot window, which must leave the lake's copy alone.
+
+A batch is one commit, or none: whatever fails, the whole batch fails and Lambda delivers it
+again (or its halves, bisected), which adds nothing already committed: the lake keeps each
+row's stream sequence number and leaves out those it holds (`cdp.lake.writer.append_events`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.runtime.observability import end_of_init, powertools
+from cdp.runtime.settings import LakeWriterSettings
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+logger, tracer, metrics = powertools("lake_writer")
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> Catalog:
+    from cdp.lake.tables import ensure_tables, open_catalog
+
+    settings = LakeWriterSettings.from_env()
+    catalog = open_catalog(settings.lake_warehouse, settings.lake_database)
+    ensure_tables(catalog)
+    return catalog
+
+
+def inserted_rows(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(sequence number, events row) of each INSERT; a record that cannot be read raises,
+    failing the batch (kept for the retries, then the on-failure destination)."""
+    from cdp.lake.rows import event_row
+
+    return [
+        (record["dynamodb"]["SequenceNumber"], event_row(record["dynamodb"]["NewImage"]))
+        for record in records
+        if record.get("eventName") == "INSERT"
+    ]
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from cdp.lake.writer import append_events
+
+    records = event.get("Records", [])
+    rows = inserted_rows(records)
+    added = append_events(_catalog(), rows) if rows else 0
+    metrics.add_metric("LakeEventsAdded", MetricUnit.Count, added)
+    metrics.add_metric("LakeEventsAlreadyThere", MetricUnit.Count, len(rows) - added)
+    metrics.add_metric("LakeRecordsIgnored", MetricUnit.Count, len(records) - len(rows))
+    return {"batchItemFailures": []}
+
+
+end_of_init()

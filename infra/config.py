@@ -95,6 +95,9 @@ class DeploymentConfig(BaseModel):
     # An optional custom domain for the API, with an ACM certificate in the stack's region.
     domain_name: str | None = None
     certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
+    # The data lake's Athena workgroup cancels a query once it has scanned this much (Athena
+    # bills $5 per TB scanned, at least 10 MB per query): 10 GB is at most $0.05 a query.
+    lake_query_scan_limit_mb: int = Field(default=10 * 1024, ge=10)
     # API Gateway's steady rate and burst for the whole API, per second.
     throttle_rate: int = Field(default=1000, ge=1)
     throttle_burst: int = Field(default=2000, ge=1)

@@ -10,6 +10,7 @@ from infra.config import DeploymentConfig
 from infra.constructs.api import HttpApiFront
 from infra.constructs.cdn import Cdn
 from infra.constructs.functions import FunctionFactory
+from infra.constructs.lake import Lake
 from infra.constructs.observability import Observability
 from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import Sharing
@@ -22,8 +23,15 @@ class CdpStack(cdk.Stack):
         storage = Storage(self, "Storage", config=config)
         sharing = Sharing(self, "Sharing", config=config)
         secrets = Secrets(self, "Secrets", config=config)
+        lake = Lake(self, "Lake", config=config)
         factory = FunctionFactory(
-            self, "Functions", config=config, storage=storage, bus=sharing.bus, secrets=secrets
+            self,
+            "Functions",
+            config=config,
+            storage=storage,
+            lake=lake,
+            bus=sharing.bus,
+            secrets=secrets,
         )
         functions = {spec.name: factory.build(spec) for spec in wiring.FUNCTIONS}
         api = HttpApiFront(self, "Api", config=config, functions=functions)
@@ -64,4 +72,22 @@ class CdpStack(cdk.Stack):
             "ImportBucketName",
             value=storage.import_bucket.bucket_name,
             description="Drop files under imports/<source>/ to import them server-side",
+        )
+        cdk.CfnOutput(
+            self,
+            "LakeDatabaseName",
+            value=lake.database_name,
+            description="The data lake's Glue database: Athena's database for `cdp sql`",
+        )
+        cdk.CfnOutput(
+            self,
+            "LakeWorkgroupName",
+            value=lake.workgroup_name,
+            description="The Athena workgroup for `cdp sql` (results bucket, scan limit)",
+        )
+        cdk.CfnOutput(
+            self,
+            "LakeWarehouse",
+            value=lake.warehouse,
+            description="Where the data lake's Iceberg tables are",
         )

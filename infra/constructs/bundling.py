@@ -123,9 +123,19 @@ class PipInstall:
     `--platform` and `--only-binary` (wheels built for Linux; no Docker, no compiler). The
     result is kept under `.build/`, so that repeated synths do not download again."""
 
-    def __init__(self, requirements: Path, *, python_version: str, architecture: str) -> None:
+    def __init__(
+        self,
+        requirements: Path,
+        *,
+        python_version: str,
+        architecture: str,
+        prune: tuple[str, ...] = (),
+    ) -> None:
         self.requirements = requirements
         self.python_version = python_version
+        # Glob patterns (below `python/`) removed after the install: what the functions never
+        # load, and packages another layer or the runtime already provides.
+        self.prune = prune
         machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
         self.arguments = [
             "--only-binary=:all:",
@@ -139,6 +149,8 @@ class PipInstall:
     @property
     def fingerprint(self) -> str:
         text = self.requirements.read_text() + " ".join(self.arguments) + " bytecode"
+        if self.prune:  # (without it, the fingerprints of the layers built before stay)
+            text += " prune " + " ".join(self.prune)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -160,6 +172,12 @@ class PipInstall:
                 check=True,
             )  # fmt: skip
             shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+            for pattern in self.prune:
+                for path in sorted((staging / "python").glob(pattern)):  # parents first
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:  # (or gone with its parent)
+                        path.unlink(missing_ok=True)
             compile_bytecode(staging / "python", self.python_version)
             try:
                 staging.rename(built)

@@ -6,7 +6,7 @@ cdk-nag 3 reports through CDK's policy validation; an acknowledgment must name t
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
 
@@ -14,3 +14,11 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     Validations.of(construct).acknowledge(
         Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
     )
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The logical id of a construct's CloudFormation resource, as findings name it
+    (`<LakeBucketB1D32E10.Arn>`)."""
+    child = construct.node.default_child
+    assert isinstance(child, CfnElement), f"{construct.node.path} has no CloudFormation resource"
+    return Stack.of(construct).get_logical_id(child)

@@ -1,12 +1,12 @@
 """Lambda functions built from `infra.wiring` specs, with the defaults of every function in one
-place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the two layers."""
+place: arm64, one Python runtime, JSON logs, X-Ray, log retention, the layers."""
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import Literal
 
-from aws_cdk import ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -27,7 +27,8 @@ from cdp.runtime.tables import ALL_TABLES
 from cdp.storage.alarms import destination_alarm_prefix
 from infra.config import DeploymentConfig
 from infra.constructs.bundling import ROOT, PipInstall, copied_asset, installed_asset
-from infra.constructs.checks import acknowledge
+from infra.constructs.checks import acknowledge, logical_id
+from infra.constructs.lake import Lake
 from infra.constructs.secrets import Secrets
 from infra.constructs.sharing import encrypted_queue
 from infra.constructs.storage import Storage
@@ -36,6 +37,7 @@ from infra.wiring import (
     DESTINATION_SECRETS_PATH,
     EVENT_BUS_ENV,
     IMPORT_BUCKET_ENV,
+    LAKE_WAREHOUSE_ENV,
     QUEUES,
     REDRIVE_TAG,
     SECRETS,
@@ -57,6 +59,46 @@ COMPRESSION = PipInstall(
     ROOT / "layers" / "compression" / "requirements.txt",
     python_version=PYTHON_VERSION,
     architecture=ARCHITECTURE.name,
+)
+# pyiceberg and pyarrow: 241 MB as installed, 168 MB trimmed (with bytecode), so that a lake
+# function and its layers stay below Lambda's 250 MB, unzipped (asserted in tests/infra).
+LAKE = PipInstall(
+    ROOT / "layers" / "lake" / "requirements.txt",
+    python_version=PYTHON_VERSION,
+    architecture=ARCHITECTURE.name,
+    prune=(
+        # never loaded: C++ headers and sources, tests, Arrow Flight (RPC), the Hive
+        # catalog's Thrift client, the syntax highlighter of pyiceberg's command line
+        "pyarrow/include",
+        "pyarrow/src",
+        "**/tests",
+        "pyarrow/libarrow_flight*",
+        "pyarrow/_flight*",
+        "hive_metastore",
+        "fb303",
+        "pygments",
+        "pygments-*.dist-info",
+        # in other layers: pydantic and its helpers in Powertools', Zstandard in the
+        # compression layer (one version of each: layers unpack into the same directory)
+        "pydantic",
+        "pydantic-*.dist-info",
+        "pydantic_core",
+        "pydantic_core-*.dist-info",
+        "annotated_types",
+        "annotated_types-*.dist-info",
+        "typing_extensions.py",
+        "typing_extensions-*.dist-info",
+        "typing_inspection",
+        "typing_inspection-*.dist-info",
+        "zstandard",
+        "zstandard-*.dist-info",
+        # the runtime's, which its boto3 needs in the versions it was built with (a layer
+        # comes first on the path)
+        "dateutil",
+        "python_dateutil-*.dist-info",
+        "urllib3",
+        "urllib3-*.dist-info",
+    ),
 )
 # The public Powertools layer of exactly the version the tests run with (it carries pydantic
 # and the X-Ray SDK too), found through the public SSM parameter at deploy time.
@@ -89,12 +131,6 @@ _ACTIONS = {
 _NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 
-def _logical_id(construct: Construct) -> str:
-    child = construct.node.default_child
-    assert isinstance(child, CfnElement), f"{construct.node.path} has no CloudFormation resource"
-    return Stack.of(construct).get_logical_id(child)
-
-
 _RETENTION = {
     7: logs.RetentionDays.ONE_WEEK,
     14: logs.RetentionDays.TWO_WEEKS,
@@ -114,12 +150,14 @@ class FunctionFactory(Construct):
         *,
         config: DeploymentConfig,
         storage: Storage,
+        lake: Lake,
         bus: events.IEventBus,
         secrets: Secrets,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
         self.storage = storage
+        self.lake = lake
         self.bus = bus
         self.secrets = secrets
         self.failure_queues: dict[str, sqs.Queue] = {}
@@ -169,6 +207,12 @@ class FunctionFactory(Construct):
             ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
         )
 
+    @cached_property
+    def lake_layer(self) -> lambda_.LayerVersion:
+        """pyiceberg and pyarrow, for the functions that read and write the lake (made with
+        the first of them: the others never carry it)."""
+        return self._installed_layer("LakeLayer", LAKE, "the data lake's Iceberg and Arrow")
+
     def _installed_layer(self, id: str, packages: PipInstall, what: str) -> lambda_.LayerVersion:
         """A layer of the packages a requirements file names, installed for Lambda's platform."""
         return lambda_.LayerVersion(
@@ -181,7 +225,9 @@ class FunctionFactory(Construct):
         )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
-        return function_environment(spec, self.resources, self.config.function_settings())
+        # The lake's Glue database is named per stage (`cdp dev` keeps the default, `cdp`).
+        settings = {**self.config.function_settings(), "lake_database": self.lake.database_name}
+        return function_environment(spec, self.resources, settings)
 
     @cached_property
     def resources(self) -> dict[str, str]:
@@ -193,6 +239,7 @@ class FunctionFactory(Construct):
             **{secret.env_var: self.secrets.secret(secret).secret_name for secret in SECRETS},
             IMPORT_BUCKET_ENV: self.storage.import_bucket.bucket_name,
             DESTINATION_SECRETS_ENV: self.destination_secret_prefix,
+            LAKE_WAREHOUSE_ENV: self.lake.warehouse,
         }
 
     @cached_property
@@ -229,6 +276,7 @@ class FunctionFactory(Construct):
                 self.powertools_layer,
                 self.compression_layer,
                 *([self.dependencies_layer] if spec.third_party else []),
+                *([self.lake_layer] if spec.lake else []),
                 self.domain_layer,
             ],
             memory_size=spec.memory_mb,
@@ -253,6 +301,8 @@ class FunctionFactory(Construct):
             "permissions; it is the only statement on every resource",
         )
         self._grant_tables(function, spec)
+        if spec.lake:
+            self.lake.grant(role)
         self._connect(function, spec)
         return function
 
@@ -266,7 +316,7 @@ class FunctionFactory(Construct):
                 assert function.role is not None  # build() gives every function its own role
                 acknowledge(
                     function.role,
-                    f"AwsSolutions-IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]",
+                    f"AwsSolutions-IAM5[Resource::<{logical_id(table)}.Arn>/index/*]",
                     f"the same actions on the {table_spec.logical_name} table's own indexes "
                     "(`due`: the scheduler's sparse index)",
                 )
@@ -339,7 +389,7 @@ class FunctionFactory(Construct):
             assert function.role is not None
             acknowledge(
                 function.role,
-                f"AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{PREFIX}*]",
+                f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{PREFIX}*]",
                 "files arrive under any name below imports/; only get and put on them",
             )
             for suffix in (".csv", ".jsonl", ".ndjson", CONTINUE):
@@ -367,7 +417,7 @@ class FunctionFactory(Construct):
             )
             acknowledge(
                 invoker,
-                f"AwsSolutions-IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
+                f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
                 "the scheduler may invoke this one function, in any of its versions",
             )
 

@@ -34,7 +34,13 @@ def template(app: cdk.App) -> Template:
 
 @pytest.fixture(scope="module")
 def production() -> Template:
-    return synth({"stage": "prod", "allowed_origins": ["https://shop.example"]})
+    return synth(
+        {
+            "stage": "prod",
+            "allowed_origins": ["https://shop.example"],
+            "lake_query_scan_limit_mb": 100,
+        }
+    )
 
 
 def resources(template: Template, kind: str) -> dict[str, Any]:
@@ -102,7 +108,7 @@ def test_functions_share_the_defaults(template: Template, spec: wiring.FunctionS
     assert function["Handler"] == spec.handler
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
-    assert len(function["Layers"]) == (4 if spec.third_party else 3)
+    assert len(function["Layers"]) == 3 + spec.third_party + spec.lake
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -677,8 +683,26 @@ def test_a_stage_takes_the_shared_configuration_and_its_own() -> None:
     assert environment["CONSENT_REQUIRED"] == "true"
 
 
+def bucket_named(template: Template, prefix: str) -> tuple[str, dict[str, Any]]:
+    [(logical_id, bucket)] = [
+        (logical_id, resource)
+        for logical_id, resource in resources(template, "AWS::S3::Bucket").items()
+        if logical_id.startswith(prefix)
+    ]
+    return logical_id, bucket
+
+
+def denials_of(template: Template, bucket_id: str) -> list[dict[str, Any]]:
+    [policy] = [
+        policy
+        for policy in resources(template, "AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    return [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+
+
 def test_the_import_bucket_is_private_encrypted_and_transient(template: Template) -> None:
-    [bucket] = resources(template, "AWS::S3::Bucket").values()
+    bucket_id, bucket = bucket_named(template, "StorageImports")
     properties = bucket["Properties"]
     assert properties["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
@@ -689,10 +713,7 @@ def test_the_import_bucket_is_private_encrypted_and_transient(template: Template
     assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     [rule] = properties["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == 30
-    [policy] = resources(template, "AWS::S3::BucketPolicy").values()
-    denials = [
-        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
-    ]
+    denials = denials_of(template, bucket_id)
     assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denials)
 
 
@@ -725,6 +746,9 @@ def test_only_the_importer_touches_the_import_bucket_and_only_its_objects(
             for s in statements_of(template, spec.name)
             if any(str(a).startswith("s3:") for a in _as_list(s["Action"]))
         ]
+        if spec.lake:  # the lake's bucket, and no other (test_lake_grants_are_...)
+            assert "StorageImports" not in json.dumps(s3_statements), spec.name
+            continue
         if spec is not wiring.IMPORTER:
             assert not s3_statements, spec.name
             continue
@@ -779,3 +803,231 @@ def test_the_deliverer_may_keep_ses_contacts_and_nothing_else_of_ses(template: T
         "ses:UpdateContact",
     ]
     assert "contact-list/*" in json.dumps(statement["Resource"])
+
+
+# The data lake (issue 18): Iceberg tables in S3 and Glue, queried with Athena.
+
+LAKE_FUNCTIONS = [spec for spec in wiring.FUNCTIONS if spec.lake]
+# Lambda's limit for a function and all its layers, unzipped (250 MB: 262,144,000 bytes).
+UNZIPPED_LIMIT_MB = 250
+# The public Powertools layer (not built here, so not measured): Powertools 3.37.0 with its
+# extras (pydantic, the X-Ray SDK, cryptography) came to about 23 MB installed for arm64
+# without boto3/botocore, 29 MB with bytecode; this leaves room for it to grow.
+POWERTOOLS_LAYER_MB = 35
+
+
+def test_the_lake_bucket_is_private_encrypted_and_unversioned(template: Template) -> None:
+    bucket_id, bucket = bucket_named(template, "LakeBucket")
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    [encryption] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    # erasure deletes files: a versioned bucket would keep each one as a noncurrent version
+    assert "VersioningConfiguration" not in properties
+    # nothing expires the tables' files (cdp.lake does), only uploads left half done
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert "ExpirationInDays" not in rule
+    denials = denials_of(template, bucket_id)
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denials)
+    assert bucket["DeletionPolicy"] == "Delete"  # dev: it goes with the stack
+
+
+def test_production_keeps_the_lake(production: Template) -> None:
+    assert bucket_named(production, "LakeBucket")[1]["DeletionPolicy"] == "Retain"
+    [database] = resources(production, "AWS::Glue::Database").values()
+    assert database["DeletionPolicy"] == "Retain"
+
+
+def test_query_results_are_private_and_expire(template: Template) -> None:
+    bucket_id, bucket = bucket_named(template, "LakeQueryResults")
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 1
+    assert any(
+        s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in denials_of(template, bucket_id)
+    )
+
+
+def test_the_glue_database_holds_the_tables_below_the_lake_bucket(template: Template) -> None:
+    [database] = resources(template, "AWS::Glue::Database").values()
+    given = database["Properties"]["DatabaseInput"]
+    assert given["Name"] == "cdp_dev"  # one per stage: Glue's names are the account's
+    bucket_id, _ = bucket_named(template, "LakeBucket")
+    assert given["LocationUri"] == {"Fn::Join": ["", ["s3://", {"Ref": bucket_id}, "/tables"]]}
+
+
+@pytest.mark.parametrize(("stage", "limit_mb"), [("dev", 10 * 1024), ("prod", 100)])
+def test_the_athena_workgroup_enforces_engine_3_a_scan_limit_and_encrypted_results(
+    template: Template, production: Template, stage: str, limit_mb: int
+) -> None:
+    [resource] = resources(
+        template if stage == "dev" else production, "AWS::Athena::WorkGroup"
+    ).values()
+    workgroup = resource["Properties"]
+    assert workgroup["Name"] == f"cdp-{stage}"
+    configuration = workgroup["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    assert configuration["BytesScannedCutoffPerQuery"] == limit_mb * 1024 * 1024
+    results = configuration["ResultConfiguration"]
+    assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    assert "LakeQueryResults" in json.dumps(results["OutputLocation"])
+
+
+def test_a_scan_limit_below_athenas_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="lake_query_scan_limit_mb"):
+        DeploymentConfig.model_validate({"lake_query_scan_limit_mb": 9})
+
+
+def test_the_cli_finds_the_lake_in_the_outputs(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    assert outputs["LakeDatabaseName"]["Value"] == "cdp_dev"
+    assert outputs["LakeWorkgroupName"]["Value"] == "cdp-dev"
+    assert "LakeWarehouse" in outputs
+
+
+def _layer_ids(template: Template, description: str) -> list[str]:
+    return [
+        logical_id
+        for logical_id, resource in resources(template, "AWS::Lambda::LayerVersion").items()
+        if resource["Properties"]["Description"].startswith(description)
+    ]
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_lake_functions_have_the_lake_layer_and_warehouse(
+    template: Template, spec: wiring.FunctionSpec
+) -> None:
+    [lake_layer] = _layer_ids(template, "the data lake's")
+    function = function_named(template, spec.name)
+    environment = function["Environment"]["Variables"]
+    if not spec.lake:
+        assert {"Ref": lake_layer} not in function["Layers"]
+        assert "LAKE_WAREHOUSE" not in environment
+        return
+    assert {"Ref": lake_layer} in function["Layers"]
+    bucket_id, _ = bucket_named(template, "LakeBucket")
+    assert environment["LAKE_WAREHOUSE"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": bucket_id}, "/tables"]]
+    }
+    assert environment["LAKE_DATABASE"] == "cdp_dev"
+
+
+def test_the_lake_writer_is_a_lake_function() -> None:
+    assert wiring.LAKE_WRITER in LAKE_FUNCTIONS
+
+
+def _statements_on(template: Template, function: str, service: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for statement in statements_of(template, function)
+        if any(str(action).startswith(f"{service}:") for action in _as_list(statement["Action"]))
+    ]
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_lake_grants_are_its_bucket_tables_and_database_only(
+    template: Template, spec: wiring.FunctionSpec
+) -> None:
+    glue = _statements_on(template, spec.name, "glue")
+    if not spec.lake:
+        assert not glue
+        assert "LakeBucket" not in json.dumps(statements_of(template, spec.name))
+        return
+    bucket_id, _ = bucket_named(template, "LakeBucket")
+    objects, listing = _statements_on(template, spec.name, "s3")
+    assert sorted(objects["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    assert objects["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/tables/*"]]
+    }
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+
+    [statement] = glue
+    assert set(statement["Action"]) == {
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+    }
+    targets = [json.dumps(resource) for resource in statement["Resource"]]
+    assert [target.split(":")[-1].rstrip('"]}') for target in targets] == [
+        "catalog",
+        "database/cdp_dev",
+        "table/cdp_dev/*",
+    ]
+
+
+def test_the_lake_layer_is_trimmed_arm64_for_the_runtime(
+    template: Template,  # synthesized: the layers are built
+) -> None:
+    from infra.constructs.functions import LAKE, PYTHON_VERSION
+
+    python = LAKE.built / "python"
+    for package in ("pyiceberg", "pyarrow", "pyiceberg_core", "pyroaring"):
+        assert any(python.glob(f"{package}*")), package
+    libraries = [path.name for path in python.rglob("*.so*")]
+    assert all("x86_64" not in name for name in libraries)
+    assert any("aarch64" in name for name in libraries)
+    tag = "cpython-" + PYTHON_VERSION.replace(".", "")
+    assert any(tag in path.name for path in (python / "pyarrow").glob("lib.*.so"))
+    # what the functions never load is gone ...
+    for gone in ("pyarrow/include", "pyarrow/tests", "pygments", "hive_metastore"):
+        assert not (python / gone).exists(), gone
+    assert not list((python / "pyarrow").glob("libarrow_flight*"))
+    # ... but not what pyarrow's lib.so links (ImportError: libarrow_substrait.so.2600)
+    assert list((python / "pyarrow").glob("libarrow_substrait.so*"))
+    # packages another layer or the runtime has, which must not come in a second version
+    for duplicate in ("pydantic", "pydantic_core", "zstandard", "dateutil", "urllib3", "boto3"):
+        assert not (python / duplicate).exists(), duplicate
+
+
+def test_the_lake_tables_are_written_with_the_tested_versions() -> None:
+    from importlib.metadata import version
+
+    from infra.constructs.functions import LAKE
+
+    lines = [line.split("#")[0].strip() for line in LAKE.requirements.read_text().splitlines()]
+    pinned = {
+        name.split("[")[0]: wanted for name, wanted in (line.split("==") for line in lines if line)
+    }
+    assert pinned == {"pyiceberg": "0.12.0", "pyarrow": "26.0.1", "pyiceberg-core": "0.10.1"}
+    for name, wanted in pinned.items():
+        assert version(name) == wanted, f"{name}: tests run {version(name)}, Lambda gets {wanted}"
+
+
+def _megabytes(directory: Path) -> float:
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file()) / 2**20
+
+
+@pytest.mark.parametrize("spec", LAKE_FUNCTIONS, ids=lambda spec: spec.name)
+def test_a_lake_function_and_its_layers_fit_lambdas_unzipped_limit(
+    app: cdk.App, template: Template, spec: wiring.FunctionSpec
+) -> None:
+    function = function_named(template, spec.name)
+    layers = resources(template, "AWS::Lambda::LayerVersion")
+    ours = [
+        layers[layer["Ref"]]["Properties"] for layer in function["Layers"] if layer["Ref"] in layers
+    ]
+    assert len(ours) == len(function["Layers"]) - 1  # all but the public Powertools layer
+    sizes = {
+        properties["Description"]: _megabytes(staged_code(app, properties)) for properties in ours
+    }
+    code = _megabytes(staged_code(app, function))
+    total = code + sum(sizes.values()) + POWERTOOLS_LAYER_MB
+    assert total < UNZIPPED_LIMIT_MB, (sizes, code)

@@ -22,6 +22,7 @@ from cdp.runtime.settings import (
     FormsApiSettings,
     FunctionSettings,
     ImporterSettings,
+    LakeUpkeepSettings,
     LakeWriterSettings,
     PrivacyApiSettings,
     ProfileApiSettings,
@@ -98,7 +99,16 @@ DELIVERIES_QUEUE = QueueSpec(
     max_receive_count=24,
     fifo=True,
 )
-QUEUES: tuple[QueueSpec, ...] = (BACKFILL_QUEUE, ERASURE_QUEUE, DELIVERIES_QUEUE)
+# Erasures for the data lake, sent on by the erasure sweep once it has run.
+LAKE_ERASURES_QUEUE = QueueSpec(
+    "LakeErasures", "LAKE_ERASURES_QUEUE_URL", visibility_timeout_seconds=900
+)
+QUEUES: tuple[QueueSpec, ...] = (
+    BACKFILL_QUEUE,
+    ERASURE_QUEUE,
+    DELIVERIES_QUEUE,
+    LAKE_ERASURES_QUEUE,
+)
 
 
 @dataclass(frozen=True)
@@ -497,6 +507,7 @@ ERASURE_SWEEP = FunctionSpec(
         (tables.IDENTITIES, "read_write"),  # links deleted; notes of shared devices updated
     ),
     queue=QueueSource(ERASURE_QUEUE),
+    sends_to=(LAKE_ERASURES_QUEUE,),
     scans=(tables.QUARANTINE,),
     timeout_seconds=120,
 )
@@ -521,6 +532,21 @@ LAKE_WRITER = FunctionSpec(
     lake=True,
     memory_mb=1024,
     timeout_seconds=300,
+)
+
+LAKE_UPKEEP = FunctionSpec(
+    name="lake_upkeep",
+    handler="functions.lake_upkeep.handler.handler",
+    settings=LakeUpkeepSettings,
+    description="The data lake: erasures, retention, compaction and file clean-up",
+    # After the erasure sweep: by then whatever the person sent before the erasure is in the
+    # lake, and nothing they send after it gets there (the suppression list).
+    queue=QueueSource(LAKE_ERASURES_QUEUE),
+    every_minutes=60,
+    lake=True,
+    reserved_concurrency=1,  # one rewrite of the tables at a time
+    memory_mb=2048,  # compaction holds a day of events
+    timeout_seconds=900,
 )
 
 CONSOLE = FunctionSpec(
@@ -574,6 +600,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ERASURE_SWEEP,
     CONSOLE,
     LAKE_WRITER,
+    LAKE_UPKEEP,
 )
 
 

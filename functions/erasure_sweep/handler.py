@@ -21,14 +21,15 @@ from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import ErasureSweepSettings
 from cdp.storage import clients
 from cdp.storage.erasure import Eraser
+from cdp.storage.queue import TaskQueue
 
 logger, tracer, metrics = powertools("erasure_sweep")
 
 
 @lru_cache(maxsize=1)
-def _eraser() -> Eraser:
+def _dependencies() -> tuple[Eraser, TaskQueue]:
     settings = ErasureSweepSettings.from_env()
-    return Eraser(
+    eraser = Eraser(
         events_table=settings.events_table,
         quarantine_table=settings.quarantine_table,
         identities_table=settings.identities_table,
@@ -36,12 +37,17 @@ def _eraser() -> Eraser:
         profile_retention=timedelta(days=settings.profile_retention_days),
         client=clients.dynamodb(),
     )
+    return eraser, TaskQueue(settings.lake_erasures_queue_url, client=clients.sqs())
 
 
 def run_sweep(record: SQSRecord) -> None:
-    counts = sweep(SweepTask.from_json(record.body), _eraser())
+    eraser, lake_erasures = _dependencies()
+    counts = sweep(SweepTask.from_json(record.body), eraser)
     metrics.add_metric("LateEventsErased", MetricUnit.Count, counts.events)
     metrics.add_metric("LateProfilesErased", MetricUnit.Count, counts.profiles)
+    # Then the lake (lake_upkeep): what the person sent before the erasure is there by now.
+    # Sent again when a sweep is retried; erasing the lake twice finds nothing the second time.
+    lake_erasures.send([record.body])
 
 
 @metrics.log_metrics

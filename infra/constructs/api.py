@@ -101,8 +101,10 @@ class HttpApiFront(Construct):
             access_log_settings=_AccessLogSettings(access_logs),
         )
         for spec in wiring.FUNCTIONS:
+            # One invoke permission per function for any of this API's routes, rather than
+            # one per route: about 140 fewer resources, within CloudFormation's 500 per stack.
             integration = integrations.HttpLambdaIntegration(
-                f"{spec.name}-integration", functions[spec.name]
+                f"{spec.name}-integration", functions[spec.name], scope_permission_to_route=False
             )
             paths: dict[tuple[str, bool], set[str]] = {}
             for route in spec.routes:

@@ -1031,3 +1031,19 @@ def test_a_lake_function_and_its_layers_fit_lambdas_unzipped_limit(
     code = _megabytes(staged_code(app, function))
     total = code + sum(sizes.values()) + POWERTOOLS_LAYER_MB
     assert total < UNZIPPED_LIMIT_MB, (sizes, code)
+
+
+def test_each_api_function_has_one_invoke_permission_and_the_stack_stays_far_from_500(
+    production: Template,
+) -> None:
+    # CloudFormation refuses a stack of more than 500 resources; a permission per route
+    # (about 140) once took the stack past it
+    assert len(production.to_json()["Resources"]) < 450
+    permissions = [
+        resource["Properties"]
+        for resource in resources(production, "AWS::Lambda::Permission").values()
+        if resource["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert len(permissions) == sum(1 for spec in wiring.FUNCTIONS if spec.routes)
+    for permission in permissions:
+        assert permission["SourceArn"]["Fn::Join"][1][-1].endswith("/*/*")

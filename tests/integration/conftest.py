@@ -182,7 +182,7 @@ def _handler_fixture(module_name: str, cache: str) -> Any:
 
 forms_api = _handler_fixture("functions.forms_api.handler", "_app")
 privacy_api = _handler_fixture("functions.privacy_api.handler", "_app")
-erasure_sweep = _handler_fixture("functions.erasure_sweep.handler", "_eraser")
+erasure_sweep = _handler_fixture("functions.erasure_sweep.handler", "_dependencies")
 webhooks = _handler_fixture("functions.webhooks.handler", "_app")
 
 

@@ -90,7 +90,7 @@ def clear_caches() -> None:
 
     for spec in FUNCTIONS:
         module = importlib.import_module(spec.handler.rpartition(".")[0])
-        for cache in ("_app", "_dependencies", "_eraser", "_queue", "_resync_dependencies"):
+        for cache in ("_app", "_dependencies", "_queue", "_resync_dependencies"):
             if hasattr(module, cache):
                 getattr(module, cache).cache_clear()
     for factory in (clients.dynamodb, clients.sqs, clients.events, clients.s3):

@@ -137,6 +137,11 @@ class LakeWriterSettings(FunctionSettings):
     lake_database: str = Field(default="cdp", min_length=1)
 
 
+class LakeUpkeepSettings(LakeWriterSettings):
+    # Events older than this leave the lake too (whole days), as they leave the events table.
+    event_retention_days: int = Field(default=395, ge=1, le=3650)
+
+
 class DelivererSettings(FunctionSettings):
     config_table: str = Field(min_length=1)
     deliveries_table: str = Field(min_length=1)
@@ -186,6 +191,7 @@ class PrivacyApiSettings(FunctionSettings):
 
 class ErasureSweepSettings(FunctionSettings):
     events_table: str = Field(min_length=1)
+    lake_erasures_queue_url: str = Field(min_length=1)  # the erasure, on to the lake
     quarantine_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)

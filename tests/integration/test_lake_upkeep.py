@@ -1,0 +1,161 @@
+"""The lake's upkeep function on moto: an erasure, sent on by the erasure sweep, takes the
+person out of the lake's tables and out of every file under them, and leaves everyone else;
+the scheduled run keeps the lake (retention, compaction, clean-up)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+
+from tests.factories import answer_json, basic_auth, http_event
+from tests.integration.conftest import WRITE_KEY, TableStream, bearer
+from workbench.local.invocation import LambdaContext
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A local lake for the lake functions, their cached catalogs cleared around the test."""
+    from functions.lake_upkeep import handler as upkeep
+    from functions.lake_writer import handler as writer
+
+    monkeypatch.setenv("LAKE_WAREHOUSE", str(tmp_path / "lake"))
+    for module in (writer, upkeep):
+        module._catalog.cache_clear()
+    upkeep._settings.cache_clear()
+    yield tmp_path / "lake"
+    for module in (writer, upkeep):
+        module._catalog.cache_clear()
+    upkeep._settings.cache_clear()
+
+
+@pytest.fixture
+def lake_writer(lake: Path, table_names: dict[str, str]) -> Handler:
+    from functions.lake_writer import handler
+
+    return lambda event: handler.handler(event, LambdaContext())
+
+
+@pytest.fixture
+def lake_upkeep(lake: Path, queues: dict[str, str]) -> Handler:
+    from functions.lake_upkeep import handler
+
+    return lambda event: handler.handler(event, LambdaContext())
+
+
+def sqs_records(queue_url: str) -> dict[str, Any]:
+    """What Lambda hands the queue's consumer: the messages waiting, as records."""
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "body": message["Body"],
+                "receiptHandle": message["ReceiptHandle"],
+                "eventSource": "aws:sqs",
+                "attributes": {},
+                "messageAttributes": {},
+            }
+            for message in messages.get("Messages", [])
+        ]
+    }
+
+
+def lake_text(lake: Path) -> str:
+    """Every value of every row of every Parquet file under the lake, as text."""
+    return "\n".join(
+        str(pq.read_table(path).to_pylist()) for path in sorted(lake.rglob("*.parquet"))
+    )
+
+
+def test_an_erasure_reaches_the_lake_and_no_file_there_holds_the_person(
+    collector: Handler,
+    pipeline: Callable[[], None],
+    privacy_api: Handler,
+    erasure_sweep: Handler,
+    lake_writer: Handler,
+    lake_upkeep: Handler,
+    lake: Path,
+    table_names: dict[str, str],
+    queues: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given Ada, known from two devices and an e-mail address, and Grace, in the lake
+    events = TableStream(table_names["EVENTS_TABLE"])
+    batch = [
+        {"type": "page", "anonymousId": "ada-phone-77", "name": "Home"},
+        {
+            "type": "identify",
+            "anonymousId": "ada-laptop-77",
+            "userId": "ada-77",
+            "traits": {"email": "ada77@example.com"},
+        },
+        {"type": "identify", "anonymousId": "ada-phone-77", "userId": "ada-77"},
+        {"type": "track", "userId": "ada-77", "event": "Order Completed"},
+        {"type": "track", "userId": "grace-12", "event": "Order Completed"},
+    ]
+    answer = collector(
+        http_event(path="/v1/batch", body={"batch": batch}, headers=basic_auth(WRITE_KEY))
+    )
+    assert answer_json(answer) == {"success": True}
+    assert lake_writer(events.new_records()) == {"batchItemFailures": []}
+    pipeline()
+    secrets = ("ada-77", "ada-phone-77", "ada-laptop-77", "ada77@example.com")
+    assert all(secret in lake_text(lake) for secret in secrets)
+
+    # when she is erased, and the sweep runs (here at once, not minutes later)
+    monkeypatch.setenv("ERASURE_SWEEP_DELAY_SECONDS", "0")
+    erased = privacy_api(http_event("DELETE", "/v1/profiles/user_id:ada-77", headers=bearer()))
+    assert erased["statusCode"] == 200, erased["body"]
+    assert erasure_sweep(sqs_records(queues["ERASURE_QUEUE_URL"])) == {"batchItemFailures": []}
+
+    # then the sweep sent the erasure on to the lake, which takes it (twice: SQS may deliver
+    # a message again, and the second finds nothing)
+    erasures = sqs_records(queues["LAKE_ERASURES_QUEUE_URL"])
+    assert len(erasures["Records"]) == 1
+    assert lake_upkeep(erasures) == {"batchItemFailures": []}
+    assert lake_upkeep(erasures) == {"batchItemFailures": []}
+
+    # and no file under the lake holds anything of hers; Grace's event is there
+    text = lake_text(lake)
+    assert [secret for secret in secrets if secret in text] == []
+    assert "grace-12" in text
+
+
+def test_the_scheduled_run_keeps_the_lake(
+    collector: Handler, lake_writer: Handler, lake_upkeep: Handler, table_names: dict[str, str]
+) -> None:
+    from cdp.lake.tables import EVENTS, load
+
+    # given a year-and-a-half-old event (past the 395 days) and today's, in the lake
+    events = TableStream(table_names["EVENTS_TABLE"])
+    batch = [
+        {
+            "type": "track",
+            "userId": "old-1",
+            "event": "Viewed",
+            "timestamp": "2025-03-01T10:00:00Z",
+        },
+        {"type": "track", "userId": "new-1", "event": "Viewed"},
+    ]
+    answer = collector(
+        http_event(path="/v1/import", body={"batch": batch}, headers=basic_auth(WRITE_KEY))
+    )
+    assert answer_json(answer) == {"success": True}
+    assert lake_writer(events.new_records()) == {"batchItemFailures": []}
+
+    # when the schedule runs the upkeep
+    outcome = lake_upkeep({"source": "aws.scheduler", "detail-type": "Scheduled Event"})
+
+    # then the old day is gone, today's event kept
+    assert outcome["dropped"] == 1
+    from functions.lake_upkeep import handler
+
+    table = load(handler._catalog(), EVENTS)
+    assert table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist() == ["new-1"]

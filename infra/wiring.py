@@ -529,6 +529,8 @@ LAKE_WRITER = FunctionSpec(
         batching_window_seconds=30,
         local_batching_window_seconds=5,
     ),
+    tables=((tables.SUPPRESSIONS, "read"),),  # events of erased people are left out
+    secrets=(SUPPRESSION_PEPPER,),
     lake=True,
     memory_mb=1024,
     timeout_seconds=300,

@@ -4,6 +4,11 @@ Only INSERT records are events. A MODIFY is a client's retry overwriting its own
 REMOVE is erasure (which reaches the lake through the erasure path) or the TTL expiry that
 ends the hot window, which must leave the lake's copy alone.
 
+Events of erased people (stored before every collector knew of the erasure, or handed over
+again hours later) are left out, as the profile builder leaves them out: the erasure reaches
+the lake through the erasure sweep and lake_upkeep, and nothing may bring the person back
+after it.
+
 A batch is one commit, or none: whatever fails, the whole batch fails and Lambda delivers it
 again (or its halves, bisected), which adds nothing already committed: the lake keeps each
 row's stream sequence number and leaves out those it holds (`cdp.lake.writer.append_events`).
@@ -11,6 +16,7 @@ row's stream sequence number and leaves out those it holds (`cdp.lake.writer.app
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +25,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import LakeWriterSettings
+from cdp.storage import clients
+from cdp.storage.suppressions import SuppressionList
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -36,15 +44,29 @@ def _catalog() -> Catalog:
     return catalog
 
 
-def inserted_rows(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(sequence number, events row) of each INSERT; a record that cannot be read raises,
-    failing the batch (kept for the retries, then the on-failure destination)."""
-    from cdp.lake.rows import event_row
+@lru_cache(maxsize=1)
+def _suppressions() -> SuppressionList:
+    return SuppressionList.from_settings(LakeWriterSettings.from_env(), client=clients.dynamodb())
 
+
+def inserted_rows(
+    records: list[dict[str, Any]], suppressed: Callable[[set[str]], set[str]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(sequence number, events row) of each INSERT whose person is not erased; a record that
+    cannot be read raises, failing the batch (kept for the retries, then the on-failure
+    destination)."""
+    from cdp.lake.rows import event_row
+    from cdp.profiles.builder import not_erased
+    from cdp.storage.streams import read_event_records
+
+    events, unreadable = read_event_records(records)
+    if unreadable:
+        raise next(iter(unreadable.values()))
+    kept = {event.sequence for event in not_erased(events, suppressed)}
     return [
         (record["dynamodb"]["SequenceNumber"], event_row(record["dynamodb"]["NewImage"]))
         for record in records
-        if record.get("eventName") == "INSERT"
+        if record.get("eventName") == "INSERT" and int(record["dynamodb"]["SequenceNumber"]) in kept
     ]
 
 
@@ -55,7 +77,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from cdp.lake.writer import append_events
 
     records = event.get("Records", [])
-    rows = inserted_rows(records)
+    rows = inserted_rows(records, _suppressions().suppressed)
     added = append_events(_catalog(), rows) if rows else 0
     metrics.add_metric("LakeEventsAdded", MetricUnit.Count, added)
     metrics.add_metric("LakeEventsAlreadyThere", MetricUnit.Count, len(rows) - added)

@@ -27,8 +27,10 @@ def lake_writer(
 
     monkeypatch.setenv("LAKE_WAREHOUSE", str(tmp_path / "lake"))
     handler._catalog.cache_clear()
+    handler._suppressions.cache_clear()
     yield lambda event: handler.handler(event, LambdaContext())
     handler._catalog.cache_clear()
+    handler._suppressions.cache_clear()
 
 
 def send(collector: Callable[[dict[str, Any]], dict[str, Any]], *messages: dict[str, Any]) -> None:

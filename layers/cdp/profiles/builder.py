@@ -60,7 +60,7 @@ def build_profiles(
     sleep: Callable[[float], None] = time.sleep,
 ) -> BuildOutcome:
     outcome = BuildOutcome()
-    pending = sorted(_not_erased(events, suppressed), key=lambda event: event.sequence)
+    pending = sorted(not_erased(events, suppressed), key=lambda event: event.sequence)
     for attempt in range(attempts):
         if not pending:
             break
@@ -108,7 +108,7 @@ def build_profiles(
     return outcome
 
 
-def _not_erased(
+def not_erased(
     events: list[StreamEvent], suppressed: Callable[[set[str]], set[str]]
 ) -> list[StreamEvent]:
     """Events of erased people (stored before the erasure reached every collector, still in

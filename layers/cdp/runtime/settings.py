@@ -130,14 +130,20 @@ class PublisherSettings(FunctionSettings):
     deliveries_queue_url: str = Field(min_length=1)
 
 
-class LakeWriterSettings(FunctionSettings):
+class LakeSettings(FunctionSettings):
     # Where the lake's tables are: `s3://bucket/prefix` (AWS, Glue catalog `lake_database`)
     # or a directory (`cdp dev`, a SQLite catalog in it).
     lake_warehouse: str = Field(min_length=1)
     lake_database: str = Field(default="cdp", min_length=1)
 
 
-class LakeUpkeepSettings(LakeWriterSettings):
+class LakeWriterSettings(LakeSettings):
+    # Events of erased people are left out.
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+
+
+class LakeUpkeepSettings(LakeSettings):
     # Events older than this leave the lake too (whole days), as they leave the events table.
     event_retention_days: int = Field(default=395, ge=1, le=3650)
 

@@ -22,6 +22,7 @@ from cdp.runtime.settings import (
     FormsApiSettings,
     FunctionSettings,
     ImporterSettings,
+    LakeProfilesSettings,
     LakeUpkeepSettings,
     LakeWriterSettings,
     PrivacyApiSettings,
@@ -536,6 +537,23 @@ LAKE_WRITER = FunctionSpec(
     timeout_seconds=300,
 )
 
+LAKE_PROFILES = FunctionSpec(
+    name="lake_profiles",
+    handler="functions.lake_profiles.handler.handler",
+    settings=LakeProfilesSettings,
+    description="Profiles stream: each profile's current state into the data lake",
+    tables=((tables.CONFIG, "read"),),  # computed traits' definitions
+    stream=StreamSource(
+        tables.PROFILES,
+        batch_size=1000,
+        batching_window_seconds=30,
+        local_batching_window_seconds=5,
+    ),
+    lake=True,
+    memory_mb=1024,
+    timeout_seconds=300,
+)
+
 LAKE_UPKEEP = FunctionSpec(
     name="lake_upkeep",
     handler="functions.lake_upkeep.handler.handler",
@@ -602,6 +620,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ERASURE_SWEEP,
     CONSOLE,
     LAKE_WRITER,
+    LAKE_PROFILES,
     LAKE_UPKEEP,
 )
 

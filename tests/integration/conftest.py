@@ -4,6 +4,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -300,3 +301,52 @@ class Throttling:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.client, name)
+
+
+# -- the data lake's functions, on a local lake ------------------------------------------
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A local lake for the lake functions, their cached catalogs cleared around the test."""
+    from functions.lake_profiles import handler as profiles
+    from functions.lake_upkeep import handler as upkeep
+    from functions.lake_writer import handler as writer
+
+    monkeypatch.setenv("LAKE_WAREHOUSE", str(tmp_path / "lake"))
+    caches = (
+        writer._catalog,
+        writer._suppressions,
+        profiles._dependencies,
+        upkeep._catalog,
+        upkeep._settings,
+    )
+    for cache in caches:
+        cache.cache_clear()
+    yield tmp_path / "lake"
+    for cache in caches:
+        cache.cache_clear()
+
+
+@pytest.fixture
+def lake_writer(lake: Path, table_names: dict[str, str]) -> Handler:
+    from functions.lake_writer import handler
+
+    return lambda event: handler.handler(event, LambdaContext())
+
+
+@pytest.fixture
+def lake_upkeep(lake: Path, queues: dict[str, str]) -> Handler:
+    from functions.lake_upkeep import handler
+
+    return lambda event: handler.handler(event, LambdaContext())
+
+
+@pytest.fixture
+def lake_profiles(lake: Path, table_names: dict[str, str]) -> Handler:
+    from functions.lake_profiles import handler
+
+    return lambda event: handler.handler(event, LambdaContext())

@@ -4,7 +4,7 @@ the scheduled run keeps the lake (retention, compaction, clean-up)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,38 +18,8 @@ from cdp.runtime import clock
 from cdp.storage.intake import IntakeStore
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, TableStream, bearer
-from workbench.local.invocation import LambdaContext
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A local lake for the lake functions, their cached catalogs cleared around the test."""
-    from functions.lake_upkeep import handler as upkeep
-    from functions.lake_writer import handler as writer
-
-    monkeypatch.setenv("LAKE_WAREHOUSE", str(tmp_path / "lake"))
-    caches = (writer._catalog, writer._suppressions, upkeep._catalog, upkeep._settings)
-    for cache in caches:
-        cache.cache_clear()
-    yield tmp_path / "lake"
-    for cache in caches:
-        cache.cache_clear()
-
-
-@pytest.fixture
-def lake_writer(lake: Path, table_names: dict[str, str]) -> Handler:
-    from functions.lake_writer import handler
-
-    return lambda event: handler.handler(event, LambdaContext())
-
-
-@pytest.fixture
-def lake_upkeep(lake: Path, queues: dict[str, str]) -> Handler:
-    from functions.lake_upkeep import handler
-
-    return lambda event: handler.handler(event, LambdaContext())
 
 
 def sqs_records(queue_url: str) -> dict[str, Any]:

@@ -143,6 +143,10 @@ class LakeWriterSettings(LakeSettings):
     suppression_pepper_name: str = Field(min_length=1)
 
 
+class LakeProfilesSettings(LakeSettings):
+    config_table: str = Field(min_length=1)  # computed traits' definitions
+
+
 class LakeUpkeepSettings(LakeSettings):
     # Events older than this leave the lake too (whole days), as they leave the events table.
     event_retention_days: int = Field(default=395, ge=1, le=3650)

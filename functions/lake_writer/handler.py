@@ -1,6 +1,8 @@
 """Lake writer: the events table's stream in, the lake's events table out (cdp.lake).
 
-Only INSERT records are events. A MODIFY is a client's retry overwriting its own message; a
+An INSERT is a new event. A MODIFY is an item written again: a client's retry overwriting its
+own message, or erasure's redaction of another person's event that named the erased one; the
+lake's row is replaced with it (keeping the sequence number it was first stored with). A
 REMOVE is erasure (which reaches the lake through the erasure path) or the TTL expiry that
 ends the hot window, which must leave the lake's copy alone.
 
@@ -49,39 +51,54 @@ def _suppressions() -> SuppressionList:
     return SuppressionList.from_settings(LakeWriterSettings.from_env(), client=clients.dynamodb())
 
 
-def inserted_rows(
+def written_rows(
     records: list[dict[str, Any]], suppressed: Callable[[set[str]], set[str]]
-) -> list[tuple[str, dict[str, Any]]]:
-    """(sequence number, events row) of each INSERT whose person is not erased; a record that
-    cannot be read raises, failing the batch (kept for the retries, then the on-failure
-    destination)."""
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]:
+    """The events rows of the batch whose person is not erased: (sequence number, row) of
+    each INSERT, and the row of each MODIFY (an item written again: a client's resend, or
+    erasure's redaction of another person's event). A record that cannot be read raises,
+    failing the batch (kept for the retries, then the on-failure destination)."""
     from cdp.lake.rows import event_row
     from cdp.profiles.builder import not_erased
     from cdp.storage.streams import read_event_records
 
-    events, unreadable = read_event_records(records)
+    changed = [record for record in records if record.get("eventName") in ("INSERT", "MODIFY")]
+    as_inserts = [{**record, "eventName": "INSERT"} for record in changed]
+    events, unreadable = read_event_records(as_inserts)
     if unreadable:
         raise next(iter(unreadable.values()))
     kept = {event.sequence for event in not_erased(events, suppressed)}
-    return [
-        (record["dynamodb"]["SequenceNumber"], event_row(record["dynamodb"]["NewImage"]))
-        for record in records
-        if record.get("eventName") == "INSERT" and int(record["dynamodb"]["SequenceNumber"]) in kept
-    ]
+    inserted: list[tuple[str, dict[str, Any]]] = []
+    modified: list[dict[str, Any]] = []
+    for record in changed:
+        sequence = record["dynamodb"]["SequenceNumber"]
+        if int(sequence) not in kept:
+            continue
+        row = event_row(record["dynamodb"]["NewImage"])
+        if record["eventName"] == "INSERT":
+            inserted.append((sequence, row))
+        else:
+            modified.append(row)
+    return inserted, modified
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from cdp.lake.writer import append_events
+    from cdp.lake.writer import append_events, replace_events
 
     records = event.get("Records", [])
-    rows = inserted_rows(records, _suppressions().suppressed)
+    rows, changed = written_rows(records, _suppressions().suppressed)
+    # The new rows first: an item stored and written again in one batch is then replaced.
     added = append_events(_catalog(), rows) if rows else 0
+    replaced = replace_events(_catalog(), changed) if changed else 0
     metrics.add_metric("LakeEventsAdded", MetricUnit.Count, added)
     metrics.add_metric("LakeEventsAlreadyThere", MetricUnit.Count, len(rows) - added)
-    metrics.add_metric("LakeRecordsIgnored", MetricUnit.Count, len(records) - len(rows))
+    metrics.add_metric("LakeEventsReplaced", MetricUnit.Count, replaced)
+    metrics.add_metric(
+        "LakeRecordsIgnored", MetricUnit.Count, len(records) - len(rows) - len(changed)
+    )
     return {"batchItemFailures": []}
 
 

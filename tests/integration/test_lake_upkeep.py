@@ -157,3 +157,55 @@ def test_the_scheduled_run_keeps_the_lake(
 
     table = load(handler._catalog(), EVENTS)
     assert table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist() == ["new-1"]
+
+
+def test_other_peoples_events_that_named_the_person_are_redacted_in_the_lake(
+    collector: Handler,
+    pipeline: Callable[[], None],
+    privacy_api: Handler,
+    erasure_sweep: Handler,
+    lake_writer: Handler,
+    lake_upkeep: Handler,
+    lake: Path,
+    table_names: dict[str, str],
+    queues: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cdp.lake.tables import EVENTS, load
+    from functions.lake_writer import handler as writer
+
+    # given a shared laptop: Ada signs in on it, then Bob (his event names the laptop)
+    events = TableStream(table_names["EVENTS_TABLE"])
+    for user in ("ada-9c1d", "bob-9c1d"):
+        body = {"userId": user, "anonymousId": "laptop-9c1d", "traits": {"email": f"{user}@x.io"}}
+        collector(http_event(path="/v1/identify", headers=basic_auth(WRITE_KEY), body=body))
+        pipeline()
+    first = events.new_records()
+    assert lake_writer(first) == {"batchItemFailures": []}
+    first_stored = load(writer._catalog(), EVENTS).scan().to_arrow().to_pylist()
+
+    # when Ada is erased: the stream says her events are removed and Bob's is redacted (a
+    # change the writer takes within its window), then the sweep and the lake's erasure run
+    monkeypatch.setenv("ERASURE_SWEEP_DELAY_SECONDS", "0")
+    erased = privacy_api(http_event("DELETE", "/v1/profiles/user_id:ada-9c1d", headers=bearer()))
+    assert answer_json(erased)["erased"]["events_redacted"] == 1
+    changes = events.new_records()
+    assert "MODIFY" in [record["eventName"] for record in changes["Records"]]
+    assert lake_writer(changes) == {"batchItemFailures": []}
+    assert lake_writer(changes) == {"batchItemFailures": []}  # delivered again: the same
+    assert erasure_sweep(sqs_records(queues["ERASURE_QUEUE_URL"])) == {"batchItemFailures": []}
+    assert lake_upkeep(sqs_records(queues["LAKE_ERASURES_QUEUE_URL"])) == {"batchItemFailures": []}
+
+    # then no lake file holds her identifiers or the laptop; Bob keeps his one event,
+    # redacted, under the sequence number it was first stored with
+    text = lake_text(lake)
+    assert [value for value in ("ada-9c1d", "laptop-9c1d") if value in text] == []
+    [bob] = load(writer._catalog(), EVENTS).scan().to_arrow().to_pylist()
+    assert (bob["user_id"], bob["anonymous_id"]) == ("bob-9c1d", "[erased]")
+    [before] = [row for row in first_stored if row["user_id"] == "bob-9c1d"]
+    assert bob["stream_sequence"] == before["stream_sequence"]
+    # and a redelivery of the first batch, later (a writer learns of erasures within a
+    # minute: a fresh instance at once), adds nothing: not Bob's again, not Ada's back
+    writer._suppressions.cache_clear()
+    assert lake_writer(first) == {"batchItemFailures": []}
+    assert len(load(writer._catalog(), EVENTS).scan().to_arrow()) == 1

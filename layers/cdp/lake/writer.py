@@ -24,7 +24,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cdp.lake.filters import all_of, any_of, before, from_on, is_in
@@ -98,6 +98,64 @@ def append_events(catalog: Catalog, batch: Sequence[tuple[int | str, dict[str, A
     return retrying(catalog, EVENTS, attempt)
 
 
+def replace_events(catalog: Catalog, rows: Sequence[dict[str, Any]]) -> int:
+    """Put these rows in place of the stored rows of the same message (an item written again:
+    a client's resend, or erasure's redaction of another person's event that named the
+    erased one); how many were replaced. A row keeps the sequence number it was first stored
+    with, so a redelivery of its first record still finds it; a message not stored (yet) is
+    left out: its own record brings it. Doing it again changes nothing."""
+    from cdp.lake.filters import named
+
+    latest = {row["message_id"]: row for row in rows}
+    if not latest:
+        return 0
+    days = {_day(row["timestamp"]) for row in latest.values()}
+
+    def attempt(table: Table) -> int:
+        condition = all_of(_on_days(days), named("message_id", latest))
+        stored = table.scan(
+            row_filter=condition, selected_fields=("message_id", "stream_sequence")
+        ).to_arrow()
+        sequences = dict(
+            zip(
+                stored.column("message_id").to_pylist(),
+                stored.column("stream_sequence").to_pylist(),
+                strict=True,
+            )
+        )
+        if not sequences:
+            return 0
+        replaced = [
+            {**latest[message_id], "stream_sequence": sequence}
+            for message_id, sequence in sorted(sequences.items())
+        ]
+        transaction = table.transaction()
+        transaction.overwrite(
+            _arrow(table, replaced),
+            overwrite_filter=all_of(_on_days(days), named("message_id", sequences)),
+        )
+        transaction.commit_transaction()
+        return len(replaced)
+
+    return _quietly(lambda: retrying(catalog, EVENTS, attempt))
+
+
+def _day(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _on_days(days: Collection[datetime]) -> BooleanExpression:
+    return any_of(
+        [
+            all_of(
+                from_on("timestamp", day.isoformat()),
+                before("timestamp", (day + timedelta(days=1)).isoformat()),
+            )
+            for day in sorted(days)
+        ]
+    )
+
+
 def _stored_sequences(table: Table, fresh: dict[str, dict[str, Any]]) -> set[str]:
     """Which of the batch's sequence numbers the table holds: read only on the batch's days."""
     found = table.scan(row_filter=events_of(fresh), selected_fields=("stream_sequence",)).to_arrow()
@@ -107,20 +165,8 @@ def _stored_sequences(table: Table, fresh: dict[str, dict[str, Any]]) -> set[str
 def events_of(fresh: dict[str, dict[str, Any]]) -> BooleanExpression:
     """The rows of these sequence numbers, on their rows' days (so that other days' files are
     not read)."""
-    days = {
-        row["timestamp"].replace(hour=0, minute=0, second=0, microsecond=0)
-        for row in fresh.values()
-    }
-    on_those_days = any_of(
-        [
-            all_of(
-                from_on("timestamp", day.isoformat()),
-                before("timestamp", (day + timedelta(days=1)).isoformat()),
-            )
-            for day in sorted(days)
-        ]
-    )
-    return all_of(on_those_days, is_in("stream_sequence", fresh))
+    days = {_day(row["timestamp"]) for row in fresh.values()}
+    return all_of(_on_days(days), is_in("stream_sequence", fresh))
 
 
 def upsert_profiles(

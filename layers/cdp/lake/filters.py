@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def is_in(column: str, values: Iterable[str]) -> BooleanExpression:
     from pyiceberg.expressions import In
 
-    return In(column, sorted(set(values)))  # type: ignore[call-arg,misc]
+    return In(column, sorted(set(values)))  # type: ignore[call-arg]
 
 
 def named(column: str, values: Iterable[str]) -> BooleanExpression:
@@ -25,19 +25,19 @@ def named(column: str, values: Iterable[str]) -> BooleanExpression:
     pyiceberg 0.12 keeps such rows in a delete that names the column without this)."""
     from pyiceberg.expressions import And, NotNull
 
-    return And(NotNull(column), is_in(column, values))  # type: ignore[call-arg,misc]
+    return And(NotNull(column), is_in(column, values))  # type: ignore[call-arg]
 
 
 def before(column: str, moment: str) -> BooleanExpression:
     from pyiceberg.expressions import LessThan
 
-    return LessThan(column, moment)  # type: ignore[call-arg,misc]
+    return LessThan(column, moment)  # type: ignore[call-arg]
 
 
 def from_on(column: str, moment: str) -> BooleanExpression:
     from pyiceberg.expressions import GreaterThanOrEqual
 
-    return GreaterThanOrEqual(column, moment)  # type: ignore[call-arg,misc]
+    return GreaterThanOrEqual(column, moment)  # type: ignore[call-arg]
 
 
 def all_of(*terms: BooleanExpression) -> BooleanExpression:

@@ -228,7 +228,8 @@ def test_a_burst_of_concurrent_clients_loses_and_doubles_nothing(stack: DevStack
     # (one person asked at a time, until they are complete: asking everyone again every
     # second slowed the very pipeline it waited for)
     waiting = list(people)
-    deadline = time.monotonic() + max(120, total / 20)
+    # (a guard against a hang, not a speed target: `make soak` reports the speed)
+    deadline = time.monotonic() + max(300, total / 10)
     while waiting and time.monotonic() < deadline:
         if complete(waiting[0], profile(session, stack, waiting[0].user_id)):
             waiting.pop(0)

@@ -1,8 +1,10 @@
 """Lake writer: the events table's stream in, the lake's events table out (cdp.lake).
 
-An INSERT is a new event. A MODIFY is an item written again: a client's retry overwriting its
-own message, or erasure's redaction of another person's event that named the erased one; the
-lake's row is replaced with it (keeping the sequence number it was first stored with). A
+An INSERT is a new event. A MODIFY is an item written again. Erasure's redaction of another
+person's event that named the erased one (an item marked `redacted`) replaces the lake's row,
+which keeps the sequence number it was first stored with. A client's resend of its own message
+is left out: the lake keeps the message as first stored (the resend differs in its arrival
+time at most), and replacing it would rewrite the files that hold it on every retry. A
 REMOVE is erasure (which reaches the lake through the erasure path) or the TTL expiry that
 ends the hot window, which must leave the lake's copy alone.
 
@@ -55,14 +57,20 @@ def written_rows(
     records: list[dict[str, Any]], suppressed: Callable[[set[str]], set[str]]
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]:
     """The events rows of the batch whose person is not erased: (sequence number, row) of
-    each INSERT, and the row of each MODIFY (an item written again: a client's resend, or
-    erasure's redaction of another person's event). A record that cannot be read raises,
-    failing the batch (kept for the retries, then the on-failure destination)."""
+    each INSERT, and the row of each redaction (a MODIFY erasure wrote). A record that cannot
+    be read raises, failing the batch (kept for the retries, then the on-failure
+    destination)."""
     from cdp.lake.rows import event_row
     from cdp.profiles.builder import not_erased
+    from cdp.storage.events import is_redacted
     from cdp.storage.streams import read_event_records
 
-    changed = [record for record in records if record.get("eventName") in ("INSERT", "MODIFY")]
+    changed = [
+        record
+        for record in records
+        if record.get("eventName") == "INSERT"
+        or (record.get("eventName") == "MODIFY" and is_redacted(record["dynamodb"]["NewImage"]))
+    ]
     as_inserts = [{**record, "eventName": "INSERT"} for record in changed]
     events, unreadable = read_event_records(as_inserts)
     if unreadable:

@@ -1,12 +1,13 @@
 """The lake writer's function on moto's events table and stream, writing a local lake: stored
 events reach the lake's events table once, however often the stream delivers them; what the
 stream says of changed or removed items (a client's retry, TTL at the end of the hot window)
-leaves the lake alone; and `cdp sql` finds them, or says what is wrong with a query."""
+leaves the lake alone, not a file rewritten; and `cdp sql` finds them, or says what is wrong
+with a query."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +17,6 @@ from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, TableStream
 from workbench.cli.client import CliError
 from workbench.cli.sql import as_records, local_query
-from workbench.local.invocation import LambdaContext
-
-
-@pytest.fixture
-def lake_writer(
-    table_names: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
-    from functions.lake_writer import handler
-
-    monkeypatch.setenv("LAKE_WAREHOUSE", str(tmp_path / "lake"))
-    handler._catalog.cache_clear()
-    handler._suppressions.cache_clear()
-    yield lambda event: handler.handler(event, LambdaContext())
-    handler._catalog.cache_clear()
-    handler._suppressions.cache_clear()
 
 
 def send(collector: Callable[[dict[str, Any]], dict[str, Any]], *messages: dict[str, Any]) -> None:
@@ -44,9 +30,16 @@ def query(tmp_path: Path, text: str) -> list[dict[str, Any]]:
     return as_records(local_query(str(tmp_path / "lake"), text))
 
 
+def snapshots(lake: Path) -> list[int]:
+    from cdp.lake.tables import EVENTS, load, open_catalog
+
+    return [snapshot.snapshot_id for snapshot in load(open_catalog(str(lake)), EVENTS).snapshots()]
+
+
 def test_a_redelivered_batch_adds_nothing_and_changes_and_removals_are_ignored(
     collector: Callable[[dict[str, Any]], dict[str, Any]],
     lake_writer: Callable[[dict[str, Any]], dict[str, Any]],
+    lake: Path,
     dynamodb: Any,
     table_names: dict[str, str],
     tmp_path: Path,
@@ -76,7 +69,9 @@ def test_a_redelivered_batch_adds_nothing_and_changes_and_removals_are_ignored(
     dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})  # TTL
     later = stream.new_records()
     assert [r["eventName"] for r in later["Records"]] == ["MODIFY", "REMOVE"]
+    before = snapshots(lake)
     assert lake_writer(later) == {"batchItemFailures": []}
+    assert snapshots(lake) == before  # nothing committed: the first copy stays as it is
 
     # then each event is in the lake once, with its typed columns, in its own day
     rows = query(

@@ -100,8 +100,8 @@ def append_events(catalog: Catalog, batch: Sequence[tuple[int | str, dict[str, A
 
 def replace_events(catalog: Catalog, rows: Sequence[dict[str, Any]]) -> int:
     """Put these rows in place of the stored rows of the same message (an item written again:
-    a client's resend, or erasure's redaction of another person's event that named the
-    erased one); how many were replaced. A row keeps the sequence number it was first stored
+    erasure's redaction of another person's event that named the erased one); how many were
+    replaced. A row keeps the sequence number it was first stored
     with, so a redelivery of its first record still finds it; a message not stored (yet) is
     left out: its own record brings it. Doing it again changes nothing."""
     from cdp.lake.filters import named

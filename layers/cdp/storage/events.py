@@ -15,6 +15,8 @@ Item formats (attribute names in the events table):
   zlib streams, read the same). A typical browser event is 1-2.5 KB of JSON and a few hundred
   bytes compressed, so it costs one write unit instead of two or three, and the stream
   records the profile builder reads are smaller too.
+- `redacted`: true on an item erasure rewrote (another person's event that named the erased
+  one), so that a reader of the stream can tell that MODIFY from a client's resend.
 - `expires_at`: epoch seconds for DynamoDB TTL (retention counted from arrival).
 """
 
@@ -30,6 +32,9 @@ from cdp.runtime.errors import StorageBusyError
 
 if TYPE_CHECKING:  # what reads events (the builder, erasure) need not import the intake path
     from cdp.intake.messages import Event
+
+
+REDACTED, TRUE = "redacted", {"BOOL": True}
 
 
 def event_item(event: Event, expires_at: int) -> dict[str, Any]:
@@ -52,8 +57,13 @@ def event_item(event: Event, expires_at: int) -> dict[str, Any]:
 
 
 def with_message(item: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    """The same item holding another message (erasure's redaction)."""
-    return {**item, "body": {"B": compress_message(dumps(message).encode())}}
+    """The same item holding another message: erasure's redaction, marked as one."""
+    return {**item, "body": {"B": compress_message(dumps(message).encode())}, REDACTED: TRUE}
+
+
+def is_redacted(image: dict[str, Any]) -> bool:
+    """Whether an item (or a stream record's image) is one erasure rewrote."""
+    return image.get(REDACTED) == TRUE
 
 
 def message_of(item: dict[str, Any]) -> dict[str, Any]:

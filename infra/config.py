@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cdp.runtime.settings import EVENT_HOT_DAYS, hot_window_default, hot_window_problem
 from cdp.sharing.urls import webhook_url_problem
 
 EventType = Literal[
@@ -69,6 +70,11 @@ class DeploymentConfig(BaseModel):
 
     stage: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,19}$")
     event_retention_days: int = Field(default=395, ge=1, le=3650)
+    # How long events stay in the events table (DynamoDB TTL), for timelines, the console and
+    # unmerges; the lake keeps them for `event_retention_days`. At most `event_retention_days`
+    # (a shorter retention given alone shortens it too). Why the default is what it is:
+    # `cdp.runtime.settings.EVENT_HOT_DAYS`.
+    event_hot_days: int = Field(default=EVENT_HOT_DAYS, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
     import_retention_days: int = Field(default=30, ge=1, le=365)
@@ -102,6 +108,18 @@ class DeploymentConfig(BaseModel):
     throttle_rate: int = Field(default=1000, ge=1)
     throttle_burst: int = Field(default=2000, ge=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hot_default(cls, data: Any) -> Any:
+        return hot_window_default(data)
+
+    @model_validator(mode="after")
+    def _hot_window(self) -> DeploymentConfig:
+        problem = hot_window_problem(self.event_hot_days, self.event_retention_days)
+        if problem:
+            raise ValueError(problem)
+        return self
+
     @model_validator(mode="after")
     def _domain(self) -> DeploymentConfig:
         if (self.domain_name is None) != (self.certificate_arn is None):
@@ -117,6 +135,7 @@ class DeploymentConfig(BaseModel):
         """Values for the functions' settings that come from configuration, by setting name."""
         return {
             "event_retention_days": self.event_retention_days,
+            "event_hot_days": self.event_hot_days,
             "quarantine_retention_days": self.quarantine_retention_days,
             "allowed_origins": ",".join(self.allowed_origins),
             "profile_retention_days": self.profile_retention_days,

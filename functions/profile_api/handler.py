@@ -16,8 +16,8 @@ from cdp.access.http import require_secret_key
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import identity_key, parse_identity
 from cdp.profiles.profile import Profile, facts_of, profile_view
-from cdp.profiles.timeline import MAX_PAGE, MessageType, read_page
-from cdp.profiles.wire import EventsPage, ProfileOut
+from cdp.profiles.timeline import MAX_PAGE, HotWindow, MessageType, read_page
+from cdp.profiles.wire import EventsPage, OlderEvents, ProfileOut
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
@@ -50,8 +50,11 @@ def create_app(
     events: EventReader,
     keys: KeyStore,
     config: ConfigStore,
+    hot_window: HotWindow | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
+    """`hot_window`: how long the events table keeps events, against the retention; none
+    when it keeps them all for the whole retention."""
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
     register_error_handlers(app, logger, metrics)
     app.use(
@@ -100,7 +103,12 @@ def create_app(
             kind=kind,
             bodies=events.bodies,
         )
-        return EventsPage(events=page.events, cursor=page.cursor)
+        older = hot_window and hot_window.older_events(list(profile.identities), clock())
+        return EventsPage(
+            events=page.events,
+            cursor=page.cursor,
+            older_events=OlderEvents.model_validate(older) if older else None,
+        )
 
     @app.get(
         "/v1/profiles/<identity>/segments/<segment_id>/explain",
@@ -144,6 +152,7 @@ def _app() -> APIGatewayHttpResolver:
         events=EventReader(settings.events_table, client=client),
         keys=KeyStore(settings.keys_table, client=client),
         config=ConfigStore(settings.config_table, client=client, consistent=False),
+        hot_window=HotWindow(settings.event_hot_days, settings.event_retention_days),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from cdp.runtime import tables
+from cdp.runtime.settings import EVENT_HOT_DAYS
 from infra import wiring
 from infra.app import build
 from infra.config import DeploymentConfig
@@ -156,6 +157,11 @@ def test_configuration_reaches_the_functions(production: Template) -> None:
     environment = function_named(production, "collector")["Environment"]["Variables"]
     assert environment["ALLOWED_ORIGINS"] == "https://shop.example"
     assert environment["EVENT_RETENTION_DAYS"] == "395"
+    # events stay in the table for the hot window; the timeline points past it to the lake
+    for name in ("collector", "forms_api", "webhooks", "importer", "profile_api"):
+        variables = function_named(production, name)["Environment"]["Variables"]
+        assert variables["EVENT_HOT_DAYS"] == str(EVENT_HOT_DAYS), name
+        assert variables["EVENT_RETENTION_DAYS"] == "395", name
 
 
 def test_powertools_layer_is_the_tested_version(template: Template) -> None:
@@ -679,6 +685,7 @@ def test_a_stage_takes_the_shared_configuration_and_its_own() -> None:
         "Variables"
     ]
     assert environment["EVENT_RETENTION_DAYS"] == "200"
+    assert environment["EVENT_HOT_DAYS"] == str(min(EVENT_HOT_DAYS, 200))
     assert environment["ALLOWED_ORIGINS"] == "https://www.shop.example"
     assert environment["CONSENT_REQUIRED"] == "true"
 

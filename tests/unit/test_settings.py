@@ -38,6 +38,7 @@ def test_env_names_are_the_upper_case_field_names() -> None:
     assert CollectorSettings.env_names() == {
         *TABLES,
         "EVENT_RETENTION_DAYS",
+        "EVENT_HOT_DAYS",
         "QUARANTINE_RETENTION_DAYS",
         "ALLOWED_ORIGINS",
         "CONSENT_REQUIRED",

@@ -9,6 +9,11 @@ bodies it hands out. The cursor is the position of the last event handed out.
 
 What that costs: the person's stored events are read for each page, a few read units for a
 typical person (an event item is well under 1 KB); never a scan.
+
+The events table holds the hot window (`event_hot_days`, counted from arrival); the lake's
+`events` table holds every event for the whole retention. When the two differ, a timeline
+says where the older events are (`HotWindow.older_events`): the timeline itself never reads
+the lake (a query there takes seconds and is billed by the bytes it scans).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
+from cdp.runtime.clock import iso
 from cdp.runtime.codec import decompress
 from cdp.runtime.errors import InvalidRequestError
 
@@ -77,6 +84,38 @@ BodyReader = Callable[[list[StoredEvent]], dict[tuple[str, str], bytes]]
 class Page:
     events: list[dict[str, Any]]
     cursor: str | None
+
+
+@dataclass(frozen=True)
+class HotWindow:
+    """How long events stay in the events table (`days`) and in the lake (`retention_days`)."""
+
+    days: int
+    retention_days: int
+
+    def older_events(self, identities: list[str], now: datetime) -> dict[str, str] | None:
+        """Where a person's events that arrived before the hot window are: the lake's
+        `events` table, with a query for them (the same text in `cdp sql` locally, with
+        DuckDB, and in AWS, with Athena); none when the events table keeps the whole
+        retention. DynamoDB's TTL deletes an expired item within a few days, so around the
+        window's start an event may be in both for a while."""
+        if self.days >= self.retention_days:
+            return None
+        start = now - timedelta(days=self.days)
+        listed = ", ".join(_sql_text(identity) for identity in partitions_of(identities))
+        moment = start.strftime("%Y-%m-%d %H:%M:%S")
+        return {
+            "before": iso(start),
+            "table": "events",
+            "sql": (  # handed to the client, never run here; the identities quoted as text
+                f"select * from events where identity in ({listed}) "  # noqa: S608
+                f"and received_at < timestamp '{moment}' order by timestamp desc"
+            ),
+        }
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def partitions_of(identities: list[str]) -> list[str]:

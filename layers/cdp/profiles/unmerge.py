@@ -5,7 +5,9 @@ Why rebuild: a profile is a fold of its events (traits by precedence, consent by
 computed traits by sums and windows), and a fold cannot be taken apart; the events can. Each
 event goes with the identity it is filed under. Both profiles are then built from their events
 in time order, so traits, consent, computed traits and segments follow each person's own
-history. What no held event explains any more (events past their retention) stays with the
+history. The events are the events table's: those of the hot window (`event_hot_days`);
+older ones are only in the lake (until `event_retention_days`), which an unmerge does not
+read. What no held event explains any more (events past the hot window) stays with the
 profile that keeps the id: facts are not invented for the new one, nor dropped silently.
 
 The two sides are kept apart from then on (`apart`, each naming the other's profile id): an

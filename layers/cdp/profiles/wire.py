@@ -66,6 +66,26 @@ class ProfileOut(BaseModel):
     created_at: str
 
 
+class OlderEvents(BaseModel):
+    before: str = Field(
+        description="the start of the hot window (UTC, ISO 8601): events that arrived before "
+        "it have left the events table, and so this timeline"
+    )
+    table: Literal["events"] = Field(
+        description="the data lake's table that keeps them for the whole retention"
+    )
+    sql: str = Field(
+        description='a query for them, as `cdp sql "<sql>"` runs it (DuckDB in cdp dev, '
+        "Athena with --stack NAME)"
+    )
+
+
 class EventsPage(BaseModel):
     events: list[dict[str, Any]] = Field(description="the stored messages, newest first")
     cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+    older_events: OlderEvents | None = Field(
+        default=None,
+        description="where this person's events older than the hot window are "
+        "(`event_hot_days`, shorter than `event_retention_days`); null when the events "
+        "table keeps every event for the whole retention",
+    )

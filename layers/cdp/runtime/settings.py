@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _comma_separated(value: Any) -> Any:
@@ -58,7 +58,63 @@ class FunctionSettings(BaseModel):
         return cls.model_validate(values)
 
 
-class CollectorSettings(FunctionSettings):
+# 13 months: a year-over-year comparison is possible, and little is kept beyond it.
+EVENT_RETENTION_DAYS = 395
+# The hot window: how long an event stays in the events table (DynamoDB TTL), where timelines,
+# the console, exports and unmerges read it; the lake keeps it for the whole retention. Cost
+# decides the default (`make bench`, docs/performance.md section 7): DynamoDB keeps an event
+# item for $0.0046 per million events a day, S3 keeps its Parquet row for a twelfth of that or
+# less, and the platform's target of $1.50 per million events all in (processing, the lake,
+# 395 days of storage, a query a day) leaves room for about a month in DynamoDB beside the
+# lake, not for the 90 days the issue first suggested ($0.41). The console's pages of a
+# person's recent activity, the segments' windows (up to 30 days) and an unmerge soon after
+# a mistaken merge all stay within a month; older events are answered from the lake.
+EVENT_HOT_DAYS = 30
+
+
+def hot_window_default(data: Any) -> Any:
+    """A retention given without a hot window shortens the default window to fit in it."""
+    if isinstance(data, dict) and "event_hot_days" not in data:
+        try:
+            retention = int(data.get("event_retention_days", EVENT_RETENTION_DAYS))
+        except (TypeError, ValueError):
+            return data  # the retention's own validation says what is wrong with it
+        if retention >= 1:
+            return {**data, "event_hot_days": min(EVENT_HOT_DAYS, retention)}
+    return data
+
+
+def hot_window_problem(hot_days: int, retention_days: int) -> str | None:
+    if hot_days > retention_days:
+        return (
+            f"event_hot_days ({hot_days}) must be at most event_retention_days "
+            f"({retention_days}): no event is kept longer than its retention, in the events "
+            "table or in the lake"
+        )
+    return None
+
+
+class EventWindowSettings(FunctionSettings):
+    """Of a function that stores events or reads them back: how long they are kept, in the
+    events table (`event_hot_days`) and in the lake (`event_retention_days`)."""
+
+    event_retention_days: int = Field(default=EVENT_RETENTION_DAYS, ge=1, le=3650)
+    event_hot_days: int = Field(default=EVENT_HOT_DAYS, ge=1, le=3650)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hot_default(cls, data: Any) -> Any:
+        return hot_window_default(data)
+
+    @model_validator(mode="after")
+    def _hot_window(self) -> Self:
+        problem = hot_window_problem(self.event_hot_days, self.event_retention_days)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class CollectorSettings(EventWindowSettings):
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
@@ -66,8 +122,6 @@ class CollectorSettings(FunctionSettings):
     suppression_pepper_name: str = Field(min_length=1)
     # When true, only messages carrying analytics consent are stored (see README).
     consent_required: bool = False
-    # 13 months: a year-over-year comparison is possible, and little is kept beyond it.
-    event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     # Origins allowed to call the collector from a browser; `*` allows every site.
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
@@ -93,7 +147,8 @@ class ProfileBuilderSettings(FunctionSettings):
     max_external_ids: int = Field(default=25, ge=1, le=100)
 
 
-class ProfileApiSettings(FunctionSettings):
+class ProfileApiSettings(EventWindowSettings):
+    # The timeline says where events older than the hot window are (the lake).
     events_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
@@ -148,8 +203,9 @@ class LakeProfilesSettings(LakeSettings):
 
 
 class LakeUpkeepSettings(LakeSettings):
-    # Events older than this leave the lake too (whole days), as they leave the events table.
-    event_retention_days: int = Field(default=395, ge=1, le=3650)
+    # Events older than this leave the lake (whole days); the events table keeps them for
+    # the hot window only (`event_hot_days`, DynamoDB TTL).
+    event_retention_days: int = Field(default=EVENT_RETENTION_DAYS, ge=1, le=3650)
 
 
 class DelivererSettings(FunctionSettings):
@@ -209,7 +265,7 @@ class ErasureSweepSettings(FunctionSettings):
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
-class FormsApiSettings(FunctionSettings):
+class FormsApiSettings(EventWindowSettings):
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
@@ -222,32 +278,29 @@ class FormsApiSettings(FunctionSettings):
     purposes: Purposes = Field(
         default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
     )
-    event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     allowed_origins: Origins = Field(default_factory=lambda: ["*"])
     identity_blocklist: Blocklist = Field(default_factory=list)
 
 
-class WebhooksSettings(FunctionSettings):
+class WebhooksSettings(EventWindowSettings):
     consent_required: bool = False
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
     suppressions_table: str = Field(min_length=1)
     suppression_pepper_name: str = Field(min_length=1)
-    event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     identity_blocklist: Blocklist = Field(default_factory=list)
 
 
-class ImporterSettings(FunctionSettings):
+class ImporterSettings(EventWindowSettings):
     consent_required: bool = False
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     suppressions_table: str = Field(min_length=1)
     suppression_pepper_name: str = Field(min_length=1)
     import_bucket: str = Field(min_length=1)
-    event_retention_days: int = Field(default=395, ge=1, le=3650)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     identity_blocklist: Blocklist = Field(default_factory=list)
 

@@ -27,7 +27,7 @@ class IntakeSettings(Protocol):
     @property
     def quarantine_table(self) -> str: ...
     @property
-    def event_retention_days(self) -> int: ...
+    def event_hot_days(self) -> int: ...
     @property
     def quarantine_retention_days(self) -> int: ...
 
@@ -35,11 +35,13 @@ class IntakeSettings(Protocol):
 class IntakeStore:
     @classmethod
     def from_settings(cls, settings: IntakeSettings, *, client: Any) -> IntakeStore:
+        # An event item stays for the hot window; the lake keeps the event for the whole
+        # retention (the TTL's deletion leaves the lake's row alone: functions/lake_writer).
         return cls(
             settings.events_table,
             settings.quarantine_table,
             client=client,
-            event_retention=timedelta(days=settings.event_retention_days),
+            event_retention=timedelta(days=settings.event_hot_days),
             quarantine_retention=timedelta(days=settings.quarantine_retention_days),
         )
 
@@ -57,7 +59,7 @@ class IntakeStore:
         self.events_table = events_table
         self.quarantine_table = quarantine_table
         self.client = client
-        self.event_retention = event_retention
+        self.event_retention = event_retention  # in the events table: the hot window
         self.quarantine_retention = quarantine_retention
         self.retry = retry or RetryPolicy()
         self.sleep = sleep

@@ -27,7 +27,8 @@ def read_event_records(
     """New events from the events table's stream, and the records that could not be read.
 
     Only INSERTs are events. A MODIFY is a client's retry overwriting its own message, and a
-    REMOVE is retention (TTL) or erasure: neither changes what a profile has seen.
+    REMOVE is the end of the hot window (TTL; the lake keeps the event) or erasure: neither
+    changes what a profile has seen, nor undoes or counts anything.
     """
     events: list[StreamEvent] = []
     unreadable: dict[str, Exception] = {}

@@ -1,8 +1,9 @@
 """The whole platform on moto, fresh for each example of a state machine: every function of
 `infra.wiring` in process, the tables' streams fed to the builder and the publisher as Lambda
 feeds them, the task queues (backfills, erasure sweeps) drained into their workers, the
-scheduler on demand, the import bucket, and two destinations behind the stack's own
-EventBridge rules, read from the synthesized template."""
+scheduler on demand, the import bucket, two destinations behind the stack's own EventBridge
+rules, read from the synthesized template, and the data lake (on disk) with its writers and
+its upkeep, fed when a step asks for it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -36,6 +38,7 @@ from tests.reliability.conftest import (
     SIGN_IN_URL,
     Pipeline,
     Stack,
+    TableStream,
     _issue_keys,
     basic,
     bearer,
@@ -90,7 +93,8 @@ def clear_caches() -> None:
 
     for spec in FUNCTIONS:
         module = importlib.import_module(spec.handler.rpartition(".")[0])
-        for cache in ("_app", "_dependencies", "_queue", "_resync_dependencies"):
+        caches = ("_app", "_dependencies", "_queue", "_resync_dependencies", "_catalog")
+        for cache in (*caches, "_settings", "_suppressions"):
             if hasattr(module, cache):
                 getattr(module, cache).cache_clear()
     for factory in (clients.dynamodb, clients.sqs, clients.events, clients.s3):
@@ -104,6 +108,7 @@ class Platform:
     queues: dict[str, str]
     bucket: str
     destinations: dict[str, tuple[str, str]]  # name -> (purpose, queue url)
+    lake: Path
     delivered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
@@ -117,9 +122,11 @@ class Platform:
         s3.create_bucket(Bucket=bucket)
         secrets = {spec.env_var: os.environ[spec.env_var] for spec in SECRETS}  # table_names
         secrets[DESTINATION_SECRETS_ENV] = os.environ[DESTINATION_SECRETS_ENV]
-        # Nothing here feeds the lake writer: it needs only a place for the lake.
-        lake = {LAKE_WAREHOUSE_ENV: os.path.join(tempfile.gettempdir(), f"{prefix}-lake")}
-        resources = {**tables, **queues, **bus, **secrets, IMPORT_BUCKET_ENV: bucket, **lake}
+        lake = Path(tempfile.gettempdir()) / f"{prefix}-lake"
+        resources = {
+            **tables, **queues, **bus, **secrets,
+            IMPORT_BUCKET_ENV: bucket, LAKE_WAREHOUSE_ENV: str(lake),
+        }  # fmt: skip
         os.environ.update(shared_environment(FUNCTIONS, resources, {}))
         destinations = {}
         for name, (purpose, patterns) in destination_rules().items():
@@ -150,7 +157,7 @@ class Platform:
             signin=signin,
             console_token=console_token,
         )
-        return cls(stack, tables, queues, bucket, destinations)
+        return cls(stack, tables, queues, bucket, destinations, lake)
 
     # -- requests ------------------------------------------------------------------------
 
@@ -181,6 +188,25 @@ class Platform:
                 break
         for name, (_, url) in self.destinations.items():
             self.delivered.setdefault(name, []).extend(_drain(self.sqs, url))
+
+    def feed_lake(self) -> None:
+        """Run the lake's functions on what is new, as their own Lambda triggers would: the
+        events and profiles streams (each the second reader of its stream) and the erasures
+        the sweeps sent. Only when a step asks: a commit per step would slow every example."""
+        while True:
+            events, profiles = self._lake_streams
+            batch, changes = events.new_records(), profiles.new_records()
+            if batch["Records"]:
+                assert self.invoke("lake_writer", batch) == {"batchItemFailures": []}
+            if changes["Records"]:
+                assert self.invoke("lake_profiles", changes) == {"batchItemFailures": []}
+            erasures = self._drain_queue("LAKE_ERASURES_QUEUE_URL", SPECS["lake_upkeep"])
+            if not (batch["Records"] or changes["Records"] or erasures):
+                return
+
+    @cached_property
+    def _lake_streams(self) -> tuple[TableStream, TableStream]:
+        return TableStream(self.tables["EVENTS_TABLE"]), TableStream(self.tables["PROFILES_TABLE"])
 
     def run_scheduler(self) -> dict[str, Any]:
         answer = self.invoke("scheduler", {"source": "aws.scheduler", "detail": {}})
@@ -254,6 +280,14 @@ class Platform:
                 }
                 text.append(json.dumps(readable, ensure_ascii=False, default=_bytes))
         return comparable("\n".join(text))
+
+    def lake_files(self) -> str:
+        """Every row of every Parquet file under the lake (data and deletes, live or not), in
+        the form erasure compares identifiers in."""
+        import pyarrow.parquet as pq
+
+        files = sorted(self.lake.rglob("*.parquet"))
+        return comparable("\n".join(str(pq.read_table(path).to_pylist()) for path in files))
 
 
 def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ unmerges and erasures. After every step:
   it was withdrawn, and nothing after; a destination's tool holds each person in exactly the
   audiences of their segments while they grant its purpose, and in none otherwise;
 - explain equals membership;
-- erasure: no table holds an erased person's identifiers, in any form.
+- erasure: no table holds an erased person's identifiers, in any form, and no file of the
+  data lake.
 
 `make test` runs a short form; `make soak` a long one (CDP_INVARIANT_EXAMPLES, _STEPS).
 """
@@ -336,6 +337,7 @@ class Promises(RuleBasedStateMachine):
         if who.name in self.model.erased:
             return
         key = f"user_id:{who.user_id}"
+        self.platform.feed_lake()  # what the person did so far is in the lake too
         answer = self.platform.admin("DELETE", f"/v1/profiles/{key}")
         if answer.status == 404:
             assert key not in self.model.cluster  # never seen: nothing to erase
@@ -349,12 +351,21 @@ class Promises(RuleBasedStateMachine):
         self.platform.settle()
         self.uncounted = len(self.model.expected) - self._profile_totals()[0]
         assert self.uncounted >= 0, "after the erasure, profiles count more events than are held"
+        # the lake: its writers, then its upkeep with the erasure the sweep sent (their order
+        # in AWS); every erased person so far, so that what an erased person sent later and
+        # what other people's events named of them is looked for too
+        self.platform.feed_lake()
         everything = self.platform.everything()
         for identity in gone:
-            value = split_identity(identity)[1]
-            where = everything.find(value.lower())
+            value = split_identity(identity)[1].lower()
+            where = everything.find(value)
             held = everything[max(0, where - 600) : where + 200]
             assert where < 0, f"{identity} is still held after erasure, in: ...{held}..."
+        lake = self.platform.lake_files()
+        for identity in self.model.suppressed:  # (`gone` among them)
+            where = lake.find(split_identity(identity)[1].lower())
+            held = lake[max(0, where - 600) : where + 200]
+            assert where < 0, f"{identity} is still in a lake file after erasure: ...{held}..."
 
     @precondition(lambda self: self.model.mistaken)
     @rule(index=st.integers(0, 100))

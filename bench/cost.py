@@ -85,3 +85,48 @@ def storage_per_million(item_bytes: float, *, retention_days: int, prices: Price
     gb = MILLION * (item_bytes + 100) / 1024**3
     months = retention_days / (365 / 12)
     return round(gb * months * prices["dynamodb_on_demand"]["storage_gb_month"], 4)
+
+
+def lake_per_million(
+    per_event: Mapping[str, float], *, retention_days: int, prices: Prices
+) -> dict[str, float]:
+    """Dollars per million events for the data lake, by line. `per_event` holds:
+    lambda_invocations, lambda_gb_seconds (the lake's stream readers, and the stream's
+    readers taking the TTL's deletions), s3_puts, s3_gets, glue_requests, parquet_bytes (kept
+    for the retention, S3 Standard) and query_bytes (what one query a day over a month's
+    events scans, per event: Athena reads only the columns a query names, and bills at least
+    10 MB a query, which `query_bytes` must already count)."""
+    s3, athena = prices["s3"], prices["athena"]
+    months = retention_days / (365 / 12)
+    lines = {
+        "Lake: Lambda requests": per_event["lambda_invocations"]
+        * prices["lambda"]["requests_per_million"],
+        "Lake: Lambda duration (arm64, estimated)": per_event["lambda_gb_seconds"]
+        * MILLION
+        * prices["lambda"]["gb_second_arm64"],
+        "Lake: S3 requests (PUT, GET)": (
+            per_event["s3_puts"] * s3["put_requests_per_thousand"]
+            + per_event["s3_gets"] * s3["get_requests_per_thousand"]
+        )
+        * MILLION
+        / 1000,
+        "Lake: Glue Data Catalog requests": per_event["glue_requests"]
+        * prices["glue"]["requests_per_million"],
+        f"Lake: S3 Standard storage for {retention_days} days (Parquet)": per_event["parquet_bytes"]
+        * MILLION
+        / 1024**3
+        * months
+        * s3["standard_storage_gb_month"],
+        "Lake: Athena queries (a funnel a day over a month's events)": per_event["query_bytes"]
+        * MILLION
+        / 1024**4
+        * athena["scanned_per_tb"],
+    }
+    return {name: round(dollars, 4) for name, dollars in lines.items()}
+
+
+def athena_scanned(bytes_per_event: float, *, events: int, queries: int, prices: Prices) -> float:
+    """Bytes Athena bills for `queries` queries each over `events` events' columns of
+    `bytes_per_event`, with its minimum per query."""
+    minimum = prices["athena"]["minimum_mb_per_query"] * 1024**2
+    return queries * max(minimum, bytes_per_event * events)

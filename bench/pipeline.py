@@ -14,7 +14,7 @@ import io
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,9 +102,20 @@ class Traffic:
 class Platform:
     """Start with `with Platform(recorder, segments=...) as platform:`; moto stops at exit."""
 
-    def __init__(self, recorder: Recorder, *, segments: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        segments: list[dict[str, Any]],
+        lake: Mapping[str, tuple[str, tuple[str, ...]]] | None = None,
+        warehouse: str | None = None,
+    ) -> None:
+        """`lake`: more functions to load (name -> module, its lru_cached factories) with the
+        lake `warehouse` they write; `bench.lake` invokes them."""
         self.recorder = recorder
         self.segments = segments
+        self.lake = dict(lake or {})
+        self.warehouse = warehouse
         self.handlers: dict[str, Handler] = {}
         self.traffic = Traffic()
 
@@ -129,8 +140,9 @@ class Platform:
             **create_secrets(boto3.client("secretsmanager", region_name=REGION), prefix=PREFIX),
             **create_queues(boto3.client("sqs", region_name=REGION), prefix=PREFIX)[0],
             **create_bus(boto3.client("events", region_name=REGION), prefix=PREFIX),
+            **({"LAKE_WAREHOUSE": self.warehouse} if self.warehouse else {}),
         }
-        specs = [spec for spec in FUNCTIONS if spec.name in HANDLERS]
+        specs = [spec for spec in FUNCTIONS if spec.name in HANDLERS or spec.name in self.lake]
         os.environ.update(
             shared_environment(specs, environment, DeploymentConfig().function_settings())
         )
@@ -160,9 +172,11 @@ class Platform:
 
         for factory in (clients.dynamodb, clients.events, clients.sqs, clients.s3):
             factory.cache_clear()
-        for name, (module_name, cache) in HANDLERS.items():
+        wanted = {name: (module, (cache,)) for name, (module, cache) in HANDLERS.items()}
+        for name, (module_name, caches) in {**wanted, **self.lake}.items():
             module = importlib.import_module(module_name)
-            getattr(module, cache).cache_clear()
+            for cache in caches:
+                getattr(module, cache).cache_clear()
             self.handlers[name] = module.handler
 
     # -- running ------------------------------------------------------------------------
@@ -210,11 +224,16 @@ class Platform:
         return len(records)
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        answer, _ = self.invoke_measured(function, event)
+        return answer
+
+    def invoke_measured(self, function: str, event: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """Invoke as Lambda would, recorded; the answer and the `Invocation`."""
         printed = _Counting()
-        with self.recorder.running(function), redirect_stdout(printed):
+        with self.recorder.running(function) as invocation, redirect_stdout(printed):
             answer = self.handlers[function](event, LambdaContext(function_name=function))
         self.traffic.output_bytes[function] += printed.bytes
-        return answer
+        return answer, invocation
 
 
 class StreamFeed:

@@ -2,11 +2,13 @@
 `docs/performance.md`.
 
     python -m bench.run [--visitors N] [--seed S] [--memory-events N] [--console-events N]
-                        [--quick]
+                        [--quick] [--only lake]
 
 `--quick` runs a smaller workload with fewer rounds (to try the suite, not to publish).
 `--memory-events` is the load `cdp dev`'s memory is measured after (`make soak`'s: 50,000);
 `--console-events` the events of the person whose profile the console opens (10,000).
+`--only lake` measures the data lake's part alone and puts it into the last run's
+`bench/results.json` (the document says when each part was measured).
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--console-events", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        choices=["lake", "lake-cost"],
+        help="measure this part alone (lake-cost: price the last run's lake figures again)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.visitors = min(args.visitors, 30)
@@ -76,8 +83,18 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(lambda_environment())
 
     started = time.monotonic()
-    results = run(recorder, args)
-    results["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
+    if args.only is not None:
+        results = json.loads(RESULTS.read_text())
+        if args.only == "lake":
+            results["lake"] = _lake(recorder, args)
+            results["lake"]["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
+        prices = json.loads(PRICES.read_text())
+        results["cost"]["prices"] = prices
+        results["cost"]["lake"] = _lake_cost(results, prices)
+        results["targets"] = _targets(results)
+    else:
+        results = run(recorder, args)
+        results["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
     from bench.render import write
@@ -107,6 +124,9 @@ def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
         end_to_end[str(batch_size)] = found
         states = live
     results["end_to_end"] = end_to_end
+
+    step("the data lake")
+    results["lake"] = _lake(recorder, args)
 
     step("CPU time")
     workload = figures.workload_for(args.seed, args.visitors, 1, args.days)
@@ -170,8 +190,142 @@ def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
     step("cost")
     prices = json.loads(PRICES.read_text())
     results["cost"] = _cost(end_to_end, invocations, prices)
+    results["cost"]["lake"] = _lake_cost(results, prices)
     results["targets"] = _targets(results)
     return results
+
+
+def _lake(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
+    """The lake's figures at batch size 20 (the workload of the cost target), with its
+    invocations (function, CPU ns, requests) for the cost model."""
+    from bench import figures, lake
+
+    workload = figures.workload_for(args.seed, args.visitors, 20, args.days)
+    found = lake.measure(recorder, workload)
+    found["invocations"] = found.pop("_invocations")
+    meta = _meta(args)
+    found["meta"] = {
+        key: meta[key] for key in ("date", "commit", "uncommitted_changes", "visitors", "days")
+    }
+    found["meta"]["load_average_at_start"] = meta["machine"]["load_average_at_start"]
+    return found
+
+
+def _lake_cost(results: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
+    """The lake's lines per million events, and the cost all in: processing at batch size
+    20, the lake, and DynamoDB's storage for the hot window instead of the whole retention."""
+    from bench.cost import (
+        athena_scanned,
+        gb_seconds,
+        invocation_ms,
+        lake_per_million,
+        storage_per_million,
+    )
+    from cdp.runtime.settings import EVENT_HOT_DAYS, EVENT_RETENTION_DAYS
+    from infra.wiring import FUNCTIONS, LAKE_WRITER
+
+    memory = {spec.name: spec.memory_mb for spec in FUNCTIONS}
+    assumptions = prices["assumptions"]
+    lake, messages = results["lake"], results["lake"]["messages"]
+    priced: list[tuple[str, int, dict[str, int]]] = []
+    gets_per_parquet = assumptions["s3_requests_per_parquet_read"]
+    for stage, cpu, requests in results["lake"]["invocations"]:
+        asked = dict(requests)
+        parquet = asked.pop("s3.GetObject.parquet", 0)
+        asked["s3.GetObject"] = asked.get("s3.GetObject", 0) + parquet * gets_per_parquet
+        priced.append((stage, cpu, asked))
+    by_function: dict[str, list[tuple[int, dict[str, int]]]] = {}
+    for stage, cpu, asked in priced:
+        by_function.setdefault(stage, []).append((cpu, asked))
+
+    def function_of(stage: str) -> str:
+        return stage.split(" ", maxsplit=1)[0]  # "profile_builder (TTL)": the profile builder
+
+    gb_s = sum(
+        gb_seconds(runs, memory_mb=memory[function_of(stage)], assumptions=assumptions)
+        for stage, runs in by_function.items()
+    )
+
+    def total(kind: str) -> int:
+        return sum(asked.get(kind, 0) for _, _, asked in priced)
+
+    queries = assumptions["lake_queries"]
+    funnel = lake["stored"]["compacted"]["funnel_columns_bytes_per_event"]
+    month = athena_scanned(
+        funnel, events=queries["events_per_month"], queries=queries["per_month"], prices=prices
+    )
+    per_event = {
+        "lambda_invocations": len(priced) / messages,
+        "lambda_gb_seconds": gb_s / messages,
+        "s3_puts": total("s3.PutObject") / messages,
+        "s3_gets": total("s3.GetObject") / messages,
+        "glue_requests": (total("glue.GetTable") + total("glue.UpdateTable")) / messages,
+        "parquet_bytes": lake["stored"]["compacted"]["bytes_per_event"],
+        "query_bytes": month / queries["events_per_month"],
+    }
+    lines = lake_per_million(per_event, retention_days=EVENT_RETENTION_DAYS, prices=prices)
+    processing = results["cost"]["20"]["total_per_million_events"]
+    item_bytes = results["end_to_end"]["20"]["event_item_bytes"]
+    hot = storage_per_million(item_bytes, retention_days=EVENT_HOT_DAYS, prices=prices)
+    whole = storage_per_million(item_bytes, retention_days=EVENT_RETENTION_DAYS, prices=prices)
+    per_day = storage_per_million(item_bytes, retention_days=1, prices=prices)
+    lake_total = round(sum(lines.values()), 4)
+    all_in = round(processing + lake_total + hot, 3)
+    writer = memory["lake_writer"]
+    commit_ms = statistics.mean(
+        invocation_ms(cpu, asked, memory_mb=writer, assumptions=assumptions)
+        for cpu, asked in by_function["lake_writer"]
+    )
+
+    def commit_dollars(cpu: int, asked: dict[str, int]) -> float:
+        """What one of the lake writer's commits costs, whatever it holds."""
+        ms = invocation_ms(cpu, asked, memory_mb=writer, assumptions=assumptions)
+        s3 = prices["s3"]
+        return float(
+            ms / 1000 * writer / 1024 * prices["lambda"]["gb_second_arm64"]
+            + prices["lambda"]["requests_per_million"] / 1e6
+            + asked.get("s3.PutObject", 0) * s3["put_requests_per_thousand"] / 1000
+            + asked.get("s3.GetObject", 0) * s3["get_requests_per_thousand"] / 1000
+            + (asked.get("glue.GetTable", 0) + asked.get("glue.UpdateTable", 0))
+            * prices["glue"]["requests_per_million"]
+            / 1e6
+        )
+
+    per_commit = statistics.mean(
+        commit_dollars(cpu, asked) for cpu, asked in by_function["lake_writer"]
+    )
+    window = LAKE_WRITER.stream.batching_window_seconds  # type: ignore[union-attr]
+    most_commits = 30 * 24 * 3600 // window
+    return {
+        "per_event": {k: round(v, 7) for k, v in per_event.items()},
+        "per_million_events": lines,
+        "lake_per_million_events": lake_total,
+        "processing_per_million_events": processing,
+        "hot_days": EVENT_HOT_DAYS,
+        "retention_days": EVENT_RETENTION_DAYS,
+        "dynamodb_storage_hot": hot,
+        "dynamodb_storage_whole_retention": whole,
+        "dynamodb_storage_per_day": round(per_day, 5),
+        "all_in_per_million_events": all_in,
+        "hot_days_within_target": int((1.5 - processing - lake_total) / per_day),
+        "lake_writer_ms_per_commit": round(commit_ms, 1),
+        "dollars_per_commit": round(per_commit, 7),
+        "batching_window_seconds": window,
+        "commits_per_month_at_most": most_commits,
+        "commits_per_month_cost_at_most": round(per_commit * most_commits, 2),
+        "lambda_ms_per_invocation": {
+            stage: round(
+                statistics.mean(
+                    invocation_ms(
+                        cpu, asked, memory_mb=memory[function_of(stage)], assumptions=assumptions
+                    )
+                    for cpu, asked in runs
+                ),
+                1,
+            )
+            for stage, runs in by_function.items()
+        },
+    }
 
 
 def _meta(args: argparse.Namespace) -> dict[str, Any]:
@@ -387,6 +541,7 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "$",
             "AWS list prices, us-east-1",
         ),
+        _all_in_target(results["cost"]["lake"]),
     ]
     return [
         {
@@ -399,6 +554,20 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for name, goal, value, limit, unit, reference in rows
     ]
+
+
+def _all_in_target(lake: dict[str, Any]) -> tuple[str, str, float, float, str, str]:
+    return (
+        f"cost per million events all in, kept {lake['retention_days']} days "
+        f"({lake['hot_days']} in DynamoDB, all in the lake)",
+        "< $1.50",
+        lake["all_in_per_million_events"],
+        1.5,
+        "$",
+        f"processing ${lake['processing_per_million_events']:.2f} + the lake "
+        f"${lake['lake_per_million_events']:.2f} + DynamoDB storage "
+        f"${lake['dynamodb_storage_hot']:.2f}",
+    )
 
 
 def _console_target(figures: dict[str, Any]) -> tuple[str, str, float, float, str, str]:

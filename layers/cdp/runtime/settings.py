@@ -62,14 +62,14 @@ class FunctionSettings(BaseModel):
 EVENT_RETENTION_DAYS = 395
 # The hot window: how long an event stays in the events table (DynamoDB TTL), where timelines,
 # the console, exports and unmerges read it; the lake keeps it for the whole retention. Cost
-# decides the default (`make bench`, docs/performance.md section 7): DynamoDB keeps an event
-# item for $0.0046 per million events a day, S3 keeps its Parquet row for a twelfth of that or
-# less, and the platform's target of $1.50 per million events all in (processing, the lake,
-# 395 days of storage, a query a day) leaves room for about a month in DynamoDB beside the
-# lake, not for the 90 days the issue first suggested ($0.41). The console's pages of a
-# person's recent activity, the segments' windows (up to 30 days) and an unmerge soon after
-# a mistaken merge all stay within a month; older events are answered from the lake.
-EVENT_HOT_DAYS = 30
+# decides the default (`make bench`, docs/performance.md section 7, measured 2026-11-28): a
+# million events cost $1.22 to process (batch size 20) and $0.15 in the lake (writes, 395
+# days of Parquet at 65 bytes an event, catalog, a query a day), and DynamoDB keeps them for
+# $0.0046 a day. The target of $1.50 all in leaves room for 28 days in DynamoDB (the 90 the
+# issue first suggested would make $1.78); 21 days keeps a margin for the figures' noise:
+# $1.47. Three weeks hold what the console shows of a person's recent activity and an unmerge
+# soon after a mistaken merge; older events are answered from the lake (`cdp sql`).
+EVENT_HOT_DAYS = 21
 
 
 def hot_window_default(data: Any) -> Any:

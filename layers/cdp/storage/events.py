@@ -17,7 +17,8 @@ Item formats (attribute names in the events table):
   records the profile builder reads are smaller too.
 - `redacted`: true on an item erasure rewrote (another person's event that named the erased
   one), so that a reader of the stream can tell that MODIFY from a client's resend.
-- `expires_at`: epoch seconds for DynamoDB TTL (retention counted from arrival).
+- `expires_at`: epoch seconds for DynamoDB TTL: the hot window (`event_hot_days`) counted from
+  arrival; the lake keeps the event for the whole retention.
 """
 
 from __future__ import annotations

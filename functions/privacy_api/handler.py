@@ -22,6 +22,7 @@ from cdp.privacy.export import export_document
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import identity_key, parse_identity
 from cdp.profiles.profile import Profile
+from cdp.profiles.timeline import HotWindow
 from cdp.profiles.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
@@ -73,6 +74,7 @@ def create_app(
     sweeps: TaskQueue,
     audit: AuditLog,
     sweep_delay_seconds: int = SWEEP_DELAY_SECONDS,
+    hot_window: HotWindow | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
@@ -115,7 +117,7 @@ def create_app(
         profile = find(identity)
         definitions = load_definitions(config.definitions("computed_trait"))
         now = clock()
-        document = export_document(profile, events.stored, definitions, now)
+        document = export_document(profile, events.stored, definitions, now, hot_window)
         written_down("export", profile, identity, iso(now), reason)
         return document
 
@@ -221,6 +223,7 @@ def _app() -> APIGatewayHttpResolver:
             retention=timedelta(days=settings.audit_retention_days),
         ),
         sweep_delay_seconds=settings.erasure_sweep_delay_seconds,
+        hot_window=HotWindow(settings.event_hot_days, settings.event_retention_days),
     )
 
 

@@ -343,6 +343,21 @@ def test_events_sent_are_answered_by_cdp_sql_within_a_minute(dev_stack: DevStack
                 "and type = 'identify'")  # fmt: skip
     assert table.out.splitlines() == ["type      user_id", f"identify  {user}"]
 
+    # and the person's timeline says where events older than the hot window are, with a query
+    # cdp sql runs (here it finds none: every event is minutes old)
+    timeline = requests.get(
+        f"{dev_stack.url}/v1/profiles/user_id:{user}/events",
+        headers={"Authorization": f"Bearer {SECRET_KEY}"},
+        timeout=10,
+    ).json()
+    assert len(timeline["events"]) == 3
+    older = timeline["older_events"]
+    assert older["table"] == "events"
+    assert f"'user_id:{user}'" in older["sql"]
+    answer = cdp(dev_stack, "sql", older["sql"], "--json")
+    assert answer.code == 0, answer.err
+    assert answer.json() == []
+
 
 def test_a_bad_query_is_said_so_without_a_stack_trace(dev_stack: DevStack) -> None:
     for query, message in (

@@ -54,6 +54,7 @@ def test_an_event_leaves_the_table_after_the_hot_window_and_the_timeline_points_
     profile_builder: Handler,
     lake_writer: Handler,
     profile_api: Handler,
+    privacy_api: Handler,
     lake: Path,
     dynamodb: Any,
     table_names: dict[str, str],
@@ -100,6 +101,20 @@ def test_an_event_leaves_the_table_after_the_hot_window_and_the_timeline_points_
     answer = as_records(local_query(str(lake), older["sql"]))
     assert [row["message_id"] for row in answer] == ["m-old"]
     assert answer[0]["identity"] == "user_id:o'neil"
+
+    # and so does the person's export (the right of access): the table's events, and where
+    # the older ones are
+    exported = privacy_api(
+        http_event("GET", "/v1/profiles/user_id:o'neil/export", headers=bearer(SECRET_KEY))
+    )
+    assert exported["statusCode"] == 200, exported["body"]
+    document = answer_json(exported)
+    assert [event["messageId"] for event in document["events"]] == ["m-new"]
+    pointer = document["older_events"]
+    assert pointer["table"] == "events"
+    assert abs((clock.parse(pointer["before"]) - window_start).total_seconds()) < 60
+    answer = as_records(local_query(str(lake), pointer["sql"]))
+    assert [row["message_id"] for row in answer] == ["m-old"]
 
 
 def test_with_the_whole_retention_hot_the_timeline_points_nowhere(

@@ -8,7 +8,7 @@ from typing import Any
 
 from cdp.profiles.computed import ComputedTraitDefinition
 from cdp.profiles.profile import Profile, profile_view
-from cdp.profiles.timeline import PartitionReader, all_events, encode_cursor
+from cdp.profiles.timeline import HotWindow, PartitionReader, all_events, encode_cursor
 from cdp.runtime.clock import iso
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024  # an API answer stays under Lambda's 6 MB
@@ -19,10 +19,13 @@ def export_document(
     read: PartitionReader,
     definitions: tuple[ComputedTraitDefinition, ...],
     now: datetime,
+    hot_window: HotWindow | None = None,
 ) -> dict[str, Any]:
     """Profile, every trait value with its provenance (all kinds, not only the one that
     counts), consent and its history, segments, and every stored event, newest first. Past
-    4 MB of events the document says so and gives the timeline cursor to read on."""
+    4 MB of events the document says so and gives the timeline cursor to read on. The events
+    are the events table's (the hot window): where the lake keeps older ones, the document
+    says where they are and how to read them (`older_events`, as the timeline does)."""
     events: list[dict[str, Any]] = []
     size = 0
     cursor: str | None = None
@@ -56,4 +59,5 @@ def export_document(
         "events": events,
         "events_truncated": truncated,
         **({"events_cursor": cursor} if truncated else {}),
+        "older_events": hot_window and hot_window.older_events(list(profile.identities), now),
     }

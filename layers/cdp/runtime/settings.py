@@ -237,7 +237,8 @@ class BackfillSettings(FunctionSettings):
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
-class PrivacyApiSettings(FunctionSettings):
+class PrivacyApiSettings(EventWindowSettings):
+    # An export says where events older than the hot window are (the lake).
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)

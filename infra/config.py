@@ -8,7 +8,12 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cdp.runtime.settings import EVENT_HOT_DAYS, hot_window_default, hot_window_problem
+from cdp.runtime.settings import (
+    EVENT_HOT_DAYS,
+    EVENT_RETENTION_DAYS,
+    hot_window_default,
+    hot_window_problem,
+)
 from cdp.sharing.urls import webhook_url_problem
 
 EventType = Literal[
@@ -69,7 +74,7 @@ class DeploymentConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,19}$")
-    event_retention_days: int = Field(default=395, ge=1, le=3650)
+    event_retention_days: int = Field(default=EVENT_RETENTION_DAYS, ge=1, le=3650)
     # How long events stay in the events table (DynamoDB TTL), for timelines, the console and
     # unmerges; the lake keeps them for `event_retention_days`. At most `event_retention_days`
     # (a shorter retention given alone shortens it too). Why the default is what it is:

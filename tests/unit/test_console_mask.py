@@ -216,7 +216,10 @@ def leaves(value: Any) -> list[str]:
 
 
 def looks_like_an_email(text: str) -> bool:
-    return "@" in text and "." in text.rpartition("@")[2]
+    """Something before the `@`, and a domain with a dot between two names after it (`@å.`,
+    which Hypothesis once drew, is not an address)."""
+    local, at, domain = text.rpartition("@")
+    return bool(at and local.strip() and "." in domain.strip().strip("."))
 
 
 def shown(secrets: set[str], answer: Any) -> set[str]:

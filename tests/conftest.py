@@ -55,9 +55,14 @@ def _fresh_session() -> boto3.Session:
 def dynamodb(aws_credentials: None) -> Iterator[Any]:
     from moto import mock_aws
 
+    from workbench.local import answers
+
+    # moto writes item answers with `json`, as in `cdp dev` (the same bytes: test_local_answers)
+    restore = answers.install()
     with mock_aws():
         boto3.DEFAULT_SESSION = _fresh_session()  # mock_aws puts the one before back
         yield boto3.client("dynamodb", region_name=REGION)
+    restore()
 
 
 IDENTITY_SECRET = "test-identity-secret"

@@ -30,7 +30,7 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from infra import wiring
 from infra.config import DeploymentConfig
-from workbench.local import partitions
+from workbench.local import answers, partitions
 from workbench.local.aws import (
     LocalAws,
     apply_environment,
@@ -184,6 +184,7 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         functions.requests.give_way(session_events)
     aws = LocalAws.start(options.host, options.aws_port)
     partitions.install()  # a query reads its partition, not the whole table
+    answers.install()  # item answers written with json, not walked through their shapes
     apply_environment(aws.environment())
     dynamodb, sqs, events = aws.client("dynamodb"), aws.client("sqs"), aws.client("events")
     table_env = create_tables(dynamodb)

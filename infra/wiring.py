@@ -189,7 +189,8 @@ class FunctionSpec:
     scans: tuple[TableSpec, ...] = ()  # tables it may scan (never on a hot path)
     reads_metrics: bool = False  # the functions' own metrics, from CloudWatch
     imports: bool = False  # triggered by files in the import bucket
-    lake: bool = False  # reads and writes the data lake's tables (cdp.lake)
+    # the data lake's tables (cdp.lake): "write" also deletes and creates them
+    lake: Literal["read", "write"] | None = None
     # needs the third-party packages of layers/dependencies/requirements.txt
     third_party: bool = False
     # Caps how many run at once, where many parallel copies would only crowd the tables.
@@ -493,6 +494,10 @@ PRIVACY_API = FunctionSpec(
     secrets=(SUPPRESSION_PEPPER,),
     sends_to=(ERASURE_QUEUE,),
     scans=(tables.QUARANTINE,),
+    # An export reads the person's events past the hot window from the lake (pyarrow: room
+    # for a scan of the files that may hold them).
+    lake="read",
+    memory_mb=1024,
     timeout_seconds=120,
 )
 
@@ -532,7 +537,7 @@ LAKE_WRITER = FunctionSpec(
     ),
     tables=((tables.SUPPRESSIONS, "read"),),  # events of erased people are left out
     secrets=(SUPPRESSION_PEPPER,),
-    lake=True,
+    lake="write",
     memory_mb=1024,
     timeout_seconds=300,
 )
@@ -546,7 +551,7 @@ LAKE_PROFILES = FunctionSpec(
     # Each commit rewrites the profiles' buckets: locally too, rarely (a 5 s window slowed
     # `cdp dev` under load enough to fail the load and import tests).
     stream=StreamSource(tables.PROFILES, batch_size=1000, batching_window_seconds=30),
-    lake=True,
+    lake="write",
     memory_mb=1024,
     timeout_seconds=300,
 )
@@ -560,7 +565,7 @@ LAKE_UPKEEP = FunctionSpec(
     # lake, and nothing they send after it gets there (the suppression list).
     queue=QueueSource(LAKE_ERASURES_QUEUE),
     every_minutes=60,
-    lake=True,
+    lake="write",
     reserved_concurrency=1,  # one rewrite of the tables at a time
     memory_mb=2048,  # compaction holds a day of events
     timeout_seconds=900,

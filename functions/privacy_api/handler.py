@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -18,7 +18,7 @@ from cdp.access.http import caller, require_secret_key_or_role
 from cdp.access.roles import CONSOLE_API
 from cdp.console.audit import MAX_REASON, Action, AuditEntry, reason_given
 from cdp.privacy.erasure import SWEEP_DELAY_SECONDS, erase_person
-from cdp.privacy.export import export_document
+from cdp.privacy.export import LakeReader, export_document
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import identity_key, parse_identity
 from cdp.profiles.profile import Profile
@@ -39,6 +39,9 @@ from cdp.storage.keys import KeyStore
 from cdp.storage.profiles import ProfileStore
 from cdp.storage.queue import TaskQueue
 from cdp.storage.suppressions import SuppressionList
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 logger, tracer, metrics = powertools("privacy_api")
 IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example.com"
@@ -75,6 +78,7 @@ def create_app(
     audit: AuditLog,
     sweep_delay_seconds: int = SWEEP_DELAY_SECONDS,
     hot_window: HotWindow | None = None,
+    lake: LakeReader | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
@@ -117,7 +121,9 @@ def create_app(
         profile = find(identity)
         definitions = load_definitions(config.definitions("computed_trait"))
         now = clock()
-        document = export_document(profile, events.stored, definitions, now, hot_window)
+        document = export_document(
+            profile, events.stored, definitions, now, hot_window=hot_window, lake=lake
+        )
         written_down("export", profile, identity, iso(now), reason)
         return document
 
@@ -224,7 +230,28 @@ def _app() -> APIGatewayHttpResolver:
         ),
         sweep_delay_seconds=settings.erasure_sweep_delay_seconds,
         hot_window=HotWindow(settings.event_hot_days, settings.event_retention_days),
+        lake=_lake_reader(settings.lake_warehouse, settings.lake_database)
+        if settings.lake_warehouse
+        else None,
     )
+
+
+def _lake_reader(warehouse: str, database: str) -> LakeReader:
+    """The lake's events of a person, for exports: pyiceberg is loaded at the first export,
+    not at a cold start."""
+
+    @lru_cache(maxsize=1)
+    def catalog() -> Catalog:
+        from cdp.lake.tables import open_catalog
+
+        return open_catalog(warehouse, database)
+
+    def read(partitions: list[str], leaving_out: set[str]) -> list[dict[str, Any]]:
+        from cdp.lake.reading import person_events
+
+        return person_events(catalog(), partitions, leaving_out=leaving_out)
+
+    return read
 
 
 handler = http_handler(_app, logger=logger, tracer=tracer, metrics=metrics)

@@ -302,7 +302,7 @@ class FunctionFactory(Construct):
         )
         self._grant_tables(function, spec)
         if spec.lake:
-            self.lake.grant(role)
+            self.lake.grant(role, write=spec.lake == "write")
         self._connect(function, spec)
         return function
 

@@ -122,21 +122,17 @@ class Lake(Construct):
         """Where the tables are: `LAKE_WAREHOUSE` of the lake's functions."""
         return self.bucket.s3_url_for_object(TABLES_PREFIX)
 
-    def grant(self, role: iam.IRole) -> None:
-        """Read, write and delete the tables' files, and read, create and update the tables
-        of the lake's own Glue database; nothing else of S3 or Glue (the database is the
-        stack's: cdp.lake asks whether it exists before it would create one)."""
+    def grant(self, role: iam.IRole, *, write: bool = True) -> None:
+        """Read the tables' files and the tables of the lake's own Glue database; with
+        `write`, also write and delete the files and create and update the tables. Nothing
+        else of S3 or Glue (the database is the stack's: cdp.lake asks whether it exists
+        before it would create one)."""
         stack = Stack.of(self)
         objects = self.bucket.arn_for_objects(f"{TABLES_PREFIX}/*")
+        writes = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=[
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",
-                ],
-                resources=[objects],
+                actions=["s3:GetObject", *(writes if write else [])], resources=[objects]
             )
         )
         # Listing: the unreferenced-file sweep lists a table's folder, and without it S3
@@ -161,8 +157,7 @@ class Lake(Construct):
                     "glue:GetDatabase",
                     "glue:GetTable",
                     "glue:GetTables",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
+                    *(["glue:CreateTable", "glue:UpdateTable"] if write else []),
                 ],
                 # Glue authorizes a table's calls on the catalog, the database and the table.
                 resources=[glue_arn("catalog"), glue_arn("database", self.database_name), tables],

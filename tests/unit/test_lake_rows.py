@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from cdp.lake.rows import event_row, is_live_profile, profile_rows
+from cdp.lake.rows import event_message, event_row, is_live_profile, profile_rows
 from cdp.profiles.profile import Profile
 from cdp.profiles.traits import TraitValue
 from cdp.storage.profiles import encode_state
@@ -47,6 +47,32 @@ def test_an_event_row_has_typed_columns_and_json_for_the_rest() -> None:
     assert json.loads(row["properties"]) == message["properties"]
     assert json.loads(row["context"]) == message["context"]
     assert row["traits"] is None
+
+
+def test_an_event_row_reads_back_as_the_message_it_was_made_of() -> None:
+    # (what an export shows of an event only the lake still holds)
+    page = {
+        "type": "page",
+        "name": "Pricing",
+        "anonymousId": "anon-9",
+        "messageId": "m-9",
+        "timestamp": "2026-11-03T23:59:59.500Z",
+        "receivedAt": "2026-11-04T00:00:00.250Z",
+        "properties": {"path": "/pricing", "nested": {"é": [1, None]}},
+        "traits": {"email": "ada@example.com"},
+        "context": {"page": {"path": "/pricing"}},
+    }
+    order = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "42",
+        "messageId": "m-1",
+        "timestamp": "2026-11-03T10:00:00.000Z",
+        "receivedAt": "2026-11-03T10:00:01.000Z",
+    }
+    for message in (page, order):
+        row = event_row(stream_record(message)["dynamodb"]["NewImage"])
+        assert event_message(row) == message
 
 
 def test_revenue_is_a_number_or_nothing() -> None:
@@ -103,6 +129,7 @@ def test_importing_the_lake_loads_neither_pyarrow_nor_pyiceberg() -> None:
     # the lake writer's cold start pays for them on first use, and nothing else pays at all
     script = (
         "import sys; import cdp.lake.tables, cdp.lake.rows, cdp.lake.writer, cdp.lake.upkeep\n"
+        "import cdp.lake.reading\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'pyiceberg')))"
     )
     answer = subprocess.run(

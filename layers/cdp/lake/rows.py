@@ -6,6 +6,7 @@ Pure: no pyarrow here, so the rows can be made and checked without it. Times bec
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cdp.profiles.identity import split_identity
 from cdp.profiles.profile import Profile, profile_view
-from cdp.runtime.clock import parse
+from cdp.runtime.clock import iso, parse
 from cdp.runtime.codec import dumps
 from cdp.storage.events import message_of
 from cdp.storage.profiles import decode_state
@@ -48,6 +49,26 @@ def event_row(item: dict[str, Any]) -> dict[str, Any]:
         "traits": _json(message.get("traits")),
         "context": _json(message.get("context")),
     }
+
+
+def event_message(row: dict[str, Any]) -> dict[str, Any]:
+    """An events row as a message again (what a person's export shows of an event the events
+    table no longer holds): its id, type, name, who, times and the JSON parts; a field the
+    row does not hold is left out."""
+    name = "event" if row["type"] == "track" else "name"
+    message = {
+        "messageId": row["message_id"],
+        "type": row["type"],
+        name: row["event"],
+        "userId": row["user_id"],
+        "anonymousId": row["anonymous_id"],
+        "timestamp": _text_of(row["timestamp"]),
+        "receivedAt": _text_of(row["received_at"]),
+        "properties": _parsed(row["properties"]),
+        "traits": _parsed(row["traits"]),
+        "context": _parsed(row["context"]),
+    }
+    return {key: value for key, value in message.items() if value is not None}
 
 
 def is_live_profile(item: dict[str, Any]) -> bool:
@@ -136,6 +157,14 @@ def _number(value: Any) -> float | None:
 
 def _json(value: Any) -> str | None:
     return None if value is None else dumps(value)
+
+
+def _parsed(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _text_of(moment: datetime | None) -> str | None:
+    return None if moment is None else iso(moment.replace(tzinfo=UTC))
 
 
 def _binary(value: Any) -> bytes:

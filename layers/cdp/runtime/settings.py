@@ -238,7 +238,10 @@ class BackfillSettings(FunctionSettings):
 
 
 class PrivacyApiSettings(EventWindowSettings):
-    # An export says where events older than the hot window are (the lake).
+    # An export holds the events older than the hot window too, read from the lake (none
+    # when no lake is given: the export then says where they are).
+    lake_warehouse: str | None = None
+    lake_database: str = Field(default="cdp", min_length=1)
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)

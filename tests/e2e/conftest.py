@@ -107,7 +107,9 @@ def stop_dev(stack: DevStack) -> tuple[int, str]:
     """Stop it the way a person does, with Ctrl-C (SIGINT); answer exit code and output."""
     stack.process.send_signal(signal.SIGINT)
     try:
-        stack.process.wait(timeout=20)
+        # (a hang guard: after a large import, the interpreter's exit waits for a lake commit
+        # pyarrow is still working on, which took more than 20 s on the loaded CI machine)
+        stack.process.wait(timeout=120)
     except subprocess.TimeoutExpired:
         stack.process.kill()
         stack.process.wait()

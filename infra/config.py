@@ -149,6 +149,7 @@ class DeploymentConfig(BaseModel):
             "purposes": ",".join(self.purposes),
             "erasure_sweep_delay_seconds": 300,
             "key_cache_seconds": 60,
+            "lake_settle_seconds": 360,
             "max_anonymous_ids": self.max_anonymous_ids,
             "max_emails": self.max_emails,
             "max_external_ids": self.max_external_ids,

@@ -16,6 +16,7 @@ from cdp.runtime.settings import (
     AdminApiSettings,
     BackfillSettings,
     CollectorSettings,
+    ComputedBackfillSettings,
     ConsoleSettings,
     DelivererSettings,
     ErasureSweepSettings,
@@ -104,8 +105,11 @@ DELIVERIES_QUEUE = QueueSpec(
 LAKE_ERASURES_QUEUE = QueueSpec(
     "LakeErasures", "LAKE_ERASURES_QUEUE_URL", visibility_timeout_seconds=900
 )
+# A new or changed computed trait's past, one task per part of its identities.
+COMPUTED_BACKFILL_QUEUE = QueueSpec("ComputedBackfill", "COMPUTED_BACKFILL_QUEUE_URL")
 QUEUES: tuple[QueueSpec, ...] = (
     BACKFILL_QUEUE,
+    COMPUTED_BACKFILL_QUEUE,
     ERASURE_QUEUE,
     DELIVERIES_QUEUE,
     LAKE_ERASURES_QUEUE,
@@ -291,6 +295,8 @@ ADMIN_API = FunctionSpec(
         Route("GET", "/v1/computed-traits/{trait_id}"),
         Route("PUT", "/v1/computed-traits/{trait_id}"),
         Route("DELETE", "/v1/computed-traits/{trait_id}"),
+        Route("POST", "/v1/computed-traits/{trait_id}/backfill"),
+        Route("GET", "/v1/computed-traits/{trait_id}/backfill"),
         Route("GET", "/v1/segments"),
         Route("GET", "/v1/segments/{segment_id}"),
         Route("PUT", "/v1/segments/{segment_id}"),
@@ -330,7 +336,8 @@ ADMIN_API = FunctionSpec(
         (tables.LIVE, "read"),
         (tables.DELIVERIES, "read_delete"),  # figures read; a deleted destination's dropped
     ),
-    sends_to=(BACKFILL_QUEUE, DELIVERIES_QUEUE),  # a destination's resync
+    # a segment's backfill, a computed trait's, a destination's resync
+    sends_to=(BACKFILL_QUEUE, COMPUTED_BACKFILL_QUEUE, DELIVERIES_QUEUE),
     scans=(tables.PROFILES,),
     destination_secrets="manage",
 )
@@ -409,6 +416,25 @@ SEGMENT_BACKFILL = FunctionSpec(
     reserved_concurrency=4,
     timeout_seconds=300,
     memory_mb=1024,
+)
+
+COMPUTED_BACKFILL = FunctionSpec(
+    name="computed_backfill",
+    handler="functions.computed_backfill.handler.handler",
+    settings=ComputedBackfillSettings,
+    description="Adds a new or changed computed trait's past, read from the data lake, to "
+    "the profiles",
+    tables=(
+        (tables.PROFILES, "read_write"),
+        (tables.IDENTITIES, "read"),
+        (tables.CONFIG, "read_write"),  # the definitions; the backfill's progress
+    ),
+    queue=QueueSource(COMPUTED_BACKFILL_QUEUE),
+    sends_to=(COMPUTED_BACKFILL_QUEUE,),  # a part's rest, or a task the lake is not ready for
+    lake="read",
+    reserved_concurrency=4,
+    memory_mb=2048,  # a part's events pass through pyarrow a batch at a time
+    timeout_seconds=600,  # a part ends its task a minute before, handing the rest on
 )
 
 FORMS_API = FunctionSpec(
@@ -615,6 +641,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     DELIVERER,
     SCHEDULER,
     SEGMENT_BACKFILL,
+    COMPUTED_BACKFILL,
     FORMS_API,
     WEBHOOKS,
     IMPORTER,

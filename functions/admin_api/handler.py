@@ -3,6 +3,7 @@ destinations."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from cdp.profiles.computed import (
     check_computed_change,
     default_definitions,
     load_definitions,
+    with_counts_from,
 )
 from cdp.profiles.consent import DEFAULT_PURPOSES
 from cdp.runtime.clock import iso, utc_now
@@ -76,6 +78,23 @@ class Backfill(BaseModel):
     parts: int
     parts_done: int
     evaluated: int = Field(description="profiles evaluated so far")
+    started_at: str
+
+
+class PastBackfill(BaseModel):
+    """A computed trait's backfill: the events it matches that were received before it
+    counted (`counts_from`), read from the data lake and added to each person's value once."""
+
+    trait_id: str
+    counts_from: str = Field(description="events received before this are the backfill's")
+    status: str = Field(
+        description="waiting (until the lake holds every event received before counts_from), "
+        "running or done"
+    )
+    starts_at: str = Field(description="when the lake holds them all, and the reading starts")
+    parts: int
+    parts_done: int
+    identities: int = Field(description="identities whose past was read so far")
     started_at: str
 
 
@@ -144,6 +163,9 @@ def create_app(
     live: LiveLog,
     progress: BackfillProgress,
     queue: TaskQueue,
+    past_progress: BackfillProgress,
+    past_queue: TaskQueue,
+    lake_settle: timedelta,
     destination_secrets: DestinationSecrets,
     deliveries: DeliveryLog,
     delivery_queue: DeliveryQueue,
@@ -166,7 +188,13 @@ def create_app(
         progress.start(segment_id, version, PARTS, at=version)
         queue.send([task.to_json() for task in first_tasks(segment_id, version)])
 
-    _computed_trait_routes(router, config, clock, backfill)
+    _computed_trait_routes(
+        router,
+        config,
+        clock,
+        backfill,
+        PastBackfills(past_progress, past_queue, lake_settle, clock),
+    )
     _segment_routes(
         router,
         config=config,
@@ -199,11 +227,81 @@ def create_app(
     return app
 
 
+class PastBackfills:
+    """Backfills of computed traits' pasts: started by the admin API, run by the
+    computed_backfill function (`cdp.profiles.past`)."""
+
+    def __init__(
+        self,
+        progress: BackfillProgress,
+        queue: TaskQueue,
+        settle: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.progress, self.queue, self.settle, self.clock = progress, queue, settle, clock
+
+    def start(self, definition: ComputedTraitDefinition) -> PastBackfill:
+        """Start one, unless one of this version of the definition is running: a backfill
+        may run again (after an unmerge, say), and adds nothing it added before."""
+        from cdp.profiles.past import PARTS, first_tasks
+
+        counts_from = _counts_from(definition)
+        running = self.get(definition.id)
+        if running and running.counts_from == counts_from and running.status != "done":
+            return running
+        now = iso(self.clock())
+        self.progress.start(definition.id, counts_from, PARTS, at=now)
+        wait = (self._ready(counts_from) - self.clock()).total_seconds()
+        self.queue.send(
+            [task.to_json() for task in first_tasks(definition.id, counts_from)],
+            delay_seconds=min(900, max(0, math.ceil(wait))),
+        )
+        found = self.get(definition.id)
+        assert found is not None  # just written
+        return found
+
+    def get(self, trait_id: str) -> PastBackfill | None:
+        found = self.progress.get(trait_id)
+        if found is None:
+            return None
+        ready = self._ready(found["version"])
+        waiting = found["status"] == "running" and self.clock() < ready
+        return PastBackfill(
+            trait_id=trait_id,
+            counts_from=found["version"],
+            status="waiting" if waiting else found["status"],
+            starts_at=iso(ready),
+            parts=found["parts"],
+            parts_done=found["parts_done"],
+            identities=found["evaluated"],
+            started_at=found["started_at"],
+        )
+
+    def _ready(self, counts_from: str) -> datetime:
+        from cdp.profiles.past import ready_at
+
+        return ready_at(counts_from, self.settle)
+
+
+def _counts_from(definition: ComputedTraitDefinition) -> str:
+    if definition.type == "days_since":
+        raise InvalidRequestError(
+            f"{definition.id} is worked out from other values when asked; it has no past to add"
+        )
+    if definition.counts_from is None:
+        raise InvalidRequestError(
+            f"{definition.id} is a default that has counted every event since the platform "
+            "started; there is no past to add"
+        )
+    return definition.counts_from
+
+
 def _computed_trait_routes(
     router: Router,
     config: ConfigStore,
     clock: Callable[[], datetime],
     backfill: Callable[[str], None],
+    pasts: PastBackfills,
 ) -> None:
     def reevaluate_users(trait_id: str) -> None:
         """A changed computed trait can change who is in the segments that read it (a new
@@ -227,7 +325,10 @@ def _computed_trait_routes(
         trait_id: TraitId, definition: Annotated[ComputedTraitDefinition, Body(embed=False)]
     ) -> ComputedTraitDefinition:
         _same("id", definition.id, trait_id)
-        check_computed_change(definition, _effective(config))
+        current = _effective(config)
+        check_computed_change(definition, current)
+        before = next((d for d in current if d.id == trait_id), None)
+        definition = with_counts_from(definition, before, clock())
         config.put(
             COMPUTED,
             trait_id,
@@ -235,7 +336,37 @@ def _computed_trait_routes(
             at=iso(clock()),
         )
         reevaluate_users(trait_id)
+        counts_anew = definition.counts_from is not None and (
+            before is None or before.counts_from != definition.counts_from
+        )
+        if counts_anew and definition.enabled:
+            pasts.start(definition)  # it counts from now: its past comes from the lake
         return definition
+
+    @router.post(
+        "/computed-traits/<trait_id>/backfill",
+        tags=["Computed traits"],
+        summary="Add the trait's past from the data lake",
+        description="A new or changed computed trait counts the events received from "
+        "`counts_from` as they arrive; a backfill adds those received before, from the data "
+        "lake, to each person's value, once. Storing the trait starts one; this starts it "
+        "again (after an unmerge, say): what it added before is not added twice. It reads "
+        "the lake once the lake holds every event received before `counts_from`, a few "
+        "minutes after it.",
+        status_code=202,
+    )
+    def start_backfill(trait_id: TraitId) -> Response[Any]:
+        definition = next((d for d in _effective(config) if d.id == trait_id), None)
+        if definition is None:
+            raise NotFoundError(f"no computed trait is called {trait_id}")
+        return json_response(202, pasts.start(definition).model_dump(mode="json"))
+
+    @router.get("/computed-traits/<trait_id>/backfill", tags=["Computed traits"])
+    def get_backfill(trait_id: TraitId) -> PastBackfill:
+        found = pasts.get(trait_id)
+        if found is None:
+            raise NotFoundError(f"no backfill of {trait_id} was started")
+        return found
 
     @router.delete("/computed-traits/<trait_id>", tags=["Computed traits"])
     def delete_computed(trait_id: TraitId) -> Response[Any]:
@@ -698,6 +829,11 @@ def _app() -> APIGatewayHttpResolver:
         live=LiveLog(settings.live_table, client=client),
         progress=BackfillProgress(settings.config_table, client=client),
         queue=TaskQueue(settings.backfill_queue_url, client=clients.sqs()),
+        past_progress=BackfillProgress(
+            settings.config_table, client=client, kind=BackfillProgress.COMPUTED
+        ),
+        past_queue=TaskQueue(settings.computed_backfill_queue_url, client=clients.sqs()),
+        lake_settle=timedelta(seconds=settings.lake_settle_seconds),
         destination_secrets=DestinationSecrets(
             settings.destination_secret_prefix, client=clients.secretsmanager()
         ),

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from cdp.runtime.clock import iso
+from cdp.profiles.computed import COUNTING_DELAY
+from cdp.runtime.clock import advance, iso, utc_now
 from tests.factories import answer_json, basic_auth, http_event, stream_event, stream_record
 from tests.integration.conftest import SECRET_KEY, WRITE_KEY, bearer
 
@@ -59,6 +60,7 @@ def test_the_list_holds_the_defaults(admin_api: Handler) -> None:
         "message_type": None,
         "of": None,
         "enabled": True,
+        "counts_from": None,  # a default never changed has counted every event
     }
     assert traits["days_since_last_order"]["of"] == "last_order_at"
 
@@ -250,7 +252,7 @@ def test_a_new_computed_trait_is_used_by_the_builder_and_shown_by_the_profile_ap
     now = datetime.now(UTC)
 
     def subscribed(days_ago: float, event: str = "Newsletter Subscribed") -> dict[str, Any]:
-        message = {"type": "track", "userId": "42", "event": event}
+        message = {"type": "track", "userId": "42", "event": event, "receivedAt": iso(utc_now())}
         return stream_record({**message, "timestamp": iso(now - timedelta(days=days_ago))})
 
     # given the builder has already seen the person (and cached the definitions)
@@ -258,7 +260,8 @@ def test_a_new_computed_trait_is_used_by_the_builder_and_shown_by_the_profile_ap
     # when a computed trait is defined
     assert put(admin_api, NEWSLETTER)["statusCode"] == 200
     builder._dependencies.cache_clear()  # as a cold container, or a minute later
-    # and matching (and other) events arrive
+    # and matching (and other) events arrive from when it counts (those before: its backfill)
+    advance(COUNTING_DELAY)
     answer = profile_builder(
         stream_event(subscribed(10), subscribed(2), subscribed(0.1), subscribed(1, "Other"))
     )

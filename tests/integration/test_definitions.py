@@ -1,7 +1,8 @@
-"""Definitions apply at once: a new segment or computed trait counts for the next record the
-builder processes (no cached delay; in AWS from about a second after the change, as the
-builder's first look at the version is eventually consistent), and explain says what the
-membership is, with what is about to change it."""
+"""Definitions apply at once: a new segment counts for the next record the builder processes
+(no cached delay; in AWS from about a second after the change, as the builder's first look at
+the version is eventually consistent), a new computed trait for the events received from its
+`counts_from`, a few seconds after the change (those before are its backfill's); and explain
+says what the membership is, with what is about to change it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cdp.profiles.computed import COUNTING_DELAY
 from cdp.runtime import clock
 from cdp.storage import clients
 from tests.factories import answer_json, http_event, stream_event, stream_record
@@ -30,10 +32,17 @@ def put(admin_api: Handler, path: str, body: dict[str, Any]) -> None:
     assert answer["statusCode"] == 200, answer["body"]
 
 
+def define_trait(admin_api: Handler, body: dict[str, Any]) -> None:
+    """Store a computed trait, and let the clock pass the moment it counts from."""
+    put(admin_api, f"/v1/computed-traits/{body['id']}", body)
+    clock.advance(COUNTING_DELAY)
+
+
 def signup(user: str) -> dict[str, Any]:
+    now = clock.iso(clock.utc_now())
     return stream_record(
         {"type": "track", "userId": user, "event": "Newsletter Subscribed",
-         "timestamp": clock.iso(clock.utc_now())}
+         "timestamp": now, "receivedAt": now}
     )  # fmt: skip
 
 
@@ -50,7 +59,7 @@ def test_a_new_computed_trait_and_segment_count_from_the_next_record(
     # given a builder that is warm: it has read the definitions already
     profile_builder(stream_event(stream_record({"type": "page", "userId": "early"})))
     # when a computed trait and a segment over it are defined
-    put(admin_api, "/v1/computed-traits/newsletter_signups", SIGNUPS)
+    define_trait(admin_api, SIGNUPS)
     put(admin_api, "/v1/segments/newsletter", NEWSLETTER)
     # then the next event counts, and its profile enters the segment in the same write
     profile_builder(stream_event(signup("ada")))
@@ -65,7 +74,7 @@ def test_explain_says_the_membership_and_what_is_about_to_change_it(
     profile_builder: Handler,
     profile_api: Handler,
 ) -> None:
-    put(admin_api, "/v1/computed-traits/newsletter_signups", SIGNUPS)
+    define_trait(admin_api, SIGNUPS)
     profile_builder(stream_event(signup("ada")))
     put(admin_api, "/v1/segments/newsletter", NEWSLETTER)
 
@@ -96,7 +105,7 @@ def test_a_profile_written_with_definitions_that_changed_meanwhile_is_evaluated_
 ) -> None:
     # The race a versioned definition closes: the builder read the definitions, a segment
     # is defined (and its backfill evaluates every profile) before the builder writes.
-    put(admin_api, "/v1/computed-traits/newsletter_signups", SIGNUPS)
+    define_trait(admin_api, SIGNUPS)
     from cdp.storage.profiles import ProfileStore
 
     save = ProfileStore.save
@@ -117,7 +126,7 @@ def test_the_builder_looks_at_the_version_cheaply_before_writing_and_exactly_aft
     admin_api: Handler, profile_builder: Handler, table_names: dict[str, str]
 ) -> None:
     # given a record of the builder's reads of the definitions' version
-    put(admin_api, "/v1/computed-traits/newsletter_signups", SIGNUPS)
+    define_trait(admin_api, SIGNUPS)
     profile_builder(stream_event(signup("warm")))  # the client is made
     version_reads: list[bool] = []
 
@@ -142,13 +151,13 @@ def test_changing_a_computed_trait_evaluates_the_segments_that_read_it_again(
     profile_builder: Handler,
     profile_api: Handler,
 ) -> None:
-    put(admin_api, "/v1/computed-traits/newsletter_signups", {**SIGNUPS, "windows": [30]})
+    define_trait(admin_api, {**SIGNUPS, "windows": [30]})
     monthly = {**NEWSLETTER, "condition": {"computed": "newsletter_signups_30d", "gte": 1}}
     put(admin_api, "/v1/segments/newsletter", monthly)
     segments_stack["backfill"]()
     profile_builder(stream_event(signup("ada")))
     assert lookup(profile_api, "ada")["segments"] == ["newsletter"]
     # when the trait no longer keeps a 30-day window, nobody has that value: she leaves
-    put(admin_api, "/v1/computed-traits/newsletter_signups", {**SIGNUPS, "windows": [7]})
+    define_trait(admin_api, {**SIGNUPS, "windows": [7]})
     segments_stack["backfill"]()
     assert lookup(profile_api, "ada")["segments"] == []

@@ -57,6 +57,8 @@ SURVEY = {**FORM, "id": "survey", "fields": [FORM["fields"][0]]}
 OLD_SEGMENT = {"id": "old-segment", "name": "Old", "condition": {"trait": "home", "eq": "rent"}}
 SURVEY_2 = {**SURVEY, "id": "survey-2"}
 OLD_SEGMENT_2 = {**OLD_SEGMENT, "id": "old-segment-2"}
+# A configured computed trait: storing it starts its backfill (the backfill routes read it).
+VIEWS = {"id": "products_viewed", "type": "count", "event": "Product Viewed"}
 DESTINATION = {"id": "crm", "name": "CRM", "connector": "webhook", "purpose": "marketing",
                "settings": {"url": "https://hooks.example.com/cdp"},
                "audiences": {"parents": "Parents"}, "traits": {"children": "kids"}}  # fmt: skip
@@ -411,6 +413,7 @@ def stack(
         (f"/v1/segments/{OLD_SEGMENT['id']}", OLD_SEGMENT),
         (f"/v1/forms/{SURVEY_2['id']}", SURVEY_2),
         (f"/v1/segments/{OLD_SEGMENT_2['id']}", OLD_SEGMENT_2),
+        (f"/v1/computed-traits/{VIEWS['id']}", VIEWS),  # its backfill starts
         ("/v1/webhooks/mailer", {"source": "mailer", **webhook}),
         ("/v1/webhooks/newsletter", {"source": "newsletter", **webhook}),
         ("/v1/webhooks/newsletter-2", {"source": "newsletter-2", **webhook}),

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -361,6 +362,51 @@ def _definitions(commands: Commands) -> None:
             show(items, as_json=a.json, columns=columns)
 
         _command(sub, "list", list_items, f"every {kind.name}")
+        if kind is COMPUTED:
+            parser = _command(sub, "backfill", _backfill, BACKFILL_HELP)
+            parser.add_argument("trait", help="the computed trait's id")
+            parser.add_argument(
+                "--no-wait", action="store_true", help="start it and answer, do not wait"
+            )
+
+
+BACKFILL_HELP = (
+    "add a new or changed computed trait's past from the data lake: it counts the events "
+    "received from when it was stored; this adds those received before, once"
+)
+BACKFILL_POLL_SECONDS = 2.0
+
+
+def _backfill(api: Api, a: argparse.Namespace) -> int:
+    from workbench.cli.output import end_progress, progress_line
+
+    path = f"/v1/computed-traits/{a.trait}/backfill"
+    found = api.post(path)
+    say(
+        f"{a.trait} counts the events received from {found['counts_from']} as they arrive; "
+        "this adds those received before, from the data lake"
+    )
+    try:
+        while not a.no_wait and found["status"] != "done":
+            if found["status"] == "waiting":
+                progress_line(
+                    f"waiting for the lake to hold every event received before, until "
+                    f"{found['starts_at']}"
+                )
+            else:
+                progress_line(
+                    f"reading the lake: {found['parts_done']} of {found['parts']} parts done, "
+                    f"{found['identities']:,} identities read"
+                )
+            time.sleep(BACKFILL_POLL_SECONDS)
+            found = api.get(path)
+    finally:
+        end_progress()
+    if a.json:
+        show(found, as_json=True)
+    else:
+        pairs(found)
+    return 0
 
 
 # -- sources ----------------------------------------------------------------------------
@@ -681,7 +727,7 @@ def _sql(commands: Commands) -> None:
 
 def _run_sql(arguments: argparse.Namespace) -> int:
     from workbench.cli import sql
-    from workbench.cli.output import grid
+    from workbench.cli.output import end_progress, grid, progress_line
 
     if arguments.stack:
         import boto3
@@ -695,10 +741,10 @@ def _run_sql(arguments: argparse.Namespace) -> int:
                 arguments.query,
                 workgroup=workgroup,
                 database=database,
-                progress=sql.progress_line,
+                progress=progress_line,
             )
         finally:
-            sql.end_progress()
+            end_progress()
     else:
         target = Target.resolve(arguments.url, None, arguments.config)
         status, found = Api(target, timeout=10).send("GET", "/_dev/lake")

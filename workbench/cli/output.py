@@ -46,3 +46,16 @@ def _cell(value: Any) -> str:
 
 def say(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def progress_line(text: str) -> None:
+    """On a terminal, one line rewritten in place; otherwise a line each time."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+def end_progress() -> None:
+    if sys.stderr.isatty():
+        print(file=sys.stderr, flush=True)

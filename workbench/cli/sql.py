@@ -5,7 +5,6 @@ scan limit) and database."""
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -202,19 +201,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def progress_line(text: str) -> None:
-    """On a terminal, one line rewritten in place; otherwise a line each time."""
-    if sys.stderr.isatty():
-        print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
-    else:
-        print(text, file=sys.stderr, flush=True)
-
-
-def end_progress() -> None:
-    if sys.stderr.isatty():
-        print(file=sys.stderr, flush=True)
 
 
 def cells(answer: Answer) -> tuple[Sequence[str], list[list[Any]]]:

@@ -119,7 +119,8 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
     Powertools (no X-Ray daemon here, and one log line per request is written by the gateway).
     The importer has no bucket here: S3 notifications are not run locally. Keys are read
     again after 5 seconds instead of a minute: one person's machine, where watching a source
-    live should start at once."""
+    live should start at once. The lake's writer commits every 5 seconds here, so a computed
+    trait's backfill waits 15 seconds for it, not 6 minutes."""
     config = DeploymentConfig(
         allowed_origins=options.allowed_origins.split(","),
         consent_required=options.consent_required,
@@ -127,7 +128,9 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
     local = [spec for spec in wiring.FUNCTIONS if not spec.imports]
     return {
         **wiring.shared_environment(
-            local, resources, {**config.function_settings(), "key_cache_seconds": 5}
+            local,
+            resources,
+            {**config.function_settings(), "key_cache_seconds": 5, "lake_settle_seconds": 15},
         ),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "false",  # they go to the local CloudWatch

@@ -28,6 +28,18 @@ def named(column: str, values: Iterable[str]) -> BooleanExpression:
     return And(NotNull(column), is_in(column, values))  # type: ignore[call-arg]
 
 
+def equals(column: str, value: str) -> BooleanExpression:
+    from pyiceberg.expressions import EqualTo
+
+    return EqualTo(column, value)  # type: ignore[call-arg]
+
+
+def missing(column: str) -> BooleanExpression:
+    from pyiceberg.expressions import IsNull
+
+    return IsNull(column)  # type: ignore[call-arg]
+
+
 def before(column: str, moment: str) -> BooleanExpression:
     from pyiceberg.expressions import LessThan
 

@@ -1,16 +1,20 @@
-"""A person's events read back from the lake: the right of access to the events that have
-left the events table (its hot window, `event_hot_days`) but not the lake (the retention)."""
+"""Events read back from the lake: a person's, for the right of access to the events that have
+left the events table (its hot window, `event_hot_days`) but not the lake (the retention);
+and those a computed trait's definition matches, for its backfill (`cdp.profiles.past`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cdp.lake.rows import event_message
 from cdp.lake.tables import EVENTS, load
+from cdp.runtime.clock import parse
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+
+    from cdp.profiles.computed import ComputedTraitDefinition
 
 
 def person_events(
@@ -36,3 +40,31 @@ def person_events(
     kept = [row for row in rows if row["message_id"] not in skipped]
     kept.sort(key=lambda row: (row["timestamp"], row["identity"], row["message_id"]), reverse=True)
     return [event_message(row) for row in kept]
+
+
+def definition_events(
+    catalog: Catalog, definition: ComputedTraitDefinition, before: str
+) -> Iterator[dict[str, Any]]:
+    """The events `definition` matches that were received before `before` (or whose receipt
+    is not known), with the columns a fold of them reads, batch by batch (not all at once)."""
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    from cdp.lake import filters
+
+    try:
+        table = load(catalog, EVENTS)
+    except (NoSuchNamespaceError, NoSuchTableError):
+        return
+    terms = [filters.equals("type", "track" if definition.event else str(definition.message_type))]
+    if definition.event is not None:
+        terms.append(filters.equals("event", definition.event))
+    moment = parse(before).replace(tzinfo=None).isoformat()
+    terms.append(
+        filters.any_of([filters.before("received_at", moment), filters.missing("received_at")])
+    )
+    scan = table.scan(row_filter=filters.all_of(*terms), selected_fields=PAST_COLUMNS)
+    for batch in scan.to_arrow_batch_reader():
+        yield from batch.to_pylist()
+
+
+PAST_COLUMNS = ("identity", "type", "event", "timestamp", "received_at", "properties")

@@ -6,7 +6,11 @@ buckets, trimmed once they fall outside the longest window. Every update is a su
 or a maximum, so applying the same events in any order, or merging two profiles, gives the
 same state. Sums use decimal arithmetic for the same reason (float addition is not associative).
 
-A new definition counts from the moment it is defined; it does not look back at old events.
+A new or changed definition counts the events received from a moment a few seconds after it
+was stored (`counts_from`); what came before is added from the data lake by a backfill
+(`cdp.profiles.past`), so every event is counted once, by one side or the other. A state
+records the moment it counts from (`f`): a state of an older version of the definition is
+not read, and is started afresh by the next event.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError
 
 MAX_WINDOW_DAYS = 90
@@ -58,6 +63,10 @@ class ComputedTraitDefinition(BaseModel):
     windows: tuple[Annotated[int, Field(ge=1, le=MAX_WINDOW_DAYS)], ...] = ()
     of: str | None = Field(default=None, min_length=1, max_length=64)
     enabled: bool = True
+    # Set by the platform when the definition is stored (a value sent is replaced): events
+    # received from then on are counted as they arrive, earlier ones by a backfill. None for
+    # a default never changed: it has counted every event from the start.
+    counts_from: str | None = Field(default=None, max_length=30)
 
     @model_validator(mode="after")
     def _consistent(self) -> ComputedTraitDefinition:
@@ -86,6 +95,58 @@ class ComputedTraitDefinition(BaseModel):
 
 
 State = dict[str, Any]
+# What a state keeps beside its figures: the moment it counts from and the identities whose
+# past a backfill has added (short hashes: a redelivered backfill adds nothing twice).
+_COUNTS_FROM, _PAST = "f", "b"
+
+
+def counts(definition: ComputedTraitDefinition, received_at: Any) -> bool:
+    """Whether an event, as it arrives, is counted by the definition's state (or, received
+    before the definition counts from, left to the backfill)."""
+    return definition.counts_from is None or (
+        isinstance(received_at, str) and received_at >= definition.counts_from
+    )
+
+
+def state_of(definition: ComputedTraitDefinition, states: Mapping[str, State]) -> State:
+    """The definition's state as it is to be read: empty when it was built for an older
+    version of the definition."""
+    state = states.get(definition.id)
+    if state is None or state.get(_COUNTS_FROM) != definition.counts_from:
+        return {}
+    return state
+
+
+def state_to_update(definition: ComputedTraitDefinition, states: dict[str, State]) -> State:
+    """The definition's state, to be changed in place: started afresh when it was built for an
+    older version of the definition."""
+    state = states.get(definition.id)
+    if state is None or state.get(_COUNTS_FROM) != definition.counts_from:
+        state = states[definition.id] = {}
+        if definition.counts_from is not None:
+            state[_COUNTS_FROM] = definition.counts_from
+    return state
+
+
+def has_past(state: State, identity: str) -> bool:
+    return past_mark(identity) in state.get(_PAST, ())
+
+
+def add_past(definition: ComputedTraitDefinition, state: State, identity: str, past: State) -> bool:
+    """Add what `identity`'s events before `counts_from` make (a backfill's fold of them) to
+    the state, once: answers False when it was added before."""
+    mark = past_mark(identity)
+    if mark in state.get(_PAST, ()):
+        return False
+    combine(definition, state, past)
+    state[_PAST] = sorted({*state.get(_PAST, ()), mark})
+    return True
+
+
+def past_mark(identity: str) -> str:
+    from hashlib import blake2b
+
+    return blake2b(identity.encode(), digest_size=6).hexdigest()
 
 
 def update(definition: ComputedTraitDefinition, state: State, facts: EventFacts) -> None:
@@ -127,7 +188,12 @@ def update(definition: ComputedTraitDefinition, state: State, facts: EventFacts)
 
 
 def combine(definition: ComputedTraitDefinition, into: State, other: State) -> None:
-    """Merge another profile's state for the same definition into `into`."""
+    """Merge another profile's state for the same definition into `into` (a state of an older
+    version of the definition adds nothing)."""
+    if other.get(_COUNTS_FROM) != into.get(_COUNTS_FROM):
+        return
+    if _PAST in other:
+        into[_PAST] = sorted({*into.get(_PAST, ()), *other[_PAST]})
     kind = definition.type
     if kind in ("count", "sum", "average"):
         add = _add_int if kind == "count" else _add_decimal
@@ -346,6 +412,31 @@ def load_definitions(
         if definition.enabled:
             definitions.append(definition)
     return tuple(definitions)
+
+
+# How long after a definition is stored it starts counting the events that arrive: past every
+# batch a profile builder took up before the change (it reads the definitions as it starts a
+# batch, at most about a second stale), so no event from then on is missed.
+COUNTING_DELAY = timedelta(seconds=5)
+# What a change of leaves the count standing: it counts the same events the same way.
+_NOT_THE_RULE = {"description", "enabled", "counts_from"}
+
+
+def with_counts_from(
+    definition: ComputedTraitDefinition, before: ComputedTraitDefinition | None, now: datetime
+) -> ComputedTraitDefinition:
+    """The definition as it is stored: counting from where the one in force (`before`) counts,
+    if it counts the same events the same way; else from a few seconds after `now`, the events
+    received before being left to a backfill."""
+    if definition.type == "days_since":
+        counts_from = None  # worked out from other values when asked: nothing to count
+    elif before is not None and before.model_dump(exclude=_NOT_THE_RULE) == definition.model_dump(
+        exclude=_NOT_THE_RULE
+    ):
+        counts_from = before.counts_from
+    else:
+        counts_from = iso(now + COUNTING_DELAY)
+    return definition.model_copy(update={"counts_from": counts_from})
 
 
 def check_computed_change(

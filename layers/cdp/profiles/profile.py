@@ -183,10 +183,14 @@ def apply_event(
     name = message.get("event") if kind == "track" else message.get("name")
     facts: EventFacts | None = None
     for definition in definitions:
-        if definition.type == "days_since" or not definition.matches(kind, name):
+        if (
+            definition.type == "days_since"
+            or not definition.matches(kind, name)
+            or not computed.counts(definition, received)
+        ):
             continue
         facts = facts or EventFacts(kind, name, timestamp, message.get("properties"))
-        computed.update(definition, profile.computed.setdefault(definition.id, {}), facts)
+        computed.update(definition, computed.state_to_update(definition, profile.computed), facts)
 
 
 def identify_traits(message: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +264,8 @@ def absorb(
         if definition is None:
             survivor.computed.setdefault(trait_id, state)
         else:
-            computed.combine(definition, survivor.computed.setdefault(trait_id, {}), state)
+            into = computed.state_to_update(definition, survivor.computed)
+            computed.combine(definition, into, state)
     for group_id, at in other.groups.items():
         if group_id in survivor.groups or len(survivor.groups) < MAX_GROUPS:
             survivor.groups[group_id] = max(survivor.groups.get(group_id, at), at)
@@ -398,7 +403,7 @@ def _times(
     }
     for definition in definitions:
         if definition.type in ("first_occurrence", "last_occurrence"):
-            times[definition.id] = profile.computed.get(definition.id, {}).get("t")
+            times[definition.id] = computed.state_of(definition, profile.computed).get("t")
     return times
 
 
@@ -410,7 +415,7 @@ def _computed_values(
     values: dict[str, Any] = {}
     for definition in definitions:
         values.update(
-            computed.values(definition, profile.computed.get(definition.id, {}), now, times)
+            computed.values(definition, computed.state_of(definition, profile.computed), now, times)
         )
     return values
 
@@ -425,7 +430,9 @@ def facts_of(
     changes: dict[str, datetime] = {}
     for definition in definitions:
         changes.update(
-            computed.changes_at(definition, profile.computed.get(definition.id, {}), now, times)
+            computed.changes_at(
+                definition, computed.state_of(definition, profile.computed), now, times
+            )
         )
     expiries = {
         name: expiry

@@ -167,6 +167,8 @@ class AdminApiSettings(FunctionSettings):
     live_table: str = Field(min_length=1)
     deliveries_table: str = Field(min_length=1)
     backfill_queue_url: str = Field(min_length=1)
+    computed_backfill_queue_url: str = Field(min_length=1)
+    lake_settle_seconds: int = Field(default=360, ge=0, le=3600)  # see ComputedBackfillSettings
     destination_secret_prefix: str = Field(min_length=1)
     deliveries_queue_url: str = Field(min_length=1)  # a resync's first pages
     # Where each destination's alarms go (the stack's alarm topic, set once it exists);
@@ -190,6 +192,17 @@ class LakeSettings(FunctionSettings):
     # or a directory (`cdp dev`, a SQLite catalog in it).
     lake_warehouse: str = Field(min_length=1)
     lake_database: str = Field(default="cdp", min_length=1)
+
+
+class ComputedBackfillSettings(LakeSettings):
+    profiles_table: str = Field(min_length=1)
+    identities_table: str = Field(min_length=1)
+    config_table: str = Field(min_length=1)
+    computed_backfill_queue_url: str = Field(min_length=1)
+    profile_retention_days: int = Field(default=730, ge=1, le=3650)
+    # How long after a definition counts from its backfill waits, for the lake's writer to
+    # commit every event received before (its batching window, and a retry).
+    lake_settle_seconds: int = Field(default=360, ge=0, le=3600)
 
 
 class LakeWriterSettings(LakeSettings):

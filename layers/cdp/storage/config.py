@@ -118,22 +118,24 @@ class ConfigStore:
 
 
 class BackfillProgress:
-    """Progress of each segment's backfill, in the config table (`kind` = `backfill`):
-    `version`, `parts`, `done` (the parts finished, a set: a redelivered task cannot count a
-    part twice) and `evaluated` (profiles evaluated so far; a redelivery may count a page twice,
+    """Progress of each backfill, in the config table: of segments (`kind` = `backfill`) and
+    of computed traits' pasts (`computed_backfill`): `version`, `parts`, `done` (the parts
+    finished, a set: a redelivered task cannot count a part twice) and `evaluated` (profiles
+    evaluated, or identities whose past was read, so far; a redelivery may count a page twice,
     it is a progress figure)."""
 
-    KIND = "backfill"
+    SEGMENTS, COMPUTED = "backfill", "computed_backfill"
 
-    def __init__(self, table: str, *, client: Any) -> None:
+    def __init__(self, table: str, *, client: Any, kind: str = SEGMENTS) -> None:
         self.table = table
         self.client = client
+        self.kind = kind
 
     def start(self, segment_id: str, version: str, parts: int, *, at: str) -> None:
         self.client.put_item(
             TableName=self.table,
             Item={
-                "kind": {"S": self.KIND},
+                "kind": {"S": self.kind},
                 "id": {"S": segment_id},
                 "version": {"S": version},
                 "parts": {"N": str(parts)},
@@ -153,7 +155,7 @@ class BackfillProgress:
         with suppress(self.client.exceptions.ConditionalCheckFailedException):
             self.client.update_item(
                 TableName=self.table,
-                Key={"kind": {"S": self.KIND}, "id": {"S": segment_id}},
+                Key={"kind": {"S": self.kind}, "id": {"S": segment_id}},
                 UpdateExpression=expression,
                 ConditionExpression="version = :version",
                 ExpressionAttributeValues=values,
@@ -161,7 +163,7 @@ class BackfillProgress:
 
     def get(self, segment_id: str) -> dict[str, Any] | None:
         item = self.client.get_item(
-            TableName=self.table, Key={"kind": {"S": self.KIND}, "id": {"S": segment_id}}
+            TableName=self.table, Key={"kind": {"S": self.kind}, "id": {"S": segment_id}}
         ).get("Item")
         if item is None:
             return None
@@ -178,5 +180,5 @@ class BackfillProgress:
 
     def forget(self, segment_id: str) -> None:
         self.client.delete_item(
-            TableName=self.table, Key={"kind": {"S": self.KIND}, "id": {"S": segment_id}}
+            TableName=self.table, Key={"kind": {"S": self.kind}, "id": {"S": segment_id}}
         )

@@ -1,0 +1,183 @@
+"""A computed trait's past, from the data lake: when a definition is added or changed, its
+state counts the events received from `counts_from` as they arrive (`cdp.profiles.computed`);
+a backfill adds those received before, so the trait counts the whole retention, each event
+once.
+
+The work is split by identity (a stable hash into `parts`), since the lake files each event
+under one identity, and every event of an identity goes to the same task. A task folds its
+identities' events into one state each, then adds each to the profile that holds the identity
+now, once: the state keeps a mark per identity whose past it holds, a redelivered task finds
+the mark and adds nothing, and a merge keeps both sides' marks (`computed.combine`). A task
+that runs short of time hands the rest of its identities (those after the last one written)
+to a task of its own part, which reads the lake again.
+
+The lake must hold every event received before `counts_from`: a backfill starts once the
+lake's writer has had time to commit them (`ready_at`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+from typing import Any, Protocol
+
+from cdp.profiles import computed
+from cdp.profiles.builder import WriteConflictError
+from cdp.profiles.computed import ComputedTraitDefinition, EventFacts, State
+from cdp.profiles.profile import Profile, tidy, update_segments
+from cdp.profiles.resolution import Known
+from cdp.runtime.clock import iso, parse
+from cdp.runtime.errors import StorageBusyError
+from cdp.segments.definitions import Definitions
+
+PARTS = 4
+PAGE = 100  # identities resolved and written together
+ATTEMPTS = 4
+# What a task must have left to start another page (a page writes up to PAGE profiles).
+MARGIN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class PastTask:
+    trait_id: str
+    counts_from: str  # the definition's version: a newer one supersedes this backfill
+    part: int
+    parts: int
+    after: str | None = None  # this part's identities up to this one are done
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PastTask:
+        return cls(**json.loads(text))
+
+
+def first_tasks(trait_id: str, counts_from: str, parts: int = PARTS) -> list[PastTask]:
+    return [PastTask(trait_id, counts_from, part, parts) for part in range(parts)]
+
+
+def ready_at(counts_from: str, settle: timedelta) -> datetime:
+    """When the lake holds every event received before `counts_from`: its writer commits
+    within its batching window, `settle` allowing for that and a retry."""
+    return parse(counts_from) + settle
+
+
+def part_of(identity: str, parts: int) -> int:
+    return int.from_bytes(blake2b(identity.encode(), digest_size=4).digest(), "big") % parts
+
+
+def fold(
+    definition: ComputedTraitDefinition, rows: Iterable[Mapping[str, Any]]
+) -> dict[str, State]:
+    """Each identity's state from its events received before the definition counts from
+    (lake rows: `identity`, `type`, `event`, `timestamp`, `received_at`, `properties`), the
+    same fold the builder makes of events as they arrive."""
+    states: dict[str, State] = {}
+    for row in rows:
+        received = row["received_at"]
+        received_at = iso(received.replace(tzinfo=UTC)) if received is not None else None
+        if not definition.matches(row["type"], row["event"]) or computed.counts(
+            definition, received_at
+        ):
+            continue  # not the definition's, or counted as it arrived
+        identity = row["identity"]
+        state = states.get(identity)
+        if state is None:
+            state = states[identity] = computed.state_to_update(definition, {})
+        properties = json.loads(row["properties"]) if row["properties"] else None
+        timestamp = iso(row["timestamp"].replace(tzinfo=UTC))
+        facts = EventFacts(row["type"], row["event"], timestamp, properties)
+        computed.update(definition, state, facts)
+    return states
+
+
+class PastStore(Protocol):
+    def load(self, identities: Iterable[str], *, consistent: bool = True) -> Known: ...
+
+    def put(self, profile: Profile) -> None: ...
+
+
+@dataclass
+class PastOutcome:
+    identities: int = 0  # whose past was folded
+    added: int = 0  # pasts added to a profile now (not before)
+    unowned: int = 0  # identities no profile holds now (erased, never built)
+    written: list[str] = field(default_factory=list)  # profile ids
+    next_task: PastTask | None = None
+
+
+def add_pasts(
+    task: PastTask,
+    pasts: Mapping[str, State],
+    store: PastStore,
+    *,
+    definitions: Definitions,
+    now: datetime,
+    time_left: Callable[[], timedelta] = lambda: timedelta.max,
+) -> PastOutcome:
+    """Add each identity's past to its profile, page by page in identity order, until done
+    or short of time (then `next_task` holds the rest)."""
+    definition = next(d for d in definitions.computed if d.id == task.trait_id)
+    ordered = sorted(identity for identity in pasts if task.after is None or identity > task.after)
+    outcome = PastOutcome(identities=len(ordered))
+    for start in range(0, len(ordered), PAGE):
+        if start and time_left() < MARGIN:
+            outcome.next_task = PastTask(
+                task.trait_id, task.counts_from, task.part, task.parts, ordered[start - 1]
+            )
+            outcome.identities = start
+            return outcome
+        page = {identity: pasts[identity] for identity in ordered[start : start + PAGE]}
+        _add_page(definition, page, store, definitions=definitions, now=now, outcome=outcome)
+    return outcome
+
+
+def _add_page(
+    definition: ComputedTraitDefinition,
+    page: dict[str, State],
+    store: PastStore,
+    *,
+    definitions: Definitions,
+    now: datetime,
+    outcome: PastOutcome,
+) -> None:
+    """Write the page's pasts into their profiles, each profile once; a profile changed
+    meanwhile (an event, a merge) is read again with its identities' owners."""
+    waiting = dict(page)
+    for _ in range(ATTEMPTS):
+        known = store.load(waiting, consistent=True)
+        by_profile: dict[str, list[str]] = {}
+        for identity in waiting:
+            owner = known.owner(identity)
+            profile = known.profiles.get(owner) if owner else None
+            if profile is None or identity not in profile.identities:
+                outcome.unowned += 1
+                continue
+            by_profile.setdefault(profile.profile_id, []).append(identity)
+        retry: dict[str, State] = {}
+        for profile_id, identities in by_profile.items():
+            profile = known.profiles[profile_id]
+            state = computed.state_to_update(definition, profile.computed)
+            added = sum(
+                computed.add_past(definition, state, identity, waiting[identity])
+                for identity in identities
+            )
+            if not added:
+                continue
+            tidy(profile, definitions.computed, now)
+            update_segments(profile, definitions.segments, definitions.computed, now)
+            try:
+                store.put(profile)
+            except WriteConflictError:
+                retry |= {identity: waiting[identity] for identity in identities}
+                continue
+            outcome.added += added
+            outcome.written.append(profile_id)
+        if not retry:
+            return
+        waiting = retry
+    raise StorageBusyError("profiles kept changing while their past was added; retried later")

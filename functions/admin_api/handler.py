@@ -3,7 +3,6 @@ destinations."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -249,13 +248,9 @@ class PastBackfills:
         running = self.get(definition.id)
         if running and running.counts_from == counts_from and running.status != "done":
             return running
-        now = iso(self.clock())
-        self.progress.start(definition.id, counts_from, PARTS, at=now)
-        wait = (self._ready(counts_from) - self.clock()).total_seconds()
-        self.queue.send(
-            [task.to_json() for task in first_tasks(definition.id, counts_from)],
-            delay_seconds=min(900, max(0, math.ceil(wait))),
-        )
+        self.progress.start(definition.id, counts_from, PARTS, at=iso(self.clock()))
+        # A task that comes before the lake is ready waits in the queue (the worker says when)
+        self.queue.send([task.to_json() for task in first_tasks(definition.id, counts_from)])
         found = self.get(definition.id)
         assert found is not None  # just written
         return found

@@ -1,0 +1,234 @@
+"""A new computed trait counts the past too: the events received before it counted come from
+the data lake (`cdp.profiles.past`), those after from the builder, each event once, through
+the deployed handlers on moto and a local lake: collector, builder, lake writer, admin API and
+the computed_backfill worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from cdp.runtime import clock
+from tests.factories import answer_json, basic_auth, http_event
+from tests.integration.conftest import WRITE_KEY, TableStream, bearer
+from workbench.local.invocation import LambdaContext
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+SPEND = {"id": "spend", "type": "sum", "event": "Order Completed", "property": "revenue",
+         "windows": [30]}  # fmt: skip
+ORDERS = {"id": "orders_placed", "type": "count", "event": "Order Completed"}
+BIG_SPENDERS = {"id": "big", "name": "Big spenders", "condition": {"computed": "spend", "gte": 50}}
+LAKE_SETTLE = timedelta(minutes=6)  # the default: the lake's writer has committed by then
+SETTLE = timedelta(minutes=7)
+
+
+@pytest.fixture
+def computed_backfill(
+    lake: Path, queues: dict[str, str], table_names: dict[str, str]
+) -> Iterator[Callable[[], int]]:
+    """Runs the computed_backfill worker on every task in its queue; answers how many ran."""
+    from functions.computed_backfill import handler
+
+    caches = (handler._settings, handler._dependencies, handler._catalog)
+    for cache in caches:
+        cache.cache_clear()
+    sqs = boto3.client("sqs")
+    url = queues["COMPUTED_BACKFILL_QUEUE_URL"]
+
+    def run() -> int:
+        ran = 0
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            records = [
+                {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs",
+                 "receiptHandle": m["ReceiptHandle"], "attributes": {}, "messageAttributes": {}}
+                for m in messages
+            ]  # fmt: skip
+            answer = handler.handler({"Records": records}, LambdaContext())
+            assert answer == {"batchItemFailures": []}
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            ran += len(messages)
+        return ran
+
+    yield run
+    for cache in caches:
+        cache.cache_clear()
+
+
+class Platform:
+    """The collector's messages through the builder and the lake's writer, as the stream
+    hands them over."""
+
+    def __init__(self, collector: Handler, builder: Handler, lake_writer: Handler, table: str):
+        self.collector, self.builder, self.lake_writer = collector, builder, lake_writer
+        self.stream = TableStream(table)
+
+    def send(self, *messages: dict[str, Any]) -> None:
+        body = {"batch": list(messages)}
+        answer = self.collector(
+            http_event(path="/v1/batch", body=body, headers=basic_auth(WRITE_KEY))
+        )
+        assert answer_json(answer) == {"success": True}
+        records = self.stream.new_records()
+        assert self.builder(records) == {"batchItemFailures": []}
+        assert self.lake_writer(records) == {"batchItemFailures": []}
+
+
+def order(message_id: str, revenue: float, **who: str) -> dict[str, Any]:
+    return {"type": "track", "event": "Order Completed", "messageId": message_id,
+            "properties": {"revenue": revenue}, **who}  # fmt: skip
+
+
+def admin(admin_api: Handler, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    answer = admin_api(http_event(method, path, body=body, headers=bearer()))
+    assert answer["statusCode"] in (200, 202), answer["body"]
+    found: dict[str, Any] = answer_json(answer)
+    return found
+
+
+def computed_of(profile_api: Handler, identity: str) -> dict[str, Any]:
+    answer = profile_api(http_event("GET", f"/v1/profiles/{identity}", headers=bearer()))
+    assert answer["statusCode"] == 200, answer["body"]
+    found: dict[str, Any] = answer_json(answer)
+    return found
+
+
+def test_a_new_trait_counts_the_past_from_the_lake_and_every_event_once(
+    collector: Handler,
+    profile_builder: Handler,
+    lake_writer: Handler,
+    admin_api: Handler,
+    profile_api: Handler,
+    computed_backfill: Callable[[], int],
+    table_names: dict[str, str],
+) -> None:
+    platform = Platform(collector, profile_builder, lake_writer, table_names["EVENTS_TABLE"])
+    # given people who ordered before the traits existed: ada signed in, bo only as a
+    # visitor so far (and under his user id once), and an order resent by a client
+    platform.send(
+        {"type": "identify", "userId": "ada", "anonymousId": "a-1", "messageId": "i-ada"},
+        order("o-1", 10, userId="ada"),
+        order("o-2", 20.5, anonymousId="a-1"),
+        order("o-3", 5, anonymousId="b-1"),
+        order("o-4", 7, userId="bo"),
+    )
+    platform.send(order("o-1", 10, userId="ada"))  # a resend: stored once
+
+    # when the traits and a segment over one are defined
+    spend = admin(admin_api, "PUT", "/v1/computed-traits/spend", SPEND)
+    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    admin(admin_api, "PUT", "/v1/segments/big", BIG_SPENDERS)
+    assert clock.parse(spend["counts_from"]) > clock.utc_now()
+    # and orders keep coming, from when they count: ada's, and bo signing in on his
+    # visitor's device (his two profiles merge) with an order of the old one resent
+    clock.advance(timedelta(seconds=6))
+    platform.send(order("o-5", 30, userId="ada"))
+    platform.send(
+        {"type": "identify", "userId": "bo", "anonymousId": "b-1", "messageId": "i-bo"},
+        order("o-6", 40, userId="bo"),
+        order("o-3", 5, anonymousId="b-1"),
+    )
+    # then, before the backfill, only what came since counts
+    assert computed_of(profile_api, "user_id:ada")["computed"]["spend"] == 30
+    status = admin(admin_api, "GET", "/v1/computed-traits/spend/backfill")
+    assert status["status"] == "waiting"
+    assert clock.parse(status["starts_at"]) == clock.parse(spend["counts_from"]) + LAKE_SETTLE
+
+    # when the lake has settled and the backfill runs
+    clock.advance(SETTLE)
+    assert computed_backfill() == 8  # both traits, four parts each
+
+    # then each counts every order once: the past from the lake, the rest as it arrived
+    ada = computed_of(profile_api, "user_id:ada")
+    assert (ada["computed"]["spend"], ada["computed"]["orders_placed"]) == (60.5, 3)
+    assert ada["computed"]["spend_30d"] == 60.5
+    bo = computed_of(profile_api, "user_id:bo")
+    assert (bo["computed"]["spend"], bo["computed"]["orders_placed"]) == (52, 3)
+    # and the segment over the trait took them in with the same write
+    assert ada["segments"] == bo["segments"] == ["big"]
+    done = admin(admin_api, "GET", "/v1/computed-traits/spend/backfill")
+    assert (done["status"], done["parts_done"], done["parts"]) == ("done", 4, 4)
+    assert done["identities"] == 4  # user_id:ada, anonymous_id:a-1, anonymous_id:b-1, user_id:bo
+
+    # when it is run again (and a task redelivered): nothing is added twice
+    again = admin(admin_api, "POST", "/v1/computed-traits/spend/backfill")
+    assert again["counts_from"] == spend["counts_from"]
+    assert computed_backfill() == 4
+    assert computed_of(profile_api, "user_id:ada")["computed"]["spend"] == 60.5
+    assert computed_of(profile_api, "user_id:bo")["computed"]["spend"] == 52
+
+
+def test_a_changed_rule_counts_anew_and_its_backfill_counts_the_whole_past(
+    collector: Handler,
+    profile_builder: Handler,
+    lake_writer: Handler,
+    admin_api: Handler,
+    profile_api: Handler,
+    computed_backfill: Callable[[], int],
+    table_names: dict[str, str],
+) -> None:
+    platform = Platform(collector, profile_builder, lake_writer, table_names["EVENTS_TABLE"])
+    first = admin(admin_api, "PUT", "/v1/computed-traits/spend", SPEND)
+    clock.advance(timedelta(seconds=6))
+    platform.send(
+        order("o-1", 10, userId="cy"), {**order("o-2", 99, userId="cy"), "event": "Refund"}
+    )
+    clock.advance(SETTLE)
+    computed_backfill()
+    assert computed_of(profile_api, "user_id:cy")["computed"]["spend"] == 10
+
+    # when only its description changes: the count stands, no backfill starts
+    described = admin(admin_api, "PUT", "/v1/computed-traits/spend", {**SPEND, "description": "€"})
+    assert described["counts_from"] == first["counts_from"]
+    assert computed_backfill() == 0
+    # when what it counts changes: it counts anew, and the backfill brings the whole past
+    refunds = {**SPEND, "event": "Refund"}
+    changed = admin(admin_api, "PUT", "/v1/computed-traits/spend", refunds)
+    assert changed["counts_from"] > first["counts_from"]
+    assert computed_of(profile_api, "user_id:cy")["computed"]["spend"] == 0  # not the old sum
+    clock.advance(SETTLE)
+    assert computed_backfill() == 4
+    assert computed_of(profile_api, "user_id:cy")["computed"]["spend"] == 99
+
+
+def test_a_trait_with_no_past_to_add_says_why(admin_api: Handler, queues: dict[str, str]) -> None:
+    for trait_id, reason in (
+        ("page_views", "counted every event since the platform started"),
+        ("days_since_last_seen", "worked out from other values"),
+    ):
+        answer = admin_api(
+            http_event("POST", f"/v1/computed-traits/{trait_id}/backfill", headers=bearer())
+        )
+        assert answer["statusCode"] == 400
+        assert reason in answer_json(answer)["message"]
+    unknown = admin_api(http_event("POST", "/v1/computed-traits/nope/backfill", headers=bearer()))
+    assert unknown["statusCode"] == 404
+    never = admin_api(
+        http_event("GET", "/v1/computed-traits/page_views/backfill", headers=bearer())
+    )
+    assert never["statusCode"] == 404
+    assert "no backfill of page_views" in answer_json(never)["message"]
+
+
+def test_a_task_that_comes_before_the_lake_holds_the_past_waits_in_the_queue(
+    admin_api: Handler,
+    profile_api: Handler,
+    computed_backfill: Callable[[], int],
+    queues: dict[str, str],
+) -> None:
+    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    # when its tasks come at once
+    assert computed_backfill() == 4
+    # then each went back to the queue, delayed until the lake holds the past, and none ran
+    url = queues["COMPUTED_BACKFILL_QUEUE_URL"]
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "4"
+    status = admin(admin_api, "GET", "/v1/computed-traits/orders_placed/backfill")
+    assert (status["status"], status["parts_done"]) == ("waiting", 0)

@@ -5,6 +5,8 @@ the computed_backfill worker."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,8 +16,10 @@ import boto3
 import pytest
 
 from cdp.runtime import clock
+from infra.wiring import ADMIN_API
 from tests.factories import answer_json, basic_auth, http_event
-from tests.integration.conftest import WRITE_KEY, TableStream, bearer
+from tests.integration.conftest import SECRET_KEY, WRITE_KEY, TableStream, bearer
+from workbench.local.gateway import Functions, make_server
 from workbench.local.invocation import LambdaContext
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -232,3 +236,52 @@ def test_a_task_that_comes_before_the_lake_holds_the_past_waits_in_the_queue(
     assert attributes["ApproximateNumberOfMessagesDelayed"] == "4"
     status = admin(admin_api, "GET", "/v1/computed-traits/orders_placed/backfill")
     assert (status["status"], status["parts_done"]) == ("waiting", 0)
+
+
+@pytest.fixture
+def api_url(admin_api: Handler) -> Iterator[str]:
+    """The admin API as `cdp dev` serves it: its routes from `infra.wiring`."""
+    server = make_server("127.0.0.1", 0, Functions((ADMIN_API,)), log=lambda _: None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_cdp_computed_backfill_shows_the_progress_until_done(
+    api_url: str,
+    admin_api: Handler,
+    computed_backfill: Callable[[], int],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workbench import cli
+
+    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    command = [
+        "computed",
+        "backfill",
+        "orders_placed",
+        "--url",
+        api_url,
+        "--secret-key",
+        SECRET_KEY,
+    ]
+    # asked not to wait: it says what it started, waiting for the lake
+    assert cli.main([*command, "--no-wait", "--json"]) == 0
+    started = json.loads(printed(capsys.readouterr().out))
+    assert (started["trait_id"], started["status"]) == ("orders_placed", "waiting")
+    # waiting: each pause of the command lets time pass and the worker run
+    clock.advance(SETTLE)
+    monkeypatch.setattr(cli.time, "sleep", lambda _: computed_backfill())
+    assert cli.main(command) == 0
+    said = capsys.readouterr()
+    assert "counts the events received from" in said.err
+    assert "reading the lake: 0 of 4 parts done" in said.err
+    assert "status       done" in printed(said.out)
+
+
+def printed(out: str) -> str:
+    """What the command printed, less the metrics the handlers (in this process) print."""
+    return "\n".join(line for line in out.splitlines() if not line.startswith('{"_aws"'))

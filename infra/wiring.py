@@ -518,7 +518,7 @@ PRIVACY_API = FunctionSpec(
         (tables.AUDIT, "write"),  # every export and erasure is written down
     ),
     secrets=(SUPPRESSION_PEPPER,),
-    sends_to=(ERASURE_QUEUE,),
+    sends_to=(ERASURE_QUEUE, COMPUTED_BACKFILL_QUEUE),  # an unmerge's computed pasts
     scans=(tables.QUARANTINE,),
     # An export reads the person's events past the hot window from the lake (pyarrow: room
     # for a scan of the files that may hold them).

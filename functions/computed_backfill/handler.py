@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.profiles.past import PastTask, add_pasts, fold, part_of, ready_at
+from cdp.profiles.past import PastTask, add_pasts, fold, ready_at
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools
 from cdp.runtime.settings import ComputedBackfillSettings
@@ -68,7 +68,7 @@ def run_task(record: SQSRecord, lambda_context: LambdaContext) -> None:
     store, config, progress, queue = _dependencies()
     task = PastTask.from_json(record.body)
     current = progress.get(task.trait_id)
-    if current is None or current["version"] != task.counts_from:
+    if not task.identities and (current is None or current["version"] != task.counts_from):
         return  # a newer backfill of the trait covers this one
     definitions = in_force(config)
     definition = next((d for d in definitions.computed if d.id == task.trait_id), None)
@@ -79,8 +79,8 @@ def run_task(record: SQSRecord, lambda_context: LambdaContext) -> None:
     if wait > 0:  # the lake may not hold every event received before yet
         queue.send([record.body], delay_seconds=min(900, math.ceil(wait)))
         return
-    rows = definition_events(_catalog(), definition, task.counts_from)
-    mine = (row for row in rows if part_of(row["identity"], task.parts) == task.part)
+    rows = definition_events(_catalog(), definition, task.counts_from, identities=task.identities)
+    mine = (row for row in rows if task.holds(row["identity"]))
     outcome = add_pasts(
         task,
         fold(definition, mine),
@@ -92,15 +92,16 @@ def run_task(record: SQSRecord, lambda_context: LambdaContext) -> None:
     settle(store, outcome.written, definitions, config, utc_now())
     if outcome.next_task is not None:
         queue.send([outcome.next_task.to_json()])
-    progress.record(
-        task.trait_id,
-        task.counts_from,
-        part=task.part,
-        evaluated=outcome.identities,
-        finished=outcome.next_task is None,
-    )
     metrics.add_metric("PastsAdded", MetricUnit.Count, outcome.added)
     metrics.add_metric("ProfilesWritten", MetricUnit.Count, len(outcome.written))
+    if not task.identities:  # (an unmerge's two people are not a part of the progress)
+        progress.record(
+            task.trait_id,
+            task.counts_from,
+            part=task.part,
+            evaluated=outcome.identities,
+            finished=outcome.next_task is None,
+        )
 
 
 @metrics.log_metrics

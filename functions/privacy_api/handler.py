@@ -21,6 +21,7 @@ from cdp.privacy.erasure import SWEEP_DELAY_SECONDS, erase_person
 from cdp.privacy.export import LakeReader, export_document
 from cdp.profiles.computed import load_definitions
 from cdp.profiles.identity import identity_key, parse_identity
+from cdp.profiles.past import tasks_for_people
 from cdp.profiles.profile import Profile
 from cdp.profiles.timeline import HotWindow
 from cdp.profiles.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
@@ -75,6 +76,7 @@ def create_app(
     suppressions: SuppressionList,
     eraser: Eraser,
     sweeps: TaskQueue,
+    pasts: TaskQueue,
     audit: AuditLog,
     sweep_delay_seconds: int = SWEEP_DELAY_SECONDS,
     hot_window: HotWindow | None = None,
@@ -162,6 +164,9 @@ def create_app(
         )
         written = [result.kept.profile_id, result.split.profile_id]
         settle(profiles, written, used[-1], config, clock())
+        # Both were built from the events table: computed traits' pasts come from the lake
+        people = [*result.kept.identities, *result.split.identities]
+        pasts.send([task.to_json() for task in tasks_for_people(used[-1].computed, people)])
         metrics.add_metric("ProfilesUnmerged", MetricUnit.Count, 1)
         return unmerge_answer(result)
 
@@ -223,6 +228,7 @@ def _app() -> APIGatewayHttpResolver:
             client=client,
         ),
         sweeps=TaskQueue(settings.erasure_queue_url, client=clients.sqs()),
+        pasts=TaskQueue(settings.computed_backfill_queue_url, client=clients.sqs()),
         audit=AuditLog(
             settings.audit_table,
             client=client,

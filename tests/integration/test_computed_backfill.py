@@ -285,3 +285,41 @@ def test_cdp_computed_backfill_shows_the_progress_until_done(
 def printed(out: str) -> str:
     """What the command printed, less the metrics the handlers (in this process) print."""
     return "\n".join(line for line in out.splitlines() if not line.startswith('{"_aws"'))
+
+
+def test_after_an_unmerge_each_side_gets_its_own_past_back(
+    collector: Handler,
+    profile_builder: Handler,
+    lake_writer: Handler,
+    admin_api: Handler,
+    profile_api: Handler,
+    privacy_api: Handler,
+    computed_backfill: Callable[[], int],
+    table_names: dict[str, str],
+) -> None:
+    platform = Platform(collector, profile_builder, lake_writer, table_names["EVENTS_TABLE"])
+    # given a visitor's device that ada signed in on by mistake, both with orders before
+    platform.send(order("o-1", 10, userId="ada"), order("o-2", 25, anonymousId="shared"))
+    platform.send({"type": "identify", "userId": "ada", "anonymousId": "shared", "messageId": "i"})
+    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    clock.advance(SETTLE)
+    platform.send(order("o-3", 5, anonymousId="shared"))  # counted as it arrives
+    computed_backfill()
+    assert computed_of(profile_api, "user_id:ada")["computed"]["orders_placed"] == 3
+
+    # when the device is split out again
+    answer = privacy_api(
+        http_event(
+            "POST",
+            "/v1/profiles/user_id:ada/unmerge",
+            body={"identities": ["anonymous_id:shared"]},
+            headers=bearer(),
+        )
+    )
+    assert answer["statusCode"] == 200, answer["body"]
+    # then both are built from the events table (what arrived since counts_from) and their
+    # pasts come back from the lake: each counts its own orders, once
+    assert computed_backfill() == 1  # one task: the two people's identities
+    assert computed_of(profile_api, "user_id:ada")["computed"]["orders_placed"] == 1
+    assert computed_of(profile_api, "anonymous_id:shared")["computed"]["orders_placed"] == 2
+    assert computed_backfill() == 0

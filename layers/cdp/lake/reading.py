@@ -43,10 +43,15 @@ def person_events(
 
 
 def definition_events(
-    catalog: Catalog, definition: ComputedTraitDefinition, before: str
+    catalog: Catalog,
+    definition: ComputedTraitDefinition,
+    before: str,
+    *,
+    identities: Collection[str] = (),
 ) -> Iterator[dict[str, Any]]:
     """The events `definition` matches that were received before `before` (or whose receipt
-    is not known), with the columns a fold of them reads, batch by batch (not all at once)."""
+    is not known), filed under `identities` if any are given, with the columns a fold of them
+    reads, batch by batch (not all at once)."""
     from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
     from cdp.lake import filters
@@ -58,6 +63,8 @@ def definition_events(
     terms = [filters.equals("type", "track" if definition.event else str(definition.message_type))]
     if definition.event is not None:
         terms.append(filters.equals("event", definition.event))
+    if identities:
+        terms.append(filters.named("identity", identities))
     moment = parse(before).replace(tzinfo=None).isoformat()
     terms.append(
         filters.any_of([filters.before("received_at", moment), filters.missing("received_at")])

@@ -9,7 +9,8 @@ identities' events into one state each, then adds each to the profile that holds
 now, once: the state keeps a mark per identity whose past it holds, a redelivered task finds
 the mark and adds nothing, and a merge keeps both sides' marks (`computed.combine`). A task
 that runs short of time hands the rest of its identities (those after the last one written)
-to a task of its own part, which reads the lake again.
+to a task of its own part, which reads the lake again. An unmerge sends a task of its two
+people's identities only: both are built again from the events table, without their pasts.
 
 The lake must hold every event received before `counts_from`: a backfill starts once the
 lake's writer has had time to commit them (`ready_at`).
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 from typing import Any, Protocol
@@ -47,17 +48,39 @@ class PastTask:
     part: int
     parts: int
     after: str | None = None  # this part's identities up to this one are done
+    # Only these identities, not a part of everyone's: the two people of an unmerge, each
+    # built again from the events table, which holds only what arrived from `counts_from`.
+    identities: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> PastTask:
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        return cls(**{**fields, "identities": tuple(fields.get("identities", ()))})
+
+    def holds(self, identity: str) -> bool:
+        if self.identities:
+            return identity in self.identities
+        return part_of(identity, self.parts) == self.part
 
 
 def first_tasks(trait_id: str, counts_from: str, parts: int = PARTS) -> list[PastTask]:
     return [PastTask(trait_id, counts_from, part, parts) for part in range(parts)]
+
+
+def tasks_for_people(
+    definitions: Iterable[ComputedTraitDefinition], identities: Iterable[str]
+) -> list[PastTask]:
+    """The pasts of these identities for every trait that counts from a moment (an unmerge
+    builds both people again from the events table: the pasts are to be added again)."""
+    chosen = tuple(sorted(set(identities)))
+    return [
+        PastTask(d.id, d.counts_from, 0, 1, identities=chosen)
+        for d in definitions
+        if d.counts_from is not None
+    ]
 
 
 def ready_at(counts_from: str, settle: timedelta) -> datetime:
@@ -126,9 +149,7 @@ def add_pasts(
     outcome = PastOutcome(identities=len(ordered))
     for start in range(0, len(ordered), PAGE):
         if start and time_left() < MARGIN:
-            outcome.next_task = PastTask(
-                task.trait_id, task.counts_from, task.part, task.parts, ordered[start - 1]
-            )
+            outcome.next_task = replace(task, after=ordered[start - 1])
             outcome.identities = start
             return outcome
         page = {identity: pasts[identity] for identity in ordered[start : start + PAGE]}

@@ -263,6 +263,7 @@ class PrivacyApiSettings(EventWindowSettings):
     config_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
     erasure_queue_url: str = Field(min_length=1)
+    computed_backfill_queue_url: str = Field(min_length=1)  # an unmerge's computed pasts
     suppression_pepper_name: str = Field(min_length=1)
     # How long after an erasure the sweep runs: longer than collectors take to learn of it.
     erasure_sweep_delay_seconds: int = Field(default=300, ge=0, le=900)

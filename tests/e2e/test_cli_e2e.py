@@ -368,3 +368,85 @@ def test_a_bad_query_is_said_so_without_a_stack_trace(dev_stack: DevStack) -> No
         assert answer.code == 1
         assert answer.err.startswith(message), answer.err
         assert "Traceback" not in answer.err
+
+
+def lake_of(stack: DevStack) -> Path:
+    found = requests.get(f"{stack.url}/_dev/lake", timeout=10).json()
+    return Path(found["warehouse"])
+
+
+def wait_for_rows(stack: DevStack, query: str, rows: int, within: float = 120) -> list[Any]:
+    """`cdp sql`'s answer once it has `rows` rows (the lake's writer commits every 5 s here;
+    the deadline only guards against a hang)."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = cdp(stack, "sql", query, "--json")
+        assert answer.code == 0, answer.err
+        found: list[Any] = answer.json()
+        if len(found) == rows or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+def test_a_new_computed_trait_counts_the_past_from_the_lake(
+    dev_stack: DevStack, tmp_path: Path
+) -> None:
+    # given orders a person placed before the trait existed, in the lake
+    user = f"past-{uuid.uuid4().hex[:8]}"
+    for revenue in (10, 20):
+        body = {"userId": user, "event": "Gift Card Bought", "properties": {"revenue": revenue}}
+        assert track(dev_stack, body) == 200
+    query = f"select message_id from events where user_id = '{user}'"
+    assert len(wait_for_rows(dev_stack, query, 2)) == 2
+
+    # when the trait is applied as code, and another order comes once it counts
+    trait = f"gift_cards_{uuid.uuid4().hex[:6]}"
+    (tmp_path / "trait.yaml").write_text(
+        f"id: {trait}\ntype: sum\nevent: Gift Card Bought\nproperty: revenue\n"
+    )
+    applied = cdp(dev_stack, "computed", "apply", str(tmp_path / "trait.yaml"))
+    assert applied.code == 0, applied.err
+    time.sleep(6)  # past its counts_from
+    body = {"userId": user, "event": "Gift Card Bought", "properties": {"revenue": 5}}
+    assert track(dev_stack, body) == 200
+
+    # then `cdp computed backfill` follows its backfill until done
+    ran = cdp(dev_stack, "computed", "backfill", trait, "--json")
+    assert ran.code == 0, ran.err
+    assert ran.json()["status"] == "done"
+    assert "waiting for the lake" in ran.err
+    # and the profile counts every order once: two from the lake, one as it arrived
+    wait_for_profile(dev_stack, f"user_id:{user}", 3)
+    shown = cdp(dev_stack, "profiles", "get", f"user_id:{user}", "--json")
+    assert shown.json()["computed"][trait] == 35
+
+
+def test_an_erased_person_leaves_the_lake_files(dev_stack: DevStack) -> None:
+    # given a person's events in the lake
+    user = f"gone-{uuid.uuid4().hex[:8]}"
+    for number in range(2):
+        body = {"userId": user, "anonymousId": f"{user}-device", "event": f"Step {number}"}
+        assert track(dev_stack, body) == 200
+    query = f"select message_id from events where user_id = '{user}'"
+    assert len(wait_for_rows(dev_stack, query, 2)) == 2
+    wait_for_profile(dev_stack, f"user_id:{user}", 2)
+
+    # when the person is erased
+    erased = cdp(dev_stack, "profiles", "delete", f"user_id:{user}", "--yes")
+    assert erased.code == 0, erased.err
+
+    # then, once the sweep has run (65 seconds in cdp dev), no query finds them
+    everywhere = (
+        f"select 'events' as t from events where user_id = '{user}' or identity like '%{user}%' "
+        f"union all select 'identities' from identities where identity like '%{user}%'"
+    )
+    assert wait_for_rows(dev_stack, everywhere, 0, within=240) == []
+    # and no file of the lake holds them: Parquet read row by row, the rest as bytes
+    import pyarrow.parquet as pq
+
+    lake = lake_of(dev_stack)
+    for path in lake.rglob("*"):
+        if path.suffix == ".parquet":
+            assert user not in str(pq.read_table(path).to_pylist()), path
+        elif path.is_file():
+            assert user.encode() not in path.read_bytes(), path

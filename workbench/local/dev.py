@@ -120,7 +120,8 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
     The importer has no bucket here: S3 notifications are not run locally. Keys are read
     again after 5 seconds instead of a minute: one person's machine, where watching a source
     live should start at once. The lake's writer commits every 5 seconds here, so a computed
-    trait's backfill waits 15 seconds for it, not 6 minutes."""
+    trait's backfill waits 15 seconds for it, not 6 minutes; an erasure's sweep runs after 65
+    seconds, not 5 minutes (the collectors' check of erased people is a minute old at most)."""
     config = DeploymentConfig(
         allowed_origins=options.allowed_origins.split(","),
         consent_required=options.consent_required,
@@ -130,7 +131,12 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
         **wiring.shared_environment(
             local,
             resources,
-            {**config.function_settings(), "key_cache_seconds": 5, "lake_settle_seconds": 15},
+            {
+                **config.function_settings(),
+                "key_cache_seconds": 5,
+                "lake_settle_seconds": 15,
+                "erasure_sweep_delay_seconds": 65,
+            },
         ),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "false",  # they go to the local CloudWatch

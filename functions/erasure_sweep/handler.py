@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.privacy.erasure import SweepTask, sweep
-from cdp.runtime.observability import end_of_init, powertools
+from cdp.runtime.observability import end_of_init, powertools, task_queue_handler
 from cdp.runtime.settings import ErasureSweepSettings
 from cdp.storage import clients
 from cdp.storage.erasure import Eraser
@@ -50,17 +42,7 @@ def run_sweep(record: SQSRecord) -> None:
     lake_erasures.send([record.body])
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
-    return process_partial_response(
-        event=event,
-        record_handler=run_sweep,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+handler = task_queue_handler(run_sweep, logger=logger, tracer=tracer, metrics=metrics)
 
 
 end_of_init()

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import utc_now
-from cdp.runtime.observability import end_of_init, powertools
+from cdp.runtime.observability import end_of_init, powertools, task_queue_handler
 from cdp.runtime.settings import BackfillSettings
 from cdp.segments.backfill import BackfillTask, run_page
 from cdp.segments.definitions import in_force, settle
@@ -62,17 +54,7 @@ def run_task(record: SQSRecord) -> None:
     metrics.add_metric("MembershipsChanged", MetricUnit.Count, outcome.changed)
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
-    return process_partial_response(
-        event=event,
-        record_handler=run_task,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+handler = task_queue_handler(run_task, logger=logger, tracer=tracer, metrics=metrics)
 
 
 end_of_init()

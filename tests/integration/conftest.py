@@ -105,6 +105,23 @@ def admin_api(
     clients.dynamodb.cache_clear()
 
 
+@pytest.fixture
+def admin_api_url(admin_api: Handler) -> Iterator[str]:
+    """The admin API as `cdp dev` serves it, behind the local gateway (its routes from
+    `infra.wiring`), for the command line to call."""
+    import threading
+
+    from infra.wiring import ADMIN_API
+    from workbench.local.gateway import Functions, make_server
+
+    server = make_server("127.0.0.1", 0, Functions((ADMIN_API,)), log=lambda _: None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 def bearer(key: str = SECRET_KEY) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
 

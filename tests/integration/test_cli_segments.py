@@ -5,43 +5,31 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.wiring import ADMIN_API
 from tests.integration import test_segment_members
 from tests.integration.conftest import SECRET_KEY
 from tests.integration.test_segment_members import PEOPLE
 from workbench.cli import main
 from workbench.cli import members as members_command
-from workbench.local.gateway import Functions, make_server
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 pros = test_segment_members.pros  # five people on the pro plan, with their identifiers
 
 
-@pytest.fixture
-def api_url(admin_api: Handler) -> Iterator[str]:
-    """The admin API as `cdp dev` serves it: its routes from `infra.wiring`."""
-    server = make_server("127.0.0.1", 0, Functions((ADMIN_API,)), log=lambda _: None)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def cli(api_url: str, *arguments: str) -> int:
-    return main(["segments", "members", *arguments, "--url", api_url, "--secret-key", SECRET_KEY])
+def cli(admin_api_url: str, *arguments: str) -> int:
+    return main(
+        ["segments", "members", *arguments, "--url", admin_api_url, "--secret-key", SECRET_KEY]
+    )
 
 
 def test_every_page_goes_into_one_csv_file_with_progress_on_stderr(
     pros: None,
-    api_url: str,
+    admin_api_url: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -52,7 +40,7 @@ def test_every_page_goes_into_one_csv_file_with_progress_on_stderr(
 
     # when the members are exported one a request
     code = cli(
-        api_url, "pros", "--identifiers", "email,user_id", "--csv", str(file), "--limit", "1"
+        admin_api_url, "pros", "--identifiers", "email,user_id", "--csv", str(file), "--limit", "1"
     )
 
     # then the file holds the header once and every member once, with their identifiers
@@ -77,25 +65,25 @@ def printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 
 def test_to_stdout_and_as_json_lines(
-    pros: None, api_url: str, capsys: pytest.CaptureFixture[str]
+    pros: None, admin_api_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(api_url, "pros") == 0
+    assert cli(admin_api_url, "pros") == 0
     out = printed(capsys)
     assert out[0] == "profile_id,entered_at"
     assert len(out) == 1 + PEOPLE
 
-    assert cli(api_url, "pros", "--identifiers", "phone", "--json", "--limit", "2") == 0
+    assert cli(admin_api_url, "pros", "--identifiers", "phone", "--json", "--limit", "2") == 0
     members = [json.loads(line) for line in printed(capsys)]
     assert len(members) == PEOPLE
     assert all(m["identifiers"]["phone"][0].startswith("+31 6") for m in members)
 
 
 def test_a_refusal_is_the_api_s_own_message(
-    pros: None, api_url: str, capsys: pytest.CaptureFixture[str]
+    pros: None, admin_api_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(api_url, "pros", "--identifiers", "E-mail") == 1
+    assert cli(admin_api_url, "pros", "--identifiers", "E-mail") == 1
     assert capsys.readouterr().err.startswith(
         "cdp: GET /v1/segments/pros/members.csv: 400 identifiers: 'E-mail' is not an identity type"
     )
-    assert cli(api_url, "nobody") == 1
+    assert cli(admin_api_url, "nobody") == 1
     assert "404 no segment is called nobody" in capsys.readouterr().err

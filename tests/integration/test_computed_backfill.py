@@ -6,7 +6,6 @@ the computed_backfill worker."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,10 +15,8 @@ import boto3
 import pytest
 
 from cdp.runtime import clock
-from infra.wiring import ADMIN_API
 from tests.factories import answer_json, basic_auth, http_event
 from tests.integration.conftest import SECRET_KEY, WRITE_KEY, TableStream, bearer
-from workbench.local.gateway import Functions, make_server
 from workbench.local.invocation import LambdaContext
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -64,23 +61,63 @@ def computed_backfill(
         cache.cache_clear()
 
 
-class Platform:
+class Shop:
     """The collector's messages through the builder and the lake's writer, as the stream
-    hands them over."""
+    hands them over; the admin and Profile APIs; the backfill's worker."""
 
-    def __init__(self, collector: Handler, builder: Handler, lake_writer: Handler, table: str):
-        self.collector, self.builder, self.lake_writer = collector, builder, lake_writer
-        self.stream = TableStream(table)
+    def __init__(
+        self, handlers: dict[str, Handler], events_table: str, backfill: Callable[[], int]
+    ):
+        self.handlers = handlers
+        self.stream = TableStream(events_table)
+        self.backfill = backfill
 
     def send(self, *messages: dict[str, Any]) -> None:
         body = {"batch": list(messages)}
-        answer = self.collector(
+        answer = self.handlers["collector"](
             http_event(path="/v1/batch", body=body, headers=basic_auth(WRITE_KEY))
         )
         assert answer_json(answer) == {"success": True}
         records = self.stream.new_records()
-        assert self.builder(records) == {"batchItemFailures": []}
-        assert self.lake_writer(records) == {"batchItemFailures": []}
+        assert self.handlers["builder"](records) == {"batchItemFailures": []}
+        assert self.handlers["lake_writer"](records) == {"batchItemFailures": []}
+
+    def admin(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        return self.call("admin", method, path, body)
+
+    def profile(self, identity: str) -> dict[str, Any]:
+        return self.call("profiles", "GET", f"/v1/profiles/{identity}")
+
+    def computed(self, identity: str, trait: str) -> Any:
+        return self.profile(identity)["computed"][trait]
+
+    def call(self, api: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        answer = self.handlers[api](http_event(method, path, body=body, headers=bearer()))
+        assert answer["statusCode"] in (200, 202), answer["body"]
+        found: dict[str, Any] = answer_json(answer)
+        return found
+
+
+@pytest.fixture
+def shop(
+    collector: Handler,
+    profile_builder: Handler,
+    lake_writer: Handler,
+    admin_api: Handler,
+    profile_api: Handler,
+    privacy_api: Handler,
+    computed_backfill: Callable[[], int],
+    table_names: dict[str, str],
+) -> Shop:
+    handlers = {
+        "collector": collector,
+        "builder": profile_builder,
+        "lake_writer": lake_writer,
+        "admin": admin_api,
+        "profiles": profile_api,
+        "privacy": privacy_api,
+    }
+    return Shop(handlers, table_names["EVENTS_TABLE"], computed_backfill)
 
 
 def order(message_id: str, revenue: float, **who: str) -> dict[str, Any]:
@@ -88,116 +125,82 @@ def order(message_id: str, revenue: float, **who: str) -> dict[str, Any]:
             "properties": {"revenue": revenue}, **who}  # fmt: skip
 
 
-def admin(admin_api: Handler, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    answer = admin_api(http_event(method, path, body=body, headers=bearer()))
-    assert answer["statusCode"] in (200, 202), answer["body"]
-    found: dict[str, Any] = answer_json(answer)
-    return found
-
-
-def computed_of(profile_api: Handler, identity: str) -> dict[str, Any]:
-    answer = profile_api(http_event("GET", f"/v1/profiles/{identity}", headers=bearer()))
-    assert answer["statusCode"] == 200, answer["body"]
-    found: dict[str, Any] = answer_json(answer)
-    return found
-
-
-def test_a_new_trait_counts_the_past_from_the_lake_and_every_event_once(
-    collector: Handler,
-    profile_builder: Handler,
-    lake_writer: Handler,
-    admin_api: Handler,
-    profile_api: Handler,
-    computed_backfill: Callable[[], int],
-    table_names: dict[str, str],
-) -> None:
-    platform = Platform(collector, profile_builder, lake_writer, table_names["EVENTS_TABLE"])
+def test_a_new_trait_counts_the_past_from_the_lake_and_every_event_once(shop: Shop) -> None:
     # given people who ordered before the traits existed: ada signed in, bo only as a
     # visitor so far (and under his user id once), and an order resent by a client
-    platform.send(
+    shop.send(
         {"type": "identify", "userId": "ada", "anonymousId": "a-1", "messageId": "i-ada"},
         order("o-1", 10, userId="ada"),
         order("o-2", 20.5, anonymousId="a-1"),
         order("o-3", 5, anonymousId="b-1"),
         order("o-4", 7, userId="bo"),
     )
-    platform.send(order("o-1", 10, userId="ada"))  # a resend: stored once
+    shop.send(order("o-1", 10, userId="ada"))  # a resend: stored once
 
     # when the traits and a segment over one are defined
-    spend = admin(admin_api, "PUT", "/v1/computed-traits/spend", SPEND)
-    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
-    admin(admin_api, "PUT", "/v1/segments/big", BIG_SPENDERS)
+    spend = shop.admin("PUT", "/v1/computed-traits/spend", SPEND)
+    shop.admin("PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    shop.admin("PUT", "/v1/segments/big", BIG_SPENDERS)
     assert clock.parse(spend["counts_from"]) > clock.utc_now()
     # and orders keep coming, from when they count: ada's, and bo signing in on his
     # visitor's device (his two profiles merge) with an order of the old one resent
     clock.advance(timedelta(seconds=6))
-    platform.send(order("o-5", 30, userId="ada"))
-    platform.send(
+    shop.send(order("o-5", 30, userId="ada"))
+    shop.send(
         {"type": "identify", "userId": "bo", "anonymousId": "b-1", "messageId": "i-bo"},
         order("o-6", 40, userId="bo"),
         order("o-3", 5, anonymousId="b-1"),
     )
     # then, before the backfill, only what came since counts
-    assert computed_of(profile_api, "user_id:ada")["computed"]["spend"] == 30
-    status = admin(admin_api, "GET", "/v1/computed-traits/spend/backfill")
+    assert shop.computed("user_id:ada", "spend") == 30
+    status = shop.admin("GET", "/v1/computed-traits/spend/backfill")
     assert status["status"] == "waiting"
     assert clock.parse(status["starts_at"]) == clock.parse(spend["counts_from"]) + LAKE_SETTLE
 
     # when the lake has settled and the backfill runs
     clock.advance(SETTLE)
-    assert computed_backfill() == 8  # both traits, four parts each
+    assert shop.backfill() == 8  # both traits, four parts each
 
     # then each counts every order once: the past from the lake, the rest as it arrived
-    ada = computed_of(profile_api, "user_id:ada")
+    ada = shop.profile("user_id:ada")
     assert (ada["computed"]["spend"], ada["computed"]["orders_placed"]) == (60.5, 3)
     assert ada["computed"]["spend_30d"] == 60.5
-    bo = computed_of(profile_api, "user_id:bo")
+    bo = shop.profile("user_id:bo")
     assert (bo["computed"]["spend"], bo["computed"]["orders_placed"]) == (52, 3)
     # and the segment over the trait took them in with the same write
     assert ada["segments"] == bo["segments"] == ["big"]
-    done = admin(admin_api, "GET", "/v1/computed-traits/spend/backfill")
+    done = shop.admin("GET", "/v1/computed-traits/spend/backfill")
     assert (done["status"], done["parts_done"], done["parts"]) == ("done", 4, 4)
     assert done["identities"] == 4  # user_id:ada, anonymous_id:a-1, anonymous_id:b-1, user_id:bo
 
     # when it is run again (and a task redelivered): nothing is added twice
-    again = admin(admin_api, "POST", "/v1/computed-traits/spend/backfill")
+    again = shop.admin("POST", "/v1/computed-traits/spend/backfill")
     assert again["counts_from"] == spend["counts_from"]
-    assert computed_backfill() == 4
-    assert computed_of(profile_api, "user_id:ada")["computed"]["spend"] == 60.5
-    assert computed_of(profile_api, "user_id:bo")["computed"]["spend"] == 52
+    assert shop.backfill() == 4
+    assert shop.computed("user_id:ada", "spend") == 60.5
+    assert shop.computed("user_id:bo", "spend") == 52
 
 
-def test_a_changed_rule_counts_anew_and_its_backfill_counts_the_whole_past(
-    collector: Handler,
-    profile_builder: Handler,
-    lake_writer: Handler,
-    admin_api: Handler,
-    profile_api: Handler,
-    computed_backfill: Callable[[], int],
-    table_names: dict[str, str],
-) -> None:
-    platform = Platform(collector, profile_builder, lake_writer, table_names["EVENTS_TABLE"])
-    first = admin(admin_api, "PUT", "/v1/computed-traits/spend", SPEND)
+def test_a_changed_rule_counts_anew_and_its_backfill_counts_the_whole_past(shop: Shop) -> None:
+    first = shop.admin("PUT", "/v1/computed-traits/spend", SPEND)
     clock.advance(timedelta(seconds=6))
-    platform.send(
-        order("o-1", 10, userId="cy"), {**order("o-2", 99, userId="cy"), "event": "Refund"}
-    )
+    shop.send(order("o-1", 10, userId="cy"), {**order("o-2", 99, userId="cy"), "event": "Refund"})
     clock.advance(SETTLE)
-    computed_backfill()
-    assert computed_of(profile_api, "user_id:cy")["computed"]["spend"] == 10
+    shop.backfill()
+    assert shop.computed("user_id:cy", "spend") == 10
 
     # when only its description changes: the count stands, no backfill starts
-    described = admin(admin_api, "PUT", "/v1/computed-traits/spend", {**SPEND, "description": "€"})
+    described = shop.admin("PUT", "/v1/computed-traits/spend", {**SPEND, "description": "€"})
     assert described["counts_from"] == first["counts_from"]
-    assert computed_backfill() == 0
+    assert shop.backfill() == 0
     # when what it counts changes: it counts anew, and the backfill brings the whole past
     refunds = {**SPEND, "event": "Refund"}
-    changed = admin(admin_api, "PUT", "/v1/computed-traits/spend", refunds)
+    changed = shop.admin("PUT", "/v1/computed-traits/spend", refunds)
     assert changed["counts_from"] > first["counts_from"]
-    assert computed_of(profile_api, "user_id:cy")["computed"]["spend"] == 0  # not the old sum
+    assert shop.computed("user_id:cy", "spend") == 0  # not the old sum
     clock.advance(SETTLE)
-    assert computed_backfill() == 4
-    assert computed_of(profile_api, "user_id:cy")["computed"]["spend"] == 99
+    assert shop.backfill() == 4
+    assert shop.computed("user_id:cy", "spend") == 99
 
 
 def test_a_trait_with_no_past_to_add_says_why(admin_api: Handler, queues: dict[str, str]) -> None:
@@ -220,61 +223,39 @@ def test_a_trait_with_no_past_to_add_says_why(admin_api: Handler, queues: dict[s
 
 
 def test_a_task_that_comes_before_the_lake_holds_the_past_waits_in_the_queue(
-    admin_api: Handler,
-    profile_api: Handler,
-    computed_backfill: Callable[[], int],
-    queues: dict[str, str],
+    shop: Shop, queues: dict[str, str]
 ) -> None:
-    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    shop.admin("PUT", "/v1/computed-traits/orders_placed", ORDERS)
     # when its tasks come at once
-    assert computed_backfill() == 4
+    assert shop.backfill() == 4
     # then each went back to the queue, delayed until the lake holds the past, and none ran
     url = queues["COMPUTED_BACKFILL_QUEUE_URL"]
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessagesDelayed"] == "4"
-    status = admin(admin_api, "GET", "/v1/computed-traits/orders_placed/backfill")
+    status = shop.admin("GET", "/v1/computed-traits/orders_placed/backfill")
     assert (status["status"], status["parts_done"]) == ("waiting", 0)
 
 
-@pytest.fixture
-def api_url(admin_api: Handler) -> Iterator[str]:
-    """The admin API as `cdp dev` serves it: its routes from `infra.wiring`."""
-    server = make_server("127.0.0.1", 0, Functions((ADMIN_API,)), log=lambda _: None)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 def test_cdp_computed_backfill_shows_the_progress_until_done(
-    api_url: str,
-    admin_api: Handler,
-    computed_backfill: Callable[[], int],
+    shop: Shop,
+    admin_api_url: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from workbench import cli
 
-    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
-    command = [
-        "computed",
-        "backfill",
-        "orders_placed",
-        "--url",
-        api_url,
-        "--secret-key",
-        SECRET_KEY,
-    ]
+    shop.admin("PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    command = ["computed", "backfill", "orders_placed", "--url", admin_api_url]
+    command += ["--secret-key", SECRET_KEY]
     # asked not to wait: it says what it started, waiting for the lake
     assert cli.main([*command, "--no-wait", "--json"]) == 0
     started = json.loads(printed(capsys.readouterr().out))
     assert (started["trait_id"], started["status"]) == ("orders_placed", "waiting")
     # waiting: each pause of the command lets time pass and the worker run
     clock.advance(SETTLE)
-    monkeypatch.setattr(cli.time, "sleep", lambda _: computed_backfill())
+    monkeypatch.setattr(cli.time, "sleep", lambda _: shop.backfill())
     assert cli.main(command) == 0
     said = capsys.readouterr()
     assert "counts the events received from" in said.err
@@ -287,39 +268,22 @@ def printed(out: str) -> str:
     return "\n".join(line for line in out.splitlines() if not line.startswith('{"_aws"'))
 
 
-def test_after_an_unmerge_each_side_gets_its_own_past_back(
-    collector: Handler,
-    profile_builder: Handler,
-    lake_writer: Handler,
-    admin_api: Handler,
-    profile_api: Handler,
-    privacy_api: Handler,
-    computed_backfill: Callable[[], int],
-    table_names: dict[str, str],
-) -> None:
-    platform = Platform(collector, profile_builder, lake_writer, table_names["EVENTS_TABLE"])
+def test_after_an_unmerge_each_side_gets_its_own_past_back(shop: Shop) -> None:
     # given a visitor's device that ada signed in on by mistake, both with orders before
-    platform.send(order("o-1", 10, userId="ada"), order("o-2", 25, anonymousId="shared"))
-    platform.send({"type": "identify", "userId": "ada", "anonymousId": "shared", "messageId": "i"})
-    admin(admin_api, "PUT", "/v1/computed-traits/orders_placed", ORDERS)
+    shop.send(order("o-1", 10, userId="ada"), order("o-2", 25, anonymousId="shared"))
+    shop.send({"type": "identify", "userId": "ada", "anonymousId": "shared", "messageId": "i"})
+    shop.admin("PUT", "/v1/computed-traits/orders_placed", ORDERS)
     clock.advance(SETTLE)
-    platform.send(order("o-3", 5, anonymousId="shared"))  # counted as it arrives
-    computed_backfill()
-    assert computed_of(profile_api, "user_id:ada")["computed"]["orders_placed"] == 3
+    shop.send(order("o-3", 5, anonymousId="shared"))  # counted as it arrives
+    shop.backfill()
+    assert shop.computed("user_id:ada", "orders_placed") == 3
 
     # when the device is split out again
-    answer = privacy_api(
-        http_event(
-            "POST",
-            "/v1/profiles/user_id:ada/unmerge",
-            body={"identities": ["anonymous_id:shared"]},
-            headers=bearer(),
-        )
-    )
-    assert answer["statusCode"] == 200, answer["body"]
+    split = {"identities": ["anonymous_id:shared"]}
+    shop.call("privacy", "POST", "/v1/profiles/user_id:ada/unmerge", split)
     # then both are built from the events table (what arrived since counts_from) and their
     # pasts come back from the lake: each counts its own orders, once
-    assert computed_backfill() == 1  # one task: the two people's identities
-    assert computed_of(profile_api, "user_id:ada")["computed"]["orders_placed"] == 1
-    assert computed_of(profile_api, "anonymous_id:shared")["computed"]["orders_placed"] == 2
-    assert computed_backfill() == 0
+    assert shop.backfill() == 1  # one task: the two people's identities
+    assert shop.computed("user_id:ada", "orders_placed") == 1
+    assert shop.computed("anonymous_id:shared", "orders_placed") == 2
+    assert shop.backfill() == 0

@@ -116,3 +116,32 @@ def http_handler(
         return app().resolve(event, context)
 
     return handler
+
+
+def task_queue_handler(
+    record_handler: Callable[..., None], *, logger: Logger, tracer: Tracer, metrics: Metrics
+) -> LambdaHandler:
+    """The Lambda handler of a task queue's worker (SQS): each task by `record_handler`, the
+    failed ones reported back to the queue to come again, a count of the tasks received. A
+    `record_handler` that asks for `lambda_context` is given it (Powertools' batch rule)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    @logger.inject_lambda_context
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        metrics.add_metric("RecordsReceived", MetricUnit.Count, len(event.get("Records", [])))
+        answer = process_partial_response(
+            event=event,
+            record_handler=record_handler,
+            processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+            context=context,
+        )
+        return dict(answer)
+
+    return handler

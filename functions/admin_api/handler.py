@@ -28,6 +28,7 @@ from cdp.profiles.computed import (
     with_counts_from,
 )
 from cdp.profiles.consent import DEFAULT_PURPOSES
+from cdp.profiles.past import PastBackfills
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
@@ -192,7 +193,7 @@ def create_app(
         config,
         clock,
         backfill,
-        PastBackfills(past_progress, past_queue, lake_settle, clock),
+        PastBackfills(past_progress, past_queue, settle=lake_settle, clock=clock),
     )
     _segment_routes(
         router,
@@ -224,71 +225,6 @@ def create_app(
     app.include_router(router, prefix="/v1")
     app.include_router(router, prefix=CONSOLE_API)
     return app
-
-
-class PastBackfills:
-    """Backfills of computed traits' pasts: started by the admin API, run by the
-    computed_backfill function (`cdp.profiles.past`)."""
-
-    def __init__(
-        self,
-        progress: BackfillProgress,
-        queue: TaskQueue,
-        settle: timedelta,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.progress, self.queue, self.settle, self.clock = progress, queue, settle, clock
-
-    def start(self, definition: ComputedTraitDefinition) -> PastBackfill:
-        """Start one, unless one of this version of the definition is running: a backfill
-        may run again (after an unmerge, say), and adds nothing it added before."""
-        from cdp.profiles.past import PARTS, first_tasks
-
-        counts_from = _counts_from(definition)
-        running = self.get(definition.id)
-        if running and running.counts_from == counts_from and running.status != "done":
-            return running
-        self.progress.start(definition.id, counts_from, PARTS, at=iso(self.clock()))
-        # A task that comes before the lake is ready waits in the queue (the worker says when)
-        self.queue.send([task.to_json() for task in first_tasks(definition.id, counts_from)])
-        found = self.get(definition.id)
-        assert found is not None  # just written
-        return found
-
-    def get(self, trait_id: str) -> PastBackfill | None:
-        found = self.progress.get(trait_id)
-        if found is None:
-            return None
-        ready = self._ready(found["version"])
-        waiting = found["status"] == "running" and self.clock() < ready
-        return PastBackfill(
-            trait_id=trait_id,
-            counts_from=found["version"],
-            status="waiting" if waiting else found["status"],
-            starts_at=iso(ready),
-            parts=found["parts"],
-            parts_done=found["parts_done"],
-            identities=found["evaluated"],
-            started_at=found["started_at"],
-        )
-
-    def _ready(self, counts_from: str) -> datetime:
-        from cdp.profiles.past import ready_at
-
-        return ready_at(counts_from, self.settle)
-
-
-def _counts_from(definition: ComputedTraitDefinition) -> str:
-    if definition.type == "days_since":
-        raise InvalidRequestError(
-            f"{definition.id} is worked out from other values when asked; it has no past to add"
-        )
-    if definition.counts_from is None:
-        raise InvalidRequestError(
-            f"{definition.id} is a default that has counted every event since the platform "
-            "started; there is no past to add"
-        )
-    return definition.counts_from
 
 
 def _computed_trait_routes(
@@ -345,7 +281,7 @@ def _computed_trait_routes(
         description="A new or changed computed trait counts the events received from "
         "`counts_from` as they arrive; a backfill adds those received before, from the data "
         "lake, to each person's value, once. Storing the trait starts one; this starts it "
-        "again (after an unmerge, say): what it added before is not added twice. It reads "
+        "again, and what it added before is not added twice. It reads "
         "the lake once the lake holds every event received before `counts_from`, a few "
         "minutes after it.",
         status_code=202,
@@ -354,14 +290,14 @@ def _computed_trait_routes(
         definition = next((d for d in _effective(config) if d.id == trait_id), None)
         if definition is None:
             raise NotFoundError(f"no computed trait is called {trait_id}")
-        return json_response(202, pasts.start(definition).model_dump(mode="json"))
+        return json_response(202, asdict(pasts.start(definition)))
 
     @router.get("/computed-traits/<trait_id>/backfill", tags=["Computed traits"])
     def get_backfill(trait_id: TraitId) -> PastBackfill:
         found = pasts.get(trait_id)
         if found is None:
             raise NotFoundError(f"no backfill of {trait_id} was started")
-        return found
+        return PastBackfill(**asdict(found))
 
     @router.delete("/computed-traits/<trait_id>", tags=["Computed traits"])
     def delete_computed(trait_id: TraitId) -> Response[Any]:

@@ -94,6 +94,8 @@ def test_clients_are_made_without_boto3() -> None:
     [
         # a changed segment or computed trait starts a backfill; nothing else needs it
         ("functions.admin_api.handler", "cdp.segments.backfill"),
+        # ... and a computed trait's past is added by its own worker, with the builder's code
+        ("functions.admin_api.handler", "cdp.profiles.builder"),
         # the collector stores events; folding them into profiles is the builder's work
         ("functions.collector.handler", "cdp.profiles.profile"),
         ("functions.collector.handler", "cdp.segments.conditions"),

@@ -128,10 +128,6 @@ def state_to_update(definition: ComputedTraitDefinition, states: dict[str, State
     return state
 
 
-def has_past(state: State, identity: str) -> bool:
-    return past_mark(identity) in state.get(_PAST, ())
-
-
 def add_past(definition: ComputedTraitDefinition, state: State, identity: str, past: State) -> bool:
     """Add what `identity`'s events before `counts_from` make (a backfill's fold of them) to
     the state, once: answers False when it was added before."""
@@ -418,7 +414,7 @@ def load_definitions(
 # batch a profile builder took up before the change (it reads the definitions as it starts a
 # batch, at most about a second stale), so no event from then on is missed.
 COUNTING_DELAY = timedelta(seconds=5)
-# What a change of leaves the count standing: it counts the same events the same way.
+# The fields a change of leaves the count standing: it still counts the same events the same way.
 _NOT_THE_RULE = {"description", "enabled", "counts_from"}
 
 

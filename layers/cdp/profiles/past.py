@@ -23,16 +23,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cdp.profiles import computed
-from cdp.profiles.builder import WriteConflictError
 from cdp.profiles.computed import ComputedTraitDefinition, EventFacts, State
-from cdp.profiles.profile import Profile, tidy, update_segments
-from cdp.profiles.resolution import Known
 from cdp.runtime.clock import iso, parse
-from cdp.runtime.errors import StorageBusyError
-from cdp.segments.definitions import Definitions
+from cdp.runtime.errors import InvalidRequestError, StorageBusyError
+
+if TYPE_CHECKING:  # the admin API starts backfills: it need not load the builder's code
+    from cdp.profiles.profile import Profile
+    from cdp.profiles.resolution import Known
+    from cdp.segments.definitions import Definitions
 
 PARTS = 4
 PAGE = 100  # identities resolved and written together
@@ -168,6 +169,9 @@ def _add_page(
 ) -> None:
     """Write the page's pasts into their profiles, each profile once; a profile changed
     meanwhile (an event, a merge) is read again with its identities' owners."""
+    from cdp.profiles.builder import WriteConflictError
+    from cdp.profiles.profile import tidy, update_segments
+
     waiting = dict(page)
     for _ in range(ATTEMPTS):
         known = store.load(waiting, consistent=True)
@@ -202,3 +206,84 @@ def _add_page(
             return
         waiting = retry
     raise StorageBusyError("profiles kept changing while their past was added; retried later")
+
+
+class ProgressRecords(Protocol):
+    def start(self, task_id: str, version: str, parts: int, *, at: str) -> None: ...
+
+    def get(self, task_id: str) -> dict[str, Any] | None: ...
+
+
+class Tasks(Protocol):
+    def send(self, bodies: list[str], *, delay_seconds: int = 0) -> None: ...
+
+
+@dataclass(frozen=True)
+class PastProgress:
+    trait_id: str
+    counts_from: str
+    status: str  # waiting (for the lake to hold the past), running or done
+    starts_at: str
+    parts: int
+    parts_done: int
+    identities: int
+    started_at: str
+
+
+class PastBackfills:
+    """Backfills of computed traits' pasts as the admin API starts and shows them; the
+    computed_backfill function runs their tasks."""
+
+    def __init__(
+        self,
+        progress: ProgressRecords,
+        tasks: Tasks,
+        *,
+        settle: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.progress, self.tasks, self.settle, self.clock = progress, tasks, settle, clock
+
+    def start(self, definition: ComputedTraitDefinition) -> PastProgress:
+        """Start one, unless one of this version of the definition is under way; one that is
+        done may run again, and adds nothing it added before."""
+        counts_from = _counts_from(definition)
+        under_way = self.get(definition.id)
+        if under_way and under_way.counts_from == counts_from and under_way.status != "done":
+            return under_way
+        self.progress.start(definition.id, counts_from, PARTS, at=iso(self.clock()))
+        # A task that comes before the lake is ready waits in the queue (the worker says when)
+        self.tasks.send([task.to_json() for task in first_tasks(definition.id, counts_from)])
+        started = self.get(definition.id)
+        assert started is not None  # just written
+        return started
+
+    def get(self, trait_id: str) -> PastProgress | None:
+        found = self.progress.get(trait_id)
+        if found is None:
+            return None
+        ready = ready_at(found["version"], self.settle)
+        waiting = found["status"] == "running" and self.clock() < ready
+        return PastProgress(
+            trait_id=trait_id,
+            counts_from=found["version"],
+            status="waiting" if waiting else found["status"],
+            starts_at=iso(ready),
+            parts=found["parts"],
+            parts_done=found["parts_done"],
+            identities=found["evaluated"],
+            started_at=found["started_at"],
+        )
+
+
+def _counts_from(definition: ComputedTraitDefinition) -> str:
+    if definition.type == "days_since":
+        raise InvalidRequestError(
+            f"{definition.id} is worked out from other values when asked; it has no past to add"
+        )
+    if definition.counts_from is None:
+        raise InvalidRequestError(
+            f"{definition.id} is a default that has counted every event since the platform "
+            "started; there is no past to add"
+        )
+    return definition.counts_from

@@ -56,7 +56,8 @@ def _catalog() -> Catalog:
 
 
 def run_task(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    """(Powertools gives a record handler the context when it asks for `lambda_context`.)"""
+    """One task, or back to the queue until the lake holds the past. (Powertools passes the
+    context to a record handler with a `lambda_context` parameter: the time left.)"""
     from cdp.lake.reading import definition_events
 
     store, config, progress, queue = _dependencies()

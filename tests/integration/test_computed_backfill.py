@@ -287,3 +287,26 @@ def test_after_an_unmerge_each_side_gets_its_own_past_back(shop: Shop) -> None:
     assert shop.computed("user_id:ada", "orders_placed") == 1
     assert shop.computed("anonymous_id:shared", "orders_placed") == 2
     assert shop.backfill() == 0
+
+
+def test_cdp_computed_apply_says_when_a_trait_counts_anew(
+    shop: Shop, admin_api_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench import cli
+
+    file = tmp_path / "orders.json"
+
+    def apply(definition: dict[str, Any]) -> str:
+        file.write_text(json.dumps(definition))
+        command = ["computed", "apply", str(file), "--url", admin_api_url]
+        assert cli.main([*command, "--secret-key", SECRET_KEY]) == 0
+        return printed(capsys.readouterr().out)
+
+    # a new trait: it says from when it counts, and where the rest comes from
+    assert "cdp computed backfill orders_placed follows it" in apply(ORDERS)
+    # a new description only: the count stands, nothing is said of it
+    described = apply({**ORDERS, "description": "Orders placed"})
+    assert "~ computed trait orders_placed" in described
+    assert "counts the events received" not in described
+    # a new rule: it counts anew
+    assert "counts the events received from" in apply({**ORDERS, "event": "Order Placed"})

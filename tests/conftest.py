@@ -67,14 +67,38 @@ def dynamodb(aws_credentials: None) -> Iterator[Any]:
 
 IDENTITY_SECRET = "test-identity-secret"
 
+# moto's tables as `create_tables` made them through its API, empty: made once per process and
+# copied into each test's fresh moto (its 19 calls were a fifth of an integration test's time;
+# a copy describes the same: tests/unit/test_table_copies.py)
+_EMPTY_TABLES: dict[str, Any] = {}
+
+
+def create_tables_once(dynamodb: Any) -> dict[str, str]:
+    """Every table, empty, in the current moto; env var -> table name."""
+    import copy
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    from workbench.local.aws import create_tables
+    from workbench.local.invocation import ACCOUNT_ID
+
+    backend = dynamodb_backends[ACCOUNT_ID][REGION]
+    if not _EMPTY_TABLES:
+        _EMPTY_TABLES["names"] = create_tables(dynamodb, prefix="test")
+        _EMPTY_TABLES["tables"] = copy.deepcopy(backend.tables)
+    else:
+        backend.tables.update(copy.deepcopy(_EMPTY_TABLES["tables"]))
+    names: dict[str, str] = dict(_EMPTY_TABLES["names"])
+    return names
+
 
 @pytest.fixture
 def table_names(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Every table, created from the same specs as the CDK stack, and the secrets;
     env var -> table name."""
-    from workbench.local.aws import create_secrets, create_tables
+    from workbench.local.aws import create_secrets
 
-    names = create_tables(dynamodb, prefix="test")
+    names = create_tables_once(dynamodb)
     # The same values in every test: Powertools caches secrets for the whole process.
     secret_names = create_secrets(
         boto3.client("secretsmanager", region_name=REGION),
@@ -89,13 +113,22 @@ def table_names(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     return names
 
 
-# Under pytest-xdist, as `make test` runs it (`--dist loadscope`): each module is one unit of
-# work, so that its module-scoped fixtures (a `cdp dev`, a synthesized template) are set up
-# once, and a worker takes the next unit in collection order when it is free. The slow tiers
-# come first, so that no worker is left running a long module alone at the end.
+# Under pytest-xdist, as `make test` runs it (`--dist loadgroup`): a worker takes the next unit
+# of work in collection order when it is free. A unit is one test, or a whole module whose tests
+# share a fixture wider than a test (a `cdp dev`, a synthesized template), set up once. The slow
+# tiers come first, so that no worker is left running a long unit alone at the end.
 SLOW_TIERS_FIRST = ("e2e", "invariants", "reliability", "infra", "integration", "unit")
 
 
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture of ours set up once for many tests."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    # (`baseid` is empty for the fixtures of pytest and its plugins, such as tmp_path_factory)
+    return any(defs and defs[-1].scope != "function" and defs[-1].baseid for defs in definitions)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test's group from its mark
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not hasattr(config, "workerinput"):
         return  # one process: the order as written
@@ -105,3 +138,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return SLOW_TIERS_FIRST.index(name) if name in SLOW_TIERS_FIRST else len(SLOW_TIERS_FIRST)
 
     items.sort(key=tier)  # stable: a module's tests stay together and in order
+    shared = {item.path for item in items if _shares_a_fixture(item)}
+    for item in items:
+        if item.path in shared:
+            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(config.rootpath))))

@@ -116,10 +116,14 @@ def create_queues(sqs: Any, prefix: str = "cdp-dev") -> tuple[dict[str, str], di
             name += ".fifo"
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         urls[spec.env_var] = url
-        arns[spec.env_var] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        arns[spec.env_var] = queue_arn(url)
     return urls, arns
+
+
+def queue_arn(url: str) -> str:
+    """A queue's ARN from its URL (`…/<account>/<name>`, as SQS and moto write it)."""
+    account, name = url.rstrip("/").rsplit("/", 2)[-2:]
+    return f"arn:aws:sqs:{REGION}:{account}:{name}"
 
 
 def create_bus(events: Any, prefix: str = "cdp-dev") -> dict[str, str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from cdp.sharing.changes import SOURCE
 from cdp.sharing.urls import resolved_problem
+from workbench.local.aws import queue_arn
 from workbench.local.worker import Worker
 
 
@@ -43,9 +44,7 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
 def connect_tap(events: Any, sqs: Any, bus: str, name: str) -> str:
     """A rule sending every platform event on `bus` to a new queue; answers its URL."""
     queue_url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    arn = queue_arn(queue_url)
     events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": [SOURCE]}))
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
     return queue_url

@@ -55,12 +55,17 @@ def _fresh_session() -> boto3.Session:
 def dynamodb(aws_credentials: None) -> Iterator[Any]:
     from moto import mock_aws
 
+    from cdp.storage import clients
     from workbench.local import answers
+    from workbench.local.aws import leave_unsigned
 
     # moto writes item answers with `json`, as in `cdp dev` (the same bytes: test_local_answers)
     restore = answers.install()
     with mock_aws():
         boto3.DEFAULT_SESSION = _fresh_session()  # mock_aws puts the one before back
+        # moto checks no signature: requests go unsigned (boto3's clients and the handlers')
+        for events in (boto3.DEFAULT_SESSION.events, clients.session()):
+            leave_unsigned(events)
         yield boto3.client("dynamodb", region_name=REGION)
     restore()
 

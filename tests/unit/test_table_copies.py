@@ -1,6 +1,8 @@
-"""The tests' tables are copies of moto's, made once per process (`create_tables_once` in
-tests/conftest.py): a copy must be what `create_tables` makes through moto's API, and empty
-whatever the tests before it wrote. And a queue's ARN, read from its URL instead of asked."""
+"""What makes moto quicker in the tests changes nothing it answers. The tests' tables are
+copies of moto's, made once per process (`create_tables_once` in tests/conftest.py): a copy
+must be what `create_tables` makes through moto's API, and empty whatever the tests before it
+wrote. A queue's ARN is read from its URL instead of asked. Requests go unsigned (moto
+checks no signature; every other test shows it answers all the same)."""
 
 from __future__ import annotations
 
@@ -64,3 +66,19 @@ def test_a_queues_arn_is_read_from_its_url_as_sqs_names_it(dynamodb: Any) -> Non
     for env, url in urls.items():
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         assert arns[env] == attributes["Attributes"]["QueueArn"] == queue_arn(url)
+
+
+def test_requests_to_moto_go_unsigned_from_boto3_and_the_handlers_clients(dynamodb: Any) -> None:
+    from cdp.storage import clients
+
+    clients.dynamodb.cache_clear()
+    handlers = clients.dynamodb()
+    sent: list[dict[str, str]] = []
+    for client in (dynamodb, handlers):
+        client.meta.events.register(
+            "before-send", lambda request, **_: sent.append(dict(request.headers))
+        )
+        client.list_tables()
+    clients.dynamodb.cache_clear()
+    assert len(sent) == 2
+    assert all("Authorization" not in headers for headers in sent)

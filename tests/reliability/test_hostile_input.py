@@ -11,7 +11,9 @@ then goes through the profile builder and the publisher without a failed record.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -124,9 +126,16 @@ def _readable(call: Call) -> bool:
 @pytest.mark.parametrize("function", list(BY_FUNCTION))
 def test_named_hostile_cases(stack: Stack, function: str) -> None:
     problems: list[str] = []
+    sent: set[bytes] = set()
     for hostile in NAMED:
         for route in BY_FUNCTION[function]:
-            problems += check(stack, route, hostile.apply(route.sample), hostile)
+            call = hostile.apply(route.sample)
+            # A case that changes nothing a route reads (a body on a GET, say) makes the
+            # request another case made: sent once (a third of the admin API's 17,430).
+            request = hashlib.sha256(pickle.dumps(call)).digest()
+            if request not in sent:
+                sent.add(request)
+                problems += check(stack, route, call, hostile)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
 
 

@@ -11,8 +11,9 @@ what its data needs and not its history.
   sequence number) reads on from the first record still held, as from AWS's trim horizon;
   sequence numbers and iterators keep counting as before.
 - **Shard iterators.** One expires 15 minutes after it was handed out; moto keeps every one,
-  and a mapping's every poll (up to ten a second, per stream) hands out a new one. An iterator a
-  mapping still holds is kept: Lambda would ask for a new one, the local mappings do not.
+  and a mapping's every read (up to ten a second, per stream, while records come) hands out a
+  new one. An iterator a mapping still holds is kept: Lambda would ask for a new one, the
+  local mappings do not.
 - **Every object moto ever made.** moto's models add each instance they make to a list of
   their class (`instances_tracked`, for moto's own dashboard), so that nothing moto made is
   ever freed: each version of each item ever written, each stream record, iterator and queue

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore
 import botocore.loaders
 import botocore.session
 import pytest
@@ -51,13 +52,21 @@ def _fresh_session() -> boto3.Session:
     return session
 
 
+def leave_unsigned(events: Any) -> None:
+    """Requests through the clients made from now on by the session whose event emitter is
+    `events` (boto3's `session.events`, or a botocore session) go unsigned (botocore's
+    `choose-signer` event): moto in this process (`mock_aws`) checks no signature, and signing
+    each request (SigV4) took a quarter of a DynamoDB call's time. Not for `cdp dev`: moto's
+    server tells the services apart by the signature's scope."""
+    events.register("choose-signer", lambda **_: botocore.UNSIGNED, unique_id="tests-unsigned")
+
+
 @pytest.fixture
 def dynamodb(aws_credentials: None) -> Iterator[Any]:
     from moto import mock_aws
 
     from cdp.storage import clients
     from workbench.local import answers
-    from workbench.local.aws import leave_unsigned
 
     # moto writes item answers with `json`, as in `cdp dev` (the same bytes: test_local_answers)
     restore = answers.install()

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore import UNSIGNED
 from botocore.config import Config
 
 from cdp.runtime import tables
@@ -70,19 +69,6 @@ class LocalAws:
 
     def client(self, service: str) -> Any:
         return client_for(self.endpoint, service)
-
-
-def leave_unsigned(events: Any) -> None:
-    """Requests through the clients made from now on by the session whose event emitter is
-    `events` (boto3's `session.events`, or a botocore session) go unsigned (botocore's
-    `choose-signer` event), for moto in this process (`mock_aws`): it checks no signature,
-    and signing each request (SigV4) took a quarter of a DynamoDB call's time there. Not for
-    moto's server (`cdp dev`): it tells the services apart by the signature's scope."""
-    events.register("choose-signer", _unsigned, unique_id="cdp-local-unsigned")
-
-
-def _unsigned(**_: Any) -> Any:
-    return UNSIGNED
 
 
 def client_for(endpoint: str, service: str) -> Any:

@@ -55,8 +55,8 @@ DEPENDENCIES = PipInstall(
     python_version=PYTHON_VERSION,
     architecture=ARCHITECTURE.name,
 )
-COMPRESSION = PipInstall(
-    ROOT / "layers" / "compression" / "requirements.txt",
+CODECS = PipInstall(
+    ROOT / "layers" / "codecs" / "requirements.txt",
     python_version=PYTHON_VERSION,
     architecture=ARCHITECTURE.name,
 )
@@ -78,8 +78,8 @@ LAKE = PipInstall(
         "fb303",
         "pygments",
         "pygments-*.dist-info",
-        # in other layers: pydantic and its helpers in Powertools', Zstandard in the
-        # compression layer (one version of each: layers unpack into the same directory)
+        # in other layers: pydantic and its helpers in Powertools', Zstandard and orjson in
+        # the codecs layer (one version of each: layers unpack into the same directory)
         "pydantic",
         "pydantic-*.dist-info",
         "pydantic_core",
@@ -92,6 +92,8 @@ LAKE = PipInstall(
         "typing_inspection-*.dist-info",
         "zstandard",
         "zstandard-*.dist-info",
+        "orjson",
+        "orjson-*.dist-info",
         # the runtime's, which its boto3 needs in the versions it was built with (a layer
         # comes first on the path)
         "dateutil",
@@ -199,8 +201,8 @@ class FunctionFactory(Construct):
         self.dependencies_layer = self._installed_layer(
             "DependenciesLayer", DEPENDENCIES, "third-party packages"
         )
-        # Zstandard, which every function that reads or writes an event body needs.
-        self.compression_layer = self._installed_layer("CompressionLayer", COMPRESSION, "Zstandard")
+        # Zstandard and orjson, which every function that reads a request or an event needs.
+        self.codecs_layer = self._installed_layer("CodecsLayer", CODECS, "Zstandard and orjson")
         self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
@@ -274,7 +276,7 @@ class FunctionFactory(Construct):
             architecture=ARCHITECTURE,
             layers=[
                 self.powertools_layer,
-                self.compression_layer,
+                self.codecs_layer,
                 *([self.dependencies_layer] if spec.third_party else []),
                 *([self.lake_layer] if spec.lake else []),
                 self.domain_layer,

@@ -177,15 +177,15 @@ def test_powertools_layer_is_the_tested_version(template: Template) -> None:
 def test_the_deployed_dependencies_are_the_tested_versions() -> None:
     from importlib.metadata import version
 
-    from infra.constructs.functions import COMPRESSION, DEPENDENCIES
+    from infra.constructs.functions import CODECS, DEPENDENCIES
 
     pinned = [
         line.split("#")[0].strip().split("==")
-        for installer in (DEPENDENCIES, COMPRESSION)
+        for installer in (DEPENDENCIES, CODECS)
         for line in installer.requirements.read_text().splitlines()
         if line.split("#")[0].strip()
     ]
-    assert {name for name, _ in pinned} == {"cryptography", "zstandard"}
+    assert {name for name, _ in pinned} == {"cryptography", "zstandard", "orjson"}
     for name, wanted in pinned:
         assert version(name) == wanted, f"{name}: tests run {version(name)}, Lambda gets {wanted}"
 
@@ -193,16 +193,21 @@ def test_the_deployed_dependencies_are_the_tested_versions() -> None:
 def test_the_dependency_layers_hold_linux_arm64_wheels_for_the_runtime(
     template: Template,  # synthesized: the layers are built
 ) -> None:
-    from infra.constructs.functions import COMPRESSION, DEPENDENCIES, PYTHON_VERSION
+    from infra.constructs.functions import CODECS, DEPENDENCIES, PYTHON_VERSION
 
-    for installer, package in ((DEPENDENCIES, "cryptography"), (COMPRESSION, "zstandard")):
+    for installer, packages in (
+        (DEPENDENCIES, ["cryptography"]),
+        (CODECS, ["zstandard", "orjson"]),
+    ):
         built = installer.built
         libraries = [path.name for path in (built / "python").rglob("*.so")]
         assert libraries
         assert all("aarch64" in name or "abi3" in name for name in libraries), libraries
-        assert (built / "python" / package).is_dir()
+        for package in packages:
+            assert (built / "python" / package).is_dir()
     tag = "cpython-" + PYTHON_VERSION.replace(".", "")
-    assert any(tag in name for name in os.listdir(COMPRESSION.built / "python" / "zstandard"))
+    for package in ("zstandard", "orjson"):
+        assert any(tag in name for name in os.listdir(CODECS.built / "python" / package))
     assert [spec.name for spec in wiring.FUNCTIONS if spec.third_party] == ["webhooks"]
 
 
@@ -999,7 +1004,8 @@ def test_the_lake_layer_is_trimmed_arm64_for_the_runtime(
     # ... but not what pyarrow's lib.so links (ImportError: libarrow_substrait.so.2600)
     assert list((python / "pyarrow").glob("libarrow_substrait.so*"))
     # packages another layer or the runtime has, which must not come in a second version
-    for duplicate in ("pydantic", "pydantic_core", "zstandard", "dateutil", "urllib3", "boto3"):
+    for duplicate in ("pydantic", "pydantic_core", "zstandard", "orjson", "dateutil", "urllib3",
+                      "boto3"):  # fmt: skip
         assert not (python / duplicate).exists(), duplicate
 
 

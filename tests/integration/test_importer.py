@@ -242,6 +242,7 @@ def test_json_lines_with_a_mapping_beside_the_file(
         "not an object",
     ]
     body = "\n".join(json.dumps(line) for line in lines) + "\n{broken\n"
+    body += '{"id": "o-3", "customer": "c-3", "total": NaN}\n'  # json.dumps writes; JSON has none
     mapping = {
         "kind": "events",
         "identities": {"user_id": "customer"},
@@ -263,7 +264,8 @@ def test_json_lines_with_a_mapping_beside_the_file(
         json.loads(line)["reason"] for line in read(s3, key + ".rejected.jsonl").splitlines()
     ]
     assert reasons[0] == "not a JSON object"
-    assert reasons[1].startswith("not JSON")
+    assert reasons[1].startswith("the line is not valid JSON: Expecting property name")
+    assert reasons[2] == "the line is not valid JSON: NaN is not a JSON number"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp.profiles.identity import ANONYMOUS_ID, EMAIL, USER_ID, external_type, normalise_email
 from cdp.runtime.clock import iso
+from cdp.runtime.errors import InvalidRequestError
+from cdp.runtime.jsontext import parse_json_text
 
 
 class ImportMapping(BaseModel):
@@ -108,10 +112,10 @@ def rows(stream: Iterable[bytes], file_format: Literal["csv", "jsonl"]) -> Itera
             if not line.strip():
                 continue
             number += 1
-            try:
-                values = json.loads(line)
-            except json.JSONDecodeError as error:
-                values = {"__error__": f"not JSON: {error.msg}", "__line__": line.strip()[:2000]}
+            try:  # strict, as the collector reads a body: no NaN, no lone surrogates
+                values = parse_json_text(line, subject="the line")
+            except InvalidRequestError as error:
+                values = {"__error__": error.message, "__line__": line.strip()[:2000]}
             if not isinstance(values, dict):
                 values = {"__error__": "not a JSON object", "__line__": line.strip()[:2000]}
             yield Row(number, values, counted.offset)
@@ -247,7 +251,9 @@ def _text(value: Any) -> str | None:
 
 
 def _value(value: Any) -> Any:
-    """CSV gives text: numbers and booleans become what they are; empty means no value."""
+    """CSV gives text: numbers (written as JSON writes them) and booleans become what they are;
+    empty means no value. A whole number keeps every digit; what JSON would not read as a
+    number stays text: a leading zero (a phone number, a postcode), `NaN`, `1_000`."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -255,11 +261,20 @@ def _value(value: Any) -> Any:
         return None
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
-    try:
-        number = float(text)
-    except ValueError:
+    return _number(text) if _JSON_NUMBER.fullmatch(text) else text
+
+
+def _number(text: str) -> Any:
+    if _WHOLE_NUMBER.fullmatch(text):
+        return int(text)
+    number = float(text)
+    if not math.isfinite(number):  # 1e999
         return text
     return int(number) if number.is_integer() and "." not in text else number
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_WHOLE_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,4000})")
 
 
 def rejected_line(row: Row, reason: str) -> str:

@@ -30,6 +30,7 @@ from cdp.profiles.identity import (
 from cdp.profiles.timeline import MESSAGE_TYPES
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError, RequestTooLargeError
+from cdp.runtime.jsontext import compact
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 500 * 1024
@@ -280,7 +281,7 @@ def _read_message(
 
     identity, carried, ignored = _identity_of(message, fields, placeholders)
     refused = _hold_to_claims(message, claims)
-    text = _COMPACT.encode(message).encode()
+    text = compact(message)
     if (
         forced_type is None
         and (
@@ -501,7 +502,7 @@ def _corrected_timestamp(
 
 
 def _size(value: Any) -> int:
-    return len(_COMPACT.encode(value).encode())
+    return len(compact(value))
 
 
 def _sent_size(raw: dict[str, Any], message: dict[str, Any], stored_size: int) -> int:
@@ -543,12 +544,7 @@ def _sent_size_bound(raw: dict[str, Any], message: dict[str, Any], stored_size: 
 
 def _field_size(name: str, value: Any) -> int:
     """The bytes `"name":value` takes in compact JSON (as `codec.dumps` writes it)."""
-    return len(_COMPACT.encode(name).encode()) + 1 + len(_COMPACT.encode(value).encode())
-
-
-# Compact JSON as `codec.dumps` writes it, with one encoder made once (`json.dumps` makes
-# one per call): the stored text of every message, and the sizes `_sent_size` adds up.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    return len(compact(name)) + 1 + len(compact(value))
 
 
 def _too_large(size: int) -> str:

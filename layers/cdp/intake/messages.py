@@ -543,7 +543,7 @@ def _sent_size_bound(raw: dict[str, Any], message: dict[str, Any], stored_size: 
 
 
 def _field_size(name: str, value: Any) -> int:
-    """The bytes `"name":value` takes in compact JSON (as `codec.dumps` writes it)."""
+    """The bytes `"name":value` takes in compact JSON (as `compact` writes it)."""
     return len(compact(name)) + 1 + len(compact(value))
 
 

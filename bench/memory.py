@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import sys
 import threading
 import time
 import uuid
@@ -74,6 +75,7 @@ def measure(
         held = session.get(f"{stack.url}/_dev/memory{query}", timeout=600).json()
         stages[name] = {**resident_mb(pid), "held": held}
 
+    failed = True
     try:
         stage("started")
         answer = session.put(
@@ -85,8 +87,11 @@ def measure(
         stage("after_load")
         by_day = _live(stack, people, days=days, daily=daily, seconds=seconds)
         stage("after_scheduler", with_objects=objects)
+        failed = False
     finally:
-        code, output = stop_dev(stack)
+        code, output = stop_dev(stack)  # (which deletes its log)
+        if failed:  # what cdp dev said is the only trace of why
+            print(f"cdp dev's output, its end:\n{output[-5000:]}", file=sys.stderr)
     if code != 0:
         raise RuntimeError(f"cdp dev did not stop cleanly:\n{output[-3000:]}")
     seconds["total"] = round(time.monotonic() - began, 1)

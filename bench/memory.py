@@ -154,8 +154,11 @@ def _live(
                 f"{stack.url}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=30
             )
             answer.raise_for_status()
-        session.post(f"{stack.url}/_dev/clock", json={"advance_days": 1}, timeout=30)
-        session.post(f"{stack.url}/_dev/scheduler", timeout=600).raise_for_status()
+        moved = session.post(f"{stack.url}/_dev/clock", json={"advance_days": 1}, timeout=30)
+        moved.raise_for_status()
+        ran = session.post(f"{stack.url}/_dev/scheduler", timeout=600)
+        if ran.status_code != 200:  # which function failed, on which day
+            raise RuntimeError(f"day {day}: the scheduler's run failed: {ran.text[:2000]}")
         if day % 30 == 0 or day == days:
             by_day.append((day, resident_mb(stack.process.pid).get("rss_mb", 0.0)))
     drain(session, stack.url, timeout=300)

@@ -93,7 +93,15 @@ def main(argv: list[str] | None = None) -> None:
         results["cost"]["lake"] = _lake_cost(results, prices)
         results["targets"] = _targets(results)
     else:
-        results = run(recorder, args)
+        results = {"meta": _meta(args)}
+        try:
+            run(recorder, args, results)
+        except BaseException:
+            # Nearly an hour of figures: what was measured before the failure is kept.
+            partial = args.output.with_suffix(".partial.json")
+            partial.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+            print(f"the bench failed; what it measured is in {partial}", file=sys.stderr)
+            raise
         results["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
@@ -103,11 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(_report(results["targets"]))
 
 
-def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
+def run(recorder: Recorder, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Every part of the bench, each into `results` as soon as it is measured."""
     from bench import coldstart, figures
 
     rounds = 1 if args.quick else 3
-    results: dict[str, Any] = {"meta": _meta(args)}
 
     def step(name: str) -> None:
         print(f"bench: {name} ({time.monotonic() - step_started[0]:.0f} s so far)", file=sys.stderr)
@@ -192,7 +200,6 @@ def run(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:
     results["cost"] = _cost(end_to_end, invocations, prices)
     results["cost"]["lake"] = _lake_cost(results, prices)
     results["targets"] = _targets(results)
-    return results
 
 
 def _lake(recorder: Recorder, args: argparse.Namespace) -> dict[str, Any]:

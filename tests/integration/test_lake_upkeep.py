@@ -4,6 +4,9 @@ the scheduled run keeps the lake (retention, compaction, clean-up)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -157,6 +160,50 @@ def test_the_scheduled_run_keeps_the_lake(
 
     table = load(handler._catalog(), EVENTS)
     assert table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist() == ["new-1"]
+
+
+def test_the_scheduled_run_spares_a_write_in_flight_when_the_clock_is_moved_forward(
+    collector: Handler,
+    lake_writer: Handler,
+    lake_upkeep: Handler,
+    lake: Path,
+    table_names: dict[str, str],
+) -> None:
+    # given events in the lake, and two files no snapshot names yet: one a write in flight
+    # has just made, one a crashed write left an hour ago (real time)
+    events = TableStream(table_names["EVENTS_TABLE"])
+    batch = [{"type": "track", "userId": f"u-{n}", "event": "Viewed"} for n in range(3)]
+    answer = collector(
+        http_event(path="/v1/batch", body={"batch": batch}, headers=basic_auth(WRITE_KEY))
+    )
+    assert answer_json(answer) == {"success": True}
+    assert lake_writer(events.new_records()) == {"batchItemFailures": []}
+    stored = sorted(lake.rglob("*.parquet"))
+    in_flight, crashed = (
+        stored[0].with_name("in-flight.parquet"),
+        stored[0].with_name("crashed.parquet"),
+    )
+    shutil.copy(stored[0], in_flight)
+    shutil.copy(stored[0], crashed)
+    an_hour_ago = time.time() - 3600
+    os.utime(crashed, (an_hour_ago, an_hour_ago))
+
+    # when the platform's clock is a day ahead (as `cdp dev`'s clock is moved) and the
+    # schedule runs the upkeep
+    clock.advance(timedelta(days=1))
+    outcome = lake_upkeep({"source": "aws.scheduler", "detail-type": "Scheduled Event"})
+
+    # then the write in flight keeps its file, the crashed write's is gone, and the table
+    # still reads
+    assert in_flight.exists()
+    assert not crashed.exists()
+    assert outcome["files_removed"] >= 1
+    from cdp.lake.tables import EVENTS, load
+    from functions.lake_upkeep import handler
+
+    table = load(handler._catalog(), EVENTS)
+    users = table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist()
+    assert sorted(users) == ["u-0", "u-1", "u-2"]
 
 
 def test_other_peoples_events_that_named_the_person_are_redacted_in_the_lake(

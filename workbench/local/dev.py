@@ -161,20 +161,27 @@ class Scheduler(Worker):
         self.run_now()
 
     def run_now(self) -> dict[str, Any]:
+        """Each scheduled function once, in turn: its answer, or `{"failed": <error type>}`.
+        As with EventBridge Scheduler's separate schedules, one function's failure does not
+        keep the others from running; the failure is reported on stderr (its type only: the
+        message may quote stored data)."""
+        outcome: dict[str, Any] = {}
         with self._lock:
-            return {
-                spec.name: self.functions.invoke(
-                    spec,
-                    {
-                        "id": str(uuid.uuid4()),
-                        "source": "aws.scheduler",
-                        "detail-type": "Scheduled Event",
-                        "time": clock.iso(clock.utc_now()),
-                        "detail": {},
-                    },
-                )
-                for spec in self.specs
-            }
+            for spec in self.specs:
+                event = {
+                    "id": str(uuid.uuid4()),
+                    "source": "aws.scheduler",
+                    "detail-type": "Scheduled Event",
+                    "time": clock.iso(clock.utc_now()),
+                    "detail": {},
+                }
+                try:
+                    outcome[spec.name] = self.functions.invoke(spec, event)
+                except Exception as error:
+                    name = type(error).__name__
+                    self.log(f"  scheduler: {spec.name} failed: {name}")
+                    outcome[spec.name] = {"failed": name}
+        return outcome
 
 
 # Everything runs in one process, moto's tables included. With Python's default of a young
@@ -268,7 +275,9 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         return _json(200, {"now": clock.iso(now)})
 
     def run_scheduler(_: bytes, __: str) -> Answer:
-        return _json(200, scheduler.run_now())
+        outcome = scheduler.run_now()
+        failed = any(isinstance(answer, dict) and "failed" in answer for answer in outcome.values())
+        return _json(500 if failed else 200, outcome)
 
     def lake(_: bytes, __: str) -> Answer:
         """GET /_dev/lake: where the lake's tables are, for `cdp sql`."""

@@ -28,6 +28,8 @@ from workbench.local.worker import Requests
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API's payload limit
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# A path `cdp dev` answers itself (/health, /_dev/...): (body, query) to (status, headers, body).
+FixedRoute = Callable[[bytes, str], tuple[int, dict[str, str], bytes]]
 
 
 @dataclass
@@ -97,8 +99,7 @@ def make_server(
     port: int,
     functions: Functions,
     *,
-    extra_routes: dict[tuple[str, str], Callable[[bytes, str], tuple[int, dict[str, str], bytes]]]
-    | None = None,
+    extra_routes: dict[tuple[str, str], FixedRoute] | None = None,
     log: Callable[[str], None] | None = None,
     authorizer: Callable[[str | None], dict[str, str] | None] = lambda _: None,
 ) -> ThreadingHTTPServer:
@@ -150,8 +151,7 @@ def make_server(
             fixed = fixed_routes.get((self.command, path))
             if fixed is not None:
                 self.route = path
-                status, headers, data = fixed(body, query)
-                return self._send(status, headers, data)
+                return self._fixed(fixed, path, body, query)
             found = functions.match(self.command, path)
             if found is None:
                 return self._send(404, {"content-type": "application/json"}, _message("Not Found"))
@@ -190,12 +190,7 @@ def make_server(
             try:
                 answer = functions.invoke(target.function, event)
             except Exception as error:  # what API Gateway does when a function crashes
-                # Its type only: the message may quote the request (--verbose shows the log).
-                name = type(error).__name__
-                print(f"  {target.function.name} failed: {name}", file=sys.stderr, flush=True)
-                return self._send(
-                    500, {"content-type": "application/json"}, _message("Internal Server Error")
-                )
+                return self._failed(target.function.name, error)
             content = answer.get("body") or ""
             data = base64.b64decode(content) if answer.get("isBase64Encoded") else content.encode()
             headers = {
@@ -204,6 +199,21 @@ def make_server(
             for cookie in answer.get("cookies") or []:
                 headers.setdefault("set-cookie", cookie)
             return self._send(int(answer.get("statusCode", 200)), headers, data)
+
+        def _fixed(self, route: FixedRoute, path: str, body: bytes, query: str) -> int:
+            try:
+                status, headers, data = route(body, query)
+            except Exception as error:  # answered, not a dropped connection
+                return self._failed(path, error)
+            return self._send(status, headers, data)
+
+        def _failed(self, what: str, error: Exception) -> int:
+            """A 500, and the error's type on stderr: its message may quote the request
+            (--verbose shows the function's log)."""
+            print(f"  {what} failed: {type(error).__name__}", file=sys.stderr, flush=True)
+            return self._send(
+                500, {"content-type": "application/json"}, _message("Internal Server Error")
+            )
 
         def _read_body(self) -> bytes | None:
             if "chunked" in (self.headers.get("transfer-encoding") or "").lower():

@@ -159,16 +159,15 @@ def compact(catalog: Catalog, *, min_files: int = 8) -> int:
     return rewritten
 
 
-def tidy(
-    catalog: Catalog,
-    *,
-    now: datetime | None = None,
-    keep: timedelta = SNAPSHOTS_KEPT,
-    guard: timedelta = GC_GUARD,
-) -> int:
+def tidy(catalog: Catalog, *, keep: timedelta = SNAPSHOTS_KEPT, guard: timedelta = GC_GUARD) -> int:
     """The scheduled upkeep of every table: expire snapshots older than `keep`, remove the
-    files only they held, and orphans older than `guard`; how many files went."""
-    moment = _utc(now)
+    files only they held, and orphans older than `guard`; how many files went.
+
+    Ages are taken on the real clock, never the platform's (`cdp.runtime.clock`, which
+    `cdp dev` and tests move forward): snapshots and files are stamped with real time, and
+    the guard is real time a write takes. With the clock a day ahead, a write in flight's
+    files looked a day old, and a commit made during the run lost its new metadata file."""
+    moment = datetime.now(UTC)
     removed = 0
     for name in TABLES:
         table = load(catalog, name)

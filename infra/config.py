@@ -14,6 +14,7 @@ from cdp.runtime.settings import (
     hot_window_default,
     hot_window_problem,
 )
+from cdp.sharing.changes import SOURCE as CHANGES_SOURCE
 from cdp.sharing.urls import webhook_url_problem
 
 EventType = Literal[
@@ -68,6 +69,24 @@ class Destination(BaseModel):
         if self.type == "webhook" and (self.url is None or self.auth is None):
             raise ValueError(f"destination {self.name}: a webhook needs 'url' and 'auth'")
         return self
+
+    def rule_patterns(self) -> dict[str, dict[str, Any]]:
+        """The EventBridge rules that bring the bus's events here (by the rule's name after
+        the destination's), each pattern as EventBridge reads it: the events it takes, of the
+        people who granted its purpose (`for_purposes`, which also names those who just
+        withdrew it, once, to say so); erasures of everyone. The stack's rules are built from
+        these, and the tests route moto's bus with them."""
+        consented = [kind for kind in self.events if kind != "profile.deleted"]
+        rules: dict[str, dict[str, Any]] = {}
+        if consented:
+            rules["rule"] = {
+                "source": [CHANGES_SOURCE],
+                "detail-type": consented,
+                "detail": {"for_purposes": [self.purpose]},
+            }
+        if "profile.deleted" in self.events:
+            rules["erasures"] = {"source": [CHANGES_SOURCE], "detail-type": ["profile.deleted"]}
+        return rules
 
 
 class DeploymentConfig(BaseModel):

@@ -14,7 +14,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdp.sharing.changes import SOURCE
 from infra.config import DeploymentConfig, Destination
 from infra.constructs.checks import acknowledge
 from infra.wiring import REDRIVE_TAG
@@ -62,25 +61,16 @@ class Sharing(Construct):
         self.failure_queues[f"{destination.name}-failures"] = failures
         Tags.of(failures).add(REDRIVE_TAG, f"destination:{destination.name}")
         target = self._target(destination, failures)
-        consented = [t for t in destination.events if t != "profile.deleted"]
-        if consented:
+        for suffix, pattern in destination.rule_patterns().items():
             events.Rule(
                 self,
-                f"{destination.name}-rule",
+                f"{destination.name}-{suffix}",
                 event_bus=self.bus,
                 event_pattern=events.EventPattern(
-                    source=[SOURCE],
-                    detail_type=consented,
-                    detail={"for_purposes": [destination.purpose]},
+                    source=pattern["source"],
+                    detail_type=pattern["detail-type"],
+                    detail=pattern.get("detail"),
                 ),
-                targets=[target],
-            )
-        if "profile.deleted" in destination.events:
-            events.Rule(
-                self,
-                f"{destination.name}-erasures",
-                event_bus=self.bus,
-                event_pattern=events.EventPattern(source=[SOURCE], detail_type=["profile.deleted"]),
                 targets=[target],
             )
 

@@ -473,26 +473,39 @@ def test_only_destinations_secrets_are_reachable_and_only_the_admin_api_writes_t
 
 
 def test_destinations_receive_only_people_who_granted_their_purpose() -> None:
-    template = synth(
-        {
-            "destinations": [
-                {
-                    "name": "crm",
-                    "type": "webhook",
-                    "purpose": "marketing",
-                    "url": "https://crm.example/hooks/cdp",
-                    "auth": {"type": "api_key", "secret_name": "cdp/crm"},
-                    "rate_per_second": 5,
-                },
-                {
-                    "name": "warehouse",
-                    "type": "sqs",
-                    "purpose": "analytics",
-                    "events": ["profile.updated"],
-                },
-            ]
-        }
-    )
+    context: dict[str, Any] = {
+        "destinations": [
+            {
+                "name": "crm",
+                "type": "webhook",
+                "purpose": "marketing",
+                "url": "https://crm.example/hooks/cdp",
+                "auth": {"type": "api_key", "secret_name": "cdp/crm"},
+                "rate_per_second": 5,
+            },
+            {
+                "name": "warehouse",
+                "type": "sqs",
+                "purpose": "analytics",
+                "events": ["profile.updated"],
+            },
+        ]
+    }
+    template = synth(context)
+    # the rules are `Destination.rule_patterns`, the one source the tests route moto's bus with
+    built = {
+        logical_id: rule["Properties"]["EventPattern"]
+        for logical_id, rule in template.find_resources("AWS::Events::Rule").items()
+    }
+    expected = {
+        f"Sharing{destination.name}{suffix}": pattern
+        for destination in DeploymentConfig.model_validate(context).destinations
+        for suffix, pattern in destination.rule_patterns().items()
+    }
+    assert len(built) == len(expected) == 3
+    for prefix, pattern in expected.items():
+        (found,) = [built[logical_id] for logical_id in built if logical_id.startswith(prefix)]
+        assert found == pattern
     template.has_resource_properties(
         "AWS::Events::Rule",
         {

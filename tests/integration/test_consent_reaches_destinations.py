@@ -1,7 +1,7 @@
-"""Consent on every path out, through the stack's own EventBridge rules: the rules are read
-from the synthesized template (not copied), put on moto's bus with a queue per destination,
-and the publisher's events arrive, or do not, as a marketing tool and a warehouse would get
-them."""
+"""Consent on every path out, through the stack's own EventBridge rules: the patterns the
+stack builds its rules from (`Destination.rule_patterns`, not copied; tests/infra checks the
+synthesized template against them), put on moto's bus with a queue per destination, and the
+publisher's events arrive, or do not, as a marketing tool and a warehouse would get them."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import aws_cdk as cdk
 import boto3
 import pytest
-from aws_cdk.assertions import Template
 
 from cdp.runtime import clock
-from infra.app import build
+from infra.config import DeploymentConfig
 from tests.factories import basic_auth, http_event
 from tests.integration.conftest import WRITE_KEY, bearer
 
@@ -36,19 +34,11 @@ NEWSLETTER = {
 PLANNERS = {"id": "planners", "name": "Plans ahead", "condition": {"trait": "plan", "eq": "pro"}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def rules() -> dict[str, list[dict[str, Any]]]:
-    """Each destination's rule patterns, as the synthesized stack defines them."""
-    app = cdk.App(context={"cdp": {"destinations": DESTINATIONS}})
-    template = Template.from_stack(build(app))
-    patterns: dict[str, list[dict[str, Any]]] = {}
-    for rule in template.find_resources("AWS::Events::Rule").values():
-        properties = rule["Properties"]
-        target = properties["Targets"][0]["Arn"]["Fn::GetAtt"][0]
-        name = next(d["name"] for d in DESTINATIONS if target.startswith(f"Sharing{d['name']}"))
-        patterns.setdefault(name, []).append(properties["EventPattern"])
-    assert set(patterns) == {"mailer", "warehouse"}
-    return patterns
+    """Each destination's rule patterns, as the stack builds its rules."""
+    config = DeploymentConfig.model_validate({"destinations": DESTINATIONS})
+    return {d.name: list(d.rule_patterns().values()) for d in config.destinations}
 
 
 @pytest.fixture

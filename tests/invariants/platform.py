@@ -24,6 +24,7 @@ import boto3
 
 from cdp.profiles.identity import comparable
 from cdp.storage import clients
+from infra.config import DeploymentConfig
 from infra.wiring import (
     DESTINATION_SECRETS_ENV,
     FUNCTIONS,
@@ -54,22 +55,14 @@ DESTINATIONS = [
 SPECS = {spec.name: spec for spec in FUNCTIONS}
 
 
-@lru_cache(maxsize=1)
 def destination_rules() -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    """Each destination's purpose and rule patterns, as the synthesized stack defines them."""
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Template
-
-    from infra.app import build
-
-    template = Template.from_stack(build(cdk.App(context={"cdp": {"destinations": DESTINATIONS}})))
-    found: dict[str, tuple[str, list[dict[str, Any]]]] = {}
-    for rule in template.find_resources("AWS::Events::Rule").values():
-        target = rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]
-        destination = next(d for d in DESTINATIONS if target.startswith(f"Sharing{d['name']}"))
-        _, patterns = found.setdefault(destination["name"], (destination["purpose"], []))
-        patterns.append(rule["Properties"]["EventPattern"])
-    return found
+    """Each destination's purpose and rule patterns, as the stack builds its rules
+    (`Destination.rule_patterns`; tests/infra checks the synthesized template against it)."""
+    config = DeploymentConfig.model_validate({"destinations": DESTINATIONS})
+    return {
+        destination.name: (destination.purpose, list(destination.rule_patterns().values()))
+        for destination in config.destinations
+    }
 
 
 TOOL_SECRET = "invariants-tool-secret"  # the destination's, shared with its receiver

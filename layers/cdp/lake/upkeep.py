@@ -183,7 +183,6 @@ def purge(table: Table, *, older_than: datetime | None = None) -> int:
     from pyiceberg.exceptions import CommitFailedException
 
     for attempt in range(ATTEMPTS):
-        held = _referenced(table)
         current = table.current_snapshot()
         expiring = [
             snapshot.snapshot_id
@@ -193,6 +192,7 @@ def purge(table: Table, *, older_than: datetime | None = None) -> int:
         ]
         if not expiring:
             return 0
+        held = _referenced(table)
         try:
             table.maintenance.expire_snapshots().by_ids(expiring).commit()
         except CommitFailedException:
@@ -257,11 +257,17 @@ def _referenced(table: Table) -> set[str]:
     names.update(entry.metadata_file for entry in metadata.metadata_log)
     names.update(statistics.statistics_path for statistics in metadata.statistics)
     names.update(statistics.statistics_path for statistics in metadata.partition_statistics)
+    # Snapshots share most of their manifests (an append adds one and keeps the rest), and a
+    # manifest never changes: each is read once, not once per snapshot that lists it.
+    manifests: set[str] = set()
     for snapshot in metadata.snapshots:
         names.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(io):
-            names.add(manifest.manifest_path)
+            if manifest.manifest_path in manifests:
+                continue
+            manifests.add(manifest.manifest_path)
             names.update(entry.data_file.file_path for entry in manifest.fetch_manifest_entry(io))
+    names.update(manifests)
     return {_path(table, name) for name in names}
 
 

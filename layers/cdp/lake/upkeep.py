@@ -41,6 +41,8 @@ from cdp.lake.writer import ATTEMPTS, delete_rows, retrying
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.io import FileIO
+    from pyiceberg.manifest import ManifestFile
     from pyiceberg.table import Table
 
 GC_GUARD = timedelta(minutes=10)
@@ -257,18 +259,35 @@ def _referenced(table: Table) -> set[str]:
     names.update(entry.metadata_file for entry in metadata.metadata_log)
     names.update(statistics.statistics_path for statistics in metadata.statistics)
     names.update(statistics.statistics_path for statistics in metadata.partition_statistics)
-    # Snapshots share most of their manifests (an append adds one and keeps the rest), and a
-    # manifest never changes: each is read once, not once per snapshot that lists it.
+    # Snapshots share most of their manifests (an append adds one and keeps the rest): each
+    # is looked at once, not once per snapshot that lists it.
     manifests: set[str] = set()
     for snapshot in metadata.snapshots:
         names.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(io):
-            if manifest.manifest_path in manifests:
-                continue
-            manifests.add(manifest.manifest_path)
-            names.update(entry.data_file.file_path for entry in manifest.fetch_manifest_entry(io))
+            if manifest.manifest_path not in manifests:
+                manifests.add(manifest.manifest_path)
+                names.update(_named_by(manifest, io))
     names.update(manifests)
     return {_path(table, name) for name in names}
+
+
+# A manifest never changes once written, so what it names is remembered between runs of a
+# warm function (the hourly upkeep would otherwise read the hour's manifests again each time).
+# File paths only; the oldest forgotten first.
+_NAMED_BY_MANIFEST: dict[str, tuple[str, ...]] = {}
+MANIFESTS_REMEMBERED = 10_000
+
+
+def _named_by(manifest: ManifestFile, io: FileIO) -> tuple[str, ...]:
+    """The data files a manifest names."""
+    named = _NAMED_BY_MANIFEST.get(manifest.manifest_path)
+    if named is None:
+        named = tuple(entry.data_file.file_path for entry in manifest.fetch_manifest_entry(io))
+        while len(_NAMED_BY_MANIFEST) >= MANIFESTS_REMEMBERED:
+            del _NAMED_BY_MANIFEST[next(iter(_NAMED_BY_MANIFEST))]
+        _NAMED_BY_MANIFEST[manifest.manifest_path] = named
+    return named
 
 
 def _filesystem(table: Table, location: str) -> tuple[Any, str]:

@@ -68,9 +68,10 @@ def test_one_scheduled_function_failing_leaves_the_others_running(
     assert len(scheduled) >= 2
     failing = scheduled[0]
     invoked = _Invoked(failing)
-    outcome = Scheduler(invoked, 3600).run_now()  # type: ignore[arg-type]
+    outcome, failed = Scheduler(invoked, 3600).run_now()  # type: ignore[arg-type]
     assert invoked.called == scheduled
-    assert outcome[failing] == {"failed": "RuntimeError"}
+    assert failed == [failing]
+    assert outcome[failing] == {"error": "RuntimeError"}
     for name in scheduled[1:]:
         assert outcome[name] == {"ran": name, "source": "aws.scheduler"}
     err = capsys.readouterr().err

@@ -160,12 +160,13 @@ class Scheduler(Worker):
     def step(self) -> None:
         self.run_now()
 
-    def run_now(self) -> dict[str, Any]:
-        """Each scheduled function once, in turn: its answer, or `{"failed": <error type>}`.
-        As with EventBridge Scheduler's separate schedules, one function's failure does not
-        keep the others from running; the failure is reported on stderr (its type only: the
-        message may quote stored data)."""
+    def run_now(self) -> tuple[dict[str, Any], list[str]]:
+        """Each scheduled function once, in turn: each one's answer (`{"error": <type>}` when
+        it raised), and which raised. As with EventBridge Scheduler's separate schedules, one
+        function's failure does not keep the others from running; it is reported on stderr
+        (its type only: the message may quote stored data)."""
         outcome: dict[str, Any] = {}
+        failed: list[str] = []
         with self._lock:
             for spec in self.specs:
                 event = {
@@ -180,8 +181,9 @@ class Scheduler(Worker):
                 except Exception as error:
                     name = type(error).__name__
                     self.log(f"  scheduler: {spec.name} failed: {name}")
-                    outcome[spec.name] = {"failed": name}
-        return outcome
+                    outcome[spec.name] = {"error": name}
+                    failed.append(spec.name)
+        return outcome, failed
 
 
 # Everything runs in one process, moto's tables included. With Python's default of a young
@@ -275,9 +277,10 @@ def run(options: DevOptions) -> int:  # noqa: PLR0915 (the whole stack is wired 
         return _json(200, {"now": clock.iso(now)})
 
     def run_scheduler(_: bytes, __: str) -> Answer:
-        outcome = scheduler.run_now()
-        failed = any(isinstance(answer, dict) and "failed" in answer for answer in outcome.values())
-        return _json(500 if failed else 200, outcome)
+        """POST /_dev/scheduler: each scheduled function's answer, by name; a 500 naming the
+        functions that raised (`failed`) when any did."""
+        outcome, failed = scheduler.run_now()
+        return _json(500, {**outcome, "failed": failed}) if failed else _json(200, outcome)
 
     def lake(_: bytes, __: str) -> Answer:
         """GET /_dev/lake: where the lake's tables are, for `cdp sql`."""

@@ -39,8 +39,11 @@ def check(stack: Stack, route: Route, call: Call, hostile: Hostile) -> list[str]
     text = answer.body.decode("utf-8", errors="replace")
     if answer.status >= 500:
         problems.append(f"{where} {text[:300]}")
-    leak = INTERNAL_DETAIL.search(text) or INTERNAL_DETAIL.search(json.dumps(answer.headers))
-    if leak and not _script(route):
+    # (the scripts' large bodies are not searched: they name such things, and are no answers)
+    leak = not _script(route) and (
+        INTERNAL_DETAIL.search(text) or INTERNAL_DETAIL.search(json.dumps(answer.headers))
+    )
+    if leak:
         problems.append(f"{where} shows {leak.group(0)!r}: {text[:300]}")
     if answer.status >= 400 and answer.routed:
         problems += [f"{where} {p}" for p in _refusal_problems(answer)]

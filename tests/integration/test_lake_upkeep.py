@@ -50,6 +50,15 @@ def lake_text(lake: Path) -> str:
     )
 
 
+def lake_user_ids() -> list[str]:
+    """The `user_id` of every row of the lake's events table, as the upkeep reads it, sorted."""
+    from cdp.lake.tables import EVENTS, load
+    from functions.lake_upkeep import handler
+
+    table = load(handler._catalog(), EVENTS)
+    return sorted(table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist())
+
+
 def test_an_erasure_reaches_the_lake_and_no_file_there_holds_the_person(
     collector: Handler,
     pipeline: Callable[[], None],
@@ -132,7 +141,6 @@ def test_an_erasure_reaches_the_lake_and_no_file_there_holds_the_person(
 def test_the_scheduled_run_keeps_the_lake(
     collector: Handler, lake_writer: Handler, lake_upkeep: Handler, table_names: dict[str, str]
 ) -> None:
-    from cdp.lake.tables import EVENTS, load
 
     # given a year-and-a-half-old event (past the 395 days) and today's, in the lake
     events = TableStream(table_names["EVENTS_TABLE"])
@@ -156,10 +164,7 @@ def test_the_scheduled_run_keeps_the_lake(
 
     # then the old day is gone, today's event kept
     assert outcome["dropped"] == 1
-    from functions.lake_upkeep import handler
-
-    table = load(handler._catalog(), EVENTS)
-    assert table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist() == ["new-1"]
+    assert lake_user_ids() == ["new-1"]
 
 
 def test_the_scheduled_run_spares_a_write_in_flight_when_the_clock_is_moved_forward(
@@ -198,12 +203,7 @@ def test_the_scheduled_run_spares_a_write_in_flight_when_the_clock_is_moved_forw
     assert in_flight.exists()
     assert not crashed.exists()
     assert outcome["files_removed"] >= 1
-    from cdp.lake.tables import EVENTS, load
-    from functions.lake_upkeep import handler
-
-    table = load(handler._catalog(), EVENTS)
-    users = table.scan(selected_fields=("user_id",)).to_arrow().column(0).to_pylist()
-    assert sorted(users) == ["u-0", "u-1", "u-2"]
+    assert lake_user_ids() == ["u-0", "u-1", "u-2"]
 
 
 def test_other_peoples_events_that_named_the_person_are_redacted_in_the_lake(

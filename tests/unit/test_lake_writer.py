@@ -14,11 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from cdp.lake import writer
 from cdp.lake.tables import (
     EVENTS,
     IDENTITIES,
+    PROFILE_BUCKETS,
     PROFILES,
     ensure_tables,
     load,
@@ -283,6 +285,90 @@ def test_removed_profiles_leave_both_tables(catalog: Any) -> None:
     assert writer.remove_profiles(catalog, ["p1", "gone"]) == 1
     assert writer.remove_profiles(catalog, ["p1"]) == 0
     assert stored(catalog) == ({"p2": 1}, {("user_id:2", "p2")})
+
+
+def files_by_bucket(table: Any) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for task in table.scan().plan_files():
+        counts[task.file.partition[0]] = counts.get(task.file.partition[0], 0) + 1
+    return counts
+
+
+def sharing_buckets(buckets: int = 3, each: int = 4) -> list[str]:
+    """Profile ids, `each` to a bucket in `buckets` buckets: writes meet stored rows."""
+    from pyiceberg.transforms import BucketTransform
+    from pyiceberg.types import StringType
+
+    bucket_of = BucketTransform(PROFILE_BUCKETS).transform(StringType())
+    by_bucket: dict[int, list[str]] = {}
+    for number in range(10_000):
+        by_bucket.setdefault(bucket_of(f"p{number}"), []).append(f"p{number}")
+    full = [ids[:each] for ids in by_bucket.values() if len(ids) >= each]
+    return [profile_id for ids in full[:buckets] for profile_id in ids]
+
+
+class ProfilesStream(RuleBasedStateMachine):
+    """The profiles stream as Lambda hands it to the lake: batches of states, redelivered,
+    late (an older state after a newer one), a profile merged away or deleted. Whatever
+    the sequence, the lake holds each live profile once, at the highest version written,
+    with exactly that version's identities, and each bucket in one file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.catalog = open_catalog(tempfile.mkdtemp(prefix="lake-profiles-"))
+        ensure_tables(self.catalog)
+        self.history: dict[str, list[tuple[str, ...]]] = {}  # profile -> identities by version
+        self.written: dict[str, int] = {}  # the highest version written
+        self.removed: set[str] = set()
+
+    @rule(
+        profile_id=st.sampled_from(sharing_buckets()),
+        identities=st.lists(st.sampled_from(["user_id:1", "email:a@x", "anonymous_id:z"]),
+                            max_size=3, unique=True),
+    )  # fmt: skip
+    def change(self, profile_id: str, identities: list[str]) -> None:
+        """The profile store writes a new version (not yet delivered)."""
+        if profile_id not in self.removed:
+            self.history.setdefault(profile_id, []).append(tuple(identities))
+
+    @precondition(lambda self: any(p not in self.removed for p in self.history))
+    @rule(data=st.data())
+    def deliver(self, data: st.DataObject) -> None:
+        """A batch of states, any of each live profile's versions (late ones and repeats)."""
+        live = sorted(p for p in self.history if p not in self.removed)
+        batch = []
+        for profile_id in data.draw(st.lists(st.sampled_from(live), min_size=1, max_size=6)):
+            version = data.draw(st.integers(1, len(self.history[profile_id])))
+            batch.append(profile(profile_id, version, *self.history[profile_id][version - 1]))
+            self.written[profile_id] = max(version, self.written.get(profile_id, 0))
+        writer.upsert_profiles(self.catalog, batch)
+
+    @precondition(lambda self: bool(self.written))
+    @rule(data=st.data())
+    def remove(self, data: st.DataObject) -> None:
+        """Merged away or deleted: its last record; a redelivery removes it again."""
+        profile_id = data.draw(st.sampled_from(sorted(self.written)))
+        expected = 0 if profile_id in self.removed else 1
+        assert writer.remove_profiles(self.catalog, [profile_id, "never-written"]) == expected
+        self.removed.add(profile_id)
+
+    @invariant()
+    def the_lake_holds_each_live_profile_at_its_highest_version(self) -> None:
+        live = {p: v for p, v in self.written.items() if p not in self.removed}
+        identities = {(identity, p) for p, v in live.items() for identity in self.history[p][v - 1]}
+        assert stored(self.catalog) == (live, identities)
+
+    @invariant()
+    def each_bucket_is_one_file(self) -> None:
+        for name in (PROFILES, IDENTITIES):
+            counts = files_by_bucket(load(self.catalog, name))
+            assert set(counts.values()) <= {1}, (name, counts)
+
+
+test_any_sequence_of_profile_states_leaves_the_newest = ProfilesStream.TestCase
+test_any_sequence_of_profile_states_leaves_the_newest.settings = settings(
+    max_examples=8, stateful_step_count=8, deadline=None, database=None
+)
 
 
 def test_an_s3_warehouse_opens_the_glue_catalog_reading_s3_through_pyarrow(

@@ -35,7 +35,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cdp.lake.filters import any_of, before, from_on, is_in, named
-from cdp.lake.tables import EVENTS, IDENTITIES, PROFILE_BUCKETS, PROFILES, TABLES, load
+from cdp.lake.tables import EVENTS, IDENTITIES, PROFILES, TABLES, load
 from cdp.lake.writer import ATTEMPTS, delete_rows, retrying
 
 if TYPE_CHECKING:
@@ -128,13 +128,13 @@ def drop_before(catalog: Catalog, cutoff: datetime) -> int:
 
 def compact(catalog: Catalog, *, min_files: int = 8) -> int:
     """Rewrite each day partition of the events table that has `min_files` data files or
-    more into one file per source (and the profiles and identities tables, whole, once they
-    hold more than `min_files` files per bucket); how many partitions were rewritten.
+    more into one file per source; how many partitions were rewritten. (The profiles and
+    identities tables need none: each write leaves a bucket in one file, `cdp.lake.writer`.)
 
     A late event appended meanwhile makes the commit fail; the partition is then read and
     rewritten again (never a row lost: what is replaced is exactly what was read). The
     replaced files stay until `tidy` expires the snapshot that held them."""
-    from pyiceberg.expressions import AlwaysTrue, And
+    from pyiceberg.expressions import And
 
     rewritten = 0
     events = load(catalog, EVENTS)
@@ -153,11 +153,6 @@ def compact(catalog: Catalog, *, min_files: int = 8) -> int:
         )
         retrying(catalog, EVENTS, partial(_rewrite, condition=condition))
         rewritten += 1
-    for name in (PROFILES, IDENTITIES):
-        table = load(catalog, name)
-        if sum(1 for _ in table.scan().plan_files()) >= min_files * PROFILE_BUCKETS:
-            retrying(catalog, name, partial(_rewrite, condition=AlwaysTrue()))
-            rewritten += 1
     return rewritten
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.expressions import BooleanExpression
-    from pyiceberg.table import Table
+    from pyiceberg.table import FileScanTask, Table
 
 T = TypeVar("T")
 
@@ -188,38 +188,32 @@ def upsert_profiles(
     if not latest:
         return
 
-    def newer() -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
-        table = load(catalog, PROFILES)
-        stored = _stored_versions(table, list(latest))
-        return {
-            profile_id: state
-            for profile_id, state in latest.items()
-            if state[0]["version"] > stored.get(profile_id, -1)
-        }
+    def newer(profiles: pa.Table) -> list[str]:
+        """The profiles whose state is newer than the stored one (`profiles`: stored rows)."""
+        stored: dict[str, int] = {}
+        for profile_id, version in zip(
+            profiles.column("profile_id").to_pylist(),
+            profiles.column("version").to_pylist(),
+            strict=True,
+        ):
+            stored[profile_id] = max(version, stored.get(profile_id, -1))
+        return [pid for pid, (row, _) in latest.items() if row["version"] > stored.get(pid, -1)]
 
     def replace_identities(table: Table) -> None:
-        wanted = newer()
-        if not wanted:
-            return
-        rows = [identity for _, identities in wanted.values() for identity in identities]
-        transaction = table.transaction()
-        transaction.overwrite(_arrow(table, rows), overwrite_filter=is_in("profile_id", wanted))
-        transaction.commit_transaction()
+        profiles = load(catalog, PROFILES)
+        wanted = newer(_buckets(profiles, latest, ("profile_id", "version"))[1])
+        rows = _arrow(table, [identity for pid in wanted for identity in latest[pid][1]])
+        _rewrite_buckets(table, wanted, lambda _: (wanted, rows))
 
     def replace_profiles(table: Table) -> None:
-        stored = _stored_versions(table, list(latest))
-        wanted = [
-            row for row, _ in latest.values() if row["version"] > stored.get(row["profile_id"], -1)
-        ]
-        if not wanted:
-            return
-        ids = [row["profile_id"] for row in wanted]
-        transaction = table.transaction()
-        transaction.overwrite(_arrow(table, wanted), overwrite_filter=is_in("profile_id", ids))
-        transaction.commit_transaction()
+        def replacement(stored: pa.Table) -> tuple[list[str], pa.Table]:
+            wanted = newer(stored)
+            return wanted, _arrow(table, [latest[pid][0] for pid in wanted])
 
-    _quietly(lambda: retrying(catalog, IDENTITIES, replace_identities))
-    _quietly(lambda: retrying(catalog, PROFILES, replace_profiles))
+        _rewrite_buckets(table, latest, replacement)
+
+    retrying(catalog, IDENTITIES, replace_identities)
+    retrying(catalog, PROFILES, replace_profiles)
 
 
 def remove_profiles(catalog: Catalog, profile_ids: Collection[str]) -> int:
@@ -228,14 +222,71 @@ def remove_profiles(catalog: Catalog, profile_ids: Collection[str]) -> int:
     the next call (a redelivery) removes."""
     if not profile_ids:
         return 0
-    ids = sorted(set(profile_ids))
-    removed = _quietly(
-        lambda: retrying(catalog, PROFILES, lambda t: delete_rows(t, is_in("profile_id", ids)))
-    )
-    _quietly(
-        lambda: retrying(catalog, IDENTITIES, lambda t: delete_rows(t, is_in("profile_id", ids)))
-    )
+    ids = set(profile_ids)
+    removed = retrying(catalog, PROFILES, lambda table: _rewrite_buckets(table, ids))
+    retrying(catalog, IDENTITIES, lambda table: _rewrite_buckets(table, ids))
     return removed
+
+
+def _rewrite_buckets(
+    table: Table,
+    profile_ids: Collection[str],
+    replacement: Callable[[pa.Table], tuple[Collection[str], pa.Table]] | None = None,
+) -> int:
+    """Remove the rows of `profile_ids`, or, given `replacement`, replace the rows of the
+    profiles it names with the rows it answers (it is given the stored rows of the buckets
+    `profile_ids` fall in, so that it can decide from them). One commit, which rewrites
+    each bucket it touches into one file; how many stored rows went.
+
+    pyiceberg's copy-on-write overwrite rewrites each file holding a matching row and adds the
+    new rows as files of their own, so a bucket gained a file with every write: after 40
+    writes of 30 profiles into 5,000, the profiles table had 598 files and a write took 15 s.
+    Read whole and written back as one file each, the buckets never hold more than one file
+    and need no compaction."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    tasks, stored = _buckets(table, profile_ids)
+    going, rows = replacement(stored) if replacement else (profile_ids, None)
+    if not going:
+        return 0
+    gone = pc.is_in(stored.column("profile_id"), value_set=pa.array(sorted(going), pa.string()))
+    kept = stored.filter(pc.invert(gone)).cast(table.schema().as_arrow())
+    removed: int = stored.num_rows - kept.num_rows
+    if rows is None and not removed:
+        return 0
+    written = kept if rows is None else pa.concat_tables([kept, rows])
+    transaction = table.transaction()
+    if tasks:
+        with transaction.update_snapshot().overwrite() as replaced:
+            for task in tasks:
+                replaced.delete_data_file(task.file)
+    if written.num_rows:
+        transaction.append(written)
+    transaction.commit_transaction()
+    return removed
+
+
+def _buckets(
+    table: Table, profile_ids: Iterable[str], columns: tuple[str, ...] | None = None
+) -> tuple[list[FileScanTask], pa.Table]:
+    """The files of the buckets `profile_ids` fall in (the tables are bucketed by profile id:
+    `cdp.lake.tables`), and every row they hold (only `columns`, if given). A file written
+    under another partition spec is counted in: the next write puts its rows in buckets."""
+    from pyiceberg.expressions import AlwaysTrue
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    spec, schema = table.spec(), table.schema()
+    (field,) = spec.fields
+    bucket_of = field.transform.transform(schema.find_type(field.source_id))
+    touched = {bucket_of(profile_id) for profile_id in profile_ids}
+    tasks = [
+        task
+        for task in table.scan().plan_files()
+        if task.file.spec_id != spec.spec_id or task.file.partition[0] in touched
+    ]
+    projected = schema.select(*columns) if columns else schema
+    return tasks, ArrowScan(table.metadata, table.io, projected, AlwaysTrue()).to_table(tasks)
 
 
 def delete_rows(table: Table, condition: Any) -> int:
@@ -252,18 +303,6 @@ def delete_rows(table: Table, condition: Any) -> int:
     transaction.delete(condition)
     transaction.commit_transaction()
     return matching
-
-
-def _stored_versions(table: Table, profile_ids: Iterable[str]) -> dict[str, int]:
-    found = table.scan(
-        row_filter=is_in("profile_id", profile_ids), selected_fields=("profile_id", "version")
-    ).to_arrow()
-    versions: dict[str, int] = {}
-    for profile_id, version in zip(
-        found.column("profile_id").to_pylist(), found.column("version").to_pylist(), strict=True
-    ):
-        versions[profile_id] = max(version, versions.get(profile_id, -1))
-    return versions
 
 
 def _arrow(table: Table, rows: list[dict[str, Any]]) -> pa.Table:

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -112,6 +113,7 @@ class Promises(RuleBasedStateMachine):
     def teardown(self) -> None:
         clock._offset = self.started_at
         clear_caches()
+        shutil.rmtree(self.platform.lake, ignore_errors=True)  # one per example, in /tmp
 
     # -- sending -------------------------------------------------------------------------
 

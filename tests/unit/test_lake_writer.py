@@ -4,6 +4,7 @@ version."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from datetime import datetime, timedelta
@@ -315,7 +316,8 @@ class ProfilesStream(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.catalog = open_catalog(tempfile.mkdtemp(prefix="lake-profiles-"))
+        self.directory = tempfile.mkdtemp(prefix="lake-profiles-")
+        self.catalog = open_catalog(self.directory)
         ensure_tables(self.catalog)
         self.history: dict[str, list[tuple[str, ...]]] = {}  # profile -> identities by version
         self.written: dict[str, int] = {}  # the highest version written
@@ -363,6 +365,9 @@ class ProfilesStream(RuleBasedStateMachine):
         for name in (PROFILES, IDENTITIES):
             counts = files_by_bucket(load(self.catalog, name))
             assert set(counts.values()) <= {1}, (name, counts)
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 test_any_sequence_of_profile_states_leaves_the_newest = ProfilesStream.TestCase

@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--only",
-        choices=["lake", "lake-cost"],
-        help="measure this part alone (lake-cost: price the last run's lake figures again)",
+        choices=["lake", "lake-cost", "console"],
+        help="measure this part alone, into the last run's results (lake-cost: price the last "
+        "run's lake figures again)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.only == "lake":
             results["lake"] = _lake(recorder, args)
             results["lake"]["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
+        if args.only == "console":
+            results["console_profile"] = _console_profile(args)
         prices = json.loads(PRICES.read_text())
         results["cost"]["prices"] = prices
         results["cost"]["lake"] = _lake_cost(results, prices)
@@ -109,6 +112,16 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"wrote {write(results).relative_to(ROOT)}", file=sys.stderr)
     sys.exit(_report(results["targets"]))
+
+
+def _console_profile(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import console
+
+    return console.measure(
+        events=args.console_events,
+        tries=5 if args.quick else 20,
+        browser_tries=2 if args.quick else 3,
+    )
 
 
 def run(recorder: Recorder, args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -187,13 +200,7 @@ def run(recorder: Recorder, args: argparse.Namespace, results: dict[str, Any]) -
     results["memory"] = memory.measure(events=args.memory_events)
 
     step(f"the console's 360-degree profile of a person with {args.console_events:,} events")
-    from bench import console
-
-    results["console_profile"] = console.measure(
-        events=args.console_events,
-        tries=5 if args.quick else 20,
-        browser_tries=2 if args.quick else 3,
-    )
+    results["console_profile"] = _console_profile(args)
 
     step("cost")
     prices = json.loads(PRICES.read_text())

@@ -288,6 +288,51 @@ def test_removed_profiles_leave_both_tables(catalog: Any) -> None:
     assert stored(catalog) == ({"p2": 1}, {("user_id:2", "p2")})
 
 
+def test_two_writers_racing_on_one_bucket_both_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given two writers of two profiles of one bucket that both read the identities table's
+    # bucket before either commits (each rewrites the bucket whole: a blind second commit
+    # would drop the first one's rows)
+    warehouse = str(tmp_path / "lake")
+    ensure_tables(open_catalog(warehouse))
+    first, second = sharing_buckets(buckets=1, each=2)
+    both_read = threading.Barrier(2, timeout=30)
+    waited: set[int] = set()
+    real_load = writer.load
+
+    def load_then_wait(catalog: Any, name: str) -> Any:
+        table = real_load(catalog, name)
+        if name == IDENTITIES and threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            both_read.wait()
+        return table
+
+    monkeypatch.setattr(writer, "load", load_then_wait)
+    failures: list[BaseException] = []
+
+    def write(profile_id: str) -> None:
+        try:
+            state = profile(profile_id, 1, f"user_id:{profile_id}")
+            writer.upsert_profiles(open_catalog(warehouse), [state])
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    # when
+    threads = [threading.Thread(target=write, args=(pid,)) for pid in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then the loser read the bucket again and kept the winner's rows
+    assert failures == []
+    assert stored(open_catalog(warehouse)) == (
+        {first: 1, second: 1},
+        {(f"user_id:{first}", first), (f"user_id:{second}", second)},
+    )
+
+
 def files_by_bucket(table: Any) -> dict[int, int]:
     counts: dict[int, int] = {}
     for task in table.scan().plan_files():

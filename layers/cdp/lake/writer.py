@@ -202,6 +202,8 @@ def upsert_profiles(
     def replace_identities(table: Table) -> None:
         profiles = load(catalog, PROFILES)
         wanted = newer(_buckets(profiles, latest, ("profile_id", "version"))[1])
+        if not wanted:  # all stored already (a redelivery, or late)
+            return
         rows = _arrow(table, [identity for pid in wanted for identity in latest[pid][1]])
         _rewrite_buckets(table, wanted, lambda _: (wanted, rows))
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _dev_parser(commands: Commands) -> None:
-    from workbench.local.dev import DEV_SECRET_KEY, DEV_WRITE_KEY
+    from workbench.defaults import DEV_SECRET_KEY, DEV_WRITE_KEY
 
     dev = commands.add_parser(
         "dev",

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
-DEV_URL = "http://127.0.0.1:8080"
-DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (cdp dev's printed default)
+from workbench.defaults import DEV_SECRET_KEY, DEV_URL
+
 CONFIG_FILE = Path.home() / ".config" / "cdp" / "config.json"
 
 

@@ -30,6 +30,7 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from infra import wiring
 from infra.config import DeploymentConfig
+from workbench.defaults import DEV_SECRET_KEY, DEV_WRITE_KEY
 from workbench.local import answers, partitions
 from workbench.local.aws import (
     LocalAws,
@@ -55,8 +56,6 @@ from workbench.local.signin import (
 from workbench.local.streams import StreamRunner
 from workbench.local.worker import Worker
 
-DEV_WRITE_KEY = "wk_dev_local"
-DEV_SECRET_KEY = "sk_dev_local"  # noqa: S105 (a printed local default, not a secret)
 Answer = tuple[int, dict[str, str], bytes]
 
 # The form the demo page asks, two questions at a time.

@@ -167,6 +167,7 @@ class DeploymentConfig(BaseModel):
             "consent_required": self.consent_required,
             "purposes": ",".join(self.purposes),
             "erasure_sweep_delay_seconds": 300,
+            "suppression_cache_seconds": 60,
             "key_cache_seconds": 60,
             "lake_settle_seconds": 360,
             "max_anonymous_ids": self.max_anonymous_ids,

@@ -148,7 +148,7 @@ def test_an_erased_person_leaves_the_lake_files(dev_stack: DevStack) -> None:
     erased = cdp(dev_stack, "profiles", "delete", f"user_id:{user}", "--yes")
     assert erased.code == 0, erased.err
 
-    # then, once the sweep has run (65 seconds in cdp dev), no query finds them
+    # then, once the sweep has run (10 seconds in cdp dev), no query finds them
     everywhere = (
         f"select 'events' as t from events where user_id = '{user}' or identity like '%{user}%' "
         f"union all select 'identities' from identities where identity like '%{user}%'"

@@ -60,6 +60,8 @@ HOUSEHOLD = {
 
 @pytest.fixture(autouse=True)
 def _sweep_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (possible because no function here caches its check of erased people)
+    monkeypatch.setenv("SUPPRESSION_CACHE_SECONDS", "0")
     monkeypatch.setenv("ERASURE_SWEEP_DELAY_SECONDS", "0")
 
 

@@ -533,7 +533,8 @@ def platform_environment(
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch, table_names: dict[str, str]
 ) -> None:
     # table_names: the secrets, once (Powertools caches them for the whole process)
-    for name in ("ERASURE_SWEEP_DELAY_SECONDS",):
+    # (the sweep at once, no function caching its check of erased people)
+    for name in ("SUPPRESSION_CACHE_SECONDS", "ERASURE_SWEEP_DELAY_SECONDS"):
         monkeypatch.setenv(name, "0")
     # One process is every warm function here: destinations are read fresh, and a resync
     # need not wait for other publishers to learn of one.

@@ -119,8 +119,9 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
     The importer has no bucket here: S3 notifications are not run locally. Keys are read
     again after 5 seconds instead of a minute: one person's machine, where watching a source
     live should start at once. The lake's writer commits every 5 seconds here, so a computed
-    trait's backfill waits 15 seconds for it, not 6 minutes; an erasure's sweep runs after 65
-    seconds, not 5 minutes (the collectors' check of erased people is a minute old at most)."""
+    trait's backfill waits 15 seconds for it, not 6 minutes. Functions check erased people
+    again after 5 seconds instead of a minute, so an erasure's sweep runs after 10 seconds, not
+    5 minutes: the lake and the tables are clear of the person while one still looks."""
     config = DeploymentConfig(
         allowed_origins=options.allowed_origins.split(","),
         consent_required=options.consent_required,
@@ -134,7 +135,8 @@ def dev_environment(options: DevOptions, resources: dict[str, str]) -> dict[str,
                 **config.function_settings(),
                 "key_cache_seconds": 5,
                 "lake_settle_seconds": 15,
-                "erasure_sweep_delay_seconds": 65,
+                "suppression_cache_seconds": 5,
+                "erasure_sweep_delay_seconds": 10,
             },
         ),
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -58,6 +58,16 @@ class FunctionSettings(BaseModel):
         return cls.model_validate(values)
 
 
+class ErasedPeopleSettings(FunctionSettings):
+    """A function that keeps erased people out: it reads the suppressions table."""
+
+    suppressions_table: str = Field(min_length=1)
+    suppression_pepper_name: str = Field(min_length=1)
+    # How long a warm function trusts what it read there (0: not at all): an erasure takes
+    # this long to reach it, and the erasure's sweep waits longer (`erasure_sweep_delay_seconds`).
+    suppression_cache_seconds: int = Field(default=60, ge=0, le=300)
+
+
 # 13 months: a year-over-year comparison is possible, and little is kept beyond it.
 EVENT_RETENTION_DAYS = 395
 # The hot window: how long an event stays in the events table (DynamoDB TTL), where timelines,
@@ -114,12 +124,10 @@ class EventWindowSettings(FunctionSettings):
         return self
 
 
-class CollectorSettings(EventWindowSettings):
+class CollectorSettings(EventWindowSettings, ErasedPeopleSettings):
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
-    suppressions_table: str = Field(min_length=1)
-    suppression_pepper_name: str = Field(min_length=1)
     # When true, only messages carrying analytics consent are stored (see README).
     consent_required: bool = False
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
@@ -132,13 +140,11 @@ class CollectorSettings(EventWindowSettings):
     key_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
 
-class ProfileBuilderSettings(FunctionSettings):
+class ProfileBuilderSettings(ErasedPeopleSettings):
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
     deliveries_queue_url: str = Field(min_length=1)  # the track events destinations receive
-    suppressions_table: str = Field(min_length=1)
-    suppression_pepper_name: str = Field(min_length=1)
     # Profiles with no sign of life for this long are deleted (DynamoDB TTL).
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
     # How many identities of a type one profile may hold (a user_id: always one).
@@ -205,10 +211,8 @@ class ComputedBackfillSettings(LakeSettings):
     lake_settle_seconds: int = Field(default=360, ge=0, le=3600)
 
 
-class LakeWriterSettings(LakeSettings):
-    # Events of erased people are left out.
-    suppressions_table: str = Field(min_length=1)
-    suppression_pepper_name: str = Field(min_length=1)
+class LakeWriterSettings(LakeSettings, ErasedPeopleSettings):
+    """Events of erased people are left out."""
 
 
 class LakeProfilesSettings(LakeSettings):
@@ -250,7 +254,7 @@ class BackfillSettings(FunctionSettings):
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
-class PrivacyApiSettings(EventWindowSettings):
+class PrivacyApiSettings(EventWindowSettings, ErasedPeopleSettings):
     # An export holds the events older than the hot window too, read from the lake (none
     # when no lake is given: the export then says where they are).
     lake_warehouse: str | None = None
@@ -259,18 +263,27 @@ class PrivacyApiSettings(EventWindowSettings):
     quarantine_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
-    suppressions_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
     erasure_queue_url: str = Field(min_length=1)
     computed_backfill_queue_url: str = Field(min_length=1)  # an unmerge's computed pasts
-    suppression_pepper_name: str = Field(min_length=1)
     # How long after an erasure the sweep runs: longer than collectors take to learn of it.
     erasure_sweep_delay_seconds: int = Field(default=300, ge=0, le=900)
     # Unmerges write the profiles they split apart.
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
     audit_table: str = Field(min_length=1)
     audit_retention_days: int = Field(default=400, ge=30, le=3650)
+
+    @model_validator(mode="after")
+    def _sweep_after_the_caches(self) -> Self:
+        cache, delay = self.suppression_cache_seconds, self.erasure_sweep_delay_seconds
+        if cache and delay <= cache:
+            raise ValueError(
+                f"erasure_sweep_delay_seconds ({delay}) must be more than "
+                f"suppression_cache_seconds ({cache}): the sweep erases what arrived while "
+                "functions still trusted their cached check"
+            )
+        return self
 
 
 class ErasureSweepSettings(FunctionSettings):
@@ -283,15 +296,13 @@ class ErasureSweepSettings(FunctionSettings):
     profile_retention_days: int = Field(default=730, ge=1, le=3650)
 
 
-class FormsApiSettings(EventWindowSettings):
+class FormsApiSettings(EventWindowSettings, ErasedPeopleSettings):
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     keys_table: str = Field(min_length=1)
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
-    suppressions_table: str = Field(min_length=1)
-    suppression_pepper_name: str = Field(min_length=1)
     identity_secret_name: str = Field(min_length=1)
     purposes: Purposes = Field(
         default_factory=lambda: ["analytics", "personalization", "marketing", "sharing"]
@@ -301,23 +312,19 @@ class FormsApiSettings(EventWindowSettings):
     identity_blocklist: Blocklist = Field(default_factory=list)
 
 
-class WebhooksSettings(EventWindowSettings):
+class WebhooksSettings(EventWindowSettings, ErasedPeopleSettings):
     consent_required: bool = False
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)
-    suppressions_table: str = Field(min_length=1)
-    suppression_pepper_name: str = Field(min_length=1)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     identity_blocklist: Blocklist = Field(default_factory=list)
 
 
-class ImporterSettings(EventWindowSettings):
+class ImporterSettings(EventWindowSettings, ErasedPeopleSettings):
     consent_required: bool = False
     events_table: str = Field(min_length=1)
     quarantine_table: str = Field(min_length=1)
-    suppressions_table: str = Field(min_length=1)
-    suppression_pepper_name: str = Field(min_length=1)
     import_bucket: str = Field(min_length=1)
     quarantine_retention_days: int = Field(default=30, ge=1, le=365)
     identity_blocklist: Blocklist = Field(default_factory=list)

@@ -1,8 +1,8 @@
 """The suppressions table, read on the hot path with care for cost: one small read a minute
 says whether anyone was ever erased (most deployments: a few people, or nobody), and only
 then are a request's identities looked up, with answers cached for a minute per warm
-function. An erasure therefore stops late events within about a minute everywhere; the
-erasure's delayed sweep removes what slipped through in that minute."""
+function (`suppression_cache_seconds`). An erasure therefore stops late events within about a
+minute everywhere; the erasure's delayed sweep removes what slipped through in that minute."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class SuppressionSettings(Protocol):
     def suppressions_table(self) -> str: ...
     @property
     def suppression_pepper_name(self) -> str: ...
+    @property
+    def suppression_cache_seconds(self) -> int: ...
 
 
 class SuppressionList:
@@ -35,6 +37,7 @@ class SuppressionList:
             settings.suppressions_table,
             client=client,
             pepper=secret(settings.suppression_pepper_name),
+            ttl_seconds=settings.suppression_cache_seconds,
         )
 
     def __init__(

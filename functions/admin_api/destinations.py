@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
+from cdp.runtime.models import Model
 from cdp.runtime.web import json_response
 from cdp.sharing.destinations import (
     DESTINATION,
@@ -41,18 +42,18 @@ class DestinationIn(DestinationDefinition):
     )
 
 
-class DestinationList(BaseModel):
+class DestinationList(Model):
     destinations: list[DestinationDefinition]
 
 
-class ResyncStarted(BaseModel):
+class ResyncStarted(Model):
     success: bool
     destination_id: str
     segments: list[str] = Field(description="the segments whose members are added again")
     started_at: str
 
 
-class DeliveryDay(BaseModel):
+class DeliveryDay(Model):
     day: str
     delivered: int
     retried: int
@@ -60,7 +61,7 @@ class DeliveryDay(BaseModel):
     skipped: int
 
 
-class DeliveryFigures(BaseModel):
+class DeliveryFigures(Model):
     """What a destination was sent: per day (UTC, oldest first; today's so far), in total, the
     last errors in the tool's words (identifiers taken out) and the erasures sent."""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cdp.access.http import caller, require_secret_key_or_role
 from cdp.access.roles import CONSOLE_API
@@ -31,6 +31,7 @@ from cdp.profiles.consent import DEFAULT_PURPOSES
 from cdp.profiles.past import PastBackfills
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
+from cdp.runtime.models import Model
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import AdminApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
@@ -69,11 +70,11 @@ SEGMENT = "segment"
 SegmentIdPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 
 
-class ComputedTraitList(BaseModel):
+class ComputedTraitList(Model):
     computed_traits: list[ComputedTraitDefinition]
 
 
-class Backfill(BaseModel):
+class Backfill(Model):
     status: str = Field(description="running or done")
     parts: int
     parts_done: int
@@ -81,7 +82,7 @@ class Backfill(BaseModel):
     started_at: str
 
 
-class PastBackfill(BaseModel):
+class PastBackfill(Model):
     """A computed trait's backfill: the events it matches that were received before it
     counted (`counts_from`), read from the data lake and added to each person's value once."""
 
@@ -98,19 +99,19 @@ class PastBackfill(BaseModel):
     started_at: str
 
 
-class Moved(BaseModel):
+class Moved(Model):
     entries: int
     exits: int
 
 
-class SegmentOut(BaseModel):
+class SegmentOut(Model):
     segment: SegmentDefinition
     members: int = Field(description="current number of members")
     backfill: Backfill | None = Field(description="the evaluation of existing profiles")
     last_7_days: Moved = Field(description="entries and exits over the last 7 days, today's so far")
 
 
-class SegmentList(BaseModel):
+class SegmentList(Model):
     segments: list[SegmentOut]
 
 
@@ -120,7 +121,7 @@ IDENTIFIERS_HELP = (
 )
 
 
-class MemberOut(BaseModel):
+class MemberOut(Model):
     profile_id: str
     entered_at: str
     identifiers: dict[str, list[str]] | None = Field(
@@ -130,7 +131,7 @@ class MemberOut(BaseModel):
     )
 
 
-class MembersPage(BaseModel):
+class MembersPage(Model):
     members: list[MemberOut]
     cursor: str | None
     masked: bool = Field(
@@ -139,13 +140,13 @@ class MembersPage(BaseModel):
     )
 
 
-class SegmentDay(BaseModel):
+class SegmentDay(Model):
     day: str
     entries: int
     exits: int
 
 
-class SegmentChanges(BaseModel):
+class SegmentChanges(Model):
     """A segment's entries and exits per day, oldest first (UTC days; today's so far)."""
 
     segment_id: str
@@ -567,7 +568,7 @@ FORM = "form"
 FormIdPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 
 
-class FormList(BaseModel):
+class FormList(Model):
     forms: list[FormDefinition]
 
 
@@ -615,17 +616,17 @@ def _form_routes(
 SourceName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 
 
-class Rotation(BaseModel):
+class Rotation(Model):
     overlap_hours: int = Field(
         default=24, ge=0, le=720, strict=True, description="how long the current keys keep working"
     )
 
 
-class TemporaryKey(BaseModel):
+class TemporaryKey(Model):
     expires_hours: int = Field(default=24, ge=1, le=168, strict=True)
 
 
-class Watch(BaseModel):
+class Watch(Model):
     minutes: int = Field(
         default=15, ge=0, le=60, strict=True, description="how long to show it live; 0: stop"
     )

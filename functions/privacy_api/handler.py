@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from cdp.access.http import caller, require_secret_key_or_role
 from cdp.access.roles import CONSOLE_API
@@ -27,6 +27,7 @@ from cdp.profiles.timeline import HotWindow
 from cdp.profiles.unmerge import MAX_SPLIT, unmerge_answer, unmerge_profile
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
+from cdp.runtime.models import Model
 from cdp.runtime.observability import end_of_init, http_handler, powertools
 from cdp.runtime.settings import PrivacyApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
@@ -48,7 +49,7 @@ logger, tracer, metrics = powertools("privacy_api")
 IDENTITY_HELP = "type:value, URL-encoded, e.g. user_id:42 or email:ada%40example.com"
 
 
-class UnmergeRequest(BaseModel):
+class UnmergeRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     identities: list[Annotated[str, Field(max_length=1100)]] | None = Field(

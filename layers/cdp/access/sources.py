@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from cdp.access.keys import OBSERVED, ApiKey, KeyKind, generate_key, hash_key
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import ConflictError, NotFoundError
+from cdp.runtime.models import Model
 
 SOURCE = "source"
 SourceKind = Literal["website", "app", "server", "crm", "email", "other"]
@@ -28,7 +29,7 @@ PUBLIC_KINDS = ("website", "app")
 IMPORTING_KINDS = ("server", "crm", "other")
 
 
-class NewSource(BaseModel):
+class NewSource(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")

@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from cdp.profiles.identity import ANONYMOUS_ID, EMAIL, USER_ID, external_type, normalise_email
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError
 from cdp.runtime.jsontext import parse_json_text
+from cdp.runtime.models import Model
 
 
-class ImportMapping(BaseModel):
+class ImportMapping(Model):
     """Columns -> what they mean. Identity types: `user_id`, `anonymous_id`, `email`, or any
     external id type (`crm_id`)."""
 

@@ -20,13 +20,14 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from cdp.intake.messages import Event
 from cdp.intake.spec import EARLIEST, LATEST
 from cdp.profiles.identity import DEFAULT_POLICY, EMAIL, Placeholders, identity_key, normalise_email
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import AuthenticationError, InvalidRequestError
+from cdp.runtime.models import Model
 
 WEBHOOK = "webhook"
 SIGNATURE = "x-twilio-email-event-webhook-signature"
@@ -53,7 +54,7 @@ SENDGRID_PROPERTIES = ("url", "category", "reason", "status", "type", "sg_messag
                        "asm_group_id", "useragent")  # fmt: skip
 
 
-class GenericMapping(BaseModel):
+class GenericMapping(Model):
     """Where things are in each event of a generic JSON webhook (dotted paths)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,7 +69,7 @@ class GenericMapping(BaseModel):
     unsubscribe: list[str] = Field(default_factory=list, description="types that revoke marketing")
 
 
-class WebhookConfig(BaseModel):
+class WebhookConfig(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from cdp.profiles.traits import TraitTable, current_traits
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError
+from cdp.runtime.models import Model
 
 FieldType = Literal["text", "number", "boolean", "select", "multiselect", "email", "date"]
 TraitName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -30,7 +31,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class FormField(BaseModel):
+class FormField(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     trait: TraitName
@@ -69,7 +70,7 @@ class FormField(BaseModel):
         return question
 
 
-class FormDefinition(BaseModel):
+class FormDefinition(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]

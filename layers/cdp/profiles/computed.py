@@ -22,10 +22,11 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from cdp.runtime.clock import iso
 from cdp.runtime.errors import InvalidRequestError
+from cdp.runtime.models import Model
 
 MAX_WINDOW_DAYS = 90
 MAX_DISTINCT_VALUES = 50  # most_frequent keeps counts for at most this many values
@@ -49,7 +50,7 @@ _WINDOWED = {"count", "sum"}
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-class ComputedTraitDefinition(BaseModel):
+class ComputedTraitDefinition(Model):
     """One computed trait, as configured (JSON)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

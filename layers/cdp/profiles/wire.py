@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from cdp.runtime.models import Model
 
 
-class Identity(BaseModel):
+class Identity(Model):
     type: str = Field(description="user_id, anonymous_id, email, or an external id type")
     value: str
 
 
-class TraitSource(BaseModel):
+class TraitSource(Model):
     kind: Literal["declared", "imported", "observed", "computed"] = Field(
         description="declared: the person said it; imported: another system of record; "
         "observed: seen in behaviour; computed: derived by the platform"
@@ -22,7 +24,7 @@ class TraitSource(BaseModel):
     expires_at: str | None = Field(default=None, description="when the value stops counting")
 
 
-class Conflict(BaseModel):
+class Conflict(Model):
     at: str = Field(description="when it was first refused")
     identity: str = Field(description="the person's own identity the event came with")
     refused: str = Field(description="the type of the identity that was not linked")
@@ -32,14 +34,14 @@ class Conflict(BaseModel):
     count: int = 1
 
 
-class IgnoredIdentity(BaseModel):
+class IgnoredIdentity(Model):
     type: str
     value: str
     reason: str
     first_seen: str
 
 
-class ProfileOut(BaseModel):
+class ProfileOut(Model):
     profile_id: str
     identities: list[Identity]
     traits: dict[str, Any] = Field(description="trait name to the value that counts")
@@ -66,7 +68,7 @@ class ProfileOut(BaseModel):
     created_at: str
 
 
-class OlderEvents(BaseModel):
+class OlderEvents(Model):
     before: str = Field(
         description="the start of the hot window (UTC, ISO 8601): events that arrived before "
         "it have left the events table, and so this timeline"
@@ -80,7 +82,7 @@ class OlderEvents(BaseModel):
     )
 
 
-class EventsPage(BaseModel):
+class EventsPage(Model):
     events: list[dict[str, Any]] = Field(description="the stored messages, newest first")
     cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
     older_events: OlderEvents | None = Field(

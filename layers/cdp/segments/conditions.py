@@ -39,9 +39,10 @@ from functools import cached_property, lru_cache
 from operator import itemgetter
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from cdp.runtime.clock import parse
+from cdp.runtime.models import Model
 
 SUBJECTS = ("trait", "trait_set_at", "computed", "profile", "identity", "consent", "segment")
 PROFILE_FIELDS = ("first_seen", "last_seen", "event_count", "created_at")
@@ -65,7 +66,7 @@ class ConditionError(ValueError):
         self.message = message
 
 
-class SegmentDefinition(BaseModel):
+class SegmentDefinition(Model):
     """A segment as configured (JSON, or YAML through the command line)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

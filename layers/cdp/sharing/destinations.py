@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from cdp.profiles.identity import EMAIL, USER_ID, split_identity
+from cdp.runtime.models import Model
 from cdp.sharing.connectors.base import Delivery, DeliveryKind, Identifiers
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ DestinationId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class DestinationDefinition(BaseModel):
+class DestinationDefinition(Model):
     model_config = ConfigDict(extra="forbid")
 
     id: DestinationId

@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from cdp.runtime.models import Model
 
 DeliveryKind = Literal["audience_add", "audience_remove", "traits", "event", "erase"]
 
@@ -101,7 +103,7 @@ class Outcome:
         return cls("delivered")
 
 
-class ConnectorSettings(BaseModel):
+class ConnectorSettings(Model):
     """A connector's settings: what identifies the account, list or property on the tool's side
     (never the secret, which Secrets Manager holds)."""
 

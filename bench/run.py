@@ -438,7 +438,7 @@ def _cost(
     end_to_end: dict[str, Any], invocations: dict[str, Any], prices: dict[str, Any]
 ) -> dict[str, Any]:
     from bench.cost import gb_seconds, invocation_ms, per_million, storage_per_million
-    from cdp.runtime.settings import CollectorSettings
+    from cdp.runtime.settings.collector import CollectorSettings
     from infra.wiring import FUNCTIONS
 
     memory = {spec.name: spec.memory_mb for spec in FUNCTIONS}

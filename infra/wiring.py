@@ -12,27 +12,25 @@ from typing import Literal
 
 from cdp.access.roles import CONSOLE_API
 from cdp.runtime import tables
-from cdp.runtime.settings import (
-    AdminApiSettings,
-    BackfillSettings,
-    CollectorSettings,
-    ComputedBackfillSettings,
-    ConsoleSettings,
-    DelivererSettings,
-    ErasureSweepSettings,
-    FormsApiSettings,
-    FunctionSettings,
-    ImporterSettings,
-    LakeProfilesSettings,
-    LakeUpkeepSettings,
-    LakeWriterSettings,
-    PrivacyApiSettings,
-    ProfileApiSettings,
-    ProfileBuilderSettings,
-    PublisherSettings,
-    SchedulerSettings,
-    WebhooksSettings,
-)
+from cdp.runtime.settings import FunctionSettings
+from cdp.runtime.settings.admin_api import AdminApiSettings
+from cdp.runtime.settings.collector import CollectorSettings
+from cdp.runtime.settings.computed_backfill import ComputedBackfillSettings
+from cdp.runtime.settings.console import ConsoleSettings
+from cdp.runtime.settings.deliverer import DelivererSettings
+from cdp.runtime.settings.erasure_sweep import ErasureSweepSettings
+from cdp.runtime.settings.forms_api import FormsApiSettings
+from cdp.runtime.settings.importer import ImporterSettings
+from cdp.runtime.settings.lake_profiles import LakeProfilesSettings
+from cdp.runtime.settings.lake_upkeep import LakeUpkeepSettings
+from cdp.runtime.settings.lake_writer import LakeWriterSettings
+from cdp.runtime.settings.privacy_api import PrivacyApiSettings
+from cdp.runtime.settings.profile_api import ProfileApiSettings
+from cdp.runtime.settings.profile_builder import ProfileBuilderSettings
+from cdp.runtime.settings.publisher import PublisherSettings
+from cdp.runtime.settings.scheduler import SchedulerSettings
+from cdp.runtime.settings.segment_backfill import BackfillSettings
+from cdp.runtime.settings.webhooks import WebhooksSettings
 from cdp.runtime.tables import TableSpec
 
 # `read_delete`: reads and deletes, never puts or updates an item (erasure). IAM cannot tell

@@ -33,7 +33,7 @@ from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.models import Model
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import AdminApiSettings
+from cdp.runtime.settings.admin_api import AdminApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
 from cdp.segments import history, member_list
 from cdp.segments.conditions import (

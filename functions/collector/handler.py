@@ -20,7 +20,7 @@ from cdp.profiles.identity import Placeholders
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import CollectorSettings
+from cdp.runtime.settings.collector import CollectorSettings
 from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cdp.profiles.past import PastTask, add_pasts, fold, ready_at
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools, task_queue_handler
-from cdp.runtime.settings import ComputedBackfillSettings
+from cdp.runtime.settings.computed_backfill import ComputedBackfillSettings
 from cdp.segments.definitions import in_force, settle
 from cdp.storage import clients
 from cdp.storage.config import BackfillProgress, ConfigStore

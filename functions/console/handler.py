@@ -33,7 +33,7 @@ from cdp.profiles.timeline import MAX_PAGE, read_page
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import ConsoleSettings
+from cdp.runtime.settings.console import ConsoleSettings
 from cdp.runtime.web import json_response, register_error_handlers
 from cdp.segments.definitions import in_force
 from cdp.storage import clients

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import iso, parse, utc_now
 from cdp.runtime.observability import NAMESPACE, end_of_init, powertools
-from cdp.runtime.settings import DelivererSettings
+from cdp.runtime.settings.deliverer import DelivererSettings
 from cdp.sharing.changes import traits_now
 from cdp.sharing.connectors import transport
 from cdp.sharing.delivering import deliver

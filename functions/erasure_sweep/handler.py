@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from cdp.privacy.erasure import SweepTask, sweep
 from cdp.runtime.observability import end_of_init, powertools, task_queue_handler
-from cdp.runtime.settings import ErasureSweepSettings
+from cdp.runtime.settings.erasure_sweep import ErasureSweepSettings
 from cdp.storage import clients
 from cdp.storage.erasure import Eraser
 from cdp.storage.queue import TaskQueue

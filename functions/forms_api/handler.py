@@ -15,7 +15,7 @@ from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError
 from cdp.runtime.jsontext import parse_json
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import FormsApiSettings
+from cdp.runtime.settings.forms_api import FormsApiSettings
 from cdp.runtime.web import basic_auth_user, json_response, register_error_handlers, request_body
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore

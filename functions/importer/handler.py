@@ -17,7 +17,7 @@ from cdp.intake.messages import Intake
 from cdp.profiles.identity import Placeholders
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import ImporterSettings
+from cdp.runtime.settings.importer import ImporterSettings
 from cdp.storage import clients
 from cdp.storage.intake import IntakeStore
 from cdp.storage.objects import Bucket

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import LakeProfilesSettings
+from cdp.runtime.settings.lake_profiles import LakeProfilesSettings
 from cdp.segments.definitions import in_force
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore

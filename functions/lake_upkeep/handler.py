@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cdp.privacy.erasure import SweepTask
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import LakeUpkeepSettings
+from cdp.runtime.settings.lake_upkeep import LakeUpkeepSettings
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog

@@ -28,7 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import LakeWriterSettings
+from cdp.runtime.settings.lake_writer import LakeWriterSettings
 from cdp.storage import clients
 from cdp.storage.suppressions import SuppressionList
 

@@ -29,7 +29,7 @@ from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.models import Model
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import PrivacyApiSettings
+from cdp.runtime.settings.privacy_api import PrivacyApiSettings
 from cdp.runtime.web import json_response, register_error_handlers, strict_json
 from cdp.segments.definitions import Definitions, in_force, settle
 from cdp.storage import clients

@@ -21,7 +21,7 @@ from cdp.profiles.wire import EventsPage, OlderEvents, ProfileOut
 from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import InvalidRequestError, NotFoundError
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import ProfileApiSettings
+from cdp.runtime.settings.profile_api import ProfileApiSettings
 from cdp.runtime.web import (
     register_error_handlers,
     secret_key_openapi,

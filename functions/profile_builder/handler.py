@@ -20,7 +20,7 @@ from cdp.profiles.builder import BuildOutcome, build_profiles
 from cdp.profiles.identity import ANONYMOUS_ID, EMAIL, IdentityLimits
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import ProfileBuilderSettings
+from cdp.runtime.settings.profile_builder import ProfileBuilderSettings
 from cdp.segments.definitions import in_force, settle
 from cdp.sharing.destinations import DESTINATION, DestinationDefinition, event_deliveries
 from cdp.storage import clients

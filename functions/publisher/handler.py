@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import iso, utc_now
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import PublisherSettings
+from cdp.runtime.settings.publisher import PublisherSettings
 from cdp.segments.history import DayTally
 from cdp.sharing.changes import changes, traits_now
 from cdp.sharing.connectors.base import Delivery

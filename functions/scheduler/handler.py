@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools
-from cdp.runtime.settings import SchedulerSettings
+from cdp.runtime.settings.scheduler import SchedulerSettings
 from cdp.segments.definitions import in_force, settle
 from cdp.segments.due import reevaluate_due
 from cdp.storage import clients

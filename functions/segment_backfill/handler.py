@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools, task_queue_handler
-from cdp.runtime.settings import BackfillSettings
+from cdp.runtime.settings.segment_backfill import BackfillSettings
 from cdp.segments.backfill import BackfillTask, run_page
 from cdp.segments.definitions import in_force, settle
 from cdp.storage import clients

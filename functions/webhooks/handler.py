@@ -18,7 +18,7 @@ from cdp.runtime.clock import utc_now
 from cdp.runtime.errors import NotFoundError
 from cdp.runtime.jsontext import parse_json
 from cdp.runtime.observability import end_of_init, http_handler, powertools
-from cdp.runtime.settings import WebhooksSettings
+from cdp.runtime.settings.webhooks import WebhooksSettings
 from cdp.runtime.web import json_response, register_error_handlers, request_body
 from cdp.storage import clients
 from cdp.storage.config import ConfigStore

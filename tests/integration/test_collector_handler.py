@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cdp.runtime.settings import CollectorSettings
+from cdp.runtime.settings.collector import CollectorSettings
 from cdp.storage.batches import RetryPolicy
 from cdp.storage.intake import IntakeStore
 from cdp.storage.keys import KeyStore

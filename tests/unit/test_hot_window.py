@@ -9,7 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from cdp.profiles.timeline import HotWindow
-from cdp.runtime.settings import EVENT_HOT_DAYS, CollectorSettings, ProfileApiSettings
+from cdp.runtime.settings import EVENT_HOT_DAYS
+from cdp.runtime.settings.collector import CollectorSettings
+from cdp.runtime.settings.profile_api import ProfileApiSettings
 from infra.config import DeploymentConfig
 
 TABLES = {

@@ -5,7 +5,8 @@ from collections import defaultdict
 import pytest
 from pydantic import ValidationError
 
-from cdp.runtime.settings import CollectorSettings, PrivacyApiSettings
+from cdp.runtime.settings.collector import CollectorSettings
+from cdp.runtime.settings.privacy_api import PrivacyApiSettings
 
 TABLES = {
     "EVENTS_TABLE": "e",

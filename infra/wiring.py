@@ -29,7 +29,7 @@ from cdp.runtime.settings.profile_api import ProfileApiSettings
 from cdp.runtime.settings.profile_builder import ProfileBuilderSettings
 from cdp.runtime.settings.publisher import PublisherSettings
 from cdp.runtime.settings.scheduler import SchedulerSettings
-from cdp.runtime.settings.segment_backfill import BackfillSettings
+from cdp.runtime.settings.segment_backfill import SegmentBackfillSettings
 from cdp.runtime.settings.webhooks import WebhooksSettings
 from cdp.runtime.tables import TableSpec
 
@@ -401,7 +401,7 @@ SCHEDULER = FunctionSpec(
 SEGMENT_BACKFILL = FunctionSpec(
     name="segment_backfill",
     handler="functions.segment_backfill.handler.handler",
-    settings=BackfillSettings,
+    settings=SegmentBackfillSettings,
     description="Evaluates existing profiles against a new or changed segment, page by page",
     tables=(
         (tables.PROFILES, "read_write"),

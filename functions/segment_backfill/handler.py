@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from cdp.runtime.clock import utc_now
 from cdp.runtime.observability import end_of_init, powertools, task_queue_handler
-from cdp.runtime.settings.segment_backfill import BackfillSettings
+from cdp.runtime.settings.segment_backfill import SegmentBackfillSettings
 from cdp.segments.backfill import BackfillTask, run_page
 from cdp.segments.definitions import in_force, settle
 from cdp.storage import clients
@@ -22,7 +22,7 @@ logger, tracer, metrics = powertools("segment_backfill")
 
 @lru_cache(maxsize=1)
 def _dependencies() -> tuple[ProfileStore, ConfigStore, BackfillProgress, TaskQueue]:
-    settings = BackfillSettings.from_env()
+    settings = SegmentBackfillSettings.from_env()
     client = clients.dynamodb()
     return (
         ProfileStore.from_settings(settings, client=client),

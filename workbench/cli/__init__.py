@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _dev_parser(commands: Commands) -> None:
-    from workbench.defaults import DEV_SECRET_KEY, DEV_WRITE_KEY
+    from workbench.defaults import DEV_HOST, DEV_PORT, DEV_SECRET_KEY, DEV_WRITE_KEY
 
     dev = commands.add_parser(
         "dev",
@@ -30,10 +30,8 @@ def _dev_parser(commands: Commands) -> None:
         description="Run the whole platform on this machine: moto serves DynamoDB, a local "
         "gateway serves the API with the same handler functions Lambda runs.",
     )
-    dev.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
-    )
-    dev.add_argument("--port", type=int, default=8080, help="API port (default %(default)s)")
+    dev.add_argument("--host", default=DEV_HOST, help="address to listen on (default %(default)s)")
+    dev.add_argument("--port", type=int, default=DEV_PORT, help="API port (default %(default)s)")
     dev.add_argument(
         "--aws-port", type=int, default=0, help="port of the local AWS endpoint (default: any free)"
     )

@@ -30,7 +30,7 @@ from cdp.storage.config import ConfigStore
 from cdp.storage.keys import KeyStore
 from infra import wiring
 from infra.config import DeploymentConfig
-from workbench.defaults import DEV_SECRET_KEY, DEV_WRITE_KEY
+from workbench.defaults import DEV_HOST, DEV_PORT, DEV_SECRET_KEY, DEV_WRITE_KEY
 from workbench.local import answers, partitions
 from workbench.local.aws import (
     LocalAws,
@@ -99,8 +99,8 @@ DEMO_FORM: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class DevOptions:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = DEV_HOST
+    port: int = DEV_PORT
     aws_port: int = 0
     write_key: str = DEV_WRITE_KEY
     secret_key: str = DEV_SECRET_KEY

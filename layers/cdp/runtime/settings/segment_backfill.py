@@ -5,7 +5,7 @@ from pydantic import Field
 from cdp.runtime.settings import FunctionSettings
 
 
-class BackfillSettings(FunctionSettings):
+class SegmentBackfillSettings(FunctionSettings):
     profiles_table: str = Field(min_length=1)
     identities_table: str = Field(min_length=1)
     config_table: str = Field(min_length=1)

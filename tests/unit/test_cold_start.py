@@ -105,18 +105,23 @@ def test_rare_routes_load_their_code_when_used(handler: str, rare: str) -> None:
     assert rare not in loaded_modules(handler, tracing=True)
 
 
-def test_settings_models_are_built_when_first_read() -> None:
-    # given every handler imported
-    probe = "from cdp.runtime.settings import FunctionSettings\n"
+def models_built_at_import(module: str, base: str) -> tuple[int, list[str]]:
+    """Once every handler is imported: how many pydantic models derive from `module.base`,
+    and the names of those that have built their validator."""
+    probe = f"from {module} import {base}\n"
     probe += "def below(model):\n"
     probe += "    return [m for s in model.__subclasses__() for m in (s, *below(s))]\n"
-    probe += "models = below(FunctionSettings)\n"
+    probe += f"models = below({base})\n"
     probe += "print(json.dumps([len(models), [m.__name__ for m in models "
     probe += "if m.__pydantic_complete__]]))"
-
-    # then no settings model has built its validator: each function reads its own at its
-    # first invocation (pydantic's defer_build)
     count, built = json.loads(run(*HANDLERS, probe=probe, tracing=True))
+    return count, built
+
+
+def test_settings_models_are_built_when_first_read() -> None:
+    # given every handler imported, then no settings model has built its validator: each
+    # function reads its own at its first invocation (pydantic's defer_build)
+    count, built = models_built_at_import("cdp.runtime.settings", "FunctionSettings")
     assert count >= len(HANDLERS)
     assert built == []
 
@@ -133,18 +138,10 @@ def test_a_function_defines_only_its_own_settings_model(spec: FunctionSpec) -> N
 
 
 def test_domain_models_are_built_when_first_used() -> None:
-    # given every handler imported
-    probe = "from cdp.runtime.models import Model\n"
-    probe += "def below(model):\n"
-    probe += "    return [m for s in model.__subclasses__() for m in (s, *below(s))]\n"
-    probe += "models = below(Model)\n"
-    probe += "print(json.dumps([len(models), [m.__name__ for m in models "
-    probe += "if m.__pydantic_complete__]]))"
-
-    # then none of the domain's and the APIs' models has built its validator: a function's
-    # cold start serves one route, which builds the few it reads (pydantic's defer_build;
-    # those that set a model_config of their own too)
-    count, built = json.loads(run(*HANDLERS, probe=probe, tracing=True))
+    # given every handler imported, then none of the domain's and the APIs' models has built
+    # its validator: a function's cold start serves one route, which builds the few it reads
+    # (pydantic's defer_build; those that set a model_config of their own too)
+    count, built = models_built_at_import("cdp.runtime.models", "Model")
     assert count >= 30  # the probe saw them
     assert built == []
 
